@@ -1,0 +1,245 @@
+"""The model stage: H(k), ∂H/∂k, spin operators and (for periodic models) the reciprocal lattice.
+
+A :class:`Model` is a plain bundle of vectorised functions of k.  It knows nothing of meshes,
+occupations or integration: those live in :mod:`properspin.mesh`, :mod:`properspin.sweep` and
+:mod:`properspin.engine`.
+
+Conventions (SPEC §1): energies in eV, k in Å⁻¹ (or 1/a for dimensionless lattice models),
+spin operators in units of ħ (spin ½ is σ/2).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+Array = np.ndarray
+KFunction = Callable[[Array], Array]
+
+#: Pauli matrices σ_x, σ_y, σ_z.
+PAULI = np.array(
+    [[[0, 1], [1, 0]], [[0, -1j], [1j, 0]], [[1, 0], [0, -1]]], dtype=complex
+)
+
+#: Spin-½ operators s/ħ = σ/2.
+SPIN_HALF = PAULI / 2
+
+
+@dataclass(frozen=True, eq=False)
+class Model:
+    """A Bloch Hamiltonian with its k-derivative and spin operators.
+
+    Parameters
+    ----------
+    hamiltonian
+        ``hamiltonian(k)`` with k of shape ``(N, dim)`` returns ``(N, n, n)`` Hermitian matrices (eV).
+    gradient
+        ``gradient(k)`` returns ``(dim, N, n, n)`` = ∂H/∂k_a (eV·Å).  ``None``: fourth-order central
+        finite differences with step ``fd_step`` (accurate to ~1e-10 relative for smooth H).
+    spin
+        ``(3, n, n)`` spin operators in units of ħ (σ/2 for spin ½), or ``None`` for a charge-only model.
+    dim
+        Number of k directions (2 or 3; 1 is allowed for charge-free checks).
+    reciprocal
+        ``(dim, dim)`` reciprocal lattice vectors (rows, Å⁻¹) for a periodic model; ``None`` for a
+        continuum k·p model, which then needs a cutoff mesh.
+    position
+        Optional ``position(k)`` returning ``(dim, N, n, n)`` orbital-basis Berry connection
+        A^W_a(k) = Σ_R e^{ik·R} <0n|r_a|Rm> (Å) of a Wannier model (Wang et al., PRB 74, 195118).
+        ``None`` is the tight-binding approximation (orbitals at their centres, phases included in H).
+    name, parameters, info
+        Labels copied into every result: model name, the parameters that built it (with units in
+        the keys or in ``info``), and free-form notes (spin convention, energy reference, ...).
+    """
+
+    hamiltonian: KFunction
+    gradient: KFunction | None
+    spin: Array | None
+    dim: int
+    reciprocal: Array | None = None
+    position: KFunction | None = None
+    name: str = "custom"
+    parameters: dict[str, Any] = field(default_factory=dict)
+    info: dict[str, Any] = field(default_factory=dict)
+    fd_step: float = 1e-4
+
+    def __post_init__(self) -> None:
+        if self.dim not in (1, 2, 3):
+            raise ValueError(f"Model.dim must be 1, 2 or 3, got {self.dim!r}")
+        if not callable(self.hamiltonian):
+            raise TypeError("Model.hamiltonian must be a callable k -> (N, n, n)")
+        if self.gradient is not None and not callable(self.gradient):
+            raise TypeError("Model.gradient must be a callable k -> (dim, N, n, n), or None")
+        if self.position is not None and not callable(self.position):
+            raise TypeError("Model.position must be a callable k -> (dim, N, n, n), or None")
+        if self.reciprocal is not None:
+            rec = np.asarray(self.reciprocal, dtype=float)
+            if rec.shape != (self.dim, self.dim):
+                raise ValueError(
+                    f"Model.reciprocal must have shape ({self.dim}, {self.dim}), got {rec.shape}"
+                )
+            if not np.all(np.isfinite(rec)) or abs(np.linalg.det(rec)) < 1e-12:
+                raise ValueError("Model.reciprocal must be finite and non-singular")
+            object.__setattr__(self, "reciprocal", rec)
+        n = self.nbands
+        if self.spin is not None:
+            s = np.asarray(self.spin, dtype=complex)
+            if s.shape != (3, n, n):
+                raise ValueError(f"Model.spin must have shape (3, {n}, {n}), got {s.shape}")
+            if not np.all(np.isfinite(s)):
+                raise ValueError("Model.spin contains NaN or inf")
+            if np.max(np.abs(s - s.conj().transpose(0, 2, 1))) > 1e-10:
+                raise ValueError("Model.spin operators must be Hermitian")
+            object.__setattr__(self, "spin", s)
+
+    # ------------------------------------------------------------------ basic properties
+    @property
+    def periodic(self) -> bool:
+        """True for a lattice model (``reciprocal`` set), False for a continuum k·p model."""
+        return self.reciprocal is not None
+
+    @property
+    def nbands(self) -> int:
+        """Number of bands n, read from H at k = 0 (cached)."""
+        cached = self.__dict__.get("_nbands")
+        if cached is None:
+            h = np.asarray(self.hamiltonian(np.zeros((1, self.dim))))
+            if h.ndim != 3 or h.shape[0] != 1 or h.shape[1] != h.shape[2]:
+                raise ValueError(
+                    f"hamiltonian(k) with k of shape (1, {self.dim}) must return (1, n, n); got {h.shape}"
+                )
+            cached = h.shape[1]
+            object.__setattr__(self, "_nbands", cached)
+        return cached
+
+    @property
+    def directions(self) -> tuple[str, ...]:
+        """Cartesian labels of the k directions ("x", "y"[, "z"])."""
+        return ("x", "y", "z")[: self.dim]
+
+    # ------------------------------------------------------------------ evaluation
+    def h(self, k: Array) -> Array:
+        """H(k), validated: shape ``(N, n, n)``, finite, Hermitian."""
+        k = self._check_k(k)
+        h = np.asarray(self.hamiltonian(k))
+        n = self.nbands
+        if h.shape != (k.shape[0], n, n):
+            raise ValueError(f"hamiltonian(k) returned shape {h.shape}, expected {(k.shape[0], n, n)}")
+        if not np.all(np.isfinite(h)):
+            bad = np.argwhere(~np.all(np.isfinite(h), axis=(1, 2)))[0, 0]
+            raise ValueError(f"hamiltonian(k) contains NaN or inf (first at k = {k[bad]})")
+        herm = np.max(np.abs(h - h.conj().transpose(0, 2, 1)), axis=(1, 2))
+        scale = 1.0 + np.max(np.abs(h), axis=(1, 2))
+        if np.any(herm > 1e-9 * scale):
+            bad = int(np.argmax(herm / scale))
+            raise ValueError(
+                f"hamiltonian(k) is not Hermitian: max |H - H†| = {herm[bad]:.3g} eV at k = {k[bad]}"
+            )
+        return h
+
+    def dh(self, k: Array) -> Array:
+        """∂H/∂k_a, shape ``(dim, N, n, n)``; analytic if given, else finite differences."""
+        k = self._check_k(k)
+        n = self.nbands
+        if self.gradient is None:
+            return self._finite_difference(k)
+        g = np.asarray(self.gradient(k))
+        if g.shape != (self.dim, k.shape[0], n, n):
+            raise ValueError(
+                f"gradient(k) returned shape {g.shape}, expected {(self.dim, k.shape[0], n, n)}"
+            )
+        if not np.all(np.isfinite(g)):
+            raise ValueError("gradient(k) contains NaN or inf")
+        return g
+
+    def berry_connection_orbital(self, k: Array) -> Array | None:
+        """Orbital-basis position matrix A^W_a(k) of a Wannier model, or None (tight-binding limit)."""
+        if self.position is None:
+            return None
+        k = self._check_k(k)
+        a = np.asarray(self.position(k))
+        n = self.nbands
+        if a.shape != (self.dim, k.shape[0], n, n):
+            raise ValueError(f"position(k) returned shape {a.shape}, expected {(self.dim, k.shape[0], n, n)}")
+        return a
+
+    def _finite_difference(self, k: Array) -> Array:
+        step = self.fd_step
+        out = []
+        for a in range(self.dim):
+            dk = np.zeros(self.dim)
+            dk[a] = step
+            h = self.hamiltonian
+            d = (
+                -np.asarray(h(k + 2 * dk)) + 8 * np.asarray(h(k + dk))
+                - 8 * np.asarray(h(k - dk)) + np.asarray(h(k - 2 * dk))
+            ) / (12 * step)
+            out.append(d)
+        return np.stack(out)
+
+    def _check_k(self, k: Array) -> Array:
+        k = np.asarray(k, dtype=float)
+        if k.ndim != 2 or k.shape[1] != self.dim:
+            raise ValueError(f"k must have shape (N, {self.dim}), got {k.shape}")
+        if not np.all(np.isfinite(k)):
+            raise ValueError("k contains NaN or inf")
+        return k
+
+    def energies(self, k: Array) -> Array:
+        """Band energies ε_m(k), shape ``(N, n)``, ascending (eV)."""
+        return np.linalg.eigvalsh(self.h(k))
+
+    # ------------------------------------------------------------------ derived models
+    def with_zeeman(self, zeeman: tuple[float, float, float]) -> Model:
+        """Add the exchange (Zeeman) regulator ``m·σ`` with ``σ = 2 s/ħ`` (SPEC §3).
+
+        For spin ½ this is exactly ``m·σ``: bands split by ``2|m|``.  It lifts Kramers degeneracy so
+        that the band-diagonal spin ``s_nn`` of Eq. (2) is well defined; see the degeneracy notes in
+        the documentation for the ``m → 0`` limit.  ``zeeman`` in eV.
+        """
+        if self.spin is None:
+            raise ValueError("with_zeeman needs a model with a spin operator (Model.spin is None)")
+        m = np.asarray(zeeman, dtype=float)
+        if m.shape != (3,) or not np.all(np.isfinite(m)):
+            raise ValueError(f"zeeman must be three finite numbers (mx, my, mz) in eV, got {zeeman!r}")
+        term = 2 * np.einsum("l,lij->ij", m, self.spin)
+        base = self.hamiltonian
+
+        def hamiltonian(k: Array) -> Array:
+            return np.asarray(base(k)) + term
+
+        params = dict(self.parameters)
+        prev = np.asarray(params.get("zeeman_eV", (0.0, 0.0, 0.0)), dtype=float)
+        params["zeeman_eV"] = tuple(float(x) for x in prev + m)
+        return replace(self, hamiltonian=hamiltonian, parameters=params)
+
+    def transformed(self, unitary: Array) -> Model:
+        """The same physics in a rotated orbital basis: H → W† H W, spin → W† s W (gauge test)."""
+        w = np.asarray(unitary, dtype=complex)
+        n = self.nbands
+        if w.shape != (n, n) or not np.allclose(w.conj().T @ w, np.eye(n), atol=1e-10):
+            raise ValueError(f"transformed() needs a unitary ({n}, {n}) matrix")
+        wd = w.conj().T
+        h0, g0, p0 = self.hamiltonian, self.gradient, self.position
+        spin = None if self.spin is None else wd @ self.spin @ w
+        return replace(
+            self,
+            hamiltonian=lambda k: wd @ np.asarray(h0(k)) @ w,
+            gradient=None if g0 is None else (lambda k: wd @ np.asarray(g0(k)) @ w),
+            position=None if p0 is None else (lambda k: wd @ np.asarray(p0(k)) @ w),
+            spin=spin,
+        )
+
+    def describe(self) -> dict[str, Any]:
+        """Flat description stored in result attributes."""
+        return {
+            "model": self.name,
+            "model_parameters": dict(self.parameters),
+            "model_info": dict(self.info),
+            "dim": self.dim,
+            "nbands": self.nbands,
+            "periodic": self.periodic,
+        }
