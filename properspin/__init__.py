@@ -2,10 +2,18 @@
 
 Implements Liu, Cullen & Culcer, "Topological nature of the proper spin current and the spin-Hall
 torque" (2023).  The path of a calculation: model → k-mesh → band geometry → response → Fermi sweep
-→ result.
+→ result, one module each (:mod:`.model`, :mod:`.mesh`, :mod:`.geometry`, :mod:`.responses`,
+:mod:`.sweep`, :mod:`.results`), driven by :func:`conductivity`.
 """
 
-from .model import PAULI, SPIN_HALF, Model
-
 __version__ = "0.1.0"
-__all__ = ["Model", "PAULI", "SPIN_HALF", "__version__"]
+
+from . import geometry, mesh, models, responses  # noqa: E402
+from .calculation import DegeneracyWarning, conductivity  # noqa: E402
+from .engine import Engine  # noqa: E402
+from .model import PAULI, SPIN_HALF, Model  # noqa: E402
+
+__all__ = [
+    "DegeneracyWarning", "Engine", "Model", "PAULI", "SPIN_HALF", "__version__", "conductivity",
+    "geometry", "mesh", "models", "responses",
+]

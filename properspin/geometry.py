@@ -1,0 +1,204 @@
+"""The band-geometry stage: gauge-covariant per-band quantities at a batch of k-points.
+
+Everything here is written in the eigenbasis of H(k) from the band-basis velocity
+``V^a = U† ∂_a H U + i[E, Ā^a]`` (eV·Å; Ā = U† A^W U is the Wannier position term, zero in the
+tight-binding limit) and spin ``S^l = U† s^l U`` (units of ħ).  With ``Δ_mn = ε_m − ε_n``:
+
+* interband Berry connection  ``R^a_mn = i V^a_mn / (ε_n − ε_m)``                       (SPEC §1)
+* Berry curvature             ``Ω^c_m = −2 Σ_n Im(V^a_mn V^b_nm) / Δ_mn²``   (a, b, c cyclic)
+* proper spin Berry curvature ``Σ^{c,l}_m = −2 Σ_n s^l_nn Im(V^a_mn V^b_nm) / Δ_mn²``   (Eq. 2, C6)
+* linear response of any k-local Hermitian operator A to E_j through ρ_E (Eq. 6):
+  ``Tr(A ρ_E) = e E_j Σ_m f_m Q_m`` with ``Q_m = Σ_n 2 Im(A_nm V^j_mn) / Δ_mn²``            (:func:`density_response`)
+
+Each per-band quantity Q has units of Å² (times spin in ħ); a response is ``e ∫ d^dk/(2π)^d Σ_m f_m Q_m``.
+Near-degenerate pairs (|Δ| < ``degeneracy_tol``) are excluded from every sum and counted (SPEC §3).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .model import Model
+
+_CYCLIC = {3: ((1, 2), (2, 0), (0, 1)), 2: ((0, 1),)}
+
+
+@dataclass
+class BandGeometry:
+    """Eigen-decomposition of H at a batch of k-points in the form every formula needs."""
+
+    energies: np.ndarray  # (N, n) eV
+    velocity: np.ndarray  # (dim, N, n, n) band basis, eV·Å
+    spin: np.ndarray | None  # (3, N, n, n) band basis, ħ
+    torque: np.ndarray | None  # (3, N, n, n) band basis, t = i[H, s]/ħ in eV
+    degeneracy_tol: float
+
+    @property
+    def dim(self) -> int:
+        return self.velocity.shape[0]
+
+    def inverse_gap_squared(self, broadening: float = 0.0) -> np.ndarray:
+        """``1/(Δ_mn² + η²)`` with zeros on the diagonal and on near-degenerate pairs, (N, n, n)."""
+        d = self.energies[:, :, None] - self.energies[:, None, :]
+        with np.errstate(divide="ignore"):
+            out = 1.0 / (d * d + broadening**2)
+        out[np.abs(d) < self.degeneracy_tol] = 0.0
+        return out
+
+    def degenerate_pairs(self) -> np.ndarray:
+        """Boolean (N, n, n) mask of off-diagonal pairs closer than ``degeneracy_tol``."""
+        d = np.abs(self.energies[:, :, None] - self.energies[:, None, :])
+        mask = d < self.degeneracy_tol
+        n = self.energies.shape[1]
+        mask[:, np.arange(n), np.arange(n)] = False
+        return mask
+
+    @property
+    def spin_diagonal(self) -> np.ndarray:
+        """``s^l_mm`` (3, N, n), real."""
+        self._need_spin()
+        return np.einsum("lkmm->lkm", self.spin).real
+
+    def _need_spin(self) -> None:
+        if self.spin is None:
+            raise ValueError("this quantity needs a spin operator, but the model has spin=None")
+
+
+def band_geometry(model: Model, k: np.ndarray, degeneracy_tol: float = 1e-6) -> BandGeometry:
+    """Diagonalise H(k) and rotate ∂H/∂k, the position term and the spin into the band basis."""
+    h = model.h(k)
+    energies, u = np.linalg.eigh(h)
+    ud = u.conj().transpose(0, 2, 1)
+    velocity = ud @ model.dh(k) @ u
+    a_w = model.berry_connection_orbital(k)
+    if a_w is not None:
+        a_bar = ud @ a_w @ u
+        velocity = velocity + 1j * (energies[:, :, None] - energies[:, None, :]) * a_bar
+    spin = torque = None
+    if model.spin is not None:
+        spin = ud[None] @ model.spin[:, None] @ u[None]
+        t_orb = 1j * (h[None] @ model.spin[:, None] - model.spin[:, None] @ h[None])
+        torque = ud[None] @ t_orb @ u[None]
+    return BandGeometry(energies, velocity, spin, torque, degeneracy_tol)
+
+
+# ------------------------------------------------------------------------ Berry connection/curvature
+def berry_connection(g: BandGeometry) -> np.ndarray:
+    """Interband Berry connection ``R^a_mn = i V^a_mn / (ε_n − ε_m)`` (dim, N, n, n), diagonal zero (Å)."""
+    d = g.energies[:, None, :] - g.energies[:, :, None]  # ε_n − ε_m
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = 1j * g.velocity / d
+    r[:, np.abs(d) < g.degeneracy_tol] = 0.0
+    return r
+
+
+def _curvature_pairs(g: BandGeometry) -> np.ndarray:
+    """``G^c_mn = Im(V^a_mn V^b_nm)/Δ²`` for each cyclic (a, b) → c, shape (nc, N, n, n)."""
+    inv = g.inverse_gap_squared()
+    v = g.velocity
+    return np.stack([(v[a] * v[b].transpose(0, 2, 1)).imag * inv for a, b in _CYCLIC[g.dim]])
+
+
+def berry_curvature(g: BandGeometry) -> np.ndarray:
+    """``Ω^c_m`` (nc, N, n) in Å²: c = (x, y, z) in 3D, (z,) in 2D."""
+    return -2 * _curvature_pairs(g).sum(axis=-1)
+
+
+def proper_spin_curvature(g: BandGeometry) -> np.ndarray:
+    """Eq. (2): ``Σ^{c,l}_m = i Σ_{n≠m} s^l_nn (R^a_mn R^b_nm − R^b_mn R^a_nm)``, shape (nc, 3, N, n).
+
+    Note the band-diagonal spin of the *other* band n.
+    """
+    pairs = _curvature_pairs(g)  # (nc, N, m, n)
+    return -2 * np.einsum("ckmn,lkn->clkm", pairs, g.spin_diagonal)
+
+
+# ------------------------------------------------------------------------ density-matrix responses
+def density_response(g: BandGeometry, a_op: np.ndarray, broadening: float = 0.0) -> np.ndarray:
+    """Per-band ``Q^j_m = Σ_n 2 Im(A_nm V^j_mn)/(Δ² + η²)`` so that ``Tr(A ρ_E) = e E_j Σ_m f_m Q^j_m``.
+
+    ``a_op`` (..., N, n, n) Hermitian band-basis operator; returns (..., dim_j, N, n).  ρ_E is Eq. (6).
+    """
+    inv = g.inverse_gap_squared(broadening)
+    a_t = np.swapaxes(a_op, -1, -2)
+    return np.stack([2 * ((a_t * g.velocity[j]).imag * inv).sum(-1) for j in range(g.dim)], axis=-3)
+
+
+def _anticommutator_with_velocity(op: np.ndarray, g: BandGeometry) -> np.ndarray:
+    """``½{op^l, V^i}`` for each spin l and current i: (3, dim, N, n, n)."""
+    v = g.velocity[None]  # (1, dim, N, n, n)
+    o = op[:, None]  # (3, 1, N, n, n)
+    return 0.5 * (o @ v + v @ o)
+
+
+def conventional_spin_curvature(g: BandGeometry, broadening: float = 0.0) -> np.ndarray:
+    """Conventional (Kubo) spin response: ``Tr(½{s^l, v_i} ρ_E)`` per band, shape (3, dim_i, dim_j, N, n)."""
+    g._need_spin()
+    return density_response(g, _anticommutator_with_velocity(g.spin, g), broadening)
+
+
+def _split_spin(g: BandGeometry) -> tuple[np.ndarray, np.ndarray]:
+    g._need_spin()
+    n = g.spin.shape[-1]
+    eye = np.eye(n, dtype=bool)
+    return np.where(eye, g.spin, 0), np.where(eye, 0, g.spin)
+
+
+def appendix_c_terms(g: BandGeometry) -> dict[str, np.ndarray]:
+    """The four terms of Appendix C, each per band with shape (3, dim_i, dim_j, N, n).
+
+    * ``C6``  conventional current carried by band-diagonal spin, ½ Σ_m s_mm {v_i, ρ_E}_mm (closed form
+      ½ ε_ijc (s_mm Ω^c + Σ^{c,l}));
+    * ``C7``  the rest of the conventional current (off-diagonal spin);
+    * ``C11`` torque dipole from the Q-dependent ρ_E, i Tr t^l ∂ρ_{EQ}/∂Q_i with t = i[H, s]/ħ (C8–C10);
+    * ``C24`` torque dipole from the Q-dependent equilibrium ρ, ½ ε_ijc (Σ^{c,l} − s_mm Ω^c).
+    (C7) + (C11) = 0 and (C6) + (C24) = Eq. (1).
+    """
+    s_d, s_od = _split_spin(g)
+    c6 = density_response(g, _anticommutator_with_velocity(s_d, g))
+    c7 = density_response(g, _anticommutator_with_velocity(s_od, g))
+    # (C9)-(C10): I = Tr({X, V_i} ρ_E) with X_mn = −i t_mn / (2(ε_n − ε_m)).
+    d = g.energies[:, None, :] - g.energies[:, :, None]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        x = -0.5j * g.torque / d
+    x[:, np.abs(d) < g.degeneracy_tol] = 0.0
+    c11 = density_response(g, 2 * _anticommutator_with_velocity(x, g))
+    omega = berry_curvature(g)  # (nc, N, n)
+    sigma = proper_spin_curvature(g)  # (nc, 3, N, n)
+    s_mm = g.spin_diagonal  # (3, N, n)
+    c24 = 0.5 * levi_civita_contract(sigma - omega[:, None] * s_mm[None], g.dim)
+    return {"C6": c6, "C7": c7, "C11": c11, "C24": c24}
+
+
+def levi_civita_contract(q: np.ndarray, dim: int) -> np.ndarray:
+    """``ε_ijc q^c`` → (3, dim_i, dim_j, N, n) from q of shape (nc, 3, N, n) (the × of Eq. 1)."""
+    nc, nl, nk, nb = q.shape
+    out = np.zeros((nl, dim, dim, nk, nb), dtype=q.dtype)
+    for c, (a, b) in enumerate(_CYCLIC[dim]):
+        out[:, a, b] += q[c]
+        out[:, b, a] -= q[c]
+    return out
+
+
+def torque_response(g: BandGeometry) -> np.ndarray:
+    """Torque density per band: ``Tr(t^l ρ_E) = e E_j Σ_m f_m Q^{l,j}_m``, shape (3, dim_j, N, n), Q in Å."""
+    return density_response(g, g.torque)
+
+
+def degenerate_contributions(g: BandGeometry) -> np.ndarray:
+    """(N, n, n) mask of near-degenerate pairs whose Σ numerator is finite (gauge-dependent terms, SPEC §3)."""
+    mask = g.degenerate_pairs()
+    if not mask.any():
+        return mask
+    v = g.velocity
+    num = np.zeros(mask.shape)
+    for a, b in _CYCLIC[g.dim]:
+        num = np.maximum(num, np.abs((v[a] * v[b].transpose(0, 2, 1)).imag))
+    scale = 1e-10 * (1.0 + np.max(np.abs(v)) ** 2)
+    sdiff = 0.0
+    if g.spin is not None:
+        sd = g.spin_diagonal
+        sdiff = np.max(np.abs(sd[:, :, :, None] - sd[:, :, None, :]), axis=0)
+    return mask & (num > scale) & (sdiff > 1e-8)

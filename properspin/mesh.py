@@ -1,0 +1,305 @@
+"""The k-mesh stage: k-points and integration weights.
+
+Every mesh is index-addressable: ``mesh.points(model, start, stop)`` returns the k-points with flat
+indices ``start ≤ i < stop`` and their weights, so the engine can stream any mesh in chunks (and
+resume from a checkpoint) without holding it in memory.  Weights include the ``1/(2π)^d``:
+``Σ_i w_i g(k_i) ≈ ∫ d^dk/(2π)^d g(k)``.
+
+* :func:`grid` — Monkhorst–Pack grid over the reciprocal cell of a periodic model (SPEC §4).
+* :func:`disk`, :func:`sphere`, :func:`cylinder` — cutoff meshes for continuum k·p models:
+  Gauss–Legendre in the radial (and polar / axial) directions, uniform in the azimuth.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .model import Model
+
+
+def _positive_int(value: Any, name: str) -> int:
+    if isinstance(value, bool) or int(value) != value or int(value) < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def _positive_float(value: Any, name: str) -> float:
+    v = float(value)
+    if not math.isfinite(v) or v <= 0:
+        raise ValueError(f"{name} must be a positive finite number, got {value!r}")
+    return v
+
+
+class Mesh:
+    """Base class: a finite, index-addressable set of k-points with weights."""
+
+    periodic: bool
+    dim: int | None
+
+    @property
+    def size(self) -> int:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def points(self, model: Model, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
+        raise NotImplementedError  # pragma: no cover
+
+    def describe(self) -> dict[str, Any]:
+        raise NotImplementedError  # pragma: no cover
+
+    def check(self, model: Model) -> None:
+        """Refuse a periodic mesh on a continuum model, a cutoff mesh on a lattice model, or a wrong dim."""
+        if self.periodic and not model.periodic:
+            raise ValueError(
+                f"{type(self).__name__} is a periodic Brillouin-zone mesh but model '{model.name}' is a "
+                "continuum k·p model (reciprocal=None): use mesh.disk/sphere/cylinder with a cutoff"
+            )
+        if not self.periodic and model.periodic:
+            raise ValueError(
+                f"{type(self).__name__} is a cutoff mesh for continuum models but model '{model.name}' "
+                "is periodic: use mesh.grid(n) over the Brillouin zone"
+            )
+        if self.dim is not None and self.dim != model.dim:
+            raise ValueError(f"{type(self).__name__} is {self.dim}-dimensional, model is {model.dim}D")
+
+    def all_points(self, model: Model) -> tuple[np.ndarray, np.ndarray]:
+        """Every k-point and weight at once (small meshes, plotting, tests)."""
+        self.check(model)
+        return self.points(model, 0, self.size)
+
+
+# ---------------------------------------------------------------------------- periodic grid
+@dataclass(frozen=True)
+class Grid(Mesh):
+    """Monkhorst–Pack grid ``k = Σ_a (i_a + shift_a)/n_a b_a`` over the reciprocal cell (SPEC §4).
+
+    ``shift`` in units of the grid step (0: Γ-centred; 0.5: the classic MP offset for even n).
+    """
+
+    n: tuple[int, ...]
+    shift: tuple[float, ...]
+    periodic = True
+
+    @property
+    def dim(self) -> int:
+        return len(self.n)
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.n))
+
+    def points(self, model: Model, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
+        idx = np.arange(start, stop)
+        frac = np.stack(np.unravel_index(idx, self.n), axis=1).astype(float)
+        frac = (frac + np.asarray(self.shift)) / np.asarray(self.n)
+        k = frac @ model.reciprocal
+        vol = abs(np.linalg.det(model.reciprocal)) / (2 * math.pi) ** self.dim
+        return k, np.full(len(idx), vol / self.size)
+
+    def describe(self) -> dict[str, Any]:
+        return {"mesh": "grid", "mesh_n": list(self.n), "mesh_shift": list(self.shift), "mesh_size": self.size}
+
+
+def grid(n: int | tuple[int, ...], dim: int | None = None, shift: float | tuple[float, ...] = 0.0) -> Mesh:
+    """Monkhorst–Pack grid with ``n`` points per reciprocal vector (an int, or one per dimension).
+
+    With an int ``n`` the dimension is taken from the model at run time (``dim`` fixes it here).
+    """
+    if np.ndim(n) == 0:
+        return _GridSpec(_positive_int(n, "grid n"), dim, shift)
+    ns = tuple(_positive_int(x, "grid n") for x in n)
+    shifts = (float(shift),) * len(ns) if np.ndim(shift) == 0 else tuple(float(s) for s in shift)
+    if len(shifts) != len(ns):
+        raise ValueError("grid shift must be a number or one per dimension")
+    return Grid(ns, shifts)
+
+
+@dataclass(frozen=True)
+class _GridSpec(Mesh):
+    """A grid whose dimension follows the model (``grid(40)``)."""
+
+    n_per_dim: int
+    fixed_dim: int | None
+    shift_value: float | tuple[float, ...]
+    periodic = True
+
+    @property
+    def dim(self) -> int | None:
+        return self.fixed_dim
+
+    def resolve(self, model: Model) -> Grid:
+        d = self.fixed_dim or model.dim
+        return grid((self.n_per_dim,) * d, shift=self.shift_value)  # type: ignore[return-value]
+
+    @property
+    def size(self) -> int:
+        if self.fixed_dim is None:
+            raise ValueError("grid(n) size depends on the model dimension: call mesh.resolve(model) first")
+        return self.n_per_dim**self.fixed_dim
+
+    def describe(self) -> dict[str, Any]:
+        return {"mesh": "grid", "mesh_n": self.n_per_dim}
+
+
+def resolve(mesh: Mesh, model: Model) -> Mesh:
+    """Fix a model-dependent mesh (``grid(n)``) to the model and check compatibility."""
+    if not isinstance(mesh, Mesh):
+        raise TypeError(f"mesh must be a properspin.mesh mesh (grid, disk, sphere, cylinder), got {mesh!r}")
+    mesh.check(model)
+    if isinstance(mesh, _GridSpec):
+        mesh = mesh.resolve(model)
+        mesh.check(model)
+    return mesh
+
+
+# ---------------------------------------------------------------------------- continuum cutoffs
+def _gauss(n: int, a: float, b: float) -> tuple[np.ndarray, np.ndarray]:
+    x, w = np.polynomial.legendre.leggauss(n)
+    return 0.5 * (b - a) * x + 0.5 * (b + a), 0.5 * (b - a) * w
+
+
+@dataclass(frozen=True)
+class _ProductMesh(Mesh):
+    """Tensor product of 1D rules, mapped to Cartesian k by ``_to_cartesian``."""
+
+    axes: tuple[tuple[np.ndarray, np.ndarray], ...]
+    params: tuple[tuple[str, Any], ...]
+    periodic = False
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(len(x) for x, _ in self.axes)
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape))
+
+    def points(self, model: Model, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
+        idx = np.unravel_index(np.arange(start, stop), self.shape)
+        coords = [x[i] for (x, _), i in zip(self.axes, idx, strict=True)]
+        weight = np.prod([w[i] for (_, w), i in zip(self.axes, idx, strict=True)], axis=0)
+        k, jac = self._to_cartesian(*coords)
+        return k, weight * jac / (2 * math.pi) ** k.shape[1]
+
+    def _to_cartesian(self, *coords: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        raise NotImplementedError  # pragma: no cover
+
+    def describe(self) -> dict[str, Any]:
+        return {"mesh": self.kind, **dict(self.params), "mesh_size": self.size}
+
+    def boundary(self, n: int = 64) -> np.ndarray:
+        """k-points on the cutoff surface, used to check that no Fermi surface crosses the cutoff."""
+        raise NotImplementedError  # pragma: no cover
+
+
+def _azimuth(nphi: int) -> tuple[np.ndarray, np.ndarray]:
+    phi = 2 * math.pi * (np.arange(nphi) + 0.5) / nphi
+    return phi, np.full(nphi, 2 * math.pi / nphi)
+
+
+class Disk(_ProductMesh):
+    """2D disk |k| ≤ radius: Gauss–Legendre in |k| (weight k dk), uniform in φ."""
+
+    kind = "disk"
+    dim = 2
+
+    def _to_cartesian(self, r, phi):
+        return np.stack([r * np.cos(phi), r * np.sin(phi)], axis=1), r
+
+    def boundary(self, n: int = 64) -> np.ndarray:
+        r = dict(self.params)["radius"]
+        phi = 2 * math.pi * np.arange(n) / n
+        return r * np.stack([np.cos(phi), np.sin(phi)], axis=1)
+
+
+class Sphere(_ProductMesh):
+    """3D ball |k| ≤ radius: Gauss–Legendre in |k| (weight k² dk) and in cos θ, uniform in φ."""
+
+    kind = "sphere"
+    dim = 3
+
+    def _to_cartesian(self, r, cos_t, phi):
+        sin_t = np.sqrt(1 - cos_t**2)
+        k = np.stack([r * sin_t * np.cos(phi), r * sin_t * np.sin(phi), r * cos_t], axis=1)
+        return k, r**2
+
+    def boundary(self, n: int = 24) -> np.ndarray:
+        r = dict(self.params)["radius"]
+        ct = np.linspace(-1, 1, n)
+        phi = 2 * math.pi * np.arange(2 * n) / (2 * n)
+        ct, phi = np.meshgrid(ct, phi, indexing="ij")
+        st = np.sqrt(1 - ct**2)
+        return r * np.stack([st * np.cos(phi), st * np.sin(phi), ct], axis=-1).reshape(-1, 3)
+
+
+class Cylinder(_ProductMesh):
+    """3D cylinder k∥ ≤ radius, |k_z| ≤ half_height: Gauss–Legendre in k∥ (weight k∥) and k_z."""
+
+    kind = "cylinder"
+    dim = 3
+
+    def _to_cartesian(self, r, kz, phi):
+        return np.stack([r * np.cos(phi), r * np.sin(phi), kz], axis=1), r
+
+    def boundary(self, n: int = 24) -> np.ndarray:
+        p = dict(self.params)
+        r, h = p["radius"], p["half_height"]
+        phi = 2 * math.pi * np.arange(2 * n) / (2 * n)
+        kz = np.linspace(-h, h, n)
+        side = np.stack([np.repeat(r * np.cos(phi), n), np.repeat(r * np.sin(phi), n), np.tile(kz, 2 * n)], 1)
+        rr = np.linspace(0, r, n)
+        rr, ph = np.meshgrid(rr, phi, indexing="ij")
+        cap = np.stack([(rr * np.cos(ph)).ravel(), (rr * np.sin(ph)).ravel(), np.full(rr.size, h)], 1)
+        cap2 = cap * np.array([1, 1, -1])
+        return np.concatenate([side, cap, cap2])
+
+
+def disk(radius: float, nk: int, nphi: int) -> Mesh:
+    """Disk of radius ``radius`` (Å⁻¹) with ``nk`` Gauss–Legendre radial and ``nphi`` azimuthal points."""
+    radius = _positive_float(radius, "disk radius")
+    nk, nphi = _positive_int(nk, "nk"), _positive_int(nphi, "nphi")
+    params = (("radius", radius), ("nk", nk), ("nphi", nphi))
+    return Disk((_gauss(nk, 0, radius), _azimuth(nphi)), params)
+
+
+def sphere(radius: float, nk: int, ntheta: int, nphi: int) -> Mesh:
+    """Ball of radius ``radius`` (Å⁻¹): ``nk`` radial and ``ntheta`` polar (in cos θ) GL points."""
+    radius = _positive_float(radius, "sphere radius")
+    nk, nt, nphi = (_positive_int(v, n) for v, n in ((nk, "nk"), (ntheta, "ntheta"), (nphi, "nphi")))
+    params = (("radius", radius), ("nk", nk), ("ntheta", nt), ("nphi", nphi))
+    return Sphere((_gauss(nk, 0, radius), _gauss(nt, -1, 1), _azimuth(nphi)), params)
+
+
+def cylinder(radius: float, half_height: float, nk: int, nz: int, nphi: int) -> Mesh:
+    """Cylinder k∥ ≤ ``radius``, |k_z| ≤ ``half_height`` (Å⁻¹), GL in k∥ and k_z, uniform in φ."""
+    radius = _positive_float(radius, "cylinder radius")
+    half_height = _positive_float(half_height, "cylinder half_height")
+    nk, nz, nphi = (_positive_int(v, n) for v, n in ((nk, "nk"), (nz, "nz"), (nphi, "nphi")))
+    params = (("radius", radius), ("half_height", half_height), ("nk", nk), ("nz", nz), ("nphi", nphi))
+    return Cylinder((_gauss(nk, 0, radius), _gauss(nz, -half_height, half_height), _azimuth(nphi)), params)
+
+
+def check_cutoff(mesh: Mesh, model: Model, fermi: np.ndarray) -> None:
+    """Refuse a cutoff that a Fermi surface crosses (SPEC §4).
+
+    A band must be either entirely above the highest or entirely below the lowest requested Fermi
+    energy on the cutoff surface; otherwise states cut off by the mesh would be occupied for some
+    E_F and the result would depend on the cutoff.  (Bands filled at the cutoff are fine: they are
+    the filled valence bands whose contribution the cutoff defines.)
+    """
+    if mesh.periodic:
+        return
+    e = model.energies(mesh.boundary())
+    lo, hi = float(np.min(fermi)), float(np.max(fermi))
+    for m in range(e.shape[1]):
+        emin, emax = float(e[:, m].min()), float(e[:, m].max())
+        if emax >= lo and emin <= hi:
+            raise ValueError(
+                f"cutoff too small: band {m} spans [{emin:.4g}, {emax:.4g}] eV on the cutoff surface "
+                f"({mesh.describe()['mesh']}, radius {dict(mesh.params)['radius']} Å⁻¹), overlapping the "
+                f"requested Fermi energies [{lo:.4g}, {hi:.4g}] eV: the Fermi surface crosses the cutoff. "
+                "Increase the cutoff radius or narrow the Fermi range."
+            )

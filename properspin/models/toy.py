@@ -1,0 +1,127 @@
+"""Analytic test models with known Hall responses (SPEC §6).
+
+* :func:`qwz` — Qi–Wu–Zhang lattice Chern insulator (charge only, lattice constant a = 1).
+* :func:`massive_dirac` — 2D massive Dirac cone (continuum), σ_xy = −sgn(Δ) e²/2h in the gap.
+* :func:`rashba` — Rashba 2DEG with optional exchange field (continuum); Sinova's e/8π.
+* :func:`bhz` — spin-conserving lattice BHZ quantum spin Hall model: two time-reversed QWZ copies.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..model import PAULI, SPIN_HALF, Model
+from ..units import HBAR2_OVER_2M0
+
+_SX, _SY, _SZ = PAULI
+_ID2 = np.eye(2, dtype=complex)
+
+
+def _finite(name: str, value: float) -> float:
+    v = float(value)
+    if not math.isfinite(v):
+        raise ValueError(f"{name} must be finite, got {value!r}")
+    return v
+
+
+def _pauli_sum(c0, cx, cy, cz) -> np.ndarray:
+    """Σ c_i σ_i for arrays of coefficients (N,) → (N, 2, 2)."""
+    return (np.multiply.outer(c0, _ID2) + np.multiply.outer(cx, _SX) + np.multiply.outer(cy, _SY)
+            + np.multiply.outer(cz, _SZ))
+
+
+def qwz(u: float) -> Model:
+    """Qi–Wu–Zhang model ``H = sin k_x σ_x + sin k_y σ_y + (u + cos k_x + cos k_y) σ_z`` (k in 1/a).
+
+    Lower-band Chern number −1 for 0 < u < 2, +1 for −2 < u < 0, 0 for |u| > 2; σ_xy = −C e²/h.
+    Charge-only (no spin operator).
+    """
+    u = _finite("u", u)
+
+    def h(k):
+        kx, ky = k[:, 0], k[:, 1]
+        return _pauli_sum(0 * kx, np.sin(kx), np.sin(ky), u + np.cos(kx) + np.cos(ky))
+
+    def dh(k):
+        kx, ky = k[:, 0], k[:, 1]
+        z = 0 * kx
+        return np.stack([_pauli_sum(z, np.cos(kx), z, -np.sin(kx)), _pauli_sum(z, z, np.cos(ky), -np.sin(ky))])
+
+    return Model(h, dh, None, 2, reciprocal=2 * np.pi * np.eye(2), name="qwz", parameters={"u": u},
+                 info={"k_units": "1/a", "formula": "sin kx σx + sin ky σy + (u + cos kx + cos ky) σz"})
+
+
+def massive_dirac(velocity: float, mass: float) -> Model:
+    """2D massive Dirac ``H = v (k_x σ_x + k_y σ_y) + Δ σ_z`` (v in eV·Å, Δ in eV), spin s = σ/2.
+
+    σ_xy = −sgn(Δ) e²/2h with E_F in the gap, −(e²/2h) Δ/|E_F| in a band (infinite cutoff).
+    """
+    v, m = _finite("velocity", velocity), _finite("mass", mass)
+
+    def h(k):
+        z = 0 * k[:, 0]
+        return _pauli_sum(z, v * k[:, 0], v * k[:, 1], z + m)
+
+    def dh(k):
+        n = len(k)
+        return np.stack([np.broadcast_to(v * _SX, (n, 2, 2)), np.broadcast_to(v * _SY, (n, 2, 2))]).copy()
+
+    return Model(h, dh, SPIN_HALF, 2, name="massive_dirac", parameters={"velocity_eVA": v, "mass_eV": m},
+                 info={"formula": "v (kx σx + ky σy) + Δ σz", "spin": "s = (hbar/2) σ"})
+
+
+def rashba(alpha: float, mass: float, zeeman: tuple[float, float, float] = (0.0, 0.0, 0.0)) -> Model:
+    """Rashba 2DEG ``ħ²k²/2m + α(k_y σ_x − k_x σ_y) + m·σ`` (α eV·Å, mass in m_e, zeeman eV), s = σ/2.
+
+    Conventional σ^z_yx = +e/8π with both subbands occupied (Sinova et al. 2004); proper σ^z_yx → −e/8π
+    (both occupied) and → 0 (lower only) as m_z → 0⁺.
+    """
+    a, mass = _finite("alpha", alpha), _finite("mass", mass)
+    if mass <= 0:
+        raise ValueError(f"rashba mass must be positive (electron masses), got {mass!r}")
+    mz = np.asarray(zeeman, dtype=float)
+    if mz.shape != (3,) or not np.all(np.isfinite(mz)):
+        raise ValueError(f"zeeman must be three finite numbers (eV), got {zeeman!r}")
+    c = HBAR2_OVER_2M0 / mass
+
+    def h(k):
+        kx, ky = k[:, 0], k[:, 1]
+        return _pauli_sum(c * (kx**2 + ky**2), a * ky + mz[0], -a * kx + mz[1], 0 * kx + mz[2])
+
+    def dh(k):
+        kx, ky = k[:, 0], k[:, 1]
+        z = 0 * kx
+        return np.stack([_pauli_sum(2 * c * kx, z, z - a, z), _pauli_sum(2 * c * ky, z + a, z, z)])
+
+    params = {"alpha_eVA": a, "mass_me": mass, "zeeman_eV": tuple(mz.tolist())}
+    return Model(h, dh, SPIN_HALF, 2, name="rashba", parameters=params,
+                 info={"formula": "hbar^2 k^2/2m + α(ky σx − kx σy) + m·σ", "spin": "s = (hbar/2) σ"})
+
+
+def bhz(u: float) -> Model:
+    """Spin-conserving lattice BHZ model: ``H = diag(h(k), h*(−k))`` with h the QWZ block (k in 1/a).
+
+    Basis (orb1↑, orb2↑, orb1↓, orb2↓), s_z = ±½ on the blocks (s_x, s_y flip the blocks).  For
+    0 < |u| < 2 the spin Chern number is ∓1 and σ^z_yx = +4 e/8π (u in (0, 2)), proper = conventional.
+    """
+    up = qwz(u)
+    eye = np.eye(2, dtype=complex)
+
+    def h(k):
+        hu, hd = up.hamiltonian(k), np.conj(up.hamiltonian(-k))
+        out = np.zeros((len(k), 4, 4), dtype=complex)
+        out[:, :2, :2], out[:, 2:, 2:] = hu, hd
+        return out
+
+    def dh(k):
+        gu, gd = up.gradient(k), -np.conj(up.gradient(-k))
+        out = np.zeros((2, len(k), 4, 4), dtype=complex)
+        out[:, :, :2, :2], out[:, :, 2:, 2:] = gu, gd
+        return out
+
+    spin = np.stack([np.kron(s, eye) for s in SPIN_HALF])
+    return Model(h, dh, spin, 2, reciprocal=2 * np.pi * np.eye(2), name="bhz", parameters={"u": up.parameters["u"]},
+                 info={"k_units": "1/a", "basis": "(orb1 up, orb2 up, orb1 down, orb2 down)",
+                       "formula": "diag(h_QWZ(k), h_QWZ(-k)^*)", "spin": "s = (hbar/2) σ ⊗ 1_orb"})

@@ -1,0 +1,47 @@
+"""The result stage: labelled ``xarray.DataArray`` objects carrying units and provenance.
+
+Attributes are kept netCDF-safe (strings and numbers); nested provenance is stored as JSON strings
+(``model_parameters``, ``mesh``) so that a result read back from a file is identical.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+
+def _attr(value: Any) -> Any:
+    if isinstance(value, (str, int, float, np.integer, np.floating)) and not isinstance(value, bool):
+        return value
+    if isinstance(value, bool):
+        return int(value)
+    return json.dumps(value, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o))
+
+
+def make_result(values: np.ndarray, coords: dict[str, Any], attrs: dict[str, Any], name: str) -> xr.DataArray:
+    """Wrap an array with named dims/coords; attrs are made netCDF-safe."""
+    from . import __version__
+
+    full = {"properspin_version": __version__, "created": datetime.now(UTC).isoformat(timespec="seconds")}
+    full.update(attrs)
+    coords = {k: list(v) if isinstance(v, tuple) else v for k, v in coords.items()}
+    da = xr.DataArray(values, coords=coords, dims=tuple(coords), name=name)
+    da.attrs = {k: _attr(v) for k, v in full.items()}
+    if "fermi" in da.coords:
+        da["fermi"].attrs["units"] = "eV"
+    if "temperature" in da.coords:
+        da["temperature"].attrs["units"] = "K"
+    return da
+
+
+def parameters(result: xr.DataArray, key: str) -> Any:
+    """Decode a JSON-valued attribute (e.g. ``model_parameters``) back to Python."""
+    value = result.attrs[key]
+    try:
+        return json.loads(value) if isinstance(value, str) else value
+    except json.JSONDecodeError:
+        return value
