@@ -70,6 +70,13 @@ def band_geometry(model: Model, k: np.ndarray, degeneracy_tol: float = 1e-6) -> 
     """Diagonalise H(k) and rotate ∂H/∂k, the position term and the spin into the band basis."""
     h = model.h(k)
     energies, u = np.linalg.eigh(h)
+    return geometry_from_eigenvectors(model, k, h, energies, u, degeneracy_tol)
+
+
+def geometry_from_eigenvectors(
+    model: Model, k: np.ndarray, h: np.ndarray, energies: np.ndarray, u: np.ndarray, degeneracy_tol: float
+) -> BandGeometry:
+    """Band-basis quantities from given eigenvectors ``u`` (N, n, n) — any gauge (phases, rotations)."""
     ud = u.conj().transpose(0, 2, 1)
     velocity = ud @ model.dh(k) @ u
     a_w = model.berry_connection_orbital(k)
@@ -188,17 +195,16 @@ def torque_response(g: BandGeometry) -> np.ndarray:
 
 
 def degenerate_contributions(g: BandGeometry) -> np.ndarray:
-    """(N, n, n) mask of near-degenerate pairs whose Σ numerator is finite (gauge-dependent terms, SPEC §3)."""
+    """(N, n, n) mask of near-degenerate pairs (n, n') on which ``s_nn`` is gauge-dependent (SPEC §3).
+
+    Inside a degenerate subspace D the band-diagonal spin of Eq. (2) depends on the basis chosen in D
+    unless the spin restricted to D is ∝ 1; a pair is flagged when ``s^l_nn'`` ≠ 0 or
+    ``s^l_nn ≠ s^l_n'n'`` for some l.
+    """
     mask = g.degenerate_pairs()
-    if not mask.any():
-        return mask
-    v = g.velocity
-    num = np.zeros(mask.shape)
-    for a, b in _CYCLIC[g.dim]:
-        num = np.maximum(num, np.abs((v[a] * v[b].transpose(0, 2, 1)).imag))
-    scale = 1e-10 * (1.0 + np.max(np.abs(v)) ** 2)
-    sdiff = 0.0
-    if g.spin is not None:
-        sd = g.spin_diagonal
-        sdiff = np.max(np.abs(sd[:, :, :, None] - sd[:, :, None, :]), axis=0)
-    return mask & (num > scale) & (sdiff > 1e-8)
+    if not mask.any() or g.spin is None:
+        return mask & False
+    s = g.spin
+    sd = g.spin_diagonal
+    split = np.max(np.abs(s) + np.abs(sd[:, :, :, None] - sd[:, :, None, :]), axis=0)
+    return mask & (split > 1e-8)
