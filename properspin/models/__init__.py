@@ -1,8 +1,14 @@
 """Built-in models, one module per family.
 
 * :mod:`.toy` — QWZ, massive Dirac, Rashba, spin-conserving BHZ (analytic checks).
+* :mod:`.topological_insulator` — the 3D TI bulk model of Eq. (10) (Bi2Se3).
+* :mod:`.hole_gas` — 2D hole quantum wells, Luttinger Eq. (11) projected on Bastard functions (Eq. 12).
+* :mod:`.kp` — your own k·p model from a text matrix (sympy).
 """
 
+from .hole_gas import hole_quantum_well
+from .kp import kp_model
+from .topological_insulator import topological_insulator
 from .toy import bhz, massive_dirac, qwz, rashba
 
-__all__ = ["bhz", "massive_dirac", "qwz", "rashba"]
+__all__ = ["bhz", "hole_quantum_well", "kp_model", "massive_dirac", "qwz", "rashba", "topological_insulator"]

@@ -1,0 +1,162 @@
+"""Tests of the 3D topological-insulator model, Eq. (10) (SPEC §5.1)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from properspin.model import PAULI
+from properspin.models.topological_insulator import MATERIALS, topological_insulator
+
+RNG = np.random.default_rng(20231)
+BI2SE3 = MATERIALS["Bi2Se3"]
+
+
+def random_k(n: int = 25, scale: float = 0.15) -> np.ndarray:
+    return RNG.uniform(-scale, scale, size=(n, 3))
+
+
+def printed_eq10(k: np.ndarray, p: dict[str, float], m: tuple[float, float, float]) -> np.ndarray:
+    """The matrix exactly as printed in Eq. (10), plus ε(k)·1, written out entry by entry."""
+    kx, ky, kz = k
+    kp2 = kx**2 + ky**2
+    eps = p["C0"] + p["C1"] * kz**2 + p["C2"] * kp2
+    mm = p["M0"] + p["M1"] * kz**2 + p["M2"] * kp2
+    a = p["A0"] + p["A2"] * kp2
+    b = p["B0"] + p["B2"] * kz**2
+    kpl, kmi = kx + 1j * ky, kx - 1j * ky
+    mx, my, mz = m
+    mpl, mmi = mx + 1j * my, mx - 1j * my
+    hso = np.array(
+        [
+            [-mm + mz, mmi, b * kz, a * kmi],
+            [mpl, -mm - mz, a * kpl, -b * kz],
+            [b * kz, a * kmi, mm + mz, mmi],
+            [a * kpl, -b * kz, mpl, mm - mz],
+        ]
+    )
+    return eps * np.eye(4) + hso
+
+
+@pytest.mark.parametrize("mag", [(0.0, 0.0, 0.0), (1e-3, 0.0, 0.0), (0.0, 2e-3, 0.0), (3e-3, -1e-3, 2e-3)])
+def test_hermitian_and_equal_to_printed_eq10(mag):
+    over = {"A2": 0.7, "B2": -0.4}  # exercise the cubic terms too
+    model = topological_insulator(magnetization=mag, **over)
+    k = random_k()
+    h = model.h(k)
+    assert np.max(np.abs(h - h.conj().transpose(0, 2, 1))) < 1e-15
+    params = dict(BI2SE3, **over)
+    ref = np.stack([printed_eq10(kk, params, mag) for kk in k])
+    assert np.max(np.abs(h - ref)) < 1e-13
+
+
+def test_default_parameters_and_spin():
+    model = topological_insulator()
+    assert model.dim == 3 and model.reciprocal is None and model.nbands == 4
+    for key, value in {"A0": 3.33, "B0": 2.26, "C0": -0.0083, "C1": 5.74, "C2": 30.4,
+                       "M0": -0.28, "M1": 6.86, "M2": 44.5, "A2": 0.0, "B2": 0.0}.items():
+        assert model.parameters[key] == value
+    assert model.parameters["magnetization"] == (0.0, 0.0, 1e-3)
+    assert model.info["units"]["M2"] == "eV Å^2"
+    expected = 0.5 * np.stack([np.kron(np.eye(2), s) for s in PAULI])
+    assert np.array_equal(model.spin, expected)
+
+
+def test_gradient_matches_finite_differences():
+    model = topological_insulator(magnetization=(1e-3, -2e-3, 3e-3), A2=1.3, B2=0.8)
+    k = random_k(10)
+    g = model.dh(k)
+    assert g.shape == (3, 10, 4, 4)
+    step = 1e-5
+    for a in range(3):
+        dk = np.zeros(3)
+        dk[a] = step
+        fd = (model.h(k + dk) - model.h(k - dk)) / (2 * step)
+        assert np.max(np.abs(g[a] - fd)) < 1e-7
+
+
+def test_time_reversal_and_inversion_at_zero_magnetization():
+    model = topological_insulator(magnetization=(0, 0, 0))
+    k = random_k()
+    h, hm = model.h(k), model.h(-k)
+    theta = np.kron(np.eye(2), 1j * PAULI[1])  # Θ = (1 ⊗ iσ_y) K
+    assert np.max(np.abs(theta @ h.conj() @ theta.conj().T - hm)) < 1e-14
+    tz = np.kron(np.diag([1.0, -1.0]), np.eye(2))  # P = τ_z
+    assert np.max(np.abs(tz @ h @ tz - hm)) < 1e-14
+    # PT ⇒ every band doubly degenerate at every k
+    e = model.energies(k)
+    assert np.max(np.abs(e[:, 0] - e[:, 1])) < 1e-12
+    assert np.max(np.abs(e[:, 2] - e[:, 3])) < 1e-12
+    assert np.min(e[:, 2] - e[:, 1]) > 0.5  # bulk gap ≥ 2|M0| − …
+
+
+@pytest.mark.parametrize("direction", [0, 1, 2])
+def test_magnetization_lifts_degeneracy(direction):
+    m = np.zeros(3)
+    m[direction] = 1e-3
+    model = topological_insulator(magnetization=tuple(m))
+    e0 = model.energies(np.zeros((1, 3)))[0]
+    assert e0[1] - e0[0] == pytest.approx(2e-3, abs=1e-12)  # exactly 2|m| at Γ
+    assert e0[3] - e0[2] == pytest.approx(2e-3, abs=1e-12)
+    e_near = model.energies(np.full((1, 3), 1e-3))[0]
+    assert e_near[1] - e_near[0] == pytest.approx(2e-3, rel=0.05)
+    e = model.energies(random_k())
+    assert np.min(e[:, 1] - e[:, 0]) > 1e-6
+    assert np.min(e[:, 3] - e[:, 2]) > 1e-6
+    # Θ maps the model with m onto the model with −m
+    theta = np.kron(np.eye(2), 1j * PAULI[1])
+    k = random_k(5)
+    flipped = topological_insulator(magnetization=tuple(-m))
+    assert np.max(np.abs(theta @ model.h(k).conj() @ theta.conj().T - flipped.h(-k))) < 1e-14
+
+
+def test_band_edges_at_gamma():
+    model = topological_insulator(magnetization=(0, 0, 0))
+    e = model.energies(np.zeros((1, 3)))[0]
+    assert e[2] == pytest.approx(0.2717, abs=1e-4)  # C0 − M0: conduction-band bottom (paper: ≈ 270 meV)
+    assert e[1] == pytest.approx(-0.2883, abs=1e-4)  # C0 + M0
+    # Γ is the conduction-band minimum along the axes (the valence band is not maximal at Γ:
+    # in-plane it rises away from Γ, since C2 > A0²/(2|M0|) − M2)
+    for axis in range(3):
+        for q in (1e-3, 1e-2, 5e-2):
+            k = np.zeros((1, 3))
+            k[0, axis] = q
+            ek = model.energies(k)[0]
+            assert ek[2] > e[2]
+
+
+def test_valence_band_camel_back():
+    """With these parameters the valence band rises away from Γ in-plane: its maximum is at
+    k∥ ≈ 0.092 Å⁻¹, E ≈ −0.0722 eV, so the indirect bulk gap is ≈ 0.344 eV (direct at Γ: 0.56 eV)."""
+    model = topological_insulator(magnetization=(0, 0, 0))
+    q = np.linspace(0, 0.3, 3001)
+    e = model.energies(np.stack([q, 0 * q, 0 * q], axis=1))
+    top = int(np.argmax(e[:, 1]))
+    assert q[top] == pytest.approx(0.0916, abs=5e-4)
+    assert e[top, 1] == pytest.approx(-0.07223, abs=1e-4)
+    # analytic: E_v(k) = C0 + C2 k² − sqrt((M0 + M2 k²)² + A0² k²)
+    p = BI2SE3
+    ev = p["C0"] + p["C2"] * q**2 - np.sqrt((p["M0"] + p["M2"] * q**2) ** 2 + p["A0"] ** 2 * q**2)
+    assert np.max(np.abs(e[:, 1] - ev)) < 1e-13
+    assert e[:, 2].min() == pytest.approx(0.2717, abs=1e-12)
+
+
+def test_errors():
+    with pytest.raises(ValueError, match="Bi2Se3"):
+        topological_insulator("Bi2Te7")
+    with pytest.raises(ValueError, match="M0"):
+        topological_insulator(M3=1.0)
+    with pytest.raises(ValueError, match="finite"):
+        topological_insulator(A0=float("nan"))
+    with pytest.raises(ValueError, match="magnetization"):
+        topological_insulator(magnetization=(0, 1e-3))
+    with pytest.raises(ValueError, match="magnetization"):
+        topological_insulator(magnetization=(0, 0, np.inf))
+
+
+def test_overrides_change_the_gap():
+    model = topological_insulator(magnetization=(0, 0, 0), M0=-0.1, C0=0.0)
+    e = model.energies(np.zeros((1, 3)))[0]
+    assert e[2] == pytest.approx(0.1, abs=1e-14) and e[1] == pytest.approx(-0.1, abs=1e-14)
+    assert model.parameters["M0"] == -0.1
+    assert topological_insulator("bi2se3").parameters["material"] == "Bi2Se3"
