@@ -166,7 +166,7 @@ class WannierHamiltonian:
         lat = self.lattice[:dim, :dim]
         rcart = self.rvec[:, :dim] @ lat
         hw = self.ham / self.deg[:, None, None]
-        h_sum = _FourierSum(rcart, hw[:, None])
+        h_sum = _FourierSum(rcart, hw[:, None], single=True)
         g_sum = _FourierSum(rcart, 1j * rcart[:, :, None, None] * hw[:, None])
         notes = {
             "source": self.source,
@@ -183,7 +183,7 @@ class WannierHamiltonian:
             position = p_sum
             notes["position_antihermitian_max_angstrom"] = anti
         return Model(
-            hamiltonian=lambda k: h_sum(k)[0],
+            hamiltonian=h_sum,
             gradient=g_sum,
             spin=spin_op,
             dim=dim,
@@ -196,13 +196,13 @@ class WannierHamiltonian:
 
 
 class _FourierSum:
-    """k ↦ Σ_R e^{ik·R} B_R[c] for blocks B of shape (nR, c, n, n); returns (c, N, n, n)."""
+    """k ↦ Σ_R e^{ik·R} B_R[c] for blocks B of shape (nR, c, n, n): (c, N, n, n), or (N, n, n) if single."""
 
-    def __init__(self, rcart: Array, blocks: Array) -> None:
+    def __init__(self, rcart: Array, blocks: Array, single: bool = False) -> None:
         nr, c, n, _ = blocks.shape
         self.rcart = np.ascontiguousarray(rcart.T)  # (dim, nR)
         self.flat = np.ascontiguousarray(blocks.reshape(nr, c, n * n).transpose(1, 0, 2))  # (c, nR, n²)
-        self.n = n
+        self.n, self.single = n, single
         self.chunk = max(1, _CHUNK_ELEMENTS // max(nr, 1))
 
     def __call__(self, k: Array) -> Array:
@@ -213,7 +213,8 @@ class _FourierSum:
             phase = np.exp(1j * (k[s : s + self.chunk] @ self.rcart))
             for a in range(c):
                 np.matmul(phase, self.flat[a], out=out[a, s : s + self.chunk])
-        return out.reshape(c, k.shape[0], self.n, self.n)
+        out = out.reshape(c, k.shape[0], self.n, self.n)
+        return out[0] if self.single else out
 
 
 def _hermiticity_error(rvec: Array, blocks: Array, samples: int = 4) -> float:
