@@ -7,6 +7,7 @@ import pytest
 
 from properspin import PAULI, SPIN_HALF
 from properspin.models.kp import SPIN_THREE_HALVES, kp_model, parse_spin
+from properspin.units import HBAR2_OVER_2M0
 
 HB2M = HBAR2_OVER_2M0  # ħ²/2m₀ in eV·Å² (CODATA, as the built-in models)
 RNG = np.random.default_rng(42)
