@@ -65,7 +65,8 @@ def run_chunk(job: Job, start: int, stop: int) -> ChunkResult:
         bad = geo.degenerate_contributions(g)
         if bad.any():
             out.degenerate_kpoints = int(bad.any(axis=(1, 2)).sum())
-            out.degenerate_bands = {(int(m), int(n)) for m, n in zip(*np.nonzero(bad.any(axis=0))) if m < n}
+            rows, cols = np.nonzero(bad.any(axis=0))
+            out.degenerate_bands = {(int(m), int(n)) for m, n in zip(rows, cols, strict=True) if m < n}
     return out
 
 
