@@ -155,6 +155,40 @@ def resolve(mesh: Mesh, model: Model) -> Mesh:
     return mesh
 
 
+# ---------------------------------------------------------------------------- explicit points
+class Explicit(Mesh):
+    """Given k-points and weights (adaptive refinement, user meshes).  ``periodic`` says which models it fits."""
+
+    def __init__(self, k: np.ndarray, weights: np.ndarray, periodic: bool, label: str = "explicit") -> None:
+        k = np.asarray(k, dtype=float)
+        w = np.asarray(weights, dtype=float)
+        if k.ndim != 2 or w.shape != (k.shape[0],) or not (np.all(np.isfinite(k)) and np.all(np.isfinite(w))):
+            raise ValueError("explicit mesh needs finite k of shape (N, dim) and weights of shape (N,)")
+        self.k, self.w, self.periodic, self.label = k, w, bool(periodic), label
+
+    @property
+    def dim(self) -> int:
+        return self.k.shape[1]
+
+    @property
+    def size(self) -> int:
+        return len(self.w)
+
+    def points(self, model: Model, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
+        return self.k[start:stop], self.w[start:stop]
+
+    def describe(self) -> dict[str, Any]:
+        return {"mesh": self.label, "mesh_size": self.size}
+
+    def boundary(self, n: int = 0) -> np.ndarray:
+        raise ValueError("an explicit continuum mesh has no known cutoff surface; check convergence yourself")
+
+
+def explicit(k: np.ndarray, weights: np.ndarray, periodic: bool, label: str = "explicit") -> Mesh:
+    """A mesh of given k-points and weights (weights include 1/(2π)^d: Σ w ≈ ∫ d^dk/(2π)^d)."""
+    return Explicit(k, weights, periodic, label)
+
+
 # ---------------------------------------------------------------------------- continuum cutoffs
 def _gauss(n: int, a: float, b: float) -> tuple[np.ndarray, np.ndarray]:
     x, w = np.polynomial.legendre.leggauss(n)
@@ -290,7 +324,7 @@ def check_cutoff(mesh: Mesh, model: Model, fermi: np.ndarray) -> None:
     E_F and the result would depend on the cutoff.  (Bands filled at the cutoff are fine: they are
     the filled valence bands whose contribution the cutoff defines.)
     """
-    if mesh.periodic:
+    if mesh.periodic or isinstance(mesh, Explicit):
         return
     e = model.energies(mesh.boundary())
     lo, hi = float(np.min(fermi)), float(np.max(fermi))
