@@ -1,0 +1,162 @@
+"""Adaptive k-mesh refinement of a periodic grid, in the spirit of Wannier90's ``berry_curv_adpt_kmesh``.
+
+Berry-curvature-like integrands of metals have sharp peaks where spin–orbit coupling opens a small gap
+near the Fermi surface; a uniform grid converges slowly because a few k-points carry large, badly
+sampled contributions.  :func:`adaptive_conductivity` evaluates the integrand
+
+    ``I_k = factor · Σ_m θ(E_F − ε_mk) Q_mk``     (the response per unit k-space weight, T = 0)
+
+at every point of ``grid(n)``, flags the points where ``max |I_k|`` over Fermi energies and components
+exceeds ``threshold × mean_k max |I_k|`` (a *relative* threshold: ``threshold = 20`` flags points whose
+integrand is 20 times the grid average), replaces each flagged point by a ``refine^d`` sub-grid centred on
+it with weights ``w/refine^d``, and repeats on the new points up to ``max_iterations`` times (always
+against the base-grid mean).  The result is :func:`~properspin.conductivity` on the explicit mesh of
+unflagged and refined points.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from . import mesh as meshes
+from . import responses
+from .calculation import conductivity
+from .engine import default_chunk_size
+from .geometry import band_geometry
+from .model import Model
+
+
+def _scan(
+    model: Model, resp: responses.Response, k: np.ndarray, w: np.ndarray, fermi: np.ndarray, eta: float, tol: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per point ``max |I_k|`` (N,) and the T = 0 sum ``Σ_k w_k I_k`` (nfermi, ncomp), streamed in chunks.
+
+    ``I_k = factor · Σ_m θ(E_F − ε_mk) Q_mk`` is the integrand in result units per unit weight.
+    """
+    scores, total = [], 0.0
+    step = default_chunk_size(model.nbands)
+    for start in range(0, len(k), step):
+        g = band_geometry(model, k[start : start + step], tol)
+        q = resp.formula(g, eta)
+        q = q.reshape(-1, *q.shape[-2:])  # (ncomp, N, n)
+        occ = (g.energies[None, :, :] <= fermi[:, None, None]).astype(float)  # (nfermi, N, n)
+        integrand = resp.factor(model.dim) * np.einsum("fkm,ckm->kfc", occ, q)
+        scores.append(np.abs(integrand).max(axis=(1, 2)))
+        total = total + np.einsum("k,kfc->fc", w[start : start + step], integrand)
+    return np.concatenate(scores), np.asarray(total)
+
+
+def _dilate(flag: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Add the 3^d − 1 (periodic) grid neighbours of every flagged point."""
+    grid = flag.reshape(shape)
+    out = grid.copy()
+    for shift in itertools.product((-1, 0, 1), repeat=len(shape)):
+        out |= np.roll(grid, shift, axis=tuple(range(len(shape))))
+    return out.ravel()
+
+
+def _subgrid(k: np.ndarray, w: np.ndarray, step: np.ndarray, refine: int) -> tuple[np.ndarray, np.ndarray]:
+    """Replace each point by refine^d points centred on it; ``step`` (d, d) rows are grid steps in Cartesian k."""
+    d = k.shape[1]
+    offsets = (np.arange(refine) + 0.5) / refine - 0.5
+    frac = np.array(list(itertools.product(offsets, repeat=d)))  # (refine^d, d)
+    shifts = frac @ step
+    new_k = (k[:, None, :] + shifts[None]).reshape(-1, d)
+    return new_k, np.repeat(w / refine**d, len(shifts))
+
+
+def adaptive_conductivity(
+    model: Model,
+    response: str,
+    *,
+    fermi: Any,
+    n: int | tuple[int, ...],
+    refine: int = 5,
+    threshold: float = 20.0,
+    max_iterations: int = 1,
+    neighbours: bool = True,
+    **kwargs: Any,
+) -> xr.DataArray:
+    """:func:`~properspin.conductivity` on ``grid(n)`` refined around the integrand's peaks.
+
+    Parameters
+    ----------
+    model, response, fermi
+        As for :func:`~properspin.conductivity`; ``model`` must be periodic.
+    n
+        Base Monkhorst–Pack grid (``grid(n)``).
+    refine
+        Each flagged point becomes a ``refine^d`` sub-grid (Wannier90's ``berry_curv_adpt_kmesh``).
+    threshold
+        Relative: a point is flagged when its ``max |I_k|`` exceeds ``threshold ×`` the base-grid mean of
+        ``max |I_k|`` (Fermi energies and components; ``I_k`` is the integrand, independent of the weight).
+    max_iterations
+        Refinement rounds; later rounds refine the newly added points that still exceed the threshold.
+    neighbours
+        Also refine the grid neighbours of each flagged base point (the peak's tails: the junction of a
+        refined and an unrefined cell is where the mixed rule loses accuracy).
+    **kwargs
+        ``temperature``, ``broadening``, ``degeneracy_tol``, ``engine`` for :func:`conductivity` (the
+        flagging uses T = 0 occupations).
+
+    Returns
+    -------
+    The refined result; ``attrs`` add ``adaptive_base_grid``, ``adaptive_refine``, ``adaptive_threshold``,
+    ``adaptive_refined_points`` (base points refined, all rounds), ``adaptive_total_points`` and
+    ``adaptive_error_estimate`` = max |refined − unrefined| (the change made by refinement, result units).
+    """
+    if not isinstance(model, Model) or not model.periodic:
+        raise ValueError("adaptive refinement needs a periodic properspin.Model (mesh.grid)")
+    if isinstance(refine, bool) or int(refine) != refine or refine < 2:
+        raise ValueError(f"refine must be an integer ≥ 2, got {refine!r}")
+    if not math.isfinite(threshold) or threshold <= 0:
+        raise ValueError(f"threshold must be a positive number (relative to the mean), got {threshold!r}")
+    if isinstance(max_iterations, bool) or int(max_iterations) != max_iterations or max_iterations < 1:
+        raise ValueError(f"max_iterations must be a positive integer, got {max_iterations!r}")
+    resp = responses.get(response)
+    fermi_arr = np.atleast_1d(np.asarray(fermi, dtype=float))
+    base = meshes.resolve(meshes.grid(n), model)
+    k, w = base.points(model, 0, base.size)
+    step = model.reciprocal / np.asarray(base.n)[:, None]  # rows: grid step along each b_a
+    broadening = float(kwargs.get("broadening", 0.0))
+    tol = float(kwargs.get("degeneracy_tol", 1e-6))
+
+    score, unrefined = _scan(model, resp, k, w, fermi_arr, broadening, tol)
+    if np.any(np.asarray(kwargs.get("temperature", 0.0)) != 0):
+        unrefined = conductivity(model, response, fermi=fermi, mesh=base, **kwargs).values
+    cut = threshold * score.mean()
+    keep_k, keep_w = [], []
+    refined_base = 0
+    for it in range(int(max_iterations)):
+        flag = score > cut
+        if it == 0:
+            if neighbours:
+                flag = _dilate(flag, base.n)
+            refined_base = int(flag.sum())
+        keep_k.append(k[~flag])
+        keep_w.append(w[~flag])
+        if not flag.any():
+            k, w = k[:0], w[:0]
+            break
+        k, w = _subgrid(k[flag], w[flag], step / refine**it, int(refine))
+        if it + 1 < max_iterations:
+            score = _scan(model, resp, k, w, fermi_arr, broadening, tol)[0]
+    keep_k.append(k)
+    keep_w.append(w)
+    mesh = meshes.explicit(np.concatenate(keep_k), np.concatenate(keep_w), periodic=True, label="adaptive")
+    result = conductivity(model, response, fermi=fermi, mesh=mesh, **kwargs)
+    result.attrs |= {
+        "adaptive_base_grid": str(list(base.n)),
+        "adaptive_refine": int(refine),
+        "adaptive_threshold": float(threshold),
+        "adaptive_iterations": int(max_iterations),
+        "adaptive_refined_points": refined_base,
+        "adaptive_total_points": mesh.size,
+        "adaptive_error_estimate": float(np.abs(result.values - np.reshape(unrefined, result.shape)).max()),
+    }
+    return result
