@@ -1,0 +1,194 @@
+"""The ``properspin`` command: run, reproduce, models, info, plot.
+
+Heavy modules (numpy, xarray, matplotlib) are imported inside the commands.  Errors are one message
+on stderr and a non-zero exit status (2 for a bad configuration or value), never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import warnings
+from pathlib import Path
+
+log = logging.getLogger("properspin")
+
+_RUN_EXAMPLES = """examples:
+  properspin run examples/rashba.toml
+  properspin run examples/qwz.toml --output /tmp/qwz --quiet
+output: [output] path (relative to the file) or --output DIR, one file per response and format."""
+
+_REPRODUCE_EXAMPLES = """examples:
+  properspin reproduce                    # Figs. 1-2 of the paper into paper-figures/
+  properspin reproduce --quick -o /tmp/f  # coarse meshes, under a minute"""
+
+_INFO_EXAMPLES = """examples:
+  properspin info results/rashba_proper_spin.nc"""
+
+_PLOT_EXAMPLES = """examples:
+  properspin plot results/rashba_proper_spin.nc                     # -> results/rashba_proper_spin.png
+  properspin plot res.nc -o sigma.png --component z,y,x             # σ^z_yx only
+  properspin plot hall.nc --component x,y                           # σ_xy of a charge result
+  properspin plot ti.nc --component y,z,x --component x,z,x         # several components"""
+
+
+def _parser() -> argparse.ArgumentParser:
+    from . import __version__
+
+    p = argparse.ArgumentParser(
+        prog="properspin",
+        description="Intrinsic proper spin current, conventional spin current, torque dipole and anomalous "
+                    "Hall conductivity (Liu, Cullen & Culcer 2023).",
+        epilog="examples:\n  properspin models\n  properspin run examples/qwz.toml\n  properspin reproduce --quick\n"
+               "Run 'properspin COMMAND --help' for the options of a command.",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--version", action="version", version=f"properspin {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    fmt = argparse.RawDescriptionHelpFormatter
+
+    run = sub.add_parser("run", help="run a TOML configuration file", epilog=_RUN_EXAMPLES, formatter_class=fmt,
+                         description="Build the model and mesh of CONFIG, compute every response, write outputs.")
+    run.add_argument("config", type=Path, metavar="CONFIG.toml")
+    run.add_argument("-o", "--output", type=Path, metavar="DIR", help="output directory (overrides [output] path)")
+    run.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
+
+    rep = sub.add_parser("reproduce", help="reproduce the paper's figures", epilog=_REPRODUCE_EXAMPLES,
+                         formatter_class=fmt, description="Recompute Figs. 1-2 of the paper (PNG, netCDF, CSV, "
+                                                          "REPORT.md).")
+    rep.add_argument("-o", "--output", type=Path, default=Path("paper-figures"), metavar="DIR",
+                     help="output directory (default: paper-figures)")
+    rep.add_argument("--quick", action="store_true", help="coarse meshes (under a minute)")
+    rep.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+
+    sub.add_parser("models", help="list built-in models with parameters, units and defaults", formatter_class=fmt,
+                   epilog="examples:\n  properspin models\n  properspin models rashba",
+                   ).add_argument("names", nargs="*", metavar="NAME", help="only these models")
+
+    info = sub.add_parser("info", help="describe a result file", epilog=_INFO_EXAMPLES, formatter_class=fmt,
+                          description="Print what a result holds: response, dims, units, mesh, temperature, "
+                                      "model and parameters, version, timestamp.")
+    info.add_argument("result", type=Path, metavar="RESULT.nc")
+
+    plot = sub.add_parser("plot", help="plot a result file to PNG", epilog=_PLOT_EXAMPLES, formatter_class=fmt,
+                          description="Plot σ(E_F) of a result, one curve per component.")
+    plot.add_argument("result", type=Path, metavar="RESULT.nc")
+    plot.add_argument("-o", "--output", type=Path, metavar="OUT.png", help="default: RESULT.png")
+    plot.add_argument("-c", "--component", action="append", metavar="L,I,J",
+                      help="spin,current,field (e.g. z,y,x) or current,field for charge; repeatable")
+    return p
+
+
+# ------------------------------------------------------------------------------------------- commands
+def _run(args: argparse.Namespace) -> int:
+    from .config import run_config
+
+    results = run_config(args.config, output=args.output, progress=False if args.quiet else None)
+    for name, res in results.items():
+        print(f"{name}: {dict(res.sizes)} in {res.attrs.get('units')}")
+    return 0
+
+
+def _reproduce(args: argparse.Namespace) -> int:
+    try:
+        from .paper import reproduce
+    except ModuleNotFoundError as exc:
+        if exc.name not in ("properspin.paper", "properspin.paper.reproduce"):
+            raise
+        print("properspin: error: the paper reproduction (properspin.paper.reproduce) is not available in this "
+              "installation", file=sys.stderr)
+        return 1
+    result = reproduce.run(output_dir=args.output, quick=args.quick, progress=not args.quiet)
+    return int(result) if isinstance(result, int) else 0
+
+
+def _models(args: argparse.Namespace) -> int:
+    from . import registry
+
+    print(registry.describe(args.names or None), end="")
+    return 0
+
+
+def _info(args: argparse.Namespace) -> int:
+    from . import io
+    from .results import parameters
+
+    res = io.load(args.result)
+    a = res.attrs
+    print(f"file:        {args.result}")
+    print(f"response:    {a.get('response', res.name)} — {a.get('description', '')}")
+    print(f"units:       {a.get('units', '?')}")
+    print("dims:        " + ", ".join(f"{d} ({n})" for d, n in res.sizes.items()))
+    for d in res.dims:
+        v = res[d].values
+        span = f"{v.min():g} … {v.max():g} {res[d].attrs.get('units', '')}" if v.dtype.kind == "f" \
+            else " ".join(str(x) for x in v)
+        print(f"  {d:<10} {span.strip()}")
+    mesh = {k: a[k] for k in a if k.startswith("mesh")}
+    print("mesh:        " + ", ".join(f"{k.removeprefix('mesh_') if k != 'mesh' else 'kind'}={v}"
+                                      for k, v in mesh.items()))
+    print(f"temperature: {a.get('temperature_K', '?')} K    broadening: {a.get('broadening_eV', 0)} eV")
+    print(f"model:       {a.get('model', '?')} (dim {a.get('dim', '?')}, {a.get('nbands', '?')} bands)")
+    for key in ("model_parameters", "model_info"):
+        if key in a:
+            value = parameters(res, key)
+            items = value.items() if isinstance(value, dict) else [("", value)]
+            print(f"  {key.removeprefix('model_')}: " + ", ".join(f"{k}={v}" for k, v in items))
+    if a.get("degenerate_kpoints"):
+        print(f"degenerate:  {a['degenerate_kpoints']} k-points excluded, band pairs {a.get('degenerate_band_pairs')}")
+    print(f"version:     properspin {a.get('properspin_version', '?')}    created: {a.get('created', '?')}")
+    return 0
+
+
+def _plot(args: argparse.Namespace) -> int:
+    from . import io
+    from .plotting import plot_result
+
+    res = io.load(args.result)
+    out = args.output or args.result.with_suffix(".png")
+    print(plot_result(res, out, components=args.component))
+    return 0
+
+
+def _log_warning(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
+    log.warning("warning: %s: %s", category.__name__, message)
+
+
+_COMMANDS = {"run": _run, "reproduce": _reproduce, "models": _models, "info": _info, "plot": _plot}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``properspin`` command; returns the exit status."""
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as exc:  # --help, --version, usage errors
+        return int(exc.code or 0) if not isinstance(exc.code, str) else 2
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    loggers = [log]
+    saved = [(lg.level, lg.propagate) for lg in loggers]
+    for lg in loggers:
+        lg.addHandler(handler)
+        lg.setLevel(logging.WARNING if getattr(args, "quiet", False) else logging.INFO)
+        lg.propagate = False
+    show, warnings.showwarning = warnings.showwarning, _log_warning
+    try:
+        return _COMMANDS[args.command](args)
+    except KeyboardInterrupt:
+        print("properspin: interrupted", file=sys.stderr)
+        return 130
+    except (ValueError, TypeError) as exc:  # includes ConfigError
+        print(f"properspin: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"properspin: error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        warnings.showwarning = show
+        for lg, (level, propagate) in zip(loggers, saved, strict=True):
+            lg.removeHandler(handler)
+            lg.setLevel(level)
+            lg.propagate = propagate
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

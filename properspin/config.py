@@ -1,0 +1,469 @@
+"""TOML run files: schema (pydantic), readable errors, and :func:`run_config`.
+
+A run file has the sections ``[model]``, ``[mesh]``, ``[fermi]``, ``[calculation]`` and ``[output]``
+(reference: ``docs/configuration.md``).  Every problem is reported as a :class:`ConfigError` naming the
+file, the key and what was expected, e.g. ``bad.toml: mesh.nk: expected a positive integer, got -3``.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import tomllib
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import PydanticCustomError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import xarray as xr
+
+log = logging.getLogger(__name__)
+
+MESH_KINDS = ("grid", "disk", "sphere", "cylinder")
+FORMATS = ("netcdf", "csv", "png")
+
+
+class ConfigError(ValueError):
+    """A run file that cannot be used; ``str()`` is ``FILE: KEY: problem`` (one line per problem)."""
+
+    def __init__(self, source: str | Path, problems: list[tuple[str, str]]):
+        self.source, self.problems = str(source), problems
+        super().__init__("\n".join(f"{self.source}: {key}: {msg}" if key else f"{self.source}: {msg}"
+                                   for key, msg in problems))
+
+
+# --------------------------------------------------------------------------------------- schema
+PosInt = Annotated[int, Field(gt=0)]
+PosFloat = Annotated[float, Field(gt=0)]
+NonNegFloat = Annotated[float, Field(ge=0)]
+
+
+def _three(value: list[Any]) -> list[Any]:
+    if len(value) != 3:
+        raise PydanticCustomError("three", "expected exactly 3 entries (x, y, z), got {n}", {"n": len(value)})
+    return value
+
+
+Vector3 = Annotated[list[float], AfterValidator(_three)]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
+
+
+class KpSpec(_Section):
+    matrix: str | list[list[str | float]]
+    parameters: dict[str, float] = {}
+    spin: str = "pauli"  # "none" for a charge-only model
+    dim: Literal[1, 2, 3] | None = None
+    name: str = "kp"
+
+
+class WannierSpec(_Section):
+    path: str
+    lattice: Annotated[list[Vector3], AfterValidator(_three)] | None = None
+    spinor_order: Literal["interleaved", "block"] | None = None
+    use_position: bool = True
+    dim: Literal[1, 2, 3] = 3
+
+
+class ModelSpec(_Section):
+    name: str | None = None
+    parameters: dict[str, Any] = {}
+    kp: KpSpec | None = None
+    wannier90: WannierSpec | None = None
+    zeeman: Vector3 | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _known(cls, name: str) -> str:
+        from . import registry
+
+        entry = registry.get(name)  # ValueError lists the known models
+        if entry.kind != "builtin":
+            raise ValueError(f"'{name}' is configured with a [model.{name}] table, not model.name")
+        return name
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ModelSpec:
+        given = [k for k in ("name", "kp", "wannier90") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError("expected exactly one of name (built-in model), kp or wannier90, "
+                             f"got {', '.join(given) or 'none'}")
+        if self.parameters and self.name is None:
+            raise ValueError("model.parameters belongs to a built-in model (model.name)")
+        return self
+
+
+class GridSpec(_Section):
+    kind: Literal["grid"]
+    n: PosInt | list[PosInt]
+    shift: float | list[float] = 0.0
+
+
+class DiskSpec(_Section):
+    kind: Literal["disk"]
+    radius: PosFloat
+    nk: PosInt = 200
+    nphi: PosInt = 64
+
+
+class SphereSpec(_Section):
+    kind: Literal["sphere"]
+    radius: PosFloat
+    nk: PosInt = 60
+    ntheta: PosInt = 24
+    nphi: PosInt = 32
+
+
+class CylinderSpec(_Section):
+    kind: Literal["cylinder"]
+    radius: PosFloat
+    half_height: PosFloat
+    nk: PosInt = 60
+    nz: PosInt = 40
+    nphi: PosInt = 32
+
+
+class FermiSpec(_Section):
+    values: Annotated[list[float], Field(min_length=1)] | None = None
+    start: float | None = None
+    stop: float | None = None
+    num: PosInt | None = None
+
+    @model_validator(mode="after")
+    def _one_form(self) -> FermiSpec:
+        ranged = (self.start, self.stop, self.num)
+        if (self.values is None) == all(v is None for v in ranged):
+            raise ValueError("expected either values = [...] or start, stop and num (eV)")
+        if self.values is None and any(v is None for v in ranged):
+            raise ValueError("start, stop and num must be given together")
+        if self.values is not None and len(set(self.values)) != len(self.values):
+            raise ValueError("Fermi energies must be distinct")
+        if self.values is None and self.num > 1 and not self.stop > self.start:  # type: ignore[operator]
+            raise ValueError(f"expected stop > start, got start = {self.start}, stop = {self.stop}")
+        return self
+
+    def energies(self) -> list[float]:
+        if self.values is not None:
+            return list(self.values)
+        import numpy as np
+
+        return np.linspace(self.start, self.stop, self.num).tolist()  # exact end points
+
+
+class CalculationSpec(_Section):
+    responses: Annotated[list[str], Field(min_length=1)] = ["proper_spin"]
+    temperature: NonNegFloat = 0.0
+    broadening: NonNegFloat = 0.0
+    degeneracy_tol: PosFloat = 1e-6
+    chunk_size: PosInt | None = None
+
+    @field_validator("responses")
+    @classmethod
+    def _known(cls, names: list[str]) -> list[str]:
+        from .responses import RESPONSES
+
+        for name in names:
+            if name not in RESPONSES:
+                raise ValueError(f"unknown response {name!r}; choose from {', '.join(RESPONSES)}")
+        if len(set(names)) != len(names):
+            raise ValueError("responses are listed more than once")
+        return names
+
+
+class OutputSpec(_Section):
+    path: str = "results"
+    name: str | None = None
+    formats: list[Literal["netcdf", "csv", "png"]] = ["netcdf", "csv", "png"]
+
+
+class RunConfig(_Section):
+    model: ModelSpec
+    mesh: Annotated[GridSpec | DiskSpec | SphereSpec | CylinderSpec, Field(discriminator="kind")]
+    fermi: FermiSpec
+    calculation: CalculationSpec = CalculationSpec()
+    output: OutputSpec = OutputSpec()
+
+
+# --------------------------------------------------------------------------------------- errors
+def _got(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) < 60 else text[:57] + "..."
+
+
+def _explain(err: dict[str, Any]) -> str:
+    """One pydantic error as 'expected ..., got ...'."""
+    kind, ctx, value = err["type"], err.get("ctx", {}), err.get("input")
+    got = f", got {_got(value)}"
+    simple = {
+        "missing": "missing required key", "extra_forbidden": "unknown key",
+        "int_type": "expected an integer" + got, "float_type": "expected a number" + got,
+        "finite_number": "expected a finite number" + got, "string_type": "expected a string" + got,
+        "bool_type": "expected true or false" + got, "list_type": "expected an array" + got,
+        "dict_type": "expected a table" + got, "model_type": "expected a table" + got,
+        "model_attributes_type": "expected a table" + got,
+        "union_tag_not_found": "missing required key 'kind' (" + ", ".join(MESH_KINDS) + ")",
+    }
+    if kind in simple:
+        return simple[kind]
+    if kind == "greater_than" and ctx.get("gt") == 0:
+        names = [p for p in err["loc"] if isinstance(p, str)]
+        what = "integer" if names and names[-1] in _INT_KEYS else "number"
+        return f"expected a positive {what}{got}"
+    if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
+        op, bound = {"greater_than": (">", "gt"), "greater_than_equal": ("≥", "ge"),
+                     "less_than": ("<", "lt"), "less_than_equal": ("≤", "le")}[kind]
+        return f"expected a number {op} {ctx[bound]}{got}"
+    if kind in ("too_short", "too_long"):
+        lo, hi = ctx.get("min_length"), ctx.get("max_length")
+        n = f"exactly {lo}" if lo == hi else f"at least {lo}" if kind == "too_short" else f"at most {hi}"
+        return f"expected {n} entries, got {ctx.get('actual_length')}"
+    if kind == "literal_error":
+        return f"expected one of {ctx.get('expected')}{got}"
+    if kind == "union_tag_invalid":
+        return f"expected one of {ctx.get('expected_tags')}, got {_got(ctx.get('tag'))}"
+    return re.sub(r"^(Value error|Assertion failed), ", "", err["msg"])
+
+
+_INT_KEYS = {"n", "nk", "nphi", "ntheta", "nz", "num", "chunk_size", "constrained-int"}
+_TYPE_WORDS = {"int_type": "an integer", "float_type": "a number", "list_type": "an array",
+               "string_type": "a string", "bool_type": "true or false", "dict_type": "a table"}
+
+
+def _is_branch(part: Any) -> bool:
+    """A union-branch segment pydantic adds to a location ('constrained-int', 'list[float]', 'str')."""
+    return isinstance(part, str) and (part in ("int", "float", "str", "bool") or any(c in part for c in "[-"))
+
+
+def _key(loc: tuple[Any, ...]) -> str:
+    parts = list(loc)
+    if len(parts) > 1 and parts[0] == "mesh" and parts[1] in MESH_KINDS:
+        del parts[1]  # the discriminated-union tag
+    out = ""
+    for p in (p for p in parts if not _is_branch(p)):
+        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
+    return out
+
+
+def _merge_unions(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Keep the branch of a union (``int | list[int]``) whose type matched; merge pure type mismatches."""
+    groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+    out: list[dict[str, Any]] = []
+    for err in errors:
+        cut = next((i for i, p in enumerate(err["loc"]) if _is_branch(p)), None)
+        if cut is None:
+            out.append(err)
+        else:
+            groups.setdefault(err["loc"][:cut], []).append(err)
+    for base, errs in groups.items():
+        def mismatch(e: dict[str, Any], n: int = len(base)) -> bool:
+            return e["type"] in _TYPE_WORDS and len(e["loc"]) == n + 1
+        kept = [e for e in errs if not mismatch(e)]
+        if kept:
+            out += kept
+        else:
+            words = " or ".join(dict.fromkeys(_TYPE_WORDS[e["type"]] for e in errs))
+            out.append({"type": "union", "loc": base, "msg": f"expected {words}, got {_got(errs[0]['input'])}"})
+    return out
+
+
+def _submodels(annotation: Any) -> list[type[BaseModel]]:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [m for arg in get_args(annotation) for m in _submodels(arg)]
+
+
+def _allowed(loc: tuple[Any, ...]) -> list[str]:
+    """The keys allowed in the table that contains ``loc`` (for 'unknown key' messages)."""
+    classes: list[type[BaseModel]] = [RunConfig]
+    for part in loc[:-1]:
+        fields = [c.model_fields for c in classes]
+        inner = [m for f in fields if part in f for m in _submodels(f[part].annotation)]
+        tagged = [c for c, f in zip(classes, fields, strict=True)
+                  if "kind" in f and part in get_args(f["kind"].annotation)]
+        classes = inner or tagged
+    return list(dict.fromkeys(k for c in classes for k in c.model_fields))
+
+
+def _problems(exc: ValidationError) -> list[tuple[str, str]]:
+    seen, out = set(), []
+    for err in _merge_unions(exc.errors()):  # type: ignore[arg-type]
+        item = (_key(err["loc"]), _explain(err))
+        if err["type"] == "extra_forbidden" and (allowed := _allowed(err["loc"])):
+            item = (item[0], f"unknown key; expected one of {', '.join(allowed)}")
+        if item not in seen:
+            seen.add(item)
+            out.append(item)
+    return out
+
+
+def _blame(message: str, candidates: list[tuple[str, str]], default: str) -> str:
+    """The key whose name (first of ``(word, key)``) occurs in an error message."""
+    for word, key in candidates:
+        if re.search(rf"\b{re.escape(word)}", message):
+            return key
+    return default
+
+
+# --------------------------------------------------------------------------------------- loading
+def load_config(path: str | Path) -> RunConfig:
+    """Read and validate a TOML run file (ConfigError on any problem)."""
+    path = Path(path)
+    try:
+        with open(path, "rb") as fh:
+            raw = tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(path, [("", "no such file")]) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(path, [("", f"invalid TOML: {exc}")]) from None
+    try:
+        return RunConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(path, _problems(exc)) from None
+
+
+def build_model(cfg: RunConfig, source: str | Path) -> Any:
+    """The :class:`~properspin.Model` a run file describes (ConfigError naming the key on bad values)."""
+    from . import registry
+
+    spec, base = cfg.model, Path(source).parent
+    try:
+        if spec.kp is not None:
+            kp = spec.kp
+            words = [("parameter", "model.kp.parameters"), ("spin", "model.kp.spin"), ("dim", "model.kp.dim")]
+            default = "model.kp.matrix"
+            spin = None if kp.spin.lower() == "none" else kp.spin
+            model = registry.get("kp").build(matrix=kp.matrix, parameters=kp.parameters, spin=spin,
+                                             dim=kp.dim, name=kp.name)
+        elif spec.wannier90 is not None:
+            w = spec.wannier90
+            words = [("lattice", "model.wannier90.lattice"), ("spinor_order", "model.wannier90.spinor_order"),
+                     ("dim", "model.wannier90.dim")]
+            default = "model.wannier90.path"
+            file = (base / w.path).resolve()
+            if not file.is_file():
+                raise ConfigError(source, [("model.wannier90.path", f"no such file: {file}")])
+            model = registry.get("wannier90").build(path=file, lattice=w.lattice, spinor_order=w.spinor_order,
+                                                    use_position=w.use_position, dim=w.dim)
+        else:
+            entry = registry.get(spec.name)  # type: ignore[arg-type]
+            words = [(p.name, f"model.parameters.{p.name}") for p in entry.parameters()]
+            default = "model.parameters"
+            _check_parameters(entry, spec.parameters, source)
+            model = entry.build(**spec.parameters)
+    except ConfigError:
+        raise
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(source, [(_blame(str(exc), words, default), str(exc))]) from None
+    if spec.zeeman is not None:
+        try:
+            model = model.with_zeeman(tuple(spec.zeeman))
+        except ValueError as exc:
+            raise ConfigError(source, [("model.zeeman", str(exc))]) from None
+    return model
+
+
+def _check_parameters(entry: Any, given: dict[str, Any], source: str | Path) -> None:
+    params = entry.parameters()
+    valid = ", ".join(p.name for p in params)
+    unknown = f"unknown parameter of model '{entry.name}'; expected one of {valid}"
+    problems = [(f"model.parameters.{k}", unknown) for k in given if not entry.accepts(k)]
+    problems += [(f"model.parameters.{p.name}", f"missing required parameter ({p.unit or 'no unit'})")
+                 for p in params if p.required and p.name not in given]
+    if problems:
+        raise ConfigError(source, problems)
+
+
+def build_mesh(cfg: RunConfig) -> Any:
+    """The :mod:`properspin.mesh` object of the ``[mesh]`` section."""
+    from . import mesh
+
+    m = cfg.mesh
+    if isinstance(m, GridSpec):
+        return mesh.grid(m.n, shift=m.shift if isinstance(m.shift, float) else tuple(m.shift))
+    params = m.model_dump(exclude={"kind"})
+    return {"disk": mesh.disk, "sphere": mesh.sphere, "cylinder": mesh.cylinder}[m.kind](**params)
+
+
+def _check(cfg: RunConfig, model: Any, source: str | Path) -> Any:
+    """Resolve the mesh against the model and refuse what conductivity() would refuse, before running."""
+    from . import mesh as meshes
+    from .responses import RESPONSES
+
+    try:
+        mesh = meshes.resolve(build_mesh(cfg), model)
+    except ValueError as exc:
+        key = "mesh.shift" if "shift" in str(exc) else "mesh.n" if cfg.mesh.kind == "grid" else "mesh.kind"
+        raise ConfigError(source, [(key, str(exc))]) from None
+    try:
+        meshes.check_cutoff(mesh, model, cfg.fermi.energies())
+    except ValueError as exc:
+        raise ConfigError(source, [("mesh.radius", str(exc))]) from None
+    for name in cfg.calculation.responses:
+        if RESPONSES[name].kind in ("spin", "torque") and model.spin is None:
+            msg = f"response {name!r} needs a spin operator, but model '{model.name}' has none (try 'charge')"
+            raise ConfigError(source, [("calculation.responses", msg)])
+    return mesh
+
+
+def run_config(path: str | Path, output: str | Path | None = None, progress: bool | None = None,
+               formats: list[str] | None = None) -> dict[str, xr.DataArray]:
+    """Run every response of a TOML file; write the outputs; return ``{response: result}``.
+
+    ``output`` overrides ``[output] path`` (which is relative to the file's directory);
+    ``formats`` overrides ``[output] formats``.
+    """
+    import properspin as ps
+
+    path = Path(path)
+    cfg = load_config(path)
+    model = build_model(cfg, path)
+    mesh = _check(cfg, model, path)
+    calc, out = cfg.calculation, cfg.output
+    outdir = Path(output) if output is not None else path.parent / out.path
+    stem = out.name or path.stem
+    engine = ps.Engine(chunk_size=calc.chunk_size, progress=progress) if calc.chunk_size else \
+        ps.Engine(chunk_size=_default_chunk(model), progress=progress)
+    fermi = cfg.fermi.energies()
+    results = {}
+    for name in calc.responses:
+        broadening = calc.broadening if ps.responses.get(name).uses_broadening else 0.0
+        log.info("%s: %s on %s mesh (%d k-points), %d Fermi energies, T = %g K", path.name, name,
+                 cfg.mesh.kind, mesh.size, len(fermi), calc.temperature)
+        try:
+            res = ps.conductivity(model, name, fermi=fermi, mesh=mesh, temperature=calc.temperature,
+                                  broadening=broadening, degeneracy_tol=calc.degeneracy_tol, engine=engine)
+        except ValueError as exc:
+            raise ConfigError(path, [("calculation", str(exc))]) from None
+        results[name] = res
+        _write(res, outdir / f"{stem}_{name}", formats or list(out.formats), model, mesh)
+    return results
+
+
+def _default_chunk(model: Any) -> int:
+    from .engine import default_chunk_size
+
+    return default_chunk_size(model.nbands)
+
+
+def _write(res: xr.DataArray, base: Path, formats: list[str], model: Any, mesh: Any) -> None:
+    from . import io
+
+    for fmt in formats:
+        if fmt == "netcdf":
+            target = io.save(res, base.with_suffix(".nc"))
+        elif fmt == "csv":
+            target = io.to_csv(res, base.with_suffix(".csv"))
+        elif fmt == "png":
+            from .plotting import default_kpath, plot_result
+
+            target = plot_result(res, base.with_suffix(".png"), bands=(model, default_kpath(model, mesh)))
+        else:  # pragma: no cover - validated by the schema
+            raise ValueError(f"unknown output format {fmt!r}; choose from {', '.join(FORMATS)}")
+        log.info("wrote %s", target)
+
+
+__all__ = ["ConfigError", "RunConfig", "build_mesh", "build_model", "load_config", "run_config"]

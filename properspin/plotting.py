@@ -1,0 +1,167 @@
+"""Figures of results: σ(E_F) curves, optionally beside the band structure along a k path.
+
+matplotlib is imported inside the functions and used through ``Figure`` + the Agg canvas (no pyplot),
+so plotting neither slows ``import properspin`` nor changes the user's interactive backend.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .io import component_dims
+
+if TYPE_CHECKING:  # pragma: no cover
+    import xarray as xr
+
+    from .model import Model
+
+KPath = Sequence[tuple[str, Sequence[float]]]
+
+_PRETTY_UNITS = {"e/8pi": "e/8π", "e^2/h": "e²/h", "(hbar/2e) S/m": "(ħ/2e) S/m", "C/m^2": "C/m²"}
+
+
+def pretty_unit(unit: str) -> str:
+    """``e/8pi`` → ``e/8π``, ``(hbar/2e) S/m`` → ``(ħ/2e) S/m``."""
+    return _PRETTY_UNITS.get(unit, unit.replace("hbar", "ħ").replace("pi", "π"))
+
+
+def symbol(result: xr.DataArray, index: dict[str, str]) -> str:
+    """Mathtext symbol of one component: ``$\\sigma^{z}_{yx}$``, ``$\\sigma_{xy}$``, ``$t^{y}_{x}$``."""
+    term = f"{index['term']}: " if "term" in index else ""
+    if result.attrs.get("response") == "torque":
+        return f"{term}$t^{{{index['spin']}}}_{{{index['field']}}}$"
+    sup = f"^{{{index['spin']}}}" if "spin" in index else ""
+    return f"{term}$\\sigma{sup}_{{{index.get('current', '')}{index.get('field', '')}}}$"
+
+
+def parse_component(text: str | Sequence[str] | dict[str, str], result: xr.DataArray) -> dict[str, str]:
+    """``"z,y,x"`` / ``"zyx"`` / ``("z", "y", "x")`` / a dict → ``{spin: z, current: y, field: x}``."""
+    dims = [d for d in component_dims(result) if d != "term"]
+    if isinstance(text, dict):
+        labels = [text.get(d) for d in dims]
+    elif isinstance(text, str):
+        labels = text.split(",") if "," in text else list(text)
+    else:
+        labels = list(text)
+    labels = [str(v).strip() for v in labels]
+    if len(labels) != len(dims):
+        raise ValueError(f"component {text!r} needs {len(dims)} labels ({', '.join(dims)}), e.g. "
+                         + ",".join(str(result[d].values[-1]) for d in dims))
+    for d, v in zip(dims, labels, strict=True):
+        if v not in [str(x) for x in result[d].values]:
+            raise ValueError(f"component {text!r}: {d} must be one of {[str(x) for x in result[d].values]}")
+    return dict(zip(dims, labels, strict=True))
+
+
+def default_components(result: xr.DataArray, limit: int = 9) -> list[dict[str, str]]:
+    """The non-negligible Hall components: σ^l_ij with i > j for spin (σ^z_yx), i < j for charge (σ_xy)."""
+    dims = [d for d in component_dims(result) if d != "term"]
+    grids = np.meshgrid(*[[str(v) for v in result[d].values] for d in dims], indexing="ij")
+    cands = [dict(zip(dims, combo, strict=True)) for combo in zip(*(g.ravel() for g in grids), strict=True)]
+    if "current" in dims and "field" in dims:
+        spin_like = "spin" in dims
+        cands = [c for c in cands if (c["current"] > c["field"] if spin_like else c["current"] < c["field"])]
+    mags = [float(np.nanmax(np.abs(result.sel(c).values))) if result.size else 0.0 for c in cands]
+    big = max(mags, default=0.0)
+    chosen = [c for c, m in zip(cands, mags, strict=True) if big > 0 and m > 1e-6 * big]
+    return (chosen or cands[:1])[:limit]
+
+
+def band_path(kpath: KPath, n: int = 60) -> tuple[np.ndarray, np.ndarray, list[float], list[str]]:
+    """k-points along straight segments between labelled corners; (k, distance, tick positions, labels)."""
+    corners = np.array([np.asarray(k, dtype=float) for _, k in kpath])
+    if len(corners) < 2:
+        raise ValueError("a k path needs at least two corners")
+    ks, dist, ticks, start = [], [], [0.0], 0.0
+    for a, b in zip(corners[:-1], corners[1:], strict=True):
+        t = np.linspace(0, 1, n, endpoint=False)[:, None]
+        ks.append(a + t * (b - a))
+        length = float(np.linalg.norm(b - a))
+        dist.append(start + t[:, 0] * length)
+        start += length
+        ticks.append(start)
+    ks.append(corners[-1:])
+    dist.append(np.array([start]))
+    return np.concatenate(ks), np.concatenate(dist), ticks, [label for label, _ in kpath]
+
+
+def default_kpath(model: Model, mesh: Any = None) -> list[tuple[str, list[float]]]:
+    """Γ–X–M(–R)–Γ over the reciprocal cell of a lattice model; −k_x → Γ → k_x (or k_z) to the cutoff."""
+    dim = model.dim
+    if model.periodic:
+        b = np.asarray(model.reciprocal)
+        pts = [np.zeros(dim)] + [b[: i + 1].sum(axis=0) / 2 for i in range(dim)] + [np.zeros(dim)]
+        names = ["Γ", "X", "M", "R"][: dim + 1] + ["Γ"]
+        return [(n, p.tolist()) for n, p in zip(names, pts, strict=True)]
+    params = dict(getattr(mesh, "params", ())) if mesh is not None else {}
+    r = float(params.get("radius", 0.1))
+    h = float(params.get("half_height", r))
+    unit = np.eye(dim)
+    end = ("$k_z$", h * unit[2]) if dim == 3 else ("$k_x$", r * unit[0])
+    return [("$-k_x$", (-r * unit[0]).tolist()), ("Γ", [0.0] * dim), (end[0], end[1].tolist())]
+
+
+def plot_result(
+    result: xr.DataArray,
+    path: str | Path,
+    components: Sequence[Any] | None = None,
+    bands: tuple[Model, KPath] | None = None,
+) -> Path:
+    """Write a PNG of σ(E_F): one curve per component (default: the non-negligible Hall ones).
+
+    ``components`` e.g. ``["z,y,x"]`` (σ^z_yx) or ``["x,y"]`` (σ_xy); ``bands = (model, kpath)`` adds a
+    band-structure panel (``kpath`` a list of ``(label, k)`` corners, see :func:`default_kpath`).
+    """
+    from matplotlib.figure import Figure
+
+    comps = [parse_component(c, result) for c in components] if components else default_components(result)
+    unit = pretty_unit(str(result.attrs.get("units", "")))
+    terms = [str(t) for t in result["term"].values] if "term" in result.dims else [None]
+    temps = list(result["temperature"].values) if "temperature" in result.dims else [None]
+
+    fig = Figure(figsize=(10.5 if bands else 6.5, 4.5), layout="constrained")
+    axes = fig.subplots(1, 2, width_ratios=[1, 1.4]) if bands else [fig.subplots()]
+    ax = axes[-1]
+    fermi = result["fermi"].values
+    order = np.argsort(fermi)
+    for comp in comps:
+        for term in terms:
+            for temp in temps:
+                index = {**comp, **({"term": term} if term else {})}
+                sel = index | ({"temperature": temp} if temp is not None else {})
+                label = symbol(result, index) + (f", T = {temp:g} K" if temp is not None else "")
+                ax.plot(fermi[order], result.sel(sel).values[order], marker="." if len(fermi) < 40 else None,
+                        label=label)
+    ax.axhline(0.0, color="0.6", lw=0.6)
+    ax.set_xlabel("$E_F$ (eV)")
+    single = len(comps) * len(terms) * len(temps) == 1
+    name = symbol(result, {**comps[0], **({"term": terms[0]} if terms[0] else {})}) if single else "σ"
+    ax.set_ylabel(f"{name} ({unit})")
+    if not single:
+        ax.legend(fontsize="small")
+    ax.set_title(f"{result.attrs.get('response', result.name)} — {result.attrs.get('model', '')}",
+                 fontsize="medium")
+    if bands:
+        _bands(axes[0], *bands, fermi)
+    fig.savefig(path, dpi=120)
+    return Path(path)
+
+
+def _bands(ax: Any, model: Model, kpath: KPath, fermi: np.ndarray) -> None:
+    k, x, ticks, labels = band_path(kpath)
+    e = model.energies(k)
+    ax.plot(x, e, color="k", lw=1)
+    lo, hi = float(np.min(fermi)), float(np.max(fermi))
+    pad = max(0.5 * (hi - lo), 0.02 * max(1.0, abs(hi)), 1e-3)
+    ax.axhspan(lo, hi, color="tab:blue", alpha=0.12, lw=0)
+    ax.set_ylim(lo - pad, hi + pad)
+    ax.set_xlim(x[0], x[-1])
+    ax.set_xticks(ticks, labels)
+    for t in ticks[1:-1]:
+        ax.axvline(t, color="0.7", lw=0.6)
+    ax.set_ylabel("E (eV)")
+    ax.set_title(f"bands ({model.name})", fontsize="medium")
