@@ -9,9 +9,14 @@ Memory is bounded by the chunk size whatever the mesh size.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import hashlib
+import json
 import math
+import multiprocessing as mp
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -82,58 +87,133 @@ def _merge(total: ChunkResult | None, part: ChunkResult) -> ChunkResult:
 
 @dataclass(frozen=True)
 class Engine:
-    """How to run a calculation: chunk size, executor and progress display.
+    """How to run a calculation: chunk size, workers or executor, checkpoint and progress display.
 
     Parameters
     ----------
     chunk_size
-        k-points per chunk (memory ~ chunk_size × n² × components).
+        k-points per chunk (memory ~ chunk_size × n² × components, whatever the mesh size).
+    workers
+        Local worker processes (fork) when no ``executor`` is given; 1 runs in this process.  Models
+        built from closures need no pickling: workers inherit the job at fork.
     executor
-        ``None`` runs chunks in this process; any :class:`concurrent.futures.Executor` runs them
-        there (its workers must be able to unpickle the model).
+        Any :class:`concurrent.futures.Executor` (e.g. a Dask ``client.get_executor()`` or
+        ``mpi4py.futures.MPIPoolExecutor``); its workers must be able to unpickle the model.
+    checkpoint
+        File holding the running sum after each finished chunk (written atomically).  Running again with
+        the same arguments resumes after the last finished chunk and gives the identical result; a
+        checkpoint of a different calculation is refused.  Removed when the run completes.
     progress
-        Show a progress bar on stderr (``None``: only when stderr is a terminal).
+        Progress bar on stderr (``None``: only when stderr is a terminal).
     blas_threads
-        BLAS threads per process while chunks run (1 avoids oversubscription with many workers).
+        BLAS threads per process while chunks run (1: parallelism comes from workers, not BLAS).
     """
 
     chunk_size: int = 20_000
+    workers: int = 1
     executor: cf.Executor | None = None
+    checkpoint: str | Path | None = None
     progress: bool | None = None
     blas_threads: int | None = 1
 
     def __post_init__(self) -> None:
         if isinstance(self.chunk_size, bool) or int(self.chunk_size) != self.chunk_size or self.chunk_size < 1:
             raise ValueError(f"chunk_size must be a positive integer, got {self.chunk_size!r}")
+        if isinstance(self.workers, bool) or int(self.workers) != self.workers or self.workers < 1:
+            raise ValueError(f"workers must be a positive integer, got {self.workers!r}")
         if self.executor is not None and not isinstance(self.executor, cf.Executor):
             raise TypeError(f"executor must be a concurrent.futures.Executor or None, got {self.executor!r}")
 
-    def ranges(self, size: int) -> Iterator[tuple[int, int]]:
-        for start in range(0, size, self.chunk_size):
-            yield start, min(size, start + self.chunk_size)
+    def ranges(self, size: int) -> list[tuple[int, int]]:
+        return [(a, min(size, a + self.chunk_size)) for a in range(0, size, self.chunk_size)]
 
     def run(self, job: Job) -> ChunkResult:
-        ranges = list(self.ranges(job.mesh.size))
+        ranges = self.ranges(job.mesh.size)
+        ckpt = _Checkpoint(self.checkpoint, job, self.chunk_size) if self.checkpoint else None
+        done, total = ckpt.load() if ckpt else (0, None)
         bar = _progress(len(ranges), self.progress, job)
-        total: ChunkResult | None = None
+        bar.update(done)
+        todo = ranges[done:]
         try:
             with threadpool_limits(self.blas_threads):
-                if self.executor is None:
-                    for start, stop in ranges:
-                        total = _merge(total, run_chunk(job, start, stop))
-                        bar.update()
-                else:
-                    futures = [self.executor.submit(run_chunk, job, a, b) for a, b in ranges]
-                    for fut in futures:  # fixed order: deterministic sums
-                        total = _merge(total, fut.result())
-                        bar.update()
+                for i, part in enumerate(self._results(job, todo), start=done):  # chunk order: deterministic sums
+                    total = _merge(total, part)
+                    if ckpt:
+                        ckpt.save(i + 1, total)
+                    bar.update()
         finally:
             bar.close()
         assert total is not None
+        if ckpt:
+            ckpt.remove()
         return total
 
+    def _results(self, job: Job, todo: list[tuple[int, int]]) -> Iterator[ChunkResult]:
+        if self.executor is not None:
+            futures = [self.executor.submit(run_chunk, job, a, b) for a, b in todo]
+            yield from (f.result() for f in futures)
+        elif self.workers > 1 and len(todo) > 1:
+            global _FORKED_JOB
+            _FORKED_JOB = job
+            ctx = mp.get_context("fork")
+            with cf.ProcessPoolExecutor(self.workers, mp_context=ctx) as pool:
+                futures = [pool.submit(_run_forked, a, b) for a, b in todo]
+                yield from (f.result() for f in futures)
+        else:
+            yield from (run_chunk(job, a, b) for a, b in todo)
+
     def describe(self) -> dict[str, Any]:
-        return {"chunk_size": self.chunk_size, "executor": type(self.executor).__name__ if self.executor else "serial"}
+        kind = type(self.executor).__name__ if self.executor else (f"{self.workers} processes" if self.workers > 1
+                                                                   else "serial")
+        return {"chunk_size": self.chunk_size, "executor": kind}
+
+
+_FORKED_JOB: Job | None = None
+
+
+def _run_forked(start: int, stop: int) -> ChunkResult:
+    assert _FORKED_JOB is not None
+    return run_chunk(_FORKED_JOB, start, stop)
+
+
+class _Checkpoint:
+    """Running partial sums of a calculation, keyed by a fingerprint of everything that determines them."""
+
+    def __init__(self, path: str | Path, job: Job, chunk_size: int) -> None:
+        self.path = Path(path)
+        desc = {"response": job.response.name, "model": job.model.describe(), "mesh": job.mesh.describe(),
+                "fermi": [s.fermi.tolist() for s in job.sweeps], "T": [s.temperature for s in job.sweeps],
+                "eta": job.broadening, "tol": job.degeneracy_tol, "chunk": chunk_size}
+        self.key = hashlib.sha256(json.dumps(desc, sort_keys=True, default=str).encode()).hexdigest()
+
+    def load(self) -> tuple[int, ChunkResult | None]:
+        if not self.path.exists():
+            return 0, None
+        try:
+            with np.load(self.path, allow_pickle=False) as f:
+                key, done = str(f["key"]), int(f["done"])
+                partials = [f[f"partial{i}"] for i in range(int(f["nsweeps"]))]
+                kpts, bands = int(f["degenerate_kpoints"]), f["degenerate_bands"]
+        except Exception as exc:  # noqa: BLE001 - any unreadable file is a corrupt checkpoint
+            raise ValueError(f"checkpoint {self.path} is corrupt or unreadable ({exc}); delete it to start over"
+                             ) from None
+        if key != self.key:
+            raise ValueError(f"checkpoint {self.path} belongs to a different calculation (model, mesh, response, "
+                             "Fermi energies, temperature or chunk size differ); delete it or choose another path")
+        return done, ChunkResult(partials, kpts, {(int(a), int(b)) for a, b in bands.reshape(-1, 2)})
+
+    def save(self, done: int, total: ChunkResult) -> None:
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        arrays = {f"partial{i}": p for i, p in enumerate(total.partials)}
+        with open(tmp, "wb") as fh:
+            np.savez(fh, key=self.key, done=done, nsweeps=len(total.partials),
+                     degenerate_kpoints=total.degenerate_kpoints,
+                     degenerate_bands=np.array(sorted(total.degenerate_bands), dtype=np.int64).reshape(-1, 2),
+                     **arrays)
+        os.replace(tmp, self.path)
+
+    def remove(self) -> None:
+        self.path.unlink(missing_ok=True)
 
 
 class _NoBar:

@@ -1,0 +1,85 @@
+"""Engine: worker processes, external executors, checkpoint/resume — same result to 1e-12."""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+
+import numpy as np
+import pytest
+
+import properspin as ps
+from properspin import engine as eng
+from properspin import mesh, models
+
+FERMI = np.linspace(-0.05, 0.3, 9)
+
+
+def _run(**kw):
+    return ps.conductivity(models.rashba(1.0, 1.0, zeeman=(0.01, 0.0, 0.02)), "proper_spin", fermi=FERMI,
+                           mesh=mesh.disk(1.0, 60, 24), **kw)
+
+
+def test_workers_and_executor_give_the_serial_result():
+    serial = _run(engine=ps.Engine(chunk_size=200))
+    forked = _run(engine=ps.Engine(chunk_size=200, workers=2))
+    with cf.ThreadPoolExecutor(2) as pool:
+        threaded = _run(engine=ps.Engine(chunk_size=97, executor=pool))
+    assert np.max(np.abs(serial.values)) > 0.1
+    np.testing.assert_allclose(forked.values, serial.values, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(threaded.values, serial.values, rtol=1e-12, atol=1e-14)
+    assert forked.attrs["executor"] == "2 processes"
+
+
+def test_checkpoint_resume_is_identical(tmp_path, monkeypatch):
+    ckpt = tmp_path / "run.ckpt"
+    reference = _run(engine=ps.Engine(chunk_size=100))
+    calls = {"n": 0}
+    original = eng.run_chunk
+
+    def interrupted(job, start, stop):
+        calls["n"] += 1
+        if calls["n"] == 5:
+            raise KeyboardInterrupt  # as a SIGINT in the middle of the run
+        return original(job, start, stop)
+
+    monkeypatch.setattr(eng, "run_chunk", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        _run(engine=ps.Engine(chunk_size=100, checkpoint=ckpt))
+    assert ckpt.exists()
+    monkeypatch.setattr(eng, "run_chunk", original)
+    with np.load(ckpt) as f:
+        assert int(f["done"]) == 4  # four chunks finished and kept
+    resumed = _run(engine=ps.Engine(chunk_size=100, checkpoint=ckpt))
+    np.testing.assert_array_equal(resumed.values, reference.values)
+    assert not ckpt.exists()
+
+
+def test_mismatched_or_corrupt_checkpoint_is_refused(tmp_path, monkeypatch):
+    ckpt = tmp_path / "run.ckpt"
+    original = eng.run_chunk
+    calls = {"n": 0}
+
+    def interrupted(job, start, stop):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return original(job, start, stop)
+
+    monkeypatch.setattr(eng, "run_chunk", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        _run(engine=ps.Engine(chunk_size=100, checkpoint=ckpt))
+    monkeypatch.setattr(eng, "run_chunk", original)
+    with pytest.raises(ValueError, match="different calculation"):
+        _run(engine=ps.Engine(chunk_size=100, checkpoint=ckpt), temperature=10.0)
+    ckpt.write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match="corrupt"):
+        _run(engine=ps.Engine(chunk_size=100, checkpoint=ckpt))
+
+
+def test_engine_rejects_bad_settings():
+    with pytest.raises(ValueError, match="workers"):
+        ps.Engine(workers=0)
+    with pytest.raises(ValueError, match="chunk_size"):
+        ps.Engine(chunk_size=0)
+    with pytest.raises(TypeError, match="Executor"):
+        ps.Engine(executor="dask")
