@@ -14,6 +14,7 @@ import json
 import math
 import multiprocessing as mp
 import os
+import pickle
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -99,6 +100,11 @@ class Engine:
     executor
         Any :class:`concurrent.futures.Executor` (e.g. a Dask ``client.get_executor()`` or
         ``mpi4py.futures.MPIPoolExecutor``); its workers must be able to unpickle the model.
+    scheduler
+        A distributed engine instead of local processes: a Dask scheduler address (``"tcp://host:8786"``)
+        or ``dask.distributed.Client`` (extra ``properspin[dask]``; the job is scattered once, models are
+        sent with cloudpickle), or ``"mpi"`` for ``mpi4py.futures.MPIPoolExecutor`` (extra
+        ``properspin[mpi]``; run under ``mpiexec -n N python -m mpi4py.futures script.py``).
     checkpoint
         File holding the running sum after each finished chunk (written atomically).  Running again with
         the same arguments resumes after the last finished chunk and gives the identical result; a
@@ -112,6 +118,7 @@ class Engine:
     chunk_size: int = 20_000
     workers: int = 1
     executor: cf.Executor | None = None
+    scheduler: Any = None
     checkpoint: str | Path | None = None
     progress: bool | None = None
     blas_threads: int | None = 1
@@ -123,6 +130,8 @@ class Engine:
             raise ValueError(f"workers must be a positive integer, got {self.workers!r}")
         if self.executor is not None and not isinstance(self.executor, cf.Executor):
             raise TypeError(f"executor must be a concurrent.futures.Executor or None, got {self.executor!r}")
+        if self.scheduler is not None and self.executor is not None:
+            raise ValueError("give either an executor or a scheduler, not both")
 
     def ranges(self, size: int) -> list[tuple[int, int]]:
         return [(a, min(size, a + self.chunk_size)) for a in range(0, size, self.chunk_size)]
@@ -149,7 +158,11 @@ class Engine:
         return total
 
     def _results(self, job: Job, todo: list[tuple[int, int]]) -> Iterator[ChunkResult]:
-        if self.executor is not None:
+        if isinstance(self.scheduler, str) and self.scheduler.lower() == "mpi":
+            yield from _mpi_results(job, todo)
+        elif self.scheduler is not None:
+            yield from _dask_results(self.scheduler, job, todo)
+        elif self.executor is not None:
             futures = [self.executor.submit(run_chunk, job, a, b) for a, b in todo]
             yield from (f.result() for f in futures)
         elif self.workers > 1 and len(todo) > 1:
@@ -163,12 +176,44 @@ class Engine:
             yield from (run_chunk(job, a, b) for a, b in todo)
 
     def describe(self) -> dict[str, Any]:
-        kind = type(self.executor).__name__ if self.executor else (f"{self.workers} processes" if self.workers > 1
-                                                                   else "serial")
+        if self.scheduler is not None:
+            kind = "mpi4py.futures" if self.scheduler == "mpi" else "dask.distributed"
+        elif self.executor is not None:
+            kind = type(self.executor).__name__
+        else:
+            kind = f"{self.workers} processes" if self.workers > 1 else "serial"
         return {"chunk_size": self.chunk_size, "executor": kind}
 
 
 _FORKED_JOB: Job | None = None
+
+
+def _dask_results(scheduler: Any, job: Job, todo: list[tuple[int, int]]) -> Iterator[ChunkResult]:
+    try:
+        from distributed import Client
+    except ImportError:
+        raise ImportError("scheduler= needs Dask: pip install 'properspin[dask]'") from None
+    client = scheduler if isinstance(scheduler, Client) else Client(scheduler)
+    try:
+        shared = client.scatter(job, broadcast=True)
+        futures = [client.submit(run_chunk, shared, a, b, pure=False) for a, b in todo]
+        yield from (f.result() for f in futures)
+    finally:
+        if client is not scheduler:
+            client.close()
+
+
+def _mpi_results(job: Job, todo: list[tuple[int, int]]) -> Iterator[ChunkResult]:
+    try:
+        import cloudpickle
+        from mpi4py import MPI
+        from mpi4py.futures import MPIPoolExecutor
+    except ImportError:
+        raise ImportError("scheduler='mpi' needs mpi4py and cloudpickle: pip install 'properspin[mpi]'") from None
+    MPI.pickle.__init__(cloudpickle.dumps, pickle.loads)  # closures travel; workers load with plain pickle
+    with MPIPoolExecutor() as pool:
+        futures = [pool.submit(run_chunk, job, a, b) for a, b in todo]
+        yield from (f.result() for f in futures)
 
 
 def _run_forked(start: int, stop: int) -> ChunkResult:

@@ -83,3 +83,35 @@ def test_engine_rejects_bad_settings():
         ps.Engine(chunk_size=0)
     with pytest.raises(TypeError, match="Executor"):
         ps.Engine(executor="dask")
+
+
+def test_dask_local_cluster_gives_the_serial_result():
+    distributed = pytest.importorskip("distributed", reason="Dask not installed (pip install 'properspin[dask]')")
+    serial = _run(engine=ps.Engine(chunk_size=200))
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as lc:
+        with distributed.Client(lc) as client:
+            via_client = _run(engine=ps.Engine(chunk_size=200, scheduler=client))
+        via_address = _run(engine=ps.Engine(chunk_size=150, scheduler=lc.scheduler_address))
+    np.testing.assert_allclose(via_client.values, serial.values, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(via_address.values, serial.values, rtol=1e-12, atol=1e-14)
+    assert via_client.attrs["executor"] == "dask.distributed"
+
+
+def test_mpi_two_ranks_give_the_serial_result(tmp_path):
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    pytest.importorskip("mpi4py", reason="mpi4py not installed (pip install 'properspin[mpi]')")
+    pytest.importorskip("cloudpickle", reason="cloudpickle not installed")
+    mpiexec = shutil.which("mpiexec", path=str(Path(sys.executable).parent)) or shutil.which("mpiexec")
+    if mpiexec is None:
+        pytest.skip("no mpiexec on PATH")
+    out = tmp_path / "mpi.npy"
+    script = Path(__file__).with_name("mpi_job.py")
+    proc = subprocess.run([mpiexec, "-n", "2", sys.executable, "-m", "mpi4py.futures", str(script), str(out)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    serial = _run(engine=ps.Engine(chunk_size=200))
+    np.testing.assert_allclose(np.load(out), serial.values, rtol=1e-12, atol=1e-14)
