@@ -7,8 +7,16 @@
 """
 
 from .hole_gas import hole_quantum_well
-from .kp import kp_model
 from .topological_insulator import topological_insulator
 from .toy import bhz, massive_dirac, qwz, rashba
 
 __all__ = ["bhz", "hole_quantum_well", "kp_model", "massive_dirac", "qwz", "rashba", "topological_insulator"]
+
+
+def __getattr__(name: str):
+    """``kp_model`` is imported on first use: sympy is slow to import and only text models need it."""
+    if name == "kp_model":
+        from .kp import kp_model
+
+        return kp_model
+    raise AttributeError(f"module 'properspin.models' has no attribute {name!r}")

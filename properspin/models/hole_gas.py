@@ -31,7 +31,6 @@ from typing import Any
 
 import numpy as np
 from scipy import constants
-from scipy.optimize import brentq, minimize_scalar
 
 from ..model import Model
 
@@ -163,6 +162,8 @@ def optimal_beta(gamma: float, d: float, field: float, bound: float = 300.0) -> 
     """
     if gamma <= 0:
         raise ValueError(f"γ_v = {gamma} ≤ 0: the subband kinetic energy is not positive")
+    from scipy.optimize import brentq, minimize_scalar  # deferred: keeps `import properspin` fast
+
     res = minimize_scalar(
         _subband_energy, bounds=(-bound, bound), args=(gamma, d, field), method="bounded",
         options={"xatol": 1e-10},
