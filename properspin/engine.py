@@ -56,7 +56,7 @@ class ChunkResult:
 def run_chunk(job: Job, start: int, stop: int) -> ChunkResult:
     """Evaluate ``job`` on mesh indices ``[start, stop)``: the hot path."""
     k, w = job.mesh.points(job.model, start, stop)
-    g = geo.band_geometry(job.model, k, job.degeneracy_tol)
+    g = geo.band_geometry(job.model, k, job.degeneracy_tol, with_spin=job.response.kind != "charge")
     q = job.response.formula(g, job.broadening)  # (*comp, N, n)
     nk, nb = g.energies.shape
     q = q.reshape(-1, nk, nb) * w[None, :, None]

@@ -34,6 +34,7 @@ class BandGeometry:
     spin: np.ndarray | None  # (3, N, n, n) band basis, ħ
     torque: np.ndarray | None  # (3, N, n, n) band basis, t = i[H, s]/ħ in eV
     degeneracy_tol: float
+    wannier_curvature: np.ndarray | None = None  # (nc, N, n): (U† F^W U)_mm of a Wannier model, Å²
 
     @property
     def dim(self) -> int:
@@ -66,29 +67,45 @@ class BandGeometry:
             raise ValueError("this quantity needs a spin operator, but the model has spin=None")
 
 
-def band_geometry(model: Model, k: np.ndarray, degeneracy_tol: float = 1e-6) -> BandGeometry:
-    """Diagonalise H(k) and rotate ∂H/∂k, the position term and the spin into the band basis."""
+def band_geometry(model: Model, k: np.ndarray, degeneracy_tol: float = 1e-6, with_spin: bool = True) -> BandGeometry:
+    """Diagonalise H(k) and rotate ∂H/∂k, the position term and (``with_spin``) the spin into the band basis."""
     h = model.h(k)
     energies, u = np.linalg.eigh(h)
-    return geometry_from_eigenvectors(model, k, h, energies, u, degeneracy_tol)
+    return geometry_from_eigenvectors(model, k, h, energies, u, degeneracy_tol, with_spin)
 
 
 def geometry_from_eigenvectors(
-    model: Model, k: np.ndarray, h: np.ndarray, energies: np.ndarray, u: np.ndarray, degeneracy_tol: float
+    model: Model, k: np.ndarray, h: np.ndarray, energies: np.ndarray, u: np.ndarray, degeneracy_tol: float,
+    with_spin: bool = True,
 ) -> BandGeometry:
     """Band-basis quantities from given eigenvectors ``u`` (N, n, n) — any gauge (phases, rotations)."""
     ud = u.conj().transpose(0, 2, 1)
     velocity = ud @ model.dh(k) @ u
     a_w = model.berry_connection_orbital(k)
+    f_bar = None
     if a_w is not None:
         a_bar = ud @ a_w @ u
         velocity = velocity + 1j * (energies[:, :, None] - energies[:, None, :]) * a_bar
+        f_bar = _wannier_curvature(a_w, model.berry_connection_orbital_gradient(k), u, ud)
     spin = torque = None
-    if model.spin is not None:
+    if model.spin is not None and with_spin:
         spin = ud[None] @ model.spin[:, None] @ u[None]
         t_orb = 1j * (h[None] @ model.spin[:, None] - model.spin[:, None] @ h[None])
         torque = ud[None] @ t_orb @ u[None]
-    return BandGeometry(energies, velocity, spin, torque, degeneracy_tol)
+    return BandGeometry(energies, velocity, spin, torque, degeneracy_tol, f_bar)
+
+
+def _wannier_curvature(a_w: np.ndarray, da_w: np.ndarray, u: np.ndarray, ud: np.ndarray) -> np.ndarray:
+    """``(U† F^W_c U)_mm`` with ``F^W_c = ∂_a A^W_b − ∂_b A^W_a − i[A^W_a, A^W_b]`` (Wang et al. 2006, Eq. 27).
+
+    The curvature of the Wannier-gauge connection itself: the part of Ω that no interband sum inside
+    the Wannier manifold can give.  Zero for constant diagonal orbital centres.
+    """
+    out = []
+    for a, b in _CYCLIC[a_w.shape[0]]:
+        f = da_w[a, b] - da_w[b, a] - 1j * (a_w[a] @ a_w[b] - a_w[b] @ a_w[a])
+        out.append(np.einsum("kmi,kij,kjm->km", ud, f, u).real)
+    return np.stack(out)
 
 
 # ------------------------------------------------------------------------ Berry connection/curvature
@@ -108,9 +125,17 @@ def _curvature_pairs(g: BandGeometry) -> np.ndarray:
     return np.stack([(v[a] * v[b].transpose(0, 2, 1)).imag * inv for a, b in _CYCLIC[g.dim]])
 
 
-def berry_curvature(g: BandGeometry) -> np.ndarray:
-    """``Ω^c_m`` (nc, N, n) in Å²: c = (x, y, z) in 3D, (z,) in 2D."""
-    return -2 * _curvature_pairs(g).sum(axis=-1)
+def berry_curvature(g: BandGeometry, wannier: bool = True) -> np.ndarray:
+    """``Ω^c_m`` (nc, N, n) in Å²: c = (x, y, z) in 3D, (z,) in 2D.
+
+    For a Wannier model with position elements ``Ω_m = (U† F^W U)_mm + i Σ_{n≠m}(R^a_mn R^b_nm − R^b_mn R^a_nm)``
+    (Wang et al. Eq. 27); ``wannier=False`` gives the interband sum alone, the Ω that enters the
+    Appendix-C closed forms together with Eq. (2), which sums over the model's bands only.
+    """
+    omega = -2 * _curvature_pairs(g).sum(axis=-1)
+    if wannier and g.wannier_curvature is not None:
+        omega = omega + g.wannier_curvature
+    return omega
 
 
 def proper_spin_curvature(g: BandGeometry) -> np.ndarray:
@@ -172,7 +197,7 @@ def appendix_c_terms(g: BandGeometry) -> dict[str, np.ndarray]:
         x = -0.5j * g.torque / d
     x[:, np.abs(d) < g.degeneracy_tol] = 0.0
     c11 = density_response(g, 2 * _anticommutator_with_velocity(x, g))
-    omega = berry_curvature(g)  # (nc, N, n)
+    omega = berry_curvature(g, wannier=False)  # (nc, N, n), interband as in (C6)
     sigma = proper_spin_curvature(g)  # (nc, 3, N, n)
     s_mm = g.spin_diagonal  # (3, N, n)
     c24 = 0.5 * levi_civita_contract(sigma - omega[:, None] * s_mm[None], g.dim)

@@ -50,6 +50,9 @@ class Model:
         Optional ``position(k)`` returning ``(dim, N, n, n)`` orbital-basis Berry connection
         A^W_a(k) = Σ_R e^{ik·R} <0n|r_a|Rm> (Å) of a Wannier model (Wang et al., PRB 74, 195118).
         ``None`` is the tight-binding approximation (orbitals at their centres, phases included in H).
+    position_gradient
+        Optional ``(dim, dim, N, n, n)`` = ∂_a A^W_b (analytic for Wannier models); finite differences of
+        ``position`` when ``None``.  Enters the Berry curvature through F^W (Wang et al. Eq. 27).
     name, parameters, info
         Labels copied into every result: model name, the parameters that built it (with units in
         the keys or in ``info``), and free-form notes (spin convention, energy reference, ...).
@@ -61,6 +64,7 @@ class Model:
     dim: int
     reciprocal: Array | None = None
     position: KFunction | None = None
+    position_gradient: KFunction | None = None
     name: str = "custom"
     parameters: dict[str, Any] = field(default_factory=dict)
     info: dict[str, Any] = field(default_factory=dict)
@@ -75,6 +79,8 @@ class Model:
             raise TypeError("Model.gradient must be a callable k -> (dim, N, n, n), or None")
         if self.position is not None and not callable(self.position):
             raise TypeError("Model.position must be a callable k -> (dim, N, n, n), or None")
+        if self.position_gradient is not None and (self.position is None or not callable(self.position_gradient)):
+            raise TypeError("Model.position_gradient must be a callable k -> (dim, dim, N, n, n) next to position")
         if self.reciprocal is not None:
             rec = np.asarray(self.reciprocal, dtype=float)
             if rec.shape != (self.dim, self.dim):
@@ -166,13 +172,27 @@ class Model:
             raise ValueError(f"position(k) returned shape {a.shape}, expected {(self.dim, k.shape[0], n, n)}")
         return a
 
-    def _finite_difference(self, k: Array) -> Array:
+    def berry_connection_orbital_gradient(self, k: Array) -> Array | None:
+        """∂_a A^W_b of a Wannier model, shape ``(dim, dim, N, n, n)``, or None without position term."""
+        if self.position is None:
+            return None
+        k = self._check_k(k)
+        if self.position_gradient is None:
+            return self._finite_difference(k, self.position)
+        g = np.asarray(self.position_gradient(k))
+        n = self.nbands
+        if g.shape != (self.dim, self.dim, k.shape[0], n, n):
+            raise ValueError(f"position_gradient(k) returned shape {g.shape}, "
+                             f"expected {(self.dim, self.dim, k.shape[0], n, n)}")
+        return g
+
+    def _finite_difference(self, k: Array, func: KFunction | None = None) -> Array:
         step = self.fd_step
+        h = self.hamiltonian if func is None else func
         out = []
         for a in range(self.dim):
             dk = np.zeros(self.dim)
             dk[a] = step
-            h = self.hamiltonian
             d = (
                 -np.asarray(h(k + 2 * dk)) + 8 * np.asarray(h(k + dk))
                 - 8 * np.asarray(h(k - dk)) + np.asarray(h(k - 2 * dk))
@@ -223,13 +243,14 @@ class Model:
         if w.shape != (n, n) or not np.allclose(w.conj().T @ w, np.eye(n), atol=1e-10):
             raise ValueError(f"transformed() needs a unitary ({n}, {n}) matrix")
         wd = w.conj().T
-        h0, g0, p0 = self.hamiltonian, self.gradient, self.position
+        h0, g0, p0, q0 = self.hamiltonian, self.gradient, self.position, self.position_gradient
         spin = None if self.spin is None else wd @ self.spin @ w
         return replace(
             self,
             hamiltonian=lambda k: wd @ np.asarray(h0(k)) @ w,
             gradient=None if g0 is None else (lambda k: wd @ np.asarray(g0(k)) @ w),
             position=None if p0 is None else (lambda k: wd @ np.asarray(p0(k)) @ w),
+            position_gradient=None if q0 is None else (lambda k: wd @ np.asarray(q0(k)) @ w),
             spin=spin,
         )
 

@@ -102,3 +102,30 @@ def test_broadening_limit_and_effect_on_conductivity():
     assert tiny.sel(**sel).item() == pytest.approx(clean.sel(**sel).item(), rel=1e-6)
     assert abs(wide.sel(**sel).item()) < 0.9 * abs(clean.sel(**sel).item())
     assert wide.attrs["broadening_eV"] == 0.2
+
+
+def test_wannier_position_gradient_analytic_equals_finite_differences(tmp_path):
+    """∂_a A^W_b of a `_tb.dat` model (enters Ω through F^W, Wang et al. Eq. 27) against finite differences."""
+    from properspin.models.wannier import WannierHamiltonian, wannier90, write_tb
+
+    n, rng = 3, np.random.default_rng(5)
+    rvec = np.array([[0, 0, 0], [1, 0, 0], [-1, 0, 0], [0, 1, 0], [0, -1, 0], [0, 0, 1], [0, 0, -1]])
+    ham = rng.normal(size=(7, n, n)) + 1j * rng.normal(size=(7, n, n))
+    pos = 0.3 * (rng.normal(size=(7, 3, n, n)) + 1j * rng.normal(size=(7, 3, n, n)))
+    for i, j in ((1, 2), (3, 4), (5, 6)):  # Hermitian pairs R, −R
+        ham[j] = ham[i].conj().T
+        pos[j] = pos[i].conj().transpose(0, 2, 1)
+    ham[0] = (ham[0] + ham[0].conj().T) / 2
+    pos[0] = (pos[0] + pos[0].conj().transpose(0, 2, 1)) / 2
+    wh = WannierHamiltonian(lattice=np.diag([3.0, 3.5, 4.0]), rvec=rvec, deg=np.ones(7, int), ham=ham, pos=pos)
+    write_tb(tmp_path / "toy_tb.dat", wh)
+    model = wannier90(tmp_path / "toy_tb.dat")
+    k = rng.uniform(-1, 1, size=(6, 3))
+    analytic = model.berry_connection_orbital_gradient(k)
+    fd = ps.Model(model.hamiltonian, model.gradient, None, 3, reciprocal=model.reciprocal,
+                  position=model.position).berry_connection_orbital_gradient(k)
+    np.testing.assert_allclose(analytic, fd, atol=1e-8 * np.abs(analytic).max())
+    g = geo.band_geometry(model, k)
+    assert np.abs(g.wannier_curvature).max() > 1e-3  # F^W is not zero for general position elements
+    omega_full, omega_inter = geo.berry_curvature(g), geo.berry_curvature(g, wannier=False)
+    np.testing.assert_allclose(omega_full - omega_inter, g.wannier_curvature, atol=1e-12)

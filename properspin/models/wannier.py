@@ -176,11 +176,14 @@ class WannierHamiltonian:
             "convention": "Wannier90: H(k) = sum_R exp(ik.R) H_R / deg_R, no orbital-position phases",
             "spinor_order": spinor_order if spin is None else "user",
         }
-        position = None
+        position = position_gradient = None
         if use_position and self.pos is not None:
             rall, pall, anti = _hermitize(self.rvec, self.pos / self.deg[:, None, None, None])
-            p_sum = _FourierSum(rall[:, :dim] @ lat, pall[:, :dim])
-            position = p_sum
+            rc = rall[:, :dim] @ lat
+            position = _FourierSum(rc, pall[:, :dim])
+            # ∂_a A^W_b = Σ_R i R_a e^{ik·R} r_R,b, flattened (a, b) → a·dim + b
+            dpos = 1j * rc[:, :, None, None, None] * pall[:, None, :dim]  # (nR, a, b, n, n)
+            position_gradient = _Reshaped(_FourierSum(rc, dpos.reshape(len(rc), dim * dim, n, n)), dim)
             notes["position_antihermitian_max_angstrom"] = anti
         return Model(
             hamiltonian=h_sum,
@@ -189,10 +192,22 @@ class WannierHamiltonian:
             dim=dim,
             reciprocal=2 * np.pi * np.linalg.inv(lat).T,
             position=position,
+            position_gradient=position_gradient,
             name=name or f"wannier90:{Path(self.source).name}",
             parameters=dict(parameters or {}),
             info={**notes, **(info or {})},
         )
+
+
+class _Reshaped:
+    """(dim², N, n, n) → (dim, dim, N, n, n) around a picklable Fourier sum."""
+
+    def __init__(self, inner: _FourierSum, dim: int) -> None:
+        self.inner, self.dim = inner, dim
+
+    def __call__(self, k: Array) -> Array:
+        out = self.inner(k)
+        return out.reshape(self.dim, self.dim, *out.shape[1:])
 
 
 class _FourierSum:

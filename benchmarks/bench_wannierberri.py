@@ -1,0 +1,233 @@
+"""properspin against WannierBerri: anomalous Hall conductivity σ_xy, values and wall times (issue 5, item 3).
+
+WannierBerri is *not* a dependency of properspin.  It lives in its own virtual environment, by default
+``benchmarks/.venv-wb`` (created by ``--setup``), or any interpreter given with ``--python``; this script runs
+properspin in the interpreter that starts it and WannierBerri in a subprocess of the other interpreter
+(``--wb-worker`` mode, internal).  Both codes get the same ``_tb.dat`` file, the same Γ-centred n³
+Monkhorst–Pack mesh, the same Fermi energy and T = 0:
+
+(a) a 3D lattice model (stacked Haldane layers with complex interlayer hoppings, orbitals off the cell
+    origin), written with ``properspin.models.wannier.write_tb``;
+(b) ``../shared/data/Fe_tb.dat`` (bcc Fe, 18 spinor Wannier functions) at E_F for 8 electrons.
+
+Each is run *with* the position matrix elements (properspin ``use_position=True``; WannierBerri
+``berry=True``, external terms on) and *without* them (properspin ``use_position=False``; WannierBerri
+``berry=False``, Wannier centres set to 0 so that its phase convention I equals Wannier90's convention II,
+``external_terms=False``).  WannierBerri settings: ``use_irred_kpt=False, symmetrize=False,
+Grid(use_symmetry=False)``, ``adpt_num_iter=0`` (no refinement), no Wigner–Seitz (MDRS) remapping (a
+``_tb.dat`` system never applies it), ``AHC(tetra=False)``, one BLAS thread per process.
+
+Usage::
+
+    python benchmarks/bench_wannierberri.py --setup          # once: benchmarks/.venv-wb with wannierberri
+    python benchmarks/bench_wannierberri.py                  # the benchmark (≈ 10 min on 2 cores)
+    python benchmarks/bench_wannierberri.py --python /path/to/env/bin/python --lattice-n 160 --fe-n 40
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+DEFAULT_VENV = HERE / ".venv-wb"
+FE_FILE = ROOT.parent / "shared" / "data" / "Fe_tb.dat"
+ONE_THREAD = {k: "1" for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")}
+
+
+# ---------------------------------------------------------------------------------------- WannierBerri side
+def wb_worker(spec: dict) -> dict:
+    """Runs inside the WannierBerri environment: one AHC calculation, returns σ_xy (S/m) and timings."""
+    import numpy as np
+    import wannierberri as wb
+    from wannierberri.calculators import static
+
+    t0 = time.perf_counter()
+    kwargs = {"berry": spec["position"]}
+    if not spec["position"]:
+        # Wannier centres 0: WannierBerri's convention I (phases e^{ik(R+τ_n-τ_m)}) becomes Wannier90's
+        # convention II, i.e. exactly H(k) = Σ_R e^{ikR} H_R / d_R as in properspin without positions.
+        with open(spec["file"]) as f:
+            for _ in range(4):
+                f.readline()
+            nw = int(f.readline())
+        kwargs["wannier_centers_cart"] = np.zeros((nw, 3))
+    system = wb.system.System_tb(tb_file=spec["file"], **kwargs)
+    t_read = time.perf_counter() - t0
+    grid = wb.Grid(system, NK=spec["n"], use_symmetry=False)
+    dense = [int(x) for x in grid.dense]
+    if dense != [spec["n"]] * 3:
+        raise SystemExit(f"WannierBerri chose a {dense} grid, not {spec['n']}^3")
+    calc = {"ahc": static.AHC(Efermi=np.array(spec["fermi"]), tetra=False,
+                              kwargs_formula={"external_terms": spec["position"]})}
+    parallel = spec["processes"] > 1
+    if parallel:
+        import ray
+
+        ray.init(num_cpus=spec["processes"], include_dashboard=False, log_to_driver=False,
+                 runtime_env={"env_vars": ONE_THREAD})
+    workdir = tempfile.mkdtemp(prefix="wb-run-")
+    os.chdir(workdir)
+    t0 = time.perf_counter()
+    res = wb.run(system, grid=grid, calculators=calc, adpt_num_iter=0, use_irred_kpt=False, symmetrize=False,
+                 parallel=parallel, fout_name=os.path.join(workdir, "wb"), print_progress_step_time=1e9)
+    t_run = time.perf_counter() - t0
+    data = np.asarray(res.results["ahc"].data)  # (nEf, 3): pseudovector O, σ_xy = O_z (S/m)
+    return {"sigma_xy": data[:, 2].tolist(), "sigma_full": data.tolist(), "t_run": t_run, "t_read": t_read,
+            "nkdiv": [int(x) for x in grid.div], "nkfft": [int(x) for x in grid.FFT],
+            "version": wb.__version__, "processes": spec["processes"]}
+
+
+def run_wb(python: str, spec: dict) -> dict:
+    env = {**os.environ, **ONE_THREAD, "PYTHONWARNINGS": "ignore"}
+    out = subprocess.run([python, str(Path(__file__).resolve()), "--wb-worker", json.dumps(spec)],
+                         capture_output=True, text=True, env=env)
+    line = [s for s in out.stdout.splitlines() if s.startswith("WBRESULT ")]
+    if out.returncode or not line:
+        sys.stderr.write(out.stdout[-3000:] + out.stderr[-3000:])
+        raise SystemExit(f"WannierBerri worker failed (exit {out.returncode})")
+    return json.loads(line[-1][len("WBRESULT "):])
+
+
+# ------------------------------------------------------------------------------------------ properspin side
+def lattice_model():
+    """3D Chern-like metal: AB-stacked Haldane layers with complex interlayer hoppings (spinless, 2 bands)."""
+    import math
+
+    import numpy as np
+
+    from properspin.models.tight_binding import TightBinding
+
+    c = 1.7
+    lat = [[1.0, 0.0, 0.0], [0.5, math.sqrt(3) / 2, 0.0], [0.0, 0.0, c]]
+    tb = TightBinding(lat, [[1 / 3, 1 / 3, 0.08], [2 / 3, 2 / 3, -0.11]], name="stacked-haldane",
+                      parameters={"t1": 1.0, "t2": 0.15, "phi": 1.1, "M": 0.2, "tz": 0.3, "c": c})
+    tb.set_onsite([0.2, -0.2])
+    for r in ((0, 0, 0), (-1, 0, 0), (0, -1, 0)):
+        tb.add_hopping(1.0, 0, 1, r)
+    t2 = 0.15 * complex(math.cos(1.1), math.sin(1.1))
+    for i, j, r, t in ((0, 0, (1, 0, 0), t2), (1, 1, (1, -1, 0), t2), (1, 1, (0, 1, 0), t2),
+                       (1, 1, (1, 0, 0), t2.conjugate()), (0, 0, (1, -1, 0), t2.conjugate()),
+                       (0, 0, (0, 1, 0), t2.conjugate())):
+        tb.add_hopping(t, i, j, r)
+    tb.add_hopping(0.3, 0, 0, (0, 0, 1))
+    tb.add_hopping(-0.25, 1, 1, (0, 0, 1))
+    tb.add_hopping(0.12 * np.exp(0.7j), 0, 1, (0, 0, 1))
+    tb.add_hopping(0.08 * np.exp(-0.4j), 1, 0, (1, 0, 1))
+    return tb
+
+
+def run_ours(model, fermi, n: int, workers: int) -> tuple[list[float], float, int]:
+    import properspin as ps
+
+    t0 = time.perf_counter()
+    res = ps.conductivity(model, "charge", fermi=fermi, mesh=ps.mesh.grid(n), engine=ps.Engine(workers=workers))
+    dt = time.perf_counter() - t0
+    assert res.attrs["units"] == "S/m"
+    return res.sel(current="x", field="y").values.tolist(), dt, int(res.attrs["degenerate_kpoints"])
+
+
+# ---------------------------------------------------------------------------------------------------- main
+def setup(venv: Path) -> str:
+    py = venv / "bin" / "python"
+    if not py.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    pip = [str(py), "-m", "pip", "install", "-q"]
+    subprocess.run(pip + ["wannierberri", "numba", "pyfftw", "ray"], check=True)
+    subprocess.run(pip + ["-e", str(ROOT)], check=True)  # properspin, for --wb-worker imports of this file
+    return str(py)
+
+
+def compare(label: str, ours: float, theirs: float) -> str:
+    rel = abs(ours - theirs) / max(abs(theirs), 1e-300)
+    return f"  {label:<34s} properspin {ours:16.8e}  WannierBerri {theirs:16.8e}  rel.diff {rel:9.2e}"
+
+
+def case(name, python, path, model_pos, model_nopos, fermi, n, target, parallel_procs) -> dict:
+    print(f"\n== ({name}) {path.name}: E_F = {fermi:.6f} eV, Γ-centred {n}^3 = {n**3} k-points, T = 0 ==")
+    timings = {}
+    for pos, model in ((True, model_pos), (False, model_nopos)):
+        tag = "with positions" if pos else "without positions"
+        ours, t_ours, ndeg = run_ours(model, [fermi], n, 1)
+        wb = run_wb(python, {"file": str(path), "position": pos, "n": n, "fermi": [fermi], "processes": 1})
+        print(compare(f"σ_xy (S/m), {tag}:", ours[0], wb["sigma_xy"][0]),
+              "OK" if abs(ours[0] - wb["sigma_xy"][0]) <= target * abs(wb["sigma_xy"][0]) else f"> target {target:g}")
+        print(f"    serial wall time: properspin {t_ours:7.2f} s, WannierBerri {wb['t_run']:7.2f} s "
+              f"(NKdiv {wb['nkdiv']} × NKFFT {wb['nkfft']}; reading {wb['t_read']:.2f} s not counted), "
+              f"ratio ours/theirs {t_ours / wb['t_run']:.3f}; properspin excluded {ndeg} degenerate k-points")
+        timings[pos] = (ours[0], wb["sigma_xy"][0])
+    if parallel_procs > 1:
+        ours, t2, _ = run_ours(model_pos, [fermi], n, parallel_procs)
+        try:
+            wb2 = run_wb(python, {"file": str(path), "position": True, "n": n, "fermi": [fermi],
+                                  "processes": parallel_procs})
+            t_wb2, wbnote = wb2["t_run"], f"{wb2['t_run']:7.2f} s (Ray, {parallel_procs} CPUs)"
+        except SystemExit as err:
+            t_wb2, wbnote = None, f"failed ({err})"
+        print(f"    {parallel_procs} processes, with positions: properspin Engine(workers={parallel_procs}) "
+              f"{t2:7.2f} s, WannierBerri {wbnote}"
+              + (f", ratio ours/theirs {t2 / t_wb2:.3f}" if t_wb2 else ""))
+    return timings
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--python", help="interpreter of an environment with wannierberri (default benchmarks/.venv-wb)")
+    p.add_argument("--setup", action="store_true", help="create/refresh benchmarks/.venv-wb and exit")
+    p.add_argument("--lattice-n", type=int, default=120, help="k-points per direction, lattice model")
+    p.add_argument("--fe-n", type=int, default=40, help="k-points per direction, Fe")
+    p.add_argument("--fermi-grid", type=int, default=40, help="mesh for the 8-electron Fermi level of Fe")
+    p.add_argument("--workers", type=int, default=2, help="processes for the parallel timing (1: skip)")
+    p.add_argument("--wb-worker", help=argparse.SUPPRESS)
+    a = p.parse_args(argv)
+    if a.wb_worker:
+        print("WBRESULT " + json.dumps(wb_worker(json.loads(a.wb_worker))))
+        return
+    if a.setup:
+        print("WannierBerri environment:", setup(DEFAULT_VENV))
+        return
+    python = a.python or str(DEFAULT_VENV / "bin" / "python")
+    if not Path(python).exists():
+        raise SystemExit(f"{python} not found: run `python {Path(__file__).name} --setup` or pass --python")
+
+    import numpy as np
+
+    import properspin as ps
+    from properspin.filling import fermi_level
+    from properspin.models.wannier import wannier90, write_tb
+
+    ver = subprocess.run([python, "-c", "import wannierberri as w, numpy as n; print(w.__version__, n.__version__)"],
+                         capture_output=True, text=True, env={**os.environ, **ONE_THREAD}).stdout.split()
+    print(f"properspin {ps.__version__} (numpy {np.__version__}) in {sys.executable}")
+    print(f"WannierBerri {ver[0]} (numpy {ver[1]}) in {python}")
+    print(f"machine: {os.cpu_count()} cores; serial runs use 1 process with 1 BLAS thread each; "
+          f"parallel runs {a.workers} processes × 1 thread")
+    with tempfile.TemporaryDirectory() as tmp:
+        tb = lattice_model()
+        path = Path(tmp) / "stacked_haldane_tb.dat"
+        write_tb(path, tb.to_wannier())
+        m_pos = wannier90(path, use_position=True)
+        m_nopos = wannier90(path, use_position=False)
+        e = np.linalg.eigvalsh(m_pos.h(np.random.default_rng(0).random((4000, 3)) @ m_pos.reciprocal))
+        fermi = float(np.round(np.quantile(e[:, 0], 0.8), 6))  # in the lower band: a metal with a Fermi surface
+        print(f"(a) lattice model: {tb.name} {tb.parameters}, lower band {e[:, 0].min():.3f}..{e[:, 0].max():.3f} eV,"
+              f" upper {e[:, 1].min():.3f}..{e[:, 1].max():.3f} eV")
+        case("a", python, path, m_pos, m_nopos, fermi, a.lattice_n, 1e-6, a.workers)
+
+    fe_pos = wannier90(FE_FILE, spinor_order="interleaved", use_position=True)
+    fe_nopos = wannier90(FE_FILE, spinor_order="interleaved", use_position=False)
+    t0 = time.perf_counter()
+    ef = float(np.round(fermi_level(fe_nopos, 8.0, ps.mesh.grid(a.fermi_grid)), 6))
+    print(f"\n(b) Fe: E_F from 8 electrons on a {a.fermi_grid}^3 grid = {ef:.6f} eV ({time.perf_counter() - t0:.1f} s)")
+    case("b", python, FE_FILE, fe_pos, fe_nopos, ef, a.fe_n, 1e-4, a.workers)
+
+
+if __name__ == "__main__":
+    main()
