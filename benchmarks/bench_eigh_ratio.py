@@ -33,10 +33,10 @@ def bare_eigh(model: ps.Model, m: mesh.Mesh, chunk: int) -> float:
     return time.perf_counter() - t
 
 
-def full(model, m, response, nfermi, chunk, engine=None) -> float:
-    fermi = np.linspace(-3, 3, nfermi)
+def full(model, m, response, nfermi, chunk, window=(-3, 3)) -> float:
+    fermi = np.linspace(*window, nfermi)
     t = time.perf_counter()
-    ps.conductivity(model, response, fermi=fermi, mesh=m, engine=engine or ps.Engine(chunk_size=chunk))
+    ps.conductivity(model, response, fermi=fermi, mesh=m, engine=ps.Engine(chunk_size=chunk))
     return time.perf_counter() - t
 
 
@@ -46,19 +46,33 @@ def main() -> None:
     p.add_argument("--nfermi", type=int, default=1000)
     p.add_argument("--response", default="proper_spin")
     p.add_argument("--chunk", type=int, default=20_000)
+    p.add_argument("--fe-nk", type=int, default=27_000, help="k-points of the Fe case (0: skip)")
     a = p.parse_args()
     model = four_band()
     n = round(a.nk ** 0.5)
-    m = mesh.resolve(mesh.grid(n), model)
+    report("4-band", model, mesh.resolve(mesh.grid(n), model), a.response, a.nfermi, a.chunk, (-3, 3))
+    fe = DATA / "Fe_tb.dat"
+    if a.fe_nk and fe.exists():
+        from properspin.models.wannier import wannier90
+
+        fe_model = wannier90(fe, spinor_order="interleaved")
+        nf = round(a.fe_nk ** (1 / 3))
+        report("Fe 18-band (with positions)", fe_model, mesh.resolve(mesh.grid(nf), fe_model), a.response,
+               a.nfermi, 2000, (15.0, 20.0))
+    elif a.fe_nk:
+        print(f"Fe case skipped: {fe} not found")
+
+
+def report(label, model, m, response, nfermi, chunk, window) -> None:
+    full(model, mesh.resolve(mesh.grid(4), model), response, 2, chunk, window)  # warm-up: compiled kernel cache
     with threadpool_limits(1):
-        t_eigh = bare_eigh(model, m, a.chunk)
-    t_full = full(model, m, a.response, a.nfermi, a.chunk)
-    print(f"4-band {a.response}: {m.size} k-points, {a.nfermi} Fermi energies")
+        t_eigh = bare_eigh(model, m, chunk)
+    t_full = full(model, m, response, nfermi, chunk, window)
+    t_one = full(model, m, response, 1, chunk, window)
+    print(f"{label} {response}: {m.size} k-points, {nfermi} Fermi energies")
     print(f"  bare eigh (H(k) + eigh)  {t_eigh:8.2f} s")
-    print(f"  full conductivity        {t_full:8.2f} s")
-    print(f"  ratio full/eigh          {t_full / t_eigh:8.2f}")
-    t_one = full(model, m, a.response, 1, a.chunk)
-    print(f"  1 Fermi energy           {t_one:8.2f} s   ratio {a.nfermi} E_F / 1 E_F = {t_full / t_one:.3f}")
+    print(f"  full conductivity        {t_full:8.2f} s   ratio full/eigh {t_full / t_eigh:.2f}")
+    print(f"  1 Fermi energy           {t_one:8.2f} s   ratio {nfermi} E_F / 1 E_F = {t_full / t_one:.3f}")
 
 
 if __name__ == "__main__":

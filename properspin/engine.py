@@ -54,8 +54,17 @@ class ChunkResult:
 
 
 def run_chunk(job: Job, start: int, stop: int) -> ChunkResult:
-    """Evaluate ``job`` on mesh indices ``[start, stop)``: the hot path."""
+    """Evaluate ``job`` on mesh indices ``[start, stop)``: the hot path.
+
+    The fused numba kernel (:mod:`properspin.kernels`) covers proper/conventional spin, torque dipole and
+    charge; the numpy formulas of :mod:`properspin.geometry` (the reference it is tested against) do the rest.
+    """
     k, w = job.mesh.points(job.model, start, stop)
+    from . import kernels  # compiled fused kernel (numba); None for what it does not cover
+
+    fast = kernels.kernel_chunk(job.response.name, job.model, k, w, job.sweeps, job.degeneracy_tol, job.broadening)
+    if fast is not None:
+        return ChunkResult(*fast)
     g = geo.band_geometry(job.model, k, job.degeneracy_tol, with_spin=job.response.kind != "charge")
     q = job.response.formula(g, job.broadening)  # (*comp, N, n)
     nk, nb = g.energies.shape

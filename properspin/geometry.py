@@ -86,7 +86,7 @@ def geometry_from_eigenvectors(
     if a_w is not None:
         a_bar = ud @ a_w @ u
         velocity = velocity + 1j * (energies[:, :, None] - energies[:, None, :]) * a_bar
-        f_bar = _wannier_curvature(a_w, model.berry_connection_orbital_gradient(k), u, ud)
+        f_bar = _wannier_curvature(a_w, model.berry_connection_orbital_curl(k), u, ud)
     spin = torque = None
     if model.spin is not None and with_spin:
         spin = ud[None] @ model.spin[:, None] @ u[None]
@@ -95,15 +95,15 @@ def geometry_from_eigenvectors(
     return BandGeometry(energies, velocity, spin, torque, degeneracy_tol, f_bar)
 
 
-def _wannier_curvature(a_w: np.ndarray, da_w: np.ndarray, u: np.ndarray, ud: np.ndarray) -> np.ndarray:
+def _wannier_curvature(a_w: np.ndarray, curl: np.ndarray, u: np.ndarray, ud: np.ndarray) -> np.ndarray:
     """``(U† F^W_c U)_mm`` with ``F^W_c = ∂_a A^W_b − ∂_b A^W_a − i[A^W_a, A^W_b]`` (Wang et al. 2006, Eq. 27).
 
     The curvature of the Wannier-gauge connection itself: the part of Ω that no interband sum inside
     the Wannier manifold can give.  Zero for constant diagonal orbital centres.
     """
     out = []
-    for a, b in _CYCLIC[a_w.shape[0]]:
-        f = da_w[a, b] - da_w[b, a] - 1j * (a_w[a] @ a_w[b] - a_w[b] @ a_w[a])
+    for c, (a, b) in enumerate(_CYCLIC[a_w.shape[0]]):
+        f = curl[c] - 1j * (a_w[a] @ a_w[b] - a_w[b] @ a_w[a])
         out.append(np.einsum("kmi,kij,kjm->km", ud, f, u).real)
     return np.stack(out)
 

@@ -186,6 +186,21 @@ class Model:
                              f"expected {(self.dim, self.dim, k.shape[0], n, n)}")
         return g
 
+    def berry_connection_orbital_curl(self, k: Array) -> Array | None:
+        """``∂_a A^W_b − ∂_b A^W_a`` for cyclic (a, b) → c, shape ``(nc, N, n, n)`` (nc = 3 in 3D, 1 in 2D).
+
+        Uses ``position_gradient.curl(k)`` when the gradient object offers it (Wannier models: 3 Fourier
+        sums instead of 9), else the full gradient.
+        """
+        if self.position is None:
+            return None
+        curl = getattr(self.position_gradient, "curl", None)
+        if curl is not None:
+            return np.asarray(curl(self._check_k(k)))
+        da = self.berry_connection_orbital_gradient(k)
+        pairs = ((1, 2), (2, 0), (0, 1)) if self.dim == 3 else ((0, 1),)
+        return np.stack([da[a, b] - da[b, a] for a, b in pairs])
+
     def _finite_difference(self, k: Array, func: KFunction | None = None) -> Array:
         step = self.fd_step
         h = self.hamiltonian if func is None else func

@@ -129,3 +129,6 @@ def test_wannier_position_gradient_analytic_equals_finite_differences(tmp_path):
     assert np.abs(g.wannier_curvature).max() > 1e-3  # F^W is not zero for general position elements
     omega_full, omega_inter = geo.berry_curvature(g), geo.berry_curvature(g, wannier=False)
     np.testing.assert_allclose(omega_full - omega_inter, g.wannier_curvature, atol=1e-12)
+    curl = model.berry_connection_orbital_curl(k)
+    np.testing.assert_allclose(curl, np.stack([analytic[a, b] - analytic[b, a] for a, b in ((1, 2), (2, 0), (0, 1))]),
+                               atol=1e-12 * np.abs(analytic).max())

@@ -182,8 +182,7 @@ class WannierHamiltonian:
             rc = rall[:, :dim] @ lat
             position = _FourierSum(rc, pall[:, :dim])
             # ∂_a A^W_b = Σ_R i R_a e^{ik·R} r_R,b, flattened (a, b) → a·dim + b
-            dpos = 1j * rc[:, :, None, None, None] * pall[:, None, :dim]  # (nR, a, b, n, n)
-            position_gradient = _Reshaped(_FourierSum(rc, dpos.reshape(len(rc), dim * dim, n, n)), dim)
+            position_gradient = _PositionGradient(rc, pall[:, :dim])
             notes["position_antihermitian_max_angstrom"] = anti
         return Model(
             hamiltonian=h_sum,
@@ -199,15 +198,23 @@ class WannierHamiltonian:
         )
 
 
-class _Reshaped:
-    """(dim², N, n, n) → (dim, dim, N, n, n) around a picklable Fourier sum."""
+class _PositionGradient:
+    """∂_a A^W_b = Σ_R i R_a e^{ik·R} r_R,b as (dim, dim, N, n, n); ``curl`` gives ∂_a A_b − ∂_b A_a directly."""
 
-    def __init__(self, inner: _FourierSum, dim: int) -> None:
-        self.inner, self.dim = inner, dim
+    def __init__(self, rcart: Array, pos: Array) -> None:
+        nr, dim, n, _ = pos.shape
+        self.dim = dim
+        grad = 1j * rcart[:, :, None, None, None] * pos[:, None]  # (nR, a, b, n, n)
+        self.full = _FourierSum(rcart, grad.reshape(nr, dim * dim, n, n))
+        pairs = ((1, 2), (2, 0), (0, 1)) if dim == 3 else ((0, 1),)
+        self.curl_sum = _FourierSum(rcart, np.stack([grad[:, a, b] - grad[:, b, a] for a, b in pairs], axis=1))
 
     def __call__(self, k: Array) -> Array:
-        out = self.inner(k)
+        out = self.full(k)
         return out.reshape(self.dim, self.dim, *out.shape[1:])
+
+    def curl(self, k: Array) -> Array:
+        return self.curl_sum(k)
 
 
 class _FourierSum:

@@ -1,0 +1,292 @@
+"""The compiled chunk kernel (properspin.kernels) against the numpy reference path.
+
+The reference is the numpy pipeline written out here — geometry.band_geometry, the response formula,
+Sweep.accumulate and geometry.degenerate_contributions — so it stays independent of how the engine
+dispatches chunks.  Partial sums must agree to 1e-12 of their largest entry.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import properspin as ps
+from properspin import geometry as geo
+from properspin import mesh, models, responses
+from properspin.models.wannier import wannier90
+from properspin.sweep import Sweep
+
+pytest.importorskip("numba")
+from properspin import kernels  # noqa: E402
+
+RTOL = 1e-12
+SUPPORTED = ("proper_spin", "conventional_spin", "torque_dipole", "charge")
+FERMI = np.linspace(-3.0, 3.0, 61)
+
+
+# ---------------------------------------------------------------------------------------------- models
+def _hermitian(rng, n, scale=1.0):
+    a = rng.normal(size=(n, n)) + 1j * rng.normal(size=(n, n))
+    return scale * (a + a.conj().T) / 2
+
+
+def random_model(n, dim, periodic, seed, position=False, real=False):
+    """Random smooth Hermitian model with random (dense, Hermitian) spin matrices.
+
+    Periodic: ``H0 + Σ_a sin(k_a) Ha + (1 − cos k_a) Ga``; continuum: ``H0 + Σ_a k_a Ha + k_a² Ga``.
+    ``position`` adds a Hermitian Wannier position term A^W_a(k) = P_a + cos(k_a) Q_a (periodic only).
+    ``real`` makes H and ∂H real symmetric (eigh then returns real eigenvectors).
+    """
+    rng = np.random.default_rng(seed)
+    herm = (lambda s=1.0: rng.normal(size=(n, n)) * s) if real else (lambda s=1.0: _hermitian(rng, n, s))
+    sym = (lambda m: (m + m.T) / 2) if real else (lambda m: m)
+    h0 = sym(herm(1.5))
+    ha = [sym(herm()) for _ in range(dim)]
+    ga = [sym(herm(0.5)) for _ in range(dim)]
+    spin = np.stack([_hermitian(rng, n, 0.5) for _ in range(3)])
+
+    if periodic:
+        def f(x):
+            return np.sin(x), 1 - np.cos(x)
+
+        def df(x):
+            return np.cos(x), np.sin(x)
+    else:
+        def f(x):
+            return x, x * x
+
+        def df(x):
+            return np.ones_like(x), 2 * x
+
+    def h(k):
+        out = np.broadcast_to(h0, (len(k), n, n)).copy()
+        for a in range(dim):
+            s, c = f(k[:, a])
+            out += s[:, None, None] * ha[a] + c[:, None, None] * ga[a]
+        return out
+
+    def dh(k):
+        out = []
+        for a in range(dim):
+            s, c = df(k[:, a])
+            out.append(s[:, None, None] * ha[a] + c[:, None, None] * ga[a])
+        return np.stack(out)
+
+    pos = None
+    if position:
+        pa = [_hermitian(rng, n, 0.3) for _ in range(dim)]
+        qa = [_hermitian(rng, n, 0.2) for _ in range(dim)]
+
+        def pos(k):
+            return np.stack([pa[a] + np.cos(k[:, a])[:, None, None] * qa[a] for a in range(dim)])
+
+    rec = 2 * np.pi * np.eye(dim) if periodic else None
+    return ps.Model(h, dh, spin, dim, reciprocal=rec, position=pos, name="random")
+
+
+def _mesh(model, periodic):
+    if periodic:
+        return mesh.resolve(mesh.grid(11 if model.dim == 2 else 4), model)
+    if model.dim == 2:
+        return mesh.resolve(mesh.disk(1.2, 8, 12), model)
+    return mesh.resolve(mesh.sphere(1.0, 4, 4, 6), model)
+
+
+def _sweeps(temperatures=(0.0, 300.0), fermi=FERMI):
+    return tuple(Sweep(fermi, t) for t in temperatures)
+
+
+# ---------------------------------------------------------------------------------------------- reference
+def numpy_chunk(name, model, k, w, sweeps, tol, eta):
+    """The numpy path: (partials, degenerate k-points, degenerate band pairs)."""
+    g = geo.band_geometry(model, k, tol)
+    resp = responses.get(name)
+    q = resp.formula(g, eta)
+    nk, nb = g.energies.shape
+    q = q.reshape(-1, nk, nb) * w[None, :, None]
+    values = q.reshape(q.shape[0], -1).T
+    energies = g.energies.reshape(-1)
+    partials = []
+    for sweep in sweeps:
+        p = sweep.empty(values.shape[1])
+        sweep.accumulate(p, energies, values)
+        partials.append(p)
+    nbad, pairs = 0, set()
+    if resp.kind == "spin" and name != "conventional_spin":
+        bad = geo.degenerate_contributions(g)
+        nbad = int(bad.any(axis=(1, 2)).sum())
+        pairs = {(int(m), int(n)) for m, n in zip(*np.nonzero(bad.any(axis=0)), strict=True) if m < n}
+    return partials, nbad, pairs
+
+
+def compare(name, model, m, sweeps, tol=1e-6, eta=0.0, scale_from=None):
+    """Kernel vs numpy on the whole mesh; returns the kernel result."""
+    k, w = m.points(model, 0, m.size)
+    ref, nbad, pairs = numpy_chunk(name, model, k, w, sweeps, tol, eta)
+    got = kernels.kernel_chunk(name, model, k, w, sweeps, tol, eta)
+    assert got is not None
+    assert len(got.partials) == len(ref)
+    for p_ref, p_got, sweep in zip(ref, got.partials, sweeps, strict=True):
+        assert p_got.shape == p_ref.shape == (sweep.nbins, p_ref.shape[1])
+        scale = np.abs(p_ref).max() if scale_from is None else scale_from
+        assert scale > 0
+        np.testing.assert_allclose(p_got, p_ref, rtol=0, atol=RTOL * scale)
+    assert got.degenerate_kpoints == nbad
+    assert got.degenerate_bands == pairs
+    return got, ref
+
+
+# ---------------------------------------------------------------------------------------------- tests
+@pytest.mark.parametrize("name", SUPPORTED)
+@pytest.mark.parametrize("n, dim, periodic", [(2, 2, True), (4, 2, True), (4, 3, True), (7, 3, True),
+                                              (2, 2, False), (4, 2, False), (7, 2, False), (4, 3, False)])
+def test_random_models_match_numpy(name, n, dim, periodic):
+    model = random_model(n, dim, periodic, seed=100 * n + 10 * dim + periodic)
+    eta = 0.05 if responses.get(name).uses_broadening else 0.0
+    compare(name, model, _mesh(model, periodic), _sweeps(), eta=eta)
+
+
+@pytest.mark.parametrize("name", SUPPORTED)
+def test_blas_path_twelve_bands(name):
+    """n ≥ 10 multiplies with BLAS instead of the written-out loops."""
+    model = random_model(12, 3, True, seed=12)
+    eta = 0.02 if responses.get(name).uses_broadening else 0.0
+    compare(name, model, mesh.resolve(mesh.grid(3), model), _sweeps(), eta=eta)
+
+
+@pytest.mark.parametrize("name", SUPPORTED)
+@pytest.mark.parametrize("n", [4, 5, 12])
+def test_position_term_matches_numpy(name, n):
+    model = random_model(n, 3, True, seed=7 + n, position=True)
+    compare(name, model, mesh.resolve(mesh.grid(3), model), _sweeps())
+
+
+def test_non_hermitian_position_falls_back():
+    base = random_model(4, 2, True, seed=3, position=True)
+    skew = 1e-3j * np.eye(4)
+    model = ps.Model(base.hamiltonian, base.gradient, base.spin, 2, reciprocal=base.reciprocal,
+                     position=lambda k: base.position(k) + skew)
+    k, w = mesh.resolve(mesh.grid(4), model).all_points(model)
+    assert kernels.kernel_chunk("proper_spin", model, k, w, _sweeps(), 1e-6, 0.0) is None
+
+
+@pytest.mark.parametrize("name", SUPPORTED)
+def test_exact_degeneracies_excluded_like_numpy(name):
+    """BHZ without exchange: Kramers pairs are exactly degenerate and flagged as for the numpy path.
+
+    Here proper = conventional and the Kramers partners' Berry curvatures cancel, so torque dipole and
+    charge are compared on the scale of the proper spin sums.
+    """
+    model = models.bhz(1.0)
+    m = mesh.resolve(mesh.grid(12), model)
+    k, w = m.points(model, 0, m.size)
+    scale = max(np.abs(p).max() for p in numpy_chunk("proper_spin", model, k, w, _sweeps(), 1e-6, 0.0)[0])
+    got, _ = compare(name, model, m, _sweeps(), scale_from=scale)
+    if name in ("proper_spin", "torque_dipole"):
+        assert got.degenerate_kpoints == m.size
+        assert got.degenerate_bands == {(0, 1), (2, 3)}
+
+
+def test_degeneracy_tolerance_and_zeeman_model():
+    """Near-degenerate pairs only inside a finite tolerance; the benchmark's 4-band model."""
+    model = models.bhz(1.0).with_zeeman((0.05, 0.02, 0.03))
+    m = mesh.resolve(mesh.grid(10), model)
+    compare("proper_spin", model, m, _sweeps(), tol=0.2)
+    got, _ = compare("proper_spin", model, m, _sweeps(), tol=1e-6)
+    assert got.degenerate_kpoints == 0
+
+
+def test_charge_without_spin_operator():
+    model = models.qwz(1.0)
+    compare("charge", model, mesh.resolve(mesh.grid(16), model), _sweeps())
+
+
+@pytest.mark.parametrize("name", ["conventional_spin", "torque_dipole"])
+def test_real_hamiltonian(name):
+    model = random_model(3, 2, True, seed=5, real=True)
+    eta = 0.01 if responses.get(name).uses_broadening else 0.0
+    compare(name, model, mesh.resolve(mesh.grid(9), model), _sweeps(), eta=eta)
+
+
+@pytest.mark.parametrize("fermi", [np.array([0.3]), np.array([-2.0, -1.9999, -1.9998, 0.0, 0.5, 4.0]),
+                                   np.sort(np.random.default_rng(1).uniform(-3, 3, 40))])
+def test_fermi_grids(fermi):
+    """One Fermi energy, clustered and random Fermi energies (the bucket table falls back to bisection)."""
+    model = random_model(4, 2, True, seed=11)
+    compare("proper_spin", model, mesh.resolve(mesh.grid(10), model), _sweeps((0.0, 30.0, 1000.0), fermi))
+
+
+def test_bins_are_searchsorted_left():
+    fermi = np.array([-1.0, -0.5, 0.0, 0.25, 2.0])
+    ints, floats, fermi_all, tables = kernels._sweep_spec((Sweep(fermi, 0.0),))
+    energies = np.array([-0.7, -0.5, -0.4999999999, 0.0, 0.1, 0.25, 0.2500000001, 1.9, 2.0])
+    expected = np.searchsorted(fermi, energies, side="left")
+    got = [kernels._bin_t0(fermi_all, 0, len(fermi), tables, 0, ints[0, 5], floats[0, 1], e) for e in energies]
+    assert got == expected.tolist()
+
+
+def test_unsupported_responses_return_none():
+    model = random_model(3, 2, True, seed=1)
+    k, w = mesh.resolve(mesh.grid(3), model).all_points(model)
+    for name in ("appendix_c", "torque"):
+        assert kernels.kernel_chunk(name, model, k, w, _sweeps(), 1e-6, 0.0) is None
+    nospin = models.qwz(1.0)
+    assert kernels.kernel_chunk("proper_spin", nospin, k, w, _sweeps(), 1e-6, 0.0) is None
+    assert not kernels.supports("torque", model)
+    assert kernels.supports("charge", nospin)
+
+
+def test_invalid_model_output_raises_like_model():
+    base = random_model(3, 2, True, seed=2)
+    k, w = mesh.resolve(mesh.grid(3), base).all_points(base)
+
+    def bad_h(kk):
+        out = base.hamiltonian(kk)
+        out[:, 0, 1] += 1.0  # not Hermitian
+        return out
+
+    def bad_dh(kk):
+        out = base.gradient(kk)
+        out[1, -1, 2, 2] = np.nan
+        return out
+
+    m1 = ps.Model(bad_h, base.gradient, base.spin, 2, reciprocal=base.reciprocal)
+    with pytest.raises(ValueError, match="not Hermitian"):
+        kernels.kernel_chunk("proper_spin", m1, k, w, _sweeps(), 1e-6, 0.0)
+    m2 = ps.Model(base.hamiltonian, bad_dh, base.spin, 2, reciprocal=base.reciprocal)
+    with pytest.raises(ValueError, match="NaN or inf"):
+        kernels.kernel_chunk("proper_spin", m2, k, w, _sweeps(), 1e-6, 0.0)
+
+
+def test_finite_difference_gradient():
+    base = random_model(4, 2, True, seed=4)
+    model = ps.Model(base.hamiltonian, None, base.spin, 2, reciprocal=base.reciprocal)
+    compare("proper_spin", model, mesh.resolve(mesh.grid(6), model), _sweeps())
+
+
+@pytest.mark.parametrize("name", ["proper_spin", "torque_dipole"])
+def test_blocks_add_up(monkeypatch, name):
+    """A chunk is processed in cache-sized blocks of k: sums and degeneracy counts add across blocks."""
+    monkeypatch.setattr(kernels, "_BLOCK_BYTES", 1)
+    monkeypatch.setattr(kernels, "_BLOCK_MIN", 7)
+    model = models.bhz(1.0)
+    m = mesh.resolve(mesh.grid(9), model)
+    k, w = m.points(model, 0, m.size)
+    scale = max(np.abs(p).max() for p in numpy_chunk("proper_spin", model, k, w, _sweeps(), 1e-6, 0.0)[0])
+    got, _ = compare(name, model, m, _sweeps(), scale_from=scale)
+    assert got.degenerate_kpoints == m.size == 81
+
+
+FE = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "Fe_tb.dat"
+
+
+@pytest.mark.skipif(not FE.is_file(), reason=f"real-data file {FE} absent (no ../shared/data)")
+@pytest.mark.parametrize("name", SUPPORTED)
+def test_fe_wannier_model(name):
+    """bcc Fe, 18 Wannier functions with position matrix elements (BLAS path, Wannier curvature for charge)."""
+    model = wannier90(FE, spinor_order="interleaved")
+    eta = 0.01 if responses.get(name).uses_broadening else 0.0
+    fermi = 17.69 + np.linspace(-0.5, 0.5, 41)
+    compare(name, model, mesh.resolve(mesh.grid(3, shift=0.25), model), _sweeps((0.0, 300.0), fermi), eta=eta)
