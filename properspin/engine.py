@@ -104,8 +104,9 @@ class Engine:
     chunk_size
         k-points per chunk (memory ~ chunk_size × n² × components, whatever the mesh size).
     workers
-        Local worker processes (fork) when no ``executor`` is given; 1 runs in this process.  Models
-        built from closures need no pickling: workers inherit the job at fork.
+        Local worker processes (fork) when no ``executor``/``scheduler`` is given.  ``None`` (default): one
+        per available core whenever the mesh spans more than one chunk; 1 runs in this process.  Models built
+        from closures need no pickling: workers inherit the job at fork.
     executor
         Any :class:`concurrent.futures.Executor` (e.g. a Dask ``client.get_executor()`` or
         ``mpi4py.futures.MPIPoolExecutor``); its workers must be able to unpickle the model.
@@ -125,7 +126,7 @@ class Engine:
     """
 
     chunk_size: int = 20_000
-    workers: int = 1
+    workers: int | None = None
     executor: cf.Executor | None = None
     scheduler: Any = None
     checkpoint: str | Path | None = None
@@ -135,8 +136,9 @@ class Engine:
     def __post_init__(self) -> None:
         if isinstance(self.chunk_size, bool) or int(self.chunk_size) != self.chunk_size or self.chunk_size < 1:
             raise ValueError(f"chunk_size must be a positive integer, got {self.chunk_size!r}")
-        if isinstance(self.workers, bool) or int(self.workers) != self.workers or self.workers < 1:
-            raise ValueError(f"workers must be a positive integer, got {self.workers!r}")
+        if self.workers is not None and (isinstance(self.workers, bool) or int(self.workers) != self.workers
+                                         or self.workers < 1):
+            raise ValueError(f"workers must be a positive integer or None, got {self.workers!r}")
         if self.executor is not None and not isinstance(self.executor, cf.Executor):
             raise TypeError(f"executor must be a concurrent.futures.Executor or None, got {self.executor!r}")
         if self.scheduler is not None and self.executor is not None:
@@ -174,15 +176,22 @@ class Engine:
         elif self.executor is not None:
             futures = [self.executor.submit(run_chunk, job, a, b) for a, b in todo]
             yield from (f.result() for f in futures)
-        elif self.workers > 1 and len(todo) > 1:
+        elif self.nworkers > 1 and len(todo) > 1:
             global _FORKED_JOB
             _FORKED_JOB = job
             ctx = mp.get_context("fork")
-            with cf.ProcessPoolExecutor(self.workers, mp_context=ctx) as pool:
+            with cf.ProcessPoolExecutor(min(self.nworkers, len(todo)), mp_context=ctx) as pool:
                 futures = [pool.submit(_run_forked, a, b) for a, b in todo]
                 yield from (f.result() for f in futures)
         else:
             yield from (run_chunk(job, a, b) for a, b in todo)
+
+    @property
+    def nworkers(self) -> int:
+        """Worker processes used for a multi-chunk mesh."""
+        if self.workers is not None:
+            return int(self.workers)
+        return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
     def describe(self) -> dict[str, Any]:
         if self.scheduler is not None:
@@ -190,7 +199,7 @@ class Engine:
         elif self.executor is not None:
             kind = type(self.executor).__name__
         else:
-            kind = f"{self.workers} processes" if self.workers > 1 else "serial"
+            kind = f"up to {self.nworkers} processes" if self.nworkers > 1 else "serial"
         return {"chunk_size": self.chunk_size, "executor": kind}
 
 

@@ -20,19 +20,22 @@ def _run(**kw):
 
 
 def test_workers_and_executor_give_the_serial_result():
-    serial = _run(engine=ps.Engine(chunk_size=200))
+    serial = _run(engine=ps.Engine(chunk_size=200, workers=1))
     forked = _run(engine=ps.Engine(chunk_size=200, workers=2))
     with cf.ThreadPoolExecutor(2) as pool:
         threaded = _run(engine=ps.Engine(chunk_size=97, executor=pool))
     assert np.max(np.abs(serial.values)) > 0.1
     np.testing.assert_allclose(forked.values, serial.values, rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(threaded.values, serial.values, rtol=1e-12, atol=1e-14)
-    assert forked.attrs["executor"] == "2 processes"
+    assert forked.attrs["executor"] == "up to 2 processes"
+    serial_only = _run(engine=ps.Engine(chunk_size=200, workers=1))
+    assert serial_only.attrs["executor"] == "serial"
+    np.testing.assert_allclose(serial_only.values, serial.values, rtol=1e-12, atol=1e-14)
 
 
 def test_checkpoint_resume_is_identical(tmp_path, monkeypatch):
     ckpt = tmp_path / "run.ckpt"
-    reference = _run(engine=ps.Engine(chunk_size=100))
+    reference = _run(engine=ps.Engine(chunk_size=100, workers=1))
     calls = {"n": 0}
     original = eng.run_chunk
 
@@ -44,12 +47,12 @@ def test_checkpoint_resume_is_identical(tmp_path, monkeypatch):
 
     monkeypatch.setattr(eng, "run_chunk", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        _run(engine=ps.Engine(chunk_size=100, checkpoint=ckpt))
+        _run(engine=ps.Engine(chunk_size=100, workers=1, checkpoint=ckpt))
     assert ckpt.exists()
     monkeypatch.setattr(eng, "run_chunk", original)
     with np.load(ckpt) as f:
         assert int(f["done"]) == 4  # four chunks finished and kept
-    resumed = _run(engine=ps.Engine(chunk_size=100, checkpoint=ckpt))
+    resumed = _run(engine=ps.Engine(chunk_size=100, workers=1, checkpoint=ckpt))
     np.testing.assert_array_equal(resumed.values, reference.values)
     assert not ckpt.exists()
 
@@ -67,13 +70,13 @@ def test_mismatched_or_corrupt_checkpoint_is_refused(tmp_path, monkeypatch):
 
     monkeypatch.setattr(eng, "run_chunk", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        _run(engine=ps.Engine(chunk_size=100, checkpoint=ckpt))
+        _run(engine=ps.Engine(chunk_size=100, workers=1, checkpoint=ckpt))
     monkeypatch.setattr(eng, "run_chunk", original)
     with pytest.raises(ValueError, match="different calculation"):
-        _run(engine=ps.Engine(chunk_size=100, checkpoint=ckpt), temperature=10.0)
+        _run(engine=ps.Engine(chunk_size=100, workers=1, checkpoint=ckpt), temperature=10.0)
     ckpt.write_bytes(b"not a checkpoint")
     with pytest.raises(ValueError, match="corrupt"):
-        _run(engine=ps.Engine(chunk_size=100, checkpoint=ckpt))
+        _run(engine=ps.Engine(chunk_size=100, workers=1, checkpoint=ckpt))
 
 
 def test_engine_rejects_bad_settings():
@@ -115,3 +118,44 @@ def test_mpi_two_ranks_give_the_serial_result(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     serial = _run(engine=ps.Engine(chunk_size=200))
     np.testing.assert_allclose(np.load(out), serial.values, rtol=1e-12, atol=1e-14)
+
+
+SLOW_JOB = """
+import sys, time
+import numpy as np
+import properspin as ps
+base = ps.models.rashba(1.0, 1.0, zeeman=(0.01, 0.0, 0.02))
+def h(k):
+    time.sleep(0.05)  # slow chunks, so that the run can be killed half-way
+    return base.hamiltonian(k)
+model = ps.Model(h, base.gradient, base.spin, 2, name="slow-rashba")
+res = ps.conductivity(model, "proper_spin", fermi=np.linspace(-0.05, 0.3, 9), mesh=ps.mesh.disk(1.0, 60, 24),
+                      engine=ps.Engine(chunk_size=40, workers=1, checkpoint=sys.argv[1]))
+np.save(sys.argv[2], res.values)
+"""
+
+
+def test_sigkill_then_resume_gives_identical_result(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script, ckpt = tmp_path / "job.py", tmp_path / "run.ckpt"
+    script.write_text(SLOW_JOB)
+    out1, out2 = tmp_path / "a.npy", tmp_path / "b.npy"
+    proc = subprocess.Popen([sys.executable, str(script), str(ckpt), str(out1)])
+    deadline = time.time() + 60
+    while not ckpt.exists() and time.time() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert ckpt.exists() and not out1.exists()
+    with np.load(ckpt) as f:
+        done = int(f["done"])
+    assert 0 < done < 36
+    subprocess.run([sys.executable, str(script), str(ckpt), str(out2)], check=True, timeout=120)
+    reference = _run(engine=ps.Engine(chunk_size=40, workers=1))
+    np.testing.assert_array_equal(np.load(out2), reference.values)
+    assert not ckpt.exists()
