@@ -69,9 +69,10 @@ def test_hole_gas_proper_spin_hall_grows_then_saturates():
 
 
 def test_reproduce_quick_writes_every_file(tmp_path):
-    from properspin.paper.reproduce import run
+    from properspin.cli import main
 
-    report = run(tmp_path, quick=True, progress=False)
+    assert main(["reproduce", "--quick", "--output", str(tmp_path), "--quiet"]) == 0  # the console script's path
+    report = tmp_path / "REPORT.md"
     for name in ("fig1", "fig2a", "fig2b"):
         for ext in ("png", "nc", "csv"):
             f = tmp_path / f"{name}.{ext}"
