@@ -36,7 +36,7 @@ def bare_eigh(model: ps.Model, m: mesh.Mesh, chunk: int) -> float:
 def full(model, m, response, nfermi, chunk, window=(-3, 3)) -> float:
     fermi = np.linspace(*window, nfermi)
     t = time.perf_counter()
-    ps.conductivity(model, response, fermi=fermi, mesh=m, engine=ps.Engine(chunk_size=chunk))
+    ps.conductivity(model, response, fermi=fermi, mesh=m, engine=ps.Engine(chunk_size=chunk, workers=1))
     return time.perf_counter() - t
 
 

@@ -23,7 +23,9 @@ matrices only, in blocks of k small enough that H, U and ∂H stay in cache.  Pe
   - conventional (Kubo) term ``Q^{l,i,j}_m = Σ_n 2 Im(A^{li}_nm V^j_mn) g_mn`` with ``A^{li} = ½{S^l, V^i}``
     (:func:`~properspin.geometry.conventional_spin_curvature`).  ``A`` is never formed: with ``P = S^l V^i
     = (s^l U)† (∂_i H U)`` (or ``(s^l U)† (U V^i)`` with a position term), ``A_nm = (P_nm + conj(P_mn))/2``,
-    and the pair (n, m) contributes minus the (m, n) term;
+    and the pair (n, m) contributes minus the (m, n) term.  When ``s^l = 1_orb ⊗ σ^l/2`` exactly
+    (:func:`_spinor_pairs`: up/down rows paired), ``S^l V^i = U† s^l Y^i`` comes from the four half-size
+    products ``U_σ† Y_σ'`` (one BLAS call ``[U_↑†; U_↓†] [Y_↑ | Y_↓]``) instead of three full ones;
   - torque dipole = ``ε_ijc Σ^{c,l}`` − conventional, charge = ``−ε_ijc Ω^c``;
 
 * each state ``(ε_mk, w_k Q_mk)`` goes straight into the partial sums of every
@@ -123,6 +125,7 @@ def kernel_chunk(
         s_val = np.zeros((3, 1), dtype=complex)
     else:
         s_ptr, s_col, s_val = _sparse_rows(model.spin)
+    s_pair = _spinor_pairs(model.spin) if model.spin is not None else np.zeros((2, 0), dtype=np.int64)
     sw_int, sw_flt, fermi_all, tables = _sweep_spec(sweeps)
     partial = np.zeros((int(sw_int[:, 6].sum()), _ncompact(mode, dim)))
     degflags = np.zeros((n, n), dtype=np.bool_)
@@ -149,7 +152,8 @@ def kernel_chunk(
             curl = model.berry_connection_orbital_curl(kb)
         kernel(mode, np.ascontiguousarray(energies, dtype=float), np.ascontiguousarray(u, dtype=complex),
                np.ascontiguousarray(dh, dtype=complex), np.ascontiguousarray(apos, dtype=complex), has_pos,
-               np.ascontiguousarray(curl, dtype=complex), s_ptr, s_col, s_val, w[start : start + block],
+               np.ascontiguousarray(curl, dtype=complex), s_ptr, s_col, s_val, s_pair,
+               w[start : start + block],
                float(degeneracy_tol), float(broadening) ** 2, sw_int, sw_flt, fermi_all, tables, partial,
                degflags, out)
         if out[0] == _BAD_VALUES:
@@ -191,6 +195,31 @@ def _sparse_rows(spin: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         col[l, : len(cols)] = cols
         val[l, : len(cols)] = s[rows, cols]
     return ptr, col, val
+
+
+def _spinor_pairs(spin: np.ndarray) -> np.ndarray:
+    """Rows (up, down) of the orbital pairs when ``s^l = 1_orb ⊗ σ^l/2`` exactly (any row order), else (2, 0).
+
+    Then ``U† s^l Y`` needs only the four half-size products ``U_σ† Y_σ'`` (σ = up/down rows).
+    """
+    none = np.zeros((2, 0), dtype=np.int64)
+    spin = np.asarray(spin)
+    n = spin.shape[-1]
+    if n % 2 or spin.shape != (3, n, n):
+        return none
+    up = np.flatnonzero(np.diag(spin[2]) == 0.5)
+    if len(up) != n // 2:
+        return none
+    dn = np.argmax(np.abs(spin[0][up]), axis=1)
+    e = np.zeros((n, n), dtype=complex)
+    e[up, dn] = 1.0
+    sz = np.zeros((n, n), dtype=complex)
+    sz[up, up] = 0.5
+    sz[dn, dn] = -0.5
+    expected = (0.5 * (e + e.T), 0.5j * (e.T - e), sz)
+    if not all(np.array_equal(spin[l], expected[l]) for l in range(3)):
+        return none
+    return np.array([up, dn], dtype=np.int64)
 
 
 def _sweep_spec(sweeps: Sequence[Sweep]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -301,21 +330,21 @@ if njit is not None:
                     out[i, j] += x * b[t, j]
 
     @_jit
-    def _kernel_n4(mode, energies, u, dh, apos, has_pos, curl, s_ptr, s_col, s_val, w, tol, eta2,
+    def _kernel_n4(mode, energies, u, dh, apos, has_pos, curl, s_ptr, s_col, s_val, s_pair, w, tol, eta2,
                    sw_int, sw_flt, fermi_all, tables, partial, degflags, out):
         """:func:`_kloop` compiled for exactly 4 bands (constant loop bounds: about twice as fast)."""
-        _kloop(mode, energies, u, dh, apos, has_pos, curl, s_ptr, s_col, s_val, w, tol, eta2,
+        _kloop(mode, energies, u, dh, apos, has_pos, curl, s_ptr, s_col, s_val, s_pair, w, tol, eta2,
                sw_int, sw_flt, fermi_all, tables, partial, degflags, out, 4)
 
     @_jit
-    def _kernel_any(mode, energies, u, dh, apos, has_pos, curl, s_ptr, s_col, s_val, w, tol, eta2,
+    def _kernel_any(mode, energies, u, dh, apos, has_pos, curl, s_ptr, s_col, s_val, s_pair, w, tol, eta2,
                     sw_int, sw_flt, fermi_all, tables, partial, degflags, out):
         """:func:`_kloop` for any band count."""
-        _kloop(mode, energies, u, dh, apos, has_pos, curl, s_ptr, s_col, s_val, w, tol, eta2,
+        _kloop(mode, energies, u, dh, apos, has_pos, curl, s_ptr, s_col, s_val, s_pair, w, tol, eta2,
                sw_int, sw_flt, fermi_all, tables, partial, degflags, out, energies.shape[1])
 
     @_jit_inline
-    def _kloop(mode, energies, u, dh, apos, has_pos, curl, s_ptr, s_col, s_val, w, tol, eta2,
+    def _kloop(mode, energies, u, dh, apos, has_pos, curl, s_ptr, s_col, s_val, s_pair, w, tol, eta2,
                sw_int, sw_flt, fermi_all, tables, partial, degflags, out, n):
         """The fused loop over k; see the module docstring for the formulas.
 
@@ -340,7 +369,12 @@ if njit is not None:
         yc = np.zeros((dim, n, n), dtype=np.complex128)  # ∂_i H U (or U V^i): the conventional term
         wsh = np.zeros((3, n, n), dtype=np.complex128)  # (s^l U)†
         wsh_rows = wsh.reshape((3 * n, n))
-        svs = np.empty((3 * n, n), dtype=np.complex128)
+        svs = np.empty((dim, 3 * n, n), dtype=np.complex128)  # S^l V^i, rows l·n + r
+        nh = s_pair.shape[1]
+        pairs = need_conv and 2 * nh == n  # s^l = 1 ⊗ σ^l/2: half-size products
+        lrows = np.empty((2 * n, nh), dtype=np.complex128)  # [U_up†; U_dn†]
+        ycols = np.empty((nh, 2 * n), dtype=np.complex128)  # [Y_up | Y_dn]
+        gq = np.empty((2 * n, 2 * n), dtype=np.complex128)  # [[U_up† Y_up, U_up† Y_dn], [U_dn† Y_up, U_dn† Y_dn]]
         sd = np.zeros((3, n))
         g = np.zeros((n, n))  # 1/(Δ² + η²) (upper triangle), 0 when excluded: conventional term
         g0 = np.zeros((n, n))  # 1/Δ² (upper triangle), 0 when excluded: Ω and Σ
@@ -507,7 +541,14 @@ if njit is not None:
                                 pr = a_.real * b_.real + a_.imag * b_.imag  # conj(U_im) U_jm
                                 pi = a_.real * b_.imag - a_.imag * b_.real
                                 sd[l, m] += sr * pr - si * pi
-            if need_conv:  # wsh[l] = (s^l U)†
+            if pairs and blas:
+                for o in range(nh):
+                    iu = s_pair[0, o]
+                    idn = s_pair[1, o]
+                    for r in range(n):
+                        lrows[r, o] = np.conj(uk[iu, r])
+                        lrows[n + r, o] = np.conj(uk[idn, r])
+            elif need_conv and not pairs:  # wsh[l] = (s^l U)†
                 for l in range(3):
                     for i in range(n):
                         for j in range(n):
@@ -569,43 +610,78 @@ if njit is not None:
                 qc[:, :] = 0.0
                 for i in range(dim):
                     # S^l V^i = (s^l U)† Y^i for the three l at once (rows l·n + r); A_rm = ½(sv_rm + conj(sv_mr))
-                    if blas:
-                        np.dot(wsh_rows, yc[i], svs)
-                    for l in range(3):
-                        sv = svs[l * n : (l + 1) * n]
-                        if not blas:
-                            for r in range(n):
+                    sv = svs[i]
+                    if pairs:  # U† s^l Y from the four U_σ† Y_σ' (s^x, s^y, s^z = σ/2 on the pairs)
+                        if blas:
+                            for o in range(nh):
+                                iu = s_pair[0, o]
+                                idn = s_pair[1, o]
                                 for m in range(n):
-                                    sv[r, m] = 0.0
-                                for p in range(n):
-                                    z = wsh[l, r, p]
-                                    for m in range(n):
-                                        sv[r, m] += z * yc[i, p, m]
-                        base = (l * dim + i) * dim
-                        for m in range(n):
-                            t0 = 0.0
-                            t1 = 0.0
-                            t2 = 0.0
-                            for r in range(m + 1, n):
-                                p = sv[r, m]
-                                q = sv[m, r]
-                                gr = g[m, r]  # 2 Im(A_rm V^j_mr) g with 2A_rm = p + conj(q):
+                                    ycols[o, m] = yc[i, iu, m]
+                                    ycols[o, n + m] = yc[i, idn, m]
+                            np.dot(lrows, ycols, gq)
+                        for r in range(n):
+                            for m in range(n):
+                                if m == r:  # the diagonal of S^l V^i is not used
+                                    continue
+                                if blas:
+                                    uu = gq[r, m]
+                                    ud_ = gq[r, n + m]
+                                    du = gq[n + r, m]
+                                    dd = gq[n + r, n + m]
+                                else:
+                                    uu = 0j
+                                    ud_ = 0j
+                                    du = 0j
+                                    dd = 0j
+                                    for o in range(nh):
+                                        cu = np.conj(uk[s_pair[0, o], r])
+                                        cd = np.conj(uk[s_pair[1, o], r])
+                                        yu = yc[i, s_pair[0, o], m]
+                                        yd = yc[i, s_pair[1, o], m]
+                                        uu += cu * yu
+                                        ud_ += cu * yd
+                                        du += cd * yu
+                                        dd += cd * yd
+                                sv[r, m] = 0.5 * (ud_ + du)
+                                sv[n + r, m] = complex(0.5 * (ud_.imag - du.imag), 0.5 * (du.real - ud_.real))
+                                sv[2 * n + r, m] = 0.5 * (uu - dd)
+                    elif blas:
+                        np.dot(wsh_rows, yc[i], sv)
+                    else:
+                        for r in range(3 * n):
+                            for m in range(n):
+                                sv[r, m] = 0.0
+                            for p in range(n):
+                                z = wsh_rows[r, p]
+                                for m in range(n):
+                                    sv[r, m] += z * yc[i, p, m]
+                # one visit per pair m < r: 2 Im(A_rm V^j_mr) g_mr with 2A_rm = p + conj(q), p = sv_rm, q = sv_mr
+                for m in range(n):
+                    for r in range(m + 1, n):
+                        gr = g[m, r]
+                        if gr == 0.0:
+                            continue
+                        z0 = v[0, m, r]
+                        z1 = v[1, m, r]
+                        z2 = v[dim - 1, m, r]
+                        for i in range(dim):
+                            for l in range(3):
+                                p = svs[i, l * n + r, m]
+                                q = svs[i, l * n + m, r]
                                 ar = (p.real + q.real) * gr
                                 ai = (p.imag - q.imag) * gr
-                                for j in range(dim):
-                                    z = v[j, m, r]
-                                    t = ar * z.imag + ai * z.real
-                                    if j == 0:
-                                        t0 += t
-                                    elif j == 1:
-                                        t1 += t
-                                    else:
-                                        t2 += t
-                                    qc[r, base + j] -= t
-                            qc[m, base] += t0
-                            qc[m, base + 1] += t1
-                            if dim == 3:
-                                qc[m, base + 2] += t2
+                                base = (l * dim + i) * dim
+                                t = ar * z0.imag + ai * z0.real
+                                qc[m, base] += t
+                                qc[r, base] -= t
+                                t = ar * z1.imag + ai * z1.real
+                                qc[m, base + 1] += t
+                                qc[r, base + 1] -= t
+                                if dim == 3:
+                                    t = ar * z2.imag + ai * z2.real
+                                    qc[m, base + 2] += t
+                                    qc[r, base + 2] -= t
 
             # ---- degeneracy diagnostics (geometry.degenerate_contributions) for the s_nn responses
             if mode == 1 or mode == 3:

@@ -290,3 +290,31 @@ def test_fe_wannier_model(name):
     eta = 0.01 if responses.get(name).uses_broadening else 0.0
     fermi = 17.69 + np.linspace(-0.5, 0.5, 41)
     compare(name, model, mesh.resolve(mesh.grid(3, shift=0.25), model), _sweeps((0.0, 300.0), fermi), eta=eta)
+
+
+def test_spinor_pairs_detection():
+    """s^l = 1 ⊗ σ^l/2 in either row order is recognised; anything else (random spin) is not."""
+    from properspin.models.wannier import spinor_spin
+
+    inter = kernels._spinor_pairs(spinor_spin(6, "interleaved"))
+    np.testing.assert_array_equal(inter, [[0, 2, 4], [1, 3, 5]])
+    block = kernels._spinor_pairs(spinor_spin(6, "block"))
+    np.testing.assert_array_equal(block, [[0, 1, 2], [3, 4, 5]])
+    assert kernels._spinor_pairs(random_model(6, 3, True, seed=1).spin).shape == (2, 0)
+    assert kernels._spinor_pairs(-spinor_spin(6, "interleaved")).shape == (2, 0)
+
+
+@pytest.mark.parametrize("name", ["conventional_spin", "torque_dipole"])
+@pytest.mark.parametrize("order", ["interleaved", "block"])
+@pytest.mark.parametrize("position", [False, True])
+@pytest.mark.parametrize("n", [4, 12])
+def test_spinor_spin_half_size_products(name, order, position, n):
+    """With a spinor spin operator (loops for 4 bands, BLAS for 12) the conventional term uses U_σ† Y_σ'."""
+    from dataclasses import replace
+
+    from properspin.models.wannier import spinor_spin
+
+    model = replace(random_model(n, 3, True, seed=21, position=position), spin=spinor_spin(n, order))
+    assert kernels._spinor_pairs(model.spin).shape == (2, n // 2)
+    eta = 0.02 if responses.get(name).uses_broadening else 0.0
+    compare(name, model, mesh.resolve(mesh.grid(3), model), _sweeps(), eta=eta)

@@ -218,13 +218,34 @@ class _PositionGradient:
 
 
 class _FourierSum:
-    """k ↦ Σ_R e^{ik·R} B_R[c] for blocks B of shape (nR, c, n, n): (c, N, n, n), or (N, n, n) if single."""
+    """k ↦ Σ_R e^{ik·R} B_R[c] for blocks B of shape (nR, c, n, n): (c, N, n, n), or (N, n, n) if single.
+
+    When the R set is closed under R → −R the pairs are folded, e^{ik·R} B_R + e^{−ik·R} B_{−R} =
+    cos(k·R)(B_R + B_{−R}) + sin(k·R) i(B_R − B_{−R}), so one real product ``[cos, sin] @ W`` over half
+    the R vectors gives each component (half the arithmetic of the complex product, same sum to round-off).
+    """
 
     def __init__(self, rcart: Array, blocks: Array, single: bool = False) -> None:
         nr, c, n, _ = blocks.shape
-        self.rcart = np.ascontiguousarray(rcart.T)  # (dim, nR)
-        self.flat = np.ascontiguousarray(blocks.reshape(nr, c, n * n).transpose(1, 0, 2))  # (c, nR, n²)
         self.n, self.single = n, single
+        flat = np.ascontiguousarray(blocks.reshape(nr, c, n * n).transpose(1, 0, 2)).astype(complex)  # (c, nR, n²)
+        partner = _partners(rcart)
+        if partner is None:
+            self.rcart = np.ascontiguousarray(rcart.T)  # (dim, nR)
+            self.flat = flat
+            self.weights = None
+            self.chunk = max(1, _CHUNK_ELEMENTS // max(nr, 1))
+            return
+        keep = np.array([r for r in range(nr) if r <= partner[r]], dtype=np.int64)
+        pk = partner[keep]
+        odd = keep[keep != pk]  # pairs with R ≠ 0 carry a sine term
+        cos_b = np.where((keep == pk)[None, :, None], flat[:, keep], flat[:, keep] + flat[:, pk])
+        sin_b = 1j * (flat[:, odd] - flat[:, partner[odd]])
+        w = np.concatenate([cos_b, sin_b], axis=1)  # (c, nh + ns, n²) complex
+        self.weights = np.ascontiguousarray(w).view(float)  # (c, nh + ns, 2n²): real and imaginary parts
+        self.rcos = np.ascontiguousarray(rcart[keep].T)
+        self.rsin = np.ascontiguousarray(rcart[odd].T)
+        self.flat = flat
         self.chunk = max(1, _CHUNK_ELEMENTS // max(nr, 1))
 
     def __call__(self, k: Array) -> Array:
@@ -232,11 +253,31 @@ class _FourierSum:
         c, _, nn = self.flat.shape
         out = np.empty((c, k.shape[0], nn), dtype=complex)
         for s in range(0, k.shape[0], self.chunk):
-            phase = np.exp(1j * (k[s : s + self.chunk] @ self.rcart))
+            ks = k[s : s + self.chunk]
+            if self.weights is None:
+                phase = np.exp(1j * (ks @ self.rcart))
+                for a in range(c):
+                    np.matmul(phase, self.flat[a], out=out[a, s : s + self.chunk])
+                continue
+            cs = np.concatenate([np.cos(ks @ self.rcos), np.sin(ks @ self.rsin)], axis=1)
             for a in range(c):
-                np.matmul(phase, self.flat[a], out=out[a, s : s + self.chunk])
+                np.matmul(cs, self.weights[a], out=out[a, s : s + self.chunk].view(float))
         out = out.reshape(c, k.shape[0], self.n, self.n)
         return out[0] if self.single else out
+
+
+def _partners(rcart: Array) -> Array | None:
+    """Index of −R for every R (R = 0 its own), or None when the set is not closed under R → −R."""
+    index = {tuple(r): i for i, r in enumerate(np.asarray(rcart, dtype=float))}
+    if len(index) != len(rcart):
+        return None
+    partner = np.empty(len(rcart), dtype=np.int64)
+    for i, r in enumerate(np.asarray(rcart, dtype=float)):
+        j = index.get(tuple(-r))
+        if j is None:
+            return None
+        partner[i] = j
+    return partner
 
 
 def _hermiticity_error(rvec: Array, blocks: Array, samples: int = 4) -> float:
