@@ -20,9 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .model import CYCLIC_PAIRS as _CYCLIC
 from .model import Model
-
-_CYCLIC = {3: ((1, 2), (2, 0), (0, 1)), 2: ((0, 1),)}
 
 
 @dataclass

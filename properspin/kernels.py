@@ -52,7 +52,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .model import Model
+from .geometry import levi_civita_contract
+from .model import CYCLIC_PAIRS, Model
 from .sweep import Sweep
 
 try:
@@ -131,7 +132,7 @@ def kernel_chunk(
     degflags = np.zeros((n, n), dtype=np.bool_)
     out = np.zeros(2, dtype=np.int64)  # status, degenerate k-points (accumulated)
     no_pos = np.zeros((dim, 1, n, n), dtype=complex)
-    no_curl = np.zeros((len(_cyclic(dim)), 1, n, n), dtype=complex)
+    no_curl = np.zeros((len(CYCLIC_PAIRS[dim]), 1, n, n), dtype=complex)
     kernel = _kernel_n4 if n == 4 else _kernel_any  # two compiled variants, each built on first use
 
     # Blocks of k small enough that H, U, ∂H (and A) stay in cache between the model and the kernel.
@@ -263,26 +264,16 @@ def _ncompact(mode: int, dim: int) -> int:
     return (nc, 3 * nc, 3 * dim * dim, 3 * dim * dim)[mode]
 
 
-def _cyclic(dim: int) -> tuple[tuple[int, int], ...]:
-    return ((1, 2), (2, 0), (0, 1)) if dim == 3 else ((0, 1),)
-
-
 def _expand(mode: int, dim: int, part: np.ndarray) -> np.ndarray:
     """Compact partial sums → the component layout of :mod:`properspin.responses` (``ε_ijc`` contraction)."""
     if mode >= 2:
         return part
-    rows = part.shape[0]
+    rows, nc = part.shape[0], len(CYCLIC_PAIRS[dim])
     if mode == 0:  # charge: −ε_ijc Ω^c
-        out = np.zeros((rows, dim, dim))
-        for c, (a, b) in enumerate(_cyclic(dim)):
-            out[:, a, b] = -part[:, c]
-            out[:, b, a] = part[:, c]
-        return out.reshape(rows, dim * dim)
-    out = np.zeros((rows, 3, dim, dim))  # proper: ε_ijc Σ^{c,l}
-    for c, (a, b) in enumerate(_cyclic(dim)):
-        out[:, :, a, b] = part[:, 3 * c : 3 * c + 3]
-        out[:, :, b, a] = -part[:, 3 * c : 3 * c + 3]
-    return out.reshape(rows, 3 * dim * dim)
+        q = part.T.reshape(nc, 1, rows, 1)
+        return -levi_civita_contract(q, dim)[0, :, :, :, 0].transpose(2, 0, 1).reshape(rows, dim * dim)
+    q = part.reshape(rows, nc, 3).transpose(1, 2, 0)[..., None]  # proper: ε_ijc Σ^{c,l}
+    return levi_civita_contract(q, dim)[..., 0].transpose(3, 0, 1, 2).reshape(rows, 3 * dim * dim)
 
 
 # ------------------------------------------------------------------------------------------ compiled code

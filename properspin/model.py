@@ -27,6 +27,9 @@ PAULI = np.array(
 #: Spin-½ operators s/ħ = σ/2.
 SPIN_HALF = PAULI / 2
 
+#: Cyclic (a, b) → c pairs of the curl-like quantities (Ω^c, Σ^{c,l}, F^W_c): c = x, y, z in 3D, only z in 2D.
+CYCLIC_PAIRS = {3: ((1, 2), (2, 0), (0, 1)), 2: ((0, 1),)}
+
 
 @dataclass(frozen=True, eq=False)
 class Model:
@@ -198,8 +201,7 @@ class Model:
         if curl is not None:
             return np.asarray(curl(self._check_k(k)))
         da = self.berry_connection_orbital_gradient(k)
-        pairs = ((1, 2), (2, 0), (0, 1)) if self.dim == 3 else ((0, 1),)
-        return np.stack([da[a, b] - da[b, a] for a, b in pairs])
+        return np.stack([da[a, b] - da[b, a] for a, b in CYCLIC_PAIRS[self.dim]])
 
     def _finite_difference(self, k: Array, func: KFunction | None = None) -> Array:
         step = self.fd_step

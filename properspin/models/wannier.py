@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from ..model import SPIN_HALF, Model
+from ..model import CYCLIC_PAIRS, SPIN_HALF, Model
 
 Array = np.ndarray
 PathLike = str | Path
@@ -206,8 +206,8 @@ class _PositionGradient:
         self.dim = dim
         grad = 1j * rcart[:, :, None, None, None] * pos[:, None]  # (nR, a, b, n, n)
         self.full = _FourierSum(rcart, grad.reshape(nr, dim * dim, n, n))
-        pairs = ((1, 2), (2, 0), (0, 1)) if dim == 3 else ((0, 1),)
-        self.curl_sum = _FourierSum(rcart, np.stack([grad[:, a, b] - grad[:, b, a] for a, b in pairs], axis=1))
+        self.curl_sum = _FourierSum(
+            rcart, np.stack([grad[:, a, b] - grad[:, b, a] for a, b in CYCLIC_PAIRS[dim]], axis=1))
 
     def __call__(self, k: Array) -> Array:
         out = self.full(k)
