@@ -364,8 +364,18 @@ if njit is not None:
         nh = s_pair.shape[1]
         pairs = need_conv and 2 * nh == n  # s^l = 1 ⊗ σ^l/2: half-size products
         lrows = np.empty((2 * n, nh), dtype=np.complex128)  # [U_up†; U_dn†]
-        ycols = np.empty((nh, 2 * n), dtype=np.complex128)  # [Y_up | Y_dn]
-        gq = np.empty((2 * n, 2 * n), dtype=np.complex128)  # [[U_up† Y_up, U_up† Y_dn], [U_dn† Y_up, U_dn† Y_dn]]
+        # BLAS path: one product for all directions (stacked operands; small products are call-bound)
+        ycols = np.empty((nh, 2 * n * dim), dtype=np.complex128)  # [Y^i_up | Y^i_dn] for i = 0, 1, 2
+        gq = np.empty((2 * n, 2 * n * dim), dtype=np.complex128)  # [[U_up† Y_up, U_up† Y_dn], [U_dn† ...]] per i
+        xv = np.empty((dim * n, n), dtype=np.complex128)  # C_a = ∂_a H (+ i A^a) stacked by rows
+        yv = np.empty((dim * n, n), dtype=np.complex128)  # C_a U stacked by rows
+        yh = np.empty((n, dim * n), dtype=np.complex128)  # C_a U side by side
+        ph = np.empty((n, dim * n), dtype=np.complex128)  # U† C_a U side by side
+        vh = np.empty((n, dim * n), dtype=np.complex128)  # V^a side by side (with positions)
+        ych = np.empty((n, dim * n), dtype=np.complex128)  # U V^a side by side
+        svh = np.empty((3 * n, dim * n), dtype=np.complex128)  # (s^l U)† U V^i, general spin
+        cv = np.empty((3 * n, n), dtype=np.complex128)  # curl of A^W stacked, and times U
+        cvu = np.empty((3 * n, n), dtype=np.complex128)
         sd = np.zeros((3, n))
         g = np.zeros((n, n))  # 1/(Δ² + η²) (upper triangle), 0 when excluded: conventional term
         g0 = np.zeros((n, n))  # 1/Δ² (upper triangle), 0 when excluded: Ω and Σ
@@ -397,6 +407,21 @@ if njit is not None:
                             g[m, j] = 1.0 / (d * d + eta2)
 
             # ---- velocity V^a = U† ∂_a H U + i(ε_m − ε_n) Ā^a with Ā^a = U† A^a U
+            if blas:  # all directions in two products: [C_a]_a U, then U† [C_a U]_a
+                for a in range(dim):
+                    for i in range(n):
+                        for j in range(n):
+                            d = dh[a, k, i, j]
+                            if has_pos:
+                                p = apos[a, k, i, j]
+                                d = complex(d.real - p.imag, d.imag + p.real)
+                            xv[a * n + i, j] = d
+                np.dot(xv, uk, yv)
+                for a in range(dim):
+                    for i in range(n):
+                        for j in range(n):
+                            yh[i, a * n + j] = yv[a * n + i, j]
+                np.dot(ud, yh, ph)
             for a in range(dim):
                 if has_pos:
                     # one rotation of C = ∂_a H + i A^a gives M = D + iĀ (D = U† ∂_a H U; D, Ā Hermitian):
@@ -421,15 +446,17 @@ if njit is not None:
                         if not anti2 <= herm_tol2 * big2:
                             out[0] = _BAD_POSITION
                             return
-                    for i in range(n):
-                        for j in range(n):
-                            d = dh[a, k, i, j]
-                            p = apos[a, k, i, j]
-                            x[i, j] = complex(d.real - p.imag, d.imag + p.real)
-                    _product(x, uk, y, n)
                     if blas:
-                        np.dot(ud, y, pa)
+                        for m in range(n):
+                            for c in range(n):
+                                pa[m, c] = ph[m, a * n + c]
                     else:
+                        for i in range(n):
+                            for j in range(n):
+                                d = dh[a, k, i, j]
+                                p = apos[a, k, i, j]
+                                x[i, j] = complex(d.real - p.imag, d.imag + p.real)
+                        _product(x, uk, y, n)
                         for m in range(n):
                             for c in range(n):
                                 pa[m, c] = 0.0
@@ -448,26 +475,29 @@ if njit is not None:
                             vi = 0.5 * (p.imag - q.imag) + f * (p.imag + q.imag)
                             v[a, m, c] = complex(vr, vi)
                             v[a, c, m] = complex(vr, -vi)
+                            if blas and need_conv:
+                                vh[m, a * n + c] = complex(vr, vi)
+                                vh[c, a * n + m] = complex(vr, -vi)
                             if has_curl:
                                 ab = complex(0.5 * (p.imag + q.imag), -0.5 * (p.real - q.real))
                                 abar[a, m, c] = ab
                                 abar[a, c, m] = np.conj(ab)
-                    if need_conv:  # U V^a, so that S^l V^a = (s^l U)† (U V^a)
-                        if blas:
-                            np.dot(uk, v[a], yc[a])
-                        else:
-                            for i in range(n):
+                    if need_conv and not blas:  # U V^a, so that S^l V^a = (s^l U)† (U V^a)
+                        for i in range(n):
+                            for c in range(n):
+                                yc[a, i, c] = 0.0
+                            for m in range(n):
+                                z = uk[i, m]
                                 for c in range(n):
-                                    yc[a, i, c] = 0.0
-                                for m in range(n):
-                                    z = uk[i, m]
-                                    for c in range(n):
-                                        yc[a, i, c] += z * v[a, m, c]
+                                    yc[a, i, c] += z * v[a, m, c]
                     continue
                 ya = yc[a] if need_conv else y  # kept for the conventional term: S^l V^a = (s^l U)† Y^a
                 if blas:
-                    np.dot(dh[a, k], uk, ya)
-                elif need_conv:  # Y = ∂_a H U, skipping zeros of ∂_a H (written out: the hot loop for small n)
+                    for m in range(n):
+                        for c in range(n):
+                            v[a, m, c] = ph[m, a * n + c]
+                    continue
+                if need_conv:  # Y = ∂_a H U, skipping zeros of ∂_a H (written out: the hot loop for small n)
                     for i in range(n):
                         for j in range(n):
                             ya[i, j] = 0.0
@@ -487,9 +517,7 @@ if njit is not None:
                                 continue
                             for j in range(1, n):
                                 ya[i, j] += z * u[k, t, j]
-                if blas:
-                    np.dot(ud, ya, v[a])
-                elif need_conv:  # V = U† Y: upper triangle with diagonal, mirrored
+                if need_conv:  # V = U† Y: upper triangle with diagonal, mirrored
                     for m in range(n):
                         for c in range(m, n):
                             v[a, m, c] = 0.0
@@ -510,6 +538,12 @@ if njit is not None:
                             z = np.conj(u[k, i, m])
                             for c in range(m + 1, n):
                                 v[a, m, c] += z * ya[i, c]
+
+            if blas and need_conv:  # Y^a side by side: U V^a with positions (one product), else ∂_a H U
+                if has_pos:
+                    np.dot(uk, vh, ych)
+                else:
+                    ych[:, :] = yh
 
             # ---- spin: s_nn (Eq. 2) from the sparse s; (s U)† for the conventional term
             if mode == 1 or mode == 3:  # s_mm = Σ_ij Re(s_ij conj(U_im) U_jm), each i ≤ j once (s Hermitian)
@@ -583,14 +617,24 @@ if njit is not None:
 
             # ---- Wannier curvature (U† F^W_c U)_mm, F^W_c = ∂_a A_b − ∂_b A_a − i[A_a, A_b] (charge only)
             if has_curl:
+                if blas:  # (∂_a A_b − ∂_b A_a) U for the three c in one product
+                    for c in range(nc):
+                        for i in range(n):
+                            for j in range(n):
+                                cv[c * n + i, j] = curl[c, k, i, j]
+                    np.dot(cv[: nc * n], uk, cvu[: nc * n])
                 for c in range(nc):
                     a = ca[c]
                     b = cb[c]
-                    _product(curl[c, k], uk, y, n)
+                    if not blas:
+                        _product(curl[c, k], uk, y, n)
                     for m in range(n):
                         fw = 0.0
                         for i in range(n):
-                            fw += (np.conj(uk[i, m]) * y[i, m]).real
+                            if blas:
+                                fw += (np.conj(uk[i, m]) * cvu[c * n + i, m]).real
+                            else:
+                                fw += (np.conj(uk[i, m]) * y[i, m]).real
                         comm = 0.0  # −i[Ā_a, Ā_b]_mm = 2 Im Σ_p Ā_a,mp Ā_b,pm
                         for p in range(n):
                             comm += (abar[a, m, p] * abar[b, p, m]).imag
@@ -599,27 +643,31 @@ if njit is not None:
             # ---- conventional term Q^{l,i,j}_m = Σ_r 2 Im(A^{li}_rm V^j_mr) g_mr, A = ½{S^l, V^i}
             if need_conv:
                 qc[:, :] = 0.0
+                if blas and pairs:  # the four U_σ† Y^i_σ' blocks for every i in one product
+                    for o in range(nh):
+                        iu = s_pair[0, o]
+                        idn = s_pair[1, o]
+                        for i in range(dim):
+                            for m in range(n):
+                                ycols[o, 2 * n * i + m] = ych[iu, i * n + m]
+                                ycols[o, 2 * n * i + n + m] = ych[idn, i * n + m]
+                    np.dot(lrows, ycols, gq)
+                elif blas:  # S^l V^i = (s^l U)† Y^i for every l and i in one product
+                    np.dot(wsh_rows, ych, svh)
                 for i in range(dim):
                     # S^l V^i = (s^l U)† Y^i for the three l at once (rows l·n + r); A_rm = ½(sv_rm + conj(sv_mr))
                     sv = svs[i]
                     if pairs:  # U† s^l Y from the four U_σ† Y_σ' (s^x, s^y, s^z = σ/2 on the pairs)
-                        if blas:
-                            for o in range(nh):
-                                iu = s_pair[0, o]
-                                idn = s_pair[1, o]
-                                for m in range(n):
-                                    ycols[o, m] = yc[i, iu, m]
-                                    ycols[o, n + m] = yc[i, idn, m]
-                            np.dot(lrows, ycols, gq)
+                        g0i = 2 * n * i
                         for r in range(n):
                             for m in range(n):
                                 if m == r:  # the diagonal of S^l V^i is not used
                                     continue
                                 if blas:
-                                    uu = gq[r, m]
-                                    ud_ = gq[r, n + m]
-                                    du = gq[n + r, m]
-                                    dd = gq[n + r, n + m]
+                                    uu = gq[r, g0i + m]
+                                    ud_ = gq[r, g0i + n + m]
+                                    du = gq[n + r, g0i + m]
+                                    dd = gq[n + r, g0i + n + m]
                                 else:
                                     uu = 0j
                                     ud_ = 0j
@@ -638,7 +686,9 @@ if njit is not None:
                                 sv[n + r, m] = complex(0.5 * (ud_.imag - du.imag), 0.5 * (du.real - ud_.real))
                                 sv[2 * n + r, m] = 0.5 * (uu - dd)
                     elif blas:
-                        np.dot(wsh_rows, yc[i], sv)
+                        for r in range(3 * n):
+                            for m in range(n):
+                                sv[r, m] = svh[r, i * n + m]
                     else:
                         for r in range(3 * n):
                             for m in range(n):
