@@ -110,7 +110,8 @@ def main() -> None:
     timed(8, a.chunk, workers=1)  # warm-up: imports and the compiled-kernel cache
     print(f"{n * n} k-points, 4 bands, 1000 Fermi energies, chunks of {a.chunk} k-points")
     print(line("local processes", timed(n, a.chunk, workers=1), timed(n, a.chunk, workers=2)))
-    for label, times in (("Dask LocalCluster", dask_times(n, a.chunk)), ("MPI (mpi4py.futures)", mpi_times(n, a.chunk))):
+    for label, times in (("Dask LocalCluster", dask_times(n, a.chunk)),
+                         ("MPI (mpi4py.futures)", mpi_times(n, a.chunk))):
         if times:
             print(line(label, *times))
     base = max(10, n // 10)

@@ -147,11 +147,17 @@ class Engine:
             raise ValueError("give either an executor or a scheduler, not both")
 
     def ranges(self, size: int) -> list[tuple[int, int]]:
-        return [(a, min(size, a + self.chunk_size)) for a in range(0, size, self.chunk_size)]
+        """Chunks of at most ``chunk_size`` k-points.  A mesh that spans several chunks and runs on several
+        local processes gets at least four chunks per process (not below 1000 k-points), so that no process
+        idles while the last, long chunk finishes."""
+        chunk = int(self.chunk_size)
+        if size > chunk and self.executor is None and self.scheduler is None and self.nworkers > 1:
+            chunk = min(chunk, max(_BALANCED_MIN, -(-size // (4 * self.nworkers))))
+        return [(a, min(size, a + chunk)) for a in range(0, size, chunk)]
 
     def run(self, job: Job) -> ChunkResult:
         ranges = self.ranges(job.mesh.size)
-        ckpt = _Checkpoint(self.checkpoint, job, self.chunk_size) if self.checkpoint else None
+        ckpt = _Checkpoint(self.checkpoint, job, ranges) if self.checkpoint else None
         done, total = ckpt.load() if ckpt else (0, None)
         bar = _progress(len(ranges), self.progress, job)
         bar.update(done)
@@ -205,6 +211,7 @@ class Engine:
 
 
 _FORKED_JOB: Job | None = None
+_BALANCED_MIN = 1000  # k-points: smallest chunk made for load balance
 
 
 def run_chunk_limited(job: Job, start: int, stop: int, blas_threads: int | None) -> ChunkResult:
@@ -326,11 +333,12 @@ def _run_forked(start: int, stop: int) -> ChunkResult:
 class _Checkpoint:
     """Running partial sums of a calculation, keyed by a fingerprint of everything that determines them."""
 
-    def __init__(self, path: str | Path, job: Job, chunk_size: int) -> None:
+    def __init__(self, path: str | Path, job: Job, ranges: list[tuple[int, int]]) -> None:
         self.path = Path(path)
         desc = {"response": job.response.name, "model": job.model.describe(), "mesh": job.mesh.describe(),
                 "fermi": [s.fermi.tolist() for s in job.sweeps], "T": [s.temperature for s in job.sweeps],
-                "eta": job.broadening, "tol": job.degeneracy_tol, "chunk": chunk_size}
+                "eta": job.broadening, "tol": job.degeneracy_tol,
+                "chunks": [len(ranges), ranges[0][1] if ranges else 0]}
         self.key = hashlib.sha256(json.dumps(desc, sort_keys=True, default=str).encode()).hexdigest()
 
     def load(self) -> tuple[int, ChunkResult | None]:

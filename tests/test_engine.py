@@ -33,6 +33,25 @@ def test_workers_and_executor_give_the_serial_result():
     np.testing.assert_allclose(serial_only.values, serial.values, rtol=1e-12, atol=1e-14)
 
 
+def test_executor_workers_under_dask_malloc_settings_give_the_serial_result(monkeypatch):
+    """Chunks run by someone else's pool take the worker-side path (BLAS limit, glibc thresholds raised and
+    restored when MALLOC_*_ variables are set, as Dask sets them); the sums are those of the serial run."""
+    serial = _run(engine=ps.Engine(chunk_size=200, workers=1))
+    monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "65536")
+    seen = []
+    original = eng.run_chunk
+
+    def spy(job, start, stop):
+        seen.append((start, stop))
+        return original(job, start, stop)
+
+    monkeypatch.setattr(eng, "run_chunk", spy)
+    with cf.ThreadPoolExecutor(2) as pool:
+        remote = _run(engine=ps.Engine(chunk_size=200, executor=pool, blas_threads=1))
+    assert sorted(seen) == ps.Engine(chunk_size=200).ranges(60 * 24)
+    np.testing.assert_allclose(remote.values, serial.values, rtol=1e-12, atol=1e-14)
+
+
 def test_checkpoint_resume_is_identical(tmp_path, monkeypatch):
     ckpt = tmp_path / "run.ckpt"
     reference = _run(engine=ps.Engine(chunk_size=100, workers=1))
@@ -77,6 +96,20 @@ def test_mismatched_or_corrupt_checkpoint_is_refused(tmp_path, monkeypatch):
     ckpt.write_bytes(b"not a checkpoint")
     with pytest.raises(ValueError, match="corrupt"):
         _run(engine=ps.Engine(chunk_size=100, workers=1, checkpoint=ckpt))
+
+
+def test_chunks_are_balanced_over_local_workers():
+    """A multi-chunk mesh on 2 local processes gets ≥ 4 chunks per process (27 000 k: 8 of 3375, not 20 000 + 7000),
+    a serial run keeps chunk_size, a mesh within one chunk stays one chunk; the ranges tile the mesh."""
+    balanced = ps.Engine(chunk_size=20_000, workers=2).ranges(27_000)
+    assert len(balanced) == 8 and max(b - a for a, b in balanced) == 3375
+    assert ps.Engine(chunk_size=20_000, workers=1).ranges(27_000) == [(0, 20_000), (20_000, 27_000)]
+    assert ps.Engine(chunk_size=20_000, workers=2).ranges(15_000) == [(0, 15_000)]
+    assert ps.Engine(chunk_size=2_000, workers=2).ranges(9_000)[0] == (0, 1_125)
+    assert ps.Engine(chunk_size=5_000, workers=2).ranges(6_000)[0] == (0, 1_000)  # not below 1000 k-points
+    for r in (balanced, ps.Engine(chunk_size=700, workers=3).ranges(10_001)):
+        assert r[0][0] == 0 and r[-1][1] in (27_000, 10_001)
+        assert all(b == c for (_, b), (c, _) in zip(r[:-1], r[1:], strict=True))
 
 
 def test_engine_rejects_bad_settings():
