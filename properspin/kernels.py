@@ -363,10 +363,13 @@ if njit is not None:
         svs = np.empty((dim, 3 * n, n), dtype=np.complex128)  # S^l V^i, rows l·n + r
         nh = s_pair.shape[1]
         pairs = need_conv and 2 * nh == n  # s^l = 1 ⊗ σ^l/2: half-size products
-        lrows = np.empty((2 * n, nh), dtype=np.complex128)  # [U_up†; U_dn†]
+        lup = np.empty((n, nh), dtype=np.complex128)  # U_up† (BLAS)
+        ldn = np.empty((n, nh), dtype=np.complex128)  # U_dn† (BLAS)
         # BLAS path: one product for all directions (stacked operands; small products are call-bound)
         ycols = np.empty((nh, 2 * n * dim), dtype=np.complex128)  # [Y^i_up | Y^i_dn] for i = 0, 1, 2
-        gq = np.empty((2 * n, 2 * n * dim), dtype=np.complex128)  # [[U_up† Y_up, U_up† Y_dn], [U_dn† ...]] per i
+        yup = np.empty((nh, n * dim), dtype=np.complex128)  # [Y^i_up] for i = 0, 1, 2
+        gq = np.empty((n, 2 * n * dim), dtype=np.complex128)  # [U_up† Y^i_up | U_up† Y^i_dn] per i
+        gd = np.empty((n, n * dim), dtype=np.complex128)  # [U_dn† Y^i_up] per i; U_dn† Y_dn = V − U_up† Y_up
         xv = np.empty((dim * n, n), dtype=np.complex128)  # C_a = ∂_a H (+ i A^a) stacked by rows
         yv = np.empty((dim * n, n), dtype=np.complex128)  # C_a U stacked by rows
         yh = np.empty((n, dim * n), dtype=np.complex128)  # C_a U side by side
@@ -571,8 +574,8 @@ if njit is not None:
                     iu = s_pair[0, o]
                     idn = s_pair[1, o]
                     for r in range(n):
-                        lrows[r, o] = np.conj(uk[iu, r])
-                        lrows[n + r, o] = np.conj(uk[idn, r])
+                        lup[r, o] = np.conj(uk[iu, r])
+                        ldn[r, o] = np.conj(uk[idn, r])
             elif need_conv and not pairs:  # wsh[l] = (s^l U)†
                 for l in range(3):
                     for i in range(n):
@@ -651,7 +654,9 @@ if njit is not None:
                             for m in range(n):
                                 ycols[o, 2 * n * i + m] = ych[iu, i * n + m]
                                 ycols[o, 2 * n * i + n + m] = ych[idn, i * n + m]
-                    np.dot(lrows, ycols, gq)
+                                yup[o, i * n + m] = ych[iu, i * n + m]
+                    np.dot(lup, ycols, gq)
+                    np.dot(ldn, yup, gd)
                 elif blas:  # S^l V^i = (s^l U)† Y^i for every l and i in one product
                     np.dot(wsh_rows, ych, svh)
                 for i in range(dim):
@@ -666,8 +671,8 @@ if njit is not None:
                                 if blas:
                                     uu = gq[r, g0i + m]
                                     ud_ = gq[r, g0i + n + m]
-                                    du = gq[n + r, g0i + m]
-                                    dd = gq[n + r, g0i + n + m]
+                                    du = gd[r, i * n + m]
+                                    dd = v[i, r, m] - uu  # U_up† Y_up + U_dn† Y_dn = U† Y = V
                                 else:
                                     uu = 0j
                                     ud_ = 0j

@@ -167,7 +167,7 @@ class WannierHamiltonian:
         rcart = self.rvec[:, :dim] @ lat
         hw = self.ham / self.deg[:, None, None]
         h_sum = _FourierSum(rcart, hw[:, None], single=True)
-        g_sum = _FourierSum(rcart, 1j * rcart[:, :, None, None] * hw[:, None])
+        g_sum = _FourierSum(rcart, 1j * rcart[:, :, None, None] * hw[:, None], phases=getattr(h_sum, "phases", None))
         notes = {
             "source": self.source,
             "header": self.header,
@@ -180,9 +180,9 @@ class WannierHamiltonian:
         if use_position and self.pos is not None:
             rall, pall, anti = _hermitize(self.rvec, self.pos / self.deg[:, None, None, None])
             rc = rall[:, :dim] @ lat
-            position = _FourierSum(rc, pall[:, :dim])
+            position = _FourierSum(rc, pall[:, :dim], phases=getattr(h_sum, "phases", None))
             # ∂_a A^W_b = Σ_R i R_a e^{ik·R} r_R,b, flattened (a, b) → a·dim + b
-            position_gradient = _PositionGradient(rc, pall[:, :dim])
+            position_gradient = _PositionGradient(rc, pall[:, :dim], getattr(position, "phases", None))
             notes["position_antihermitian_max_angstrom"] = anti
         return Model(
             hamiltonian=h_sum,
@@ -201,13 +201,13 @@ class WannierHamiltonian:
 class _PositionGradient:
     """∂_a A^W_b = Σ_R i R_a e^{ik·R} r_R,b as (dim, dim, N, n, n); ``curl`` gives ∂_a A_b − ∂_b A_a directly."""
 
-    def __init__(self, rcart: Array, pos: Array) -> None:
+    def __init__(self, rcart: Array, pos: Array, phases: _Phases | None = None) -> None:
         nr, dim, n, _ = pos.shape
         self.dim = dim
         grad = 1j * rcart[:, :, None, None, None] * pos[:, None]  # (nR, a, b, n, n)
-        self.full = _FourierSum(rcart, grad.reshape(nr, dim * dim, n, n))
+        self.full = _FourierSum(rcart, grad.reshape(nr, dim * dim, n, n), phases=phases)
         self.curl_sum = _FourierSum(
-            rcart, np.stack([grad[:, a, b] - grad[:, b, a] for a, b in CYCLIC_PAIRS[dim]], axis=1))
+            rcart, np.stack([grad[:, a, b] - grad[:, b, a] for a, b in CYCLIC_PAIRS[dim]], axis=1), phases=phases)
 
     def __call__(self, k: Array) -> Array:
         out = self.full(k)
@@ -223,18 +223,22 @@ class _FourierSum:
     When the R set is closed under R → −R the pairs are folded, e^{ik·R} B_R + e^{−ik·R} B_{−R} =
     cos(k·R)(B_R + B_{−R}) + sin(k·R) i(B_R − B_{−R}), so one real product ``[cos, sin] @ W`` over half
     the R vectors gives each component (half the arithmetic of the complex product, same sum to round-off).
+    When moreover every sum is Hermitian (B_{−R} = B_R† to round-off: H, ∂H, the symmetrised A^W), only the
+    lower triangle is summed and mirrored, which halves the product again and makes the result exactly
+    Hermitian.  ``phases`` may be shared by sums over the same R: the last k's [cos, sin] is reused.
     """
 
-    def __init__(self, rcart: Array, blocks: Array, single: bool = False) -> None:
+    def __init__(self, rcart: Array, blocks: Array, single: bool = False, phases: _Phases | None = None) -> None:
         nr, c, n, _ = blocks.shape
         self.n, self.single = n, single
         flat = np.ascontiguousarray(blocks.reshape(nr, c, n * n).transpose(1, 0, 2)).astype(complex)  # (c, nR, n²)
+        self.flat = flat
+        self.chunk = max(1, _CHUNK_ELEMENTS // max(nr, 1))
+        self.lower = None
         partner = _partners(rcart)
         if partner is None:
             self.rcart = np.ascontiguousarray(rcart.T)  # (dim, nR)
-            self.flat = flat
             self.weights = None
-            self.chunk = max(1, _CHUNK_ELEMENTS // max(nr, 1))
             return
         keep = np.array([r for r in range(nr) if r <= partner[r]], dtype=np.int64)
         pk = partner[keep]
@@ -242,16 +246,20 @@ class _FourierSum:
         cos_b = np.where((keep == pk)[None, :, None], flat[:, keep], flat[:, keep] + flat[:, pk])
         sin_b = 1j * (flat[:, odd] - flat[:, partner[odd]])
         w = np.concatenate([cos_b, sin_b], axis=1)  # (c, nh + ns, n²) complex
-        self.weights = np.ascontiguousarray(w).view(float)  # (c, nh + ns, 2n²): real and imaginary parts
-        self.rcos = np.ascontiguousarray(rcart[keep].T)
-        self.rsin = np.ascontiguousarray(rcart[odd].T)
-        self.flat = flat
-        self.chunk = max(1, _CHUNK_ELEMENTS // max(nr, 1))
+        wm = w.reshape(c, -1, n, n)
+        if np.max(np.abs(wm - wm.conj().swapaxes(-1, -2)), initial=0.0) <= 1e-12 * np.max(np.abs(wm), initial=0.0):
+            rows, cols = np.tril_indices(n)
+            self.lower = (rows.astype(np.int64), cols.astype(np.int64))
+            w = w[:, :, rows * n + cols]
+        self.weights = np.ascontiguousarray(w).view(float)  # (c, nh + ns, 2m): real and imaginary parts
+        self.phases = phases if phases is not None and phases.matches(rcart[keep], rcart[odd]) else \
+            _Phases(rcart[keep], rcart[odd])
 
     def __call__(self, k: Array) -> Array:
         k = np.asarray(k, dtype=float)
         c, _, nn = self.flat.shape
         out = np.empty((c, k.shape[0], nn), dtype=complex)
+        vals = None
         for s in range(0, k.shape[0], self.chunk):
             ks = k[s : s + self.chunk]
             if self.weights is None:
@@ -259,11 +267,56 @@ class _FourierSum:
                 for a in range(c):
                     np.matmul(phase, self.flat[a], out=out[a, s : s + self.chunk])
                 continue
-            cs = np.concatenate([np.cos(ks @ self.rcos), np.sin(ks @ self.rsin)], axis=1)
+            cs = self.phases(ks)
+            if self.lower is None:
+                for a in range(c):
+                    np.matmul(cs, self.weights[a], out=out[a, s : s + self.chunk].view(float))
+                continue
             for a in range(c):
-                np.matmul(cs, self.weights[a], out=out[a, s : s + self.chunk].view(float))
+                vals = np.matmul(cs, self.weights[a]).view(complex)
+                _mirror(vals, out[a, s : s + self.chunk], *self.lower, self.n)
         out = out.reshape(c, k.shape[0], self.n, self.n)
         return out[0] if self.single else out
+
+
+class _Phases:
+    """[cos(k·R), sin(k·R')] for the folded R set, remembering the last k (H, ∂H and A^W share it)."""
+
+    def __init__(self, rcos: Array, rsin: Array) -> None:
+        self.rcos = np.ascontiguousarray(rcos.T)
+        self.rsin = np.ascontiguousarray(rsin.T)
+        self.memo: tuple[Array, Array] | None = None  # (k, phases): one attribute, so threads see a pair
+
+    def matches(self, rcos: Array, rsin: Array) -> bool:
+        return np.array_equal(self.rcos, rcos.T) and np.array_equal(self.rsin, rsin.T)
+
+    def __call__(self, k: Array) -> Array:
+        memo = self.memo
+        if memo is not None and memo[0].shape == k.shape and np.array_equal(memo[0], k):
+            return memo[1]
+        cs = np.concatenate([np.cos(k @ self.rcos), np.sin(k @ self.rsin)], axis=1)
+        self.memo = (k.copy(), cs)
+        return cs
+
+
+def _mirror_numpy(vals: Array, out: Array, rows: Array, cols: Array, n: int) -> None:
+    """out[:, i·n + j] = vals[:, t] and out[:, j·n + i] = conj(vals[:, t]) for (i, j) = (rows[t], cols[t])."""
+    out[:, cols * n + rows] = vals.conj()
+    out[:, rows * n + cols] = vals
+
+
+try:
+    from numba import njit
+
+    @njit(cache=True)
+    def _mirror(vals, out, rows, cols, n):  # pragma: no cover - compiled; same as _mirror_numpy
+        for k in range(vals.shape[0]):
+            for t in range(rows.shape[0]):
+                v = vals[k, t]
+                out[k, rows[t] * n + cols[t]] = v
+                out[k, cols[t] * n + rows[t]] = np.conj(v)
+except ImportError:  # pragma: no cover - numba is a dependency
+    _mirror = _mirror_numpy
 
 
 def _partners(rcart: Array) -> Array | None:
