@@ -60,13 +60,19 @@ def wb_worker(spec: dict) -> dict:
             nw = int(f.readline())
         kwargs["wannier_centers_cart"] = np.zeros((nw, 3))
     system = wb.system.System_tb(tb_file=spec["file"], **kwargs)
+    if spec.get("kind") == "shc":
+        system.set_spin_interlaced()  # S = σ on (2i, 2i+1) pairs: properspin's spinor_order="interleaved" (s = σ/2)
     t_read = time.perf_counter() - t0
     grid = wb.Grid(system, NK=spec["n"], use_symmetry=False)
     dense = [int(x) for x in grid.dense]
     if dense != [spec["n"]] * 3:
         raise SystemExit(f"WannierBerri chose a {dense} grid, not {spec['n']}^3")
-    calc = {"ahc": static.AHC(Efermi=np.array(spec["fermi"]), tetra=False,
-                              kwargs_formula={"external_terms": spec["position"]})}
+    if spec.get("kind") == "shc":  # Kubo SHC with J = ½{S, v}: properspin's conventional_spin (Wannier manifold)
+        calc = {"shc": static.SHC(Efermi=np.array(spec["fermi"]), tetra=False,
+                                  kwargs_formula={"spin_current_type": "simple", "external_terms": False})}
+    else:
+        calc = {"ahc": static.AHC(Efermi=np.array(spec["fermi"]), tetra=False,
+                                  kwargs_formula={"external_terms": spec["position"]})}
     parallel = spec["processes"] > 1
     if parallel:
         import ray
@@ -79,6 +85,9 @@ def wb_worker(spec: dict) -> dict:
     res = wb.run(system, grid=grid, calculators=calc, adpt_num_iter=0, use_irred_kpt=False, symmetrize=False,
                  parallel=parallel, fout_name=os.path.join(workdir, "wb"), print_progress_step_time=1e9)
     t_run = time.perf_counter() - t0
+    if spec.get("kind") == "shc":
+        data = np.asarray(res.results["shc"].data)  # (nEf, current, field, spin), (ħ/e) S/m
+        return {"shc": data.tolist(), "t_run": t_run, "version": wb.__version__}
     data = np.asarray(res.results["ahc"].data)  # (nEf, 3): pseudovector O, σ_xy = O_z (S/m)
     return {"sigma_xy": data[:, 2].tolist(), "sigma_full": data.tolist(), "t_run": t_run, "t_read": t_read,
             "nkdiv": [int(x) for x in grid.div], "nkfft": [int(x) for x in grid.FFT],
@@ -134,6 +143,57 @@ def run_ours(model, fermi, n: int, workers: int) -> tuple[list[float], float, in
     return res.sel(current="x", field="y").values.tolist(), dt, int(res.attrs["degenerate_kpoints"])
 
 
+def lattice_case(python: str, a: argparse.Namespace) -> None:
+    import numpy as np
+
+    from properspin.models.wannier import wannier90, write_tb
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tb = lattice_model()
+        path = Path(tmp) / "stacked_haldane_tb.dat"
+        write_tb(path, tb.to_wannier())
+        m_pos = wannier90(path, use_position=True)
+        m_nopos = wannier90(path, use_position=False)
+        e = np.linalg.eigvalsh(m_pos.h(np.random.default_rng(0).random((4000, 3)) @ m_pos.reciprocal))
+        fermi = float(np.round(np.quantile(e[:, 0], 0.8), 6))  # in the lower band: a metal with a Fermi surface
+        print(f"(a) lattice model: {tb.name} {tb.parameters}, lower band {e[:, 0].min():.3f}..{e[:, 0].max():.3f} eV,"
+              f" upper {e[:, 1].min():.3f}..{e[:, 1].max():.3f} eV")
+        case("a", python, path, m_pos, m_nopos, fermi, a.lattice_n, 1e-6, a.workers)
+
+
+def spin_case(python, path, model_nopos, fermi: list[float], n: int, target: float) -> None:
+    """Conventional spin Hall conductivity, all 27 components at several E_F, against WannierBerri's SHC.
+
+    WannierBerri ``SHC(spin_current_type="simple", external_terms=False)`` is the Kubo formula with
+    J = ½{S, v} and S = σ, in (ħ/e) S/m; properspin's ``conventional_spin`` (η = 0) is the same formula with
+    s = σ/2 in (ħ/2e) S/m, so the two numbers must differ by exactly a factor 2.  (WannierBerri wants its
+    Fermi energies in ascending order.)
+    """
+    import numpy as np
+
+    import properspin as ps
+
+    fermi = sorted(fermi)
+    print(f"\n== (c) {path.name}: conventional spin Hall σ^s_ab, E_F = {fermi} eV, {n}^3 k-points, no positions ==")
+    t0 = time.perf_counter()
+    res = ps.conductivity(model_nopos, "conventional_spin", fermi=fermi, mesh=ps.mesh.grid(n),
+                          engine=ps.Engine(workers=1))
+    t_ours = time.perf_counter() - t0
+    ours = res.transpose("fermi", "current", "field", "spin").values / 2  # (ħ/e) S/m
+    wb = run_wb(python, {"file": str(path), "position": False, "n": n, "fermi": fermi, "processes": 1,
+                         "kind": "shc"})
+    theirs = np.array(wb["shc"])
+    scale = np.max(np.abs(theirs))
+    err = float(np.max(np.abs(ours - theirs)) / scale)
+    for i, ef in enumerate(fermi):
+        print(f"  E_F = {ef:.6f} eV: σ^z_xy properspin {ours[i, 0, 1, 2]:14.6f}  "
+              f"WannierBerri {theirs[i, 0, 1, 2]:14.6f}  (ħ/e) S/m")
+    print(f"  all 27 components × {len(fermi)} E_F: max |ours − theirs| / max|theirs| = {err:.2e} "
+          + ("OK" if err <= target else f"> target {target:g}"))
+    print(f"    serial wall time: properspin {t_ours:7.2f} s, WannierBerri {wb['t_run']:7.2f} s, "
+          f"ratio ours/theirs {t_ours / wb['t_run']:.3f}")
+
+
 # ---------------------------------------------------------------------------------------------------- main
 def setup(venv: Path) -> str:
     py = venv / "bin" / "python"
@@ -185,6 +245,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--fe-n", type=int, default=40, help="k-points per direction, Fe")
     p.add_argument("--fermi-grid", type=int, default=40, help="mesh for the 8-electron Fermi level of Fe")
     p.add_argument("--workers", type=int, default=2, help="processes for the parallel timing (1: skip)")
+    p.add_argument("--spin-n", type=int, default=20, help="k-points per direction, Fe spin Hall (0: skip)")
+    p.add_argument("--spin-only", action="store_true", help="only the Fe spin Hall comparison (c)")
     p.add_argument("--wb-worker", help=argparse.SUPPRESS)
     a = p.parse_args(argv)
     if a.wb_worker:
@@ -201,7 +263,7 @@ def main(argv: list[str] | None = None) -> None:
 
     import properspin as ps
     from properspin.filling import fermi_level
-    from properspin.models.wannier import wannier90, write_tb
+    from properspin.models.wannier import wannier90
 
     ver = subprocess.run([python, "-c", "import wannierberri as w, numpy as n; print(w.__version__, n.__version__)"],
                          capture_output=True, text=True, env={**os.environ, **ONE_THREAD}).stdout.split()
@@ -209,24 +271,18 @@ def main(argv: list[str] | None = None) -> None:
     print(f"WannierBerri {ver[0]} (numpy {ver[1]}) in {python}")
     print(f"machine: {os.cpu_count()} cores; serial runs use 1 process with 1 BLAS thread each; "
           f"parallel runs {a.workers} processes × 1 thread")
-    with tempfile.TemporaryDirectory() as tmp:
-        tb = lattice_model()
-        path = Path(tmp) / "stacked_haldane_tb.dat"
-        write_tb(path, tb.to_wannier())
-        m_pos = wannier90(path, use_position=True)
-        m_nopos = wannier90(path, use_position=False)
-        e = np.linalg.eigvalsh(m_pos.h(np.random.default_rng(0).random((4000, 3)) @ m_pos.reciprocal))
-        fermi = float(np.round(np.quantile(e[:, 0], 0.8), 6))  # in the lower band: a metal with a Fermi surface
-        print(f"(a) lattice model: {tb.name} {tb.parameters}, lower band {e[:, 0].min():.3f}..{e[:, 0].max():.3f} eV,"
-              f" upper {e[:, 1].min():.3f}..{e[:, 1].max():.3f} eV")
-        case("a", python, path, m_pos, m_nopos, fermi, a.lattice_n, 1e-6, a.workers)
+    if not a.spin_only:
+        lattice_case(python, a)
 
     fe_pos = wannier90(FE_FILE, spinor_order="interleaved", use_position=True)
     fe_nopos = wannier90(FE_FILE, spinor_order="interleaved", use_position=False)
     t0 = time.perf_counter()
     ef = float(np.round(fermi_level(fe_nopos, 8.0, ps.mesh.grid(a.fermi_grid)), 6))
     print(f"\n(b) Fe: E_F from 8 electrons on a {a.fermi_grid}^3 grid = {ef:.6f} eV ({time.perf_counter() - t0:.1f} s)")
-    case("b", python, FE_FILE, fe_pos, fe_nopos, ef, a.fe_n, 1e-4, a.workers)
+    if not a.spin_only:
+        case("b", python, FE_FILE, fe_pos, fe_nopos, ef, a.fe_n, 1e-4, a.workers)
+    if a.spin_n:
+        spin_case(python, FE_FILE, fe_nopos, [ef - 0.2, ef, ef + 0.1], a.spin_n, 1e-6)
 
 
 if __name__ == "__main__":
