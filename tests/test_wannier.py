@@ -431,3 +431,37 @@ def test_chern_conductivity_of_hr_model(tmp_path, builder, chern):
         sigma = properspin.conductivity(model, "charge", fermi=[0.0], mesh=mesh.grid(48))
         sxy = float(sigma.sel(current="x", field="y").isel(fermi=0))
         assert sxy == pytest.approx(-chern, abs=1e-2)  # σ_xy = −C e²/h
+
+
+# ------------------------------------------------------------------------------------- Fourier sums
+def _direct_sum(wh: WannierHamiltonian, k: np.ndarray, blocks: np.ndarray) -> np.ndarray:
+    """Σ_R e^{ik·R} B_R / d_R as an explicit complex einsum (the definition, no folding)."""
+    rcart = wh.rvec @ wh.lattice
+    return np.einsum("kr,r...->k...", np.exp(1j * k @ rcart.T), blocks / wh.deg.reshape(-1, *[1] * (blocks.ndim - 1)))
+
+
+def test_fourier_sums_equal_the_definition_hermitian_and_not():
+    """H, ∂H and A^W by the folded lower-triangle products equal the direct complex sums (1e-12) and come out
+    exactly Hermitian; a block set that is not Hermitian (H_{−R} ≠ H_R†) takes the full product and is also
+    the definition.  The shared phases are recomputed when k changes (two k sets in turn)."""
+    from properspin.models.wannier import _FourierSum, _Phases
+
+    wh = random_wannier(5, seed=3)
+    model = wh.to_model()
+    assert model.hamiltonian.lower is not None and model.gradient.lower is not None
+    assert model.gradient.phases is model.hamiltonian.phases is model.position.phases
+    rcart = wh.rvec @ wh.lattice
+    for k in (random_k(model, 7, seed=4), random_k(model, 9, seed=5), random_k(model, 7, seed=4)):
+        h = model.h(k)
+        np.testing.assert_allclose(h, _direct_sum(wh, k, wh.ham), rtol=0, atol=1e-12)
+        assert np.array_equal(h, h.conj().transpose(0, 2, 1))
+        grad = _direct_sum(wh, k, 1j * np.einsum("ra,rij->raij", rcart, wh.ham)).transpose(1, 0, 2, 3)
+        np.testing.assert_allclose(model.dh(k), grad, rtol=0, atol=1e-12)
+        np.testing.assert_allclose(model.position(k), _direct_sum(wh, k, wh.pos).transpose(1, 0, 2, 3),
+                                   rtol=0, atol=1e-12)
+    skew = wh.ham.copy()
+    skew[1] += 0.3  # H_{R1} no longer the adjoint of H_{−R1}
+    plain = _FourierSum(rcart, (skew / wh.deg[:, None, None])[:, None], single=True)
+    assert plain.lower is None and isinstance(plain.phases, _Phases)
+    k = random_k(model, 6, seed=6)
+    np.testing.assert_allclose(plain(k), _direct_sum(wh, k, skew), rtol=0, atol=1e-12)
