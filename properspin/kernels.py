@@ -52,6 +52,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .eigen import eigh
 from .geometry import levi_civita_contract
 from .model import CYCLIC_PAIRS, Model
 from .sweep import Sweep
@@ -140,7 +141,7 @@ def kernel_chunk(
     for start in range(0, len(k), block):
         kb = k[start : start + block]
         h = _hamiltonian(model, kb)
-        energies, u = np.linalg.eigh(h)  # on H as the model returns it, real or complex, like the numpy path
+        energies, u = eigh(h)  # on H as the model returns it (real: numpy; complex: eigen.eigh), like the numpy path
         if model.gradient is None:
             dh = model.dh(kb)  # finite differences, validated
         else:
