@@ -136,6 +136,8 @@ def lattice_model():
 def run_ours(model, fermi, n: int, workers: int) -> tuple[list[float], float, int]:
     import properspin as ps
 
+    ps.conductivity(model, "charge", fermi=fermi, mesh=ps.mesh.grid(3), engine=ps.Engine(workers=1))  # warm-up:
+    # loads the compiled kernel from numba's cache (or compiles it after an edit of properspin/kernels.py)
     t0 = time.perf_counter()
     res = ps.conductivity(model, "charge", fermi=fermi, mesh=ps.mesh.grid(n), engine=ps.Engine(workers=workers))
     dt = time.perf_counter() - t0
@@ -174,6 +176,7 @@ def spin_case(python, path, model_nopos, fermi: list[float], n: int, target: flo
     import properspin as ps
 
     fermi = sorted(fermi)
+    ps.conductivity(model_nopos, "conventional_spin", fermi=fermi, mesh=ps.mesh.grid(3), engine=ps.Engine(workers=1))
     print(f"\n== (c) {path.name}: conventional spin Hall σ^s_ab, E_F = {fermi} eV, {n}^3 k-points, no positions ==")
     t0 = time.perf_counter()
     res = ps.conductivity(model_nopos, "conventional_spin", fermi=fermi, mesh=ps.mesh.grid(n),

@@ -3,7 +3,8 @@
 The numpy path of :mod:`properspin.engine` builds the whole :class:`~properspin.geometry.BandGeometry`
 of a chunk, the per-band response ``(*components, N, n)`` and a ``(N·n, ncomp)`` value array before
 :meth:`~properspin.sweep.Sweep.accumulate` bins it.  :func:`kernel_chunk` keeps the batched
-``numpy.linalg.eigh`` and does everything after it in one compiled loop over k with ``n × n`` scratch
+eigen-decomposition (:func:`properspin.eigen.eigh`, ``numpy.linalg.eigh`` with a faster path for small
+complex matrices) and does everything after it in one compiled loop over k with ``n × n`` scratch
 matrices only, in blocks of k small enough that H, U and ∂H stay in cache.  Per k-point:
 
 * band-basis velocity ``V^a = U† ∂_a H U + i(ε_m − ε_n) Ā^a_mn`` (``Ā = U† A^W U``, the Wannier position
@@ -24,8 +25,8 @@ matrices only, in blocks of k small enough that H, U and ∂H stay in cache.  Pe
     (:func:`~properspin.geometry.conventional_spin_curvature`).  ``A`` is never formed: with ``P = S^l V^i
     = (s^l U)† (∂_i H U)`` (or ``(s^l U)† (U V^i)`` with a position term), ``A_nm = (P_nm + conj(P_mn))/2``,
     and the pair (n, m) contributes minus the (m, n) term.  When ``s^l = 1_orb ⊗ σ^l/2`` exactly
-    (:func:`_spinor_pairs`: up/down rows paired), ``S^l V^i = U† s^l Y^i`` comes from the four half-size
-    products ``U_σ† Y_σ'`` (one BLAS call ``[U_↑†; U_↓†] [Y_↑ | Y_↓]``) instead of three full ones;
+    (:func:`_spinor_pairs`: up/down rows paired), ``S^l V^i = U† s^l Y^i`` comes from the half-size
+    products ``U_↑† [Y_↑ | Y_↓]`` and ``U_↓† Y_↑`` (``U_↓† Y_↓ = V − U_↑† Y_↑``) instead of three full ones;
   - torque dipole = ``ε_ijc Σ^{c,l}`` − conventional, charge = ``−ε_ijc Ω^c``;
 
 * each state ``(ε_mk, w_k Q_mk)`` goes straight into the partial sums of every
@@ -36,8 +37,9 @@ matrices only, in blocks of k small enough that H, U and ∂H stay in cache.  Pe
   that use ``s_nn`` (proper spin, torque dipole).
 
 Proper spin and charge accumulate the compact ``Σ^{c,l}`` / ``Ω^c`` and are expanded with ``ε_ijc`` once
-per chunk.  Products of ``n ≥ 10`` matrices go to BLAS (``np.dot``); smaller ones are written out and
-skip zeros, and 4 bands get their own compiled copy with constant loop bounds.
+per chunk.  Products of ``n ≥ 10`` matrices go to BLAS (``np.dot``), one call per stage for all three
+directions (operands stacked: small products cost as much in call overhead as in arithmetic); smaller ones
+are written out and skip zeros, and 4 bands get their own compiled copy with constant loop bounds.
 
 Supported: ``proper_spin``, ``conventional_spin``, ``torque_dipole`` and ``charge`` on 2D/3D models, with
 or without a Wannier position term.  Anything else (``appendix_c``, ``torque``, a position matrix that
@@ -69,7 +71,6 @@ _BLAS_MIN = 10  # matrix size from which products call BLAS
 _BLOCK_BYTES = 1 << 22  # k-points per kernel call: about this many bytes of H, U, ∂H, A
 _BLOCK_MIN = 64
 _HERMITIAN_RTOL = 1e-12  # relative anti-Hermitian part of A^W(k) above which the kernel declines
-_HERMITIAN_STRIDE = 8  # A^W(k) is checked at every 8th k-point of a block (and the last)
 _SPLIT_TOL = 1e-8  # as geometry.degenerate_contributions
 
 # status codes returned by the compiled kernel
@@ -431,7 +432,7 @@ if njit is not None:
                     # one rotation of C = ∂_a H + i A^a gives M = D + iĀ (D = U† ∂_a H U; D, Ā Hermitian):
                     # D_mc = (M_mc + conj(M_cm))/2, Ā_mc = (M_mc − conj(M_cm))/2i
                     ok = True
-                    for i in range(n if k % _HERMITIAN_STRIDE == 0 or k == nk - 1 else 0):
+                    for i in range(n):  # A^W(k) Hermitian at every k (else the numpy path)
                         for j in range(i, n):
                             z = apos[a, k, i, j]
                             zt = apos[a, k, j, i]

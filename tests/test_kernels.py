@@ -172,6 +172,23 @@ def test_non_hermitian_position_falls_back():
     assert kernels.kernel_chunk("proper_spin", model, k, w, _sweeps(), 1e-6, 0.0) is None
 
 
+def test_position_not_hermitian_at_one_k_point_falls_back():
+    """The Hermiticity of A^W(k) is checked at every k: one bad k-point of 16 sends the chunk to numpy."""
+    base = random_model(4, 2, True, seed=3, position=True)
+    k, w = mesh.resolve(mesh.grid(4), base).all_points(base)
+    bad = k[5]
+
+    def position(q):
+        a = base.position(q).copy()
+        hit = np.all(np.isclose(q, bad), axis=1)
+        a[0][hit] += 1e-3j * np.eye(4)
+        return a
+
+    model = ps.Model(base.hamiltonian, base.gradient, base.spin, 2, reciprocal=base.reciprocal, position=position)
+    assert kernels.kernel_chunk("charge", model, k, w, _sweeps(), 1e-6, 0.0) is None
+    assert kernels.kernel_chunk("charge", model, np.delete(k, 5, 0), np.delete(w, 5), _sweeps(), 1e-6, 0.0) is not None
+
+
 @pytest.mark.parametrize("name", SUPPORTED)
 def test_exact_degeneracies_excluded_like_numpy(name):
     """BHZ without exchange: Kramers pairs are exactly degenerate and flagged as for the numpy path.
