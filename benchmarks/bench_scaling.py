@@ -4,7 +4,8 @@ Times one ``conductivity`` call (4-band model, 1000 Fermi energies, same k-point
 
 * local worker processes, ``Engine(workers=1)`` and ``Engine(workers=2)``;
 * a Dask ``LocalCluster`` of 1 and 2 single-threaded workers (``Engine(scheduler=client)``; the cluster is
-  started before the clock, the job's scatter and the chunk traffic are timed);
+  started and every worker has run a warm-up calculation before the clock, so that loading the compiled code
+  (≈ 0.5 s per process) is not timed; the job's scatter and the chunk traffic are);
 * MPI through ``mpi4py.futures`` (``mpiexec -n W+1``: rank 0 submits, W ranks work; the ``conductivity`` call
   is timed inside the job, not the ``mpiexec`` start-up);
 
@@ -55,7 +56,7 @@ def dask_times(n: int, chunk: int) -> tuple[float, float] | None:
     for w in (1, 2):
         with LocalCluster(n_workers=w, threads_per_worker=1, processes=True, dashboard_address=None) as cl, \
                 Client(cl) as client:
-            timed(8, chunk, scheduler=client)  # warm-up on the cluster
+            timed(300, 1000, scheduler=client)  # warm-up: 90 chunks, so every worker loads the compiled code
             out.append(timed(n, chunk, scheduler=client))
     return out[0], out[1]
 
@@ -84,7 +85,7 @@ def mpi_times(n: int, chunk: int) -> tuple[float, float] | None:
 
 
 def mpi_job(n: int, chunk: int) -> None:
-    timed(8, chunk, scheduler="mpi")  # warm-up: worker imports and kernel cache
+    timed(300, 1000, scheduler="mpi")  # warm-up: 90 chunks, so every worker imports and loads the compiled code
     print(f"MPITIME {timed(n, chunk, scheduler='mpi')}")
 
 
