@@ -465,3 +465,76 @@ def test_fourier_sums_equal_the_definition_hermitian_and_not():
     assert plain.lower is None and isinstance(plain.phases, _Phases)
     k = random_k(model, 6, seed=6)
     np.testing.assert_allclose(plain(k), _direct_sum(wh, k, skew), rtol=0, atol=1e-12)
+
+
+def _long_range_wannier(n: int = 4, rmax: int = 3, seed: int = 11) -> WannierHamiltonian:
+    """Hermitian model with hoppings and positions on R ∈ {−rmax..rmax}³ (343 R vectors, 7 distinct R_3)."""
+    rng = np.random.default_rng(seed)
+    rvec = np.array(list(itertools.product(range(-rmax, rmax + 1), repeat=3)))
+    index = {tuple(r): i for i, r in enumerate(rvec.tolist())}
+    ham = np.zeros((len(rvec), n, n), complex)
+    pos = np.zeros((len(rvec), 3, n, n), complex)
+    for i, r in enumerate(rvec.tolist()):
+        j = index[tuple(-x for x in r)]
+        scale = np.exp(-0.7 * np.linalg.norm(r))
+        if i < j:
+            ham[i] = scale * (rng.normal(size=(n, n)) + 1j * rng.normal(size=(n, n)))
+            pos[i] = 0.1 * scale * (rng.normal(size=(3, n, n)) + 1j * rng.normal(size=(3, n, n)))
+            ham[j], pos[j] = ham[i].conj().T, pos[i].conj().transpose(0, 2, 1)
+        elif i == j:
+            h, p = rng.normal(size=(n, n)) + 1j * rng.normal(size=(n, n)), rng.normal(size=(3, n, n)) + 0j
+            ham[i], pos[i] = h + h.conj().T, p + p.transpose(0, 2, 1)
+    return WannierHamiltonian(LATTICE, rvec, np.ones(len(rvec), int), ham, pos, "long-range test model")
+
+
+def test_line_sums_on_a_grid_equal_the_definition():
+    """On grid blocks (k on lines along b_3) H, ∂H, A^W and ∂A^W are summed per line, then over R_3 only; the
+    result is the direct sum to 1e-12 and exactly Hermitian.  Scattered k-points take the direct path (None)."""
+    wh = _long_range_wannier()
+    model = wh.to_model()
+    assert model.hamiltonian.lines is not None and model.position_gradient.full.lines is not None
+    grid = properspin.mesh.resolve(properspin.mesh.grid(6), model)
+    k, _ = grid.points(model, 40, 140)  # 100 k-points on 4 lines of 6 (and parts of two more)
+    assert model.hamiltonian.lines(k) is not None
+    assert model.hamiltonian.lines(random_k(model, 40)) is None
+    rcart = wh.rvec @ wh.lattice
+    h = model.h(k)
+    np.testing.assert_allclose(h, _direct_sum(wh, k, wh.ham), rtol=0, atol=1e-12)
+    assert np.array_equal(h, h.conj().transpose(0, 2, 1))
+    grad = _direct_sum(wh, k, 1j * np.einsum("ra,rij->raij", rcart, wh.ham)).transpose(1, 0, 2, 3)
+    np.testing.assert_allclose(model.dh(k), grad, rtol=0, atol=1e-11)
+    np.testing.assert_allclose(model.position(k), _direct_sum(wh, k, wh.pos).transpose(1, 0, 2, 3), rtol=0,
+                               atol=1e-12)
+    dpos = _direct_sum(wh, k, 1j * np.einsum("ra,rbij->rabij", rcart, wh.pos)).transpose(1, 2, 0, 3, 4)
+    np.testing.assert_allclose(model.position_gradient(k), dpos, rtol=0, atol=1e-11)
+
+
+def test_line_sums_give_the_same_conductivity():
+    """Proper spin and charge on a grid with and without the line sums: equal to 1e-12."""
+    wh = _long_range_wannier(n=4)
+    fermi = np.linspace(-2, 2, 5)
+    fast = wh.to_model(spinor_order="interleaved")
+    slow = wh.to_model(spinor_order="interleaved")
+    for s in (slow.hamiltonian, slow.gradient, slow.position, slow.position_gradient.full,
+              slow.position_gradient.curl_sum):
+        s.lines = None
+    for response in ("charge", "proper_spin"):
+        a = properspin.conductivity(fast, response, fermi=fermi, mesh=properspin.mesh.grid(8))
+        b = properspin.conductivity(slow, response, fermi=fermi, mesh=properspin.mesh.grid(8))
+        assert np.max(np.abs(b.values)) > 0
+        np.testing.assert_allclose(a.values, b.values, rtol=1e-12, atol=1e-12 * np.max(np.abs(b.values)))
+
+
+def test_mirror_numpy_fallback_equals_compiled():
+    from properspin.models.wannier import _mirror, _mirror_numpy
+
+    rng = np.random.default_rng(2)
+    n = 5
+    rows, cols = (x.astype(np.int64) for x in np.tril_indices(n))
+    vals = rng.normal(size=(7, len(rows))) + 1j * rng.normal(size=(7, len(rows)))
+    a, b = np.empty((7, n * n), complex), np.empty((7, n * n), complex)
+    _mirror(vals, a, rows, cols, n)
+    _mirror_numpy(vals, b, rows, cols, n)
+    np.testing.assert_array_equal(a, b)
+    m = a.reshape(7, n, n)
+    assert np.array_equal(m, m.conj().transpose(0, 2, 1))

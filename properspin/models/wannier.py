@@ -166,8 +166,9 @@ class WannierHamiltonian:
         lat = self.lattice[:dim, :dim]
         rcart = self.rvec[:, :dim] @ lat
         hw = self.ham / self.deg[:, None, None]
-        h_sum = _FourierSum(rcart, hw[:, None], single=True)
-        g_sum = _FourierSum(rcart, 1j * rcart[:, :, None, None] * hw[:, None], phases=getattr(h_sum, "phases", None))
+        h_sum = _FourierSum(rcart, hw[:, None], single=True, lattice=lat)
+        g_sum = _FourierSum(rcart, 1j * rcart[:, :, None, None] * hw[:, None], phases=getattr(h_sum, "phases", None),
+                            lattice=lat)
         notes = {
             "source": self.source,
             "header": self.header,
@@ -180,9 +181,9 @@ class WannierHamiltonian:
         if use_position and self.pos is not None:
             rall, pall, anti = _hermitize(self.rvec, self.pos / self.deg[:, None, None, None])
             rc = rall[:, :dim] @ lat
-            position = _FourierSum(rc, pall[:, :dim], phases=getattr(h_sum, "phases", None))
+            position = _FourierSum(rc, pall[:, :dim], phases=getattr(h_sum, "phases", None), lattice=lat)
             # ∂_a A^W_b = Σ_R i R_a e^{ik·R} r_R,b, flattened (a, b) → a·dim + b
-            position_gradient = _PositionGradient(rc, pall[:, :dim], getattr(position, "phases", None))
+            position_gradient = _PositionGradient(rc, pall[:, :dim], getattr(position, "phases", None), lat)
             notes["position_antihermitian_max_angstrom"] = anti
         return Model(
             hamiltonian=h_sum,
@@ -201,13 +202,14 @@ class WannierHamiltonian:
 class _PositionGradient:
     """∂_a A^W_b = Σ_R i R_a e^{ik·R} r_R,b as (dim, dim, N, n, n); ``curl`` gives ∂_a A_b − ∂_b A_a directly."""
 
-    def __init__(self, rcart: Array, pos: Array, phases: _Phases | None = None) -> None:
+    def __init__(self, rcart: Array, pos: Array, phases: _Phases | None = None, lattice: Array | None = None) -> None:
         nr, dim, n, _ = pos.shape
         self.dim = dim
         grad = 1j * rcart[:, :, None, None, None] * pos[:, None]  # (nR, a, b, n, n)
-        self.full = _FourierSum(rcart, grad.reshape(nr, dim * dim, n, n), phases=phases)
+        self.full = _FourierSum(rcart, grad.reshape(nr, dim * dim, n, n), phases=phases, lattice=lattice)
         self.curl_sum = _FourierSum(
-            rcart, np.stack([grad[:, a, b] - grad[:, b, a] for a, b in CYCLIC_PAIRS[dim]], axis=1), phases=phases)
+            rcart, np.stack([grad[:, a, b] - grad[:, b, a] for a, b in CYCLIC_PAIRS[dim]], axis=1), phases=phases,
+            lattice=lattice)
 
     def __call__(self, k: Array) -> Array:
         out = self.full(k)
@@ -226,15 +228,22 @@ class _FourierSum:
     When moreover every sum is Hermitian (B_{−R} = B_R† to round-off: H, ∂H, the symmetrised A^W), only the
     lower triangle is summed and mirrored, which halves the product again and makes the result exactly
     Hermitian.  ``phases`` may be shared by sums over the same R: the last k's [cos, sin] is reused.
+
+    With the ``lattice`` (rows a_i, Å), k-points that lie on lines along the last reciprocal vector (a uniform
+    grid read in order: every k-point of a block shares θ_i = k·a_i, i < dim, with many others) are summed in
+    two stages, e^{ik·R} = e^{i Σ_{i<dim} R_i θ_i} e^{i R_dim θ_dim}: once per line over all R, then per
+    k-point over the few distinct R_dim only (see :class:`_LineSums`).
     """
 
-    def __init__(self, rcart: Array, blocks: Array, single: bool = False, phases: _Phases | None = None) -> None:
+    def __init__(self, rcart: Array, blocks: Array, single: bool = False, phases: _Phases | None = None,
+                 lattice: Array | None = None) -> None:
         nr, c, n, _ = blocks.shape
         self.n, self.single = n, single
         flat = np.ascontiguousarray(blocks.reshape(nr, c, n * n).transpose(1, 0, 2)).astype(complex)  # (c, nR, n²)
         self.flat = flat
         self.chunk = max(1, _CHUNK_ELEMENTS // max(nr, 1))
         self.lower = None
+        self.lines = None
         partner = _partners(rcart)
         if partner is None:
             self.rcart = np.ascontiguousarray(rcart.T)  # (dim, nR)
@@ -251,6 +260,8 @@ class _FourierSum:
             rows, cols = np.tril_indices(n)
             self.lower = (rows.astype(np.int64), cols.astype(np.int64))
             w = w[:, :, rows * n + cols]
+            if lattice is not None:
+                self.lines = _LineSums.build(rcart, flat[:, :, rows * n + cols], lattice)
         self.weights = np.ascontiguousarray(w).view(float)  # (c, nh + ns, 2m): real and imaginary parts
         self.phases = phases if phases is not None and phases.matches(rcart[keep], rcart[odd]) else \
             _Phases(rcart[keep], rcart[odd])
@@ -259,7 +270,12 @@ class _FourierSum:
         k = np.asarray(k, dtype=float)
         c, _, nn = self.flat.shape
         out = np.empty((c, k.shape[0], nn), dtype=complex)
-        vals = None
+        vals = self.lines(k) if self.lines is not None else None
+        if vals is not None:  # (N, c, m): the lower triangles of every component
+            for a in range(c):
+                _mirror(np.ascontiguousarray(vals[:, a]), out[a], *self.lower, self.n)
+            out = out.reshape(c, k.shape[0], self.n, self.n)
+            return out[0] if self.single else out
         for s in range(0, k.shape[0], self.chunk):
             ks = k[s : s + self.chunk]
             if self.weights is None:
@@ -277,6 +293,67 @@ class _FourierSum:
                 _mirror(vals, out[a, s : s + self.chunk], *self.lower, self.n)
         out = out.reshape(c, k.shape[0], self.n, self.n)
         return out[0] if self.single else out
+
+
+class _LineSums:
+    """Σ_R e^{ik·R} B_R for k-points on lines of fixed θ_i = k·a_i (i < dim), in two stages.
+
+    Stage 1, once per line g: G_g(r) = Σ_{R: R_dim = r} e^{i Σ_{i<dim} R_i θ_i} B_R for each distinct last
+    coordinate r.  Stage 2, per k-point: Σ_r e^{i r θ_dim} G_g(r).  Cost ≈ (lines × nR + N × n_r) n² instead
+    of N × nR × n²; used only when a block holds at most N/4 lines and n_r ≤ nR/8, else the caller sums
+    directly.  Points join a line when their θ_i agree to 1e-11 rad and are then evaluated at the line's θ
+    (the spread inside a line is checked to be below 1e-13: round-off of k, not a different k).
+    """
+
+    def __init__(self, lattice: Array, perp: Array, last: Array, bounds: Array, blocks: Array, c: int) -> None:
+        self.lattice, self.perp, self.last, self.bounds, self.blocks, self.c = lattice, perp, last, bounds, blocks, c
+
+    @classmethod
+    def build(cls, rcart: Array, blocks: Array, lattice: Array) -> _LineSums | None:
+        """``blocks`` (c, nR, m) complex; None when the R are not lattice vectors or there is nothing to gain."""
+        dim = rcart.shape[1]
+        lattice = np.asarray(lattice, dtype=float)
+        if dim < 2 or lattice.shape != (dim, dim):
+            return None
+        red = rcart @ np.linalg.inv(lattice)
+        rint = np.rint(red)
+        if not np.allclose(red, rint, atol=1e-6):
+            return None
+        last, j = np.unique(rint[:, -1], return_inverse=True)
+        j = j.reshape(-1)
+        if 8 * len(last) > len(rcart):  # stage 2 (complex, n_r terms) must beat the folded real sum (nR/2) well
+            return None
+        order = np.argsort(j, kind="stable")
+        bounds = np.searchsorted(j[order], np.arange(len(last) + 1))
+        c, nr, m = blocks.shape
+        stacked = np.ascontiguousarray(blocks[:, order].transpose(1, 0, 2).reshape(nr, c * m))
+        return cls(lattice, np.ascontiguousarray(rint[order, :-1]), last, bounds, stacked, c)
+
+    def __call__(self, k: Array) -> Array | None:
+        n_k = k.shape[0]
+        theta = k @ self.lattice.T  # θ_i = k·a_i
+        perp = theta[:, :-1]
+        _, first, inv = np.unique(np.round(perp, 11), axis=0, return_index=True, return_inverse=True)
+        inv = inv.reshape(-1)
+        groups = len(first)
+        if 4 * groups > n_k:
+            return None
+        rep = perp[first]
+        if np.max(np.abs(perp - rep[inv]), initial=0.0) > 1e-13 * (1.0 + np.max(np.abs(perp), initial=0.0)):
+            return None
+        phase = np.exp(1j * (rep @ self.perp.T))  # (lines, nR)
+        stage1 = np.empty((groups, len(self.last), self.blocks.shape[1]), dtype=complex)
+        for j in range(len(self.last)):
+            a, b = self.bounds[j], self.bounds[j + 1]
+            np.matmul(phase[:, a:b], self.blocks[a:b], out=stage1[:, j])
+        e_last = np.exp(1j * np.outer(theta[:, -1], self.last))  # (N, n_r)
+        vals = np.empty((n_k, self.blocks.shape[1]), dtype=complex)
+        order = np.argsort(inv, kind="stable")
+        starts = np.concatenate([[0], np.cumsum(np.bincount(inv, minlength=groups))])
+        for g in range(groups):
+            idx = order[starts[g] : starts[g + 1]]
+            vals[idx] = e_last[idx] @ stage1[g]
+        return vals.reshape(n_k, self.c, -1)
 
 
 class _Phases:
@@ -300,9 +377,12 @@ class _Phases:
 
 
 def _mirror_numpy(vals: Array, out: Array, rows: Array, cols: Array, n: int) -> None:
-    """out[:, i·n + j] = vals[:, t] and out[:, j·n + i] = conj(vals[:, t]) for (i, j) = (rows[t], cols[t])."""
+    """out[:, i·n + j] = vals[:, t] and out[:, j·n + i] = conj(vals[:, t]) for (i, j) = (rows[t], cols[t]);
+    the diagonal (i = j) keeps the real part only (a Hermitian sum; the imaginary part is round-off)."""
     out[:, cols * n + rows] = vals.conj()
     out[:, rows * n + cols] = vals
+    diag = rows == cols
+    out[:, rows[diag] * (n + 1)] = vals[:, diag].real
 
 
 try:
@@ -313,6 +393,8 @@ try:
         for k in range(vals.shape[0]):
             for t in range(rows.shape[0]):
                 v = vals[k, t]
+                if rows[t] == cols[t]:
+                    v = complex(v.real, 0.0)
                 out[k, rows[t] * n + cols[t]] = v
                 out[k, cols[t] * n + rows[t]] = np.conj(v)
 except ImportError:  # pragma: no cover - numba is a dependency
