@@ -163,6 +163,52 @@ def lattice_case(python: str, a: argparse.Namespace) -> None:
         case("a", python, path, m_pos, m_nopos, fermi, a.lattice_n, 1e-6, a.workers)
 
 
+def long_range_model(n: int = 18, rmax: int = 4, seed: int = 5):
+    """An 18-band Wannier Hamiltonian with hoppings and positions on R ∈ {−4..4}³ (729 R vectors, decaying as
+    e^{−|R|}), bcc lattice of Fe: the size of a real Wannier90 output, where the Fourier sums cost as much as
+    the eigensolver."""
+    import itertools
+
+    import numpy as np
+
+    from properspin.models.wannier import WannierHamiltonian
+
+    rng = np.random.default_rng(seed)
+    rvec = np.array(list(itertools.product(range(-rmax, rmax + 1), repeat=3)))
+    index = {tuple(r): i for i, r in enumerate(rvec.tolist())}
+    ham = np.zeros((len(rvec), n, n), complex)
+    pos = np.zeros((len(rvec), 3, n, n), complex)
+    for i, r in enumerate(rvec.tolist()):
+        j = index[tuple(-x for x in r)]
+        scale = np.exp(-float(np.linalg.norm(r)))
+        if i < j:
+            ham[i] = scale * (rng.normal(size=(n, n)) + 1j * rng.normal(size=(n, n)))
+            pos[i] = 0.05 * scale * (rng.normal(size=(3, n, n)) + 1j * rng.normal(size=(3, n, n)))
+            ham[j], pos[j] = ham[i].conj().T, pos[i].conj().transpose(0, 2, 1)
+        elif i == j:
+            h = rng.normal(size=(n, n)) + 1j * rng.normal(size=(n, n))
+            ham[i] = h + h.conj().T
+            pos[i] = np.diag(rng.uniform(-1, 1, n))[None] * np.ones((3, 1, 1))
+    lat = 1.435 * np.array([[1.0, 1.0, 1.0], [-1.0, 1.0, 1.0], [-1.0, -1.0, 1.0]])
+    return WannierHamiltonian(lat, rvec, np.ones(len(rvec), int), ham, pos, "long-range random 18-band model")
+
+
+def long_range_case(python: str, a: argparse.Namespace) -> None:
+    import numpy as np
+
+    from properspin.models.wannier import wannier90, write_tb
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "long_range_tb.dat"
+        write_tb(path, long_range_model())
+        m_pos = wannier90(path, use_position=True)
+        m_nopos = wannier90(path, use_position=False)
+        e = np.linalg.eigvalsh(m_nopos.h(np.random.default_rng(0).random((2000, 3)) @ m_nopos.reciprocal))
+        fermi = float(np.round(np.median(e), 6))
+        print(f"\n(d) long-range model: 18 bands, 729 R vectors, E_F = {fermi} eV (median band energy)")
+        case("d", python, path, m_pos, m_nopos, fermi, a.long_n, 1e-4, 1)
+
+
 def spin_case(python, path, model_nopos, fermi: list[float], n: int, target: float) -> None:
     """Conventional spin Hall conductivity, all 27 components at several E_F, against WannierBerri's SHC.
 
@@ -250,6 +296,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--workers", type=int, default=2, help="processes for the parallel timing (1: skip)")
     p.add_argument("--spin-n", type=int, default=20, help="k-points per direction, Fe spin Hall (0: skip)")
     p.add_argument("--spin-only", action="store_true", help="only the Fe spin Hall comparison (c)")
+    p.add_argument("--long-n", type=int, default=30, help="k-points per direction, long-range model (0: skip)")
     p.add_argument("--wb-worker", help=argparse.SUPPRESS)
     a = p.parse_args(argv)
     if a.wb_worker:
@@ -284,6 +331,8 @@ def main(argv: list[str] | None = None) -> None:
     print(f"\n(b) Fe: E_F from 8 electrons on a {a.fermi_grid}^3 grid = {ef:.6f} eV ({time.perf_counter() - t0:.1f} s)")
     if not a.spin_only:
         case("b", python, FE_FILE, fe_pos, fe_nopos, ef, a.fe_n, 1e-4, a.workers)
+    if a.long_n and not a.spin_only:
+        long_range_case(python, a)
     if a.spin_n:
         spin_case(python, FE_FILE, fe_nopos, [ef - 0.2, ef, ef + 0.1], a.spin_n, 1e-6)
 

@@ -260,11 +260,11 @@ class _FourierSum:
             rows, cols = np.tril_indices(n)
             self.lower = (rows.astype(np.int64), cols.astype(np.int64))
             w = w[:, :, rows * n + cols]
-            if lattice is not None:
-                self.lines = _LineSums.build(rcart, flat[:, :, rows * n + cols], lattice)
-        self.weights = np.ascontiguousarray(w).view(float)  # (c, nh + ns, 2m): real and imaginary parts
         self.phases = phases if phases is not None and phases.matches(rcart[keep], rcart[odd]) else \
             _Phases(rcart[keep], rcart[odd])
+        if self.lower is not None and lattice is not None:
+            self.lines = _LineSums.build(rcart, flat[:, :, self.lower[0] * n + self.lower[1]], lattice, self.phases)
+        self.weights = np.ascontiguousarray(w).view(float)  # (c, nh + ns, 2m): real and imaginary parts
 
     def __call__(self, k: Array) -> Array:
         k = np.asarray(k, dtype=float)
@@ -305,11 +305,13 @@ class _LineSums:
     (the spread inside a line is checked to be below 1e-13: round-off of k, not a different k).
     """
 
-    def __init__(self, lattice: Array, perp: Array, last: Array, bounds: Array, blocks: Array, c: int) -> None:
+    def __init__(self, lattice: Array, perp: Array, last: Array, bounds: Array, blocks: Array, c: int,
+                 shared: _Phases) -> None:
         self.lattice, self.perp, self.last, self.bounds, self.blocks, self.c = lattice, perp, last, bounds, blocks, c
+        self.shared = shared  # H, ∂H and A^W over the same R share the grouping and phases of the last k
 
     @classmethod
-    def build(cls, rcart: Array, blocks: Array, lattice: Array) -> _LineSums | None:
+    def build(cls, rcart: Array, blocks: Array, lattice: Array, shared: _Phases) -> _LineSums | None:
         """``blocks`` (c, nR, m) complex; None when the R are not lattice vectors or there is nothing to gain."""
         dim = rcart.shape[1]
         lattice = np.asarray(lattice, dtype=float)
@@ -327,13 +329,38 @@ class _LineSums:
         bounds = np.searchsorted(j[order], np.arange(len(last) + 1))
         c, nr, m = blocks.shape
         stacked = np.ascontiguousarray(blocks[:, order].transpose(1, 0, 2).reshape(nr, c * m))
-        return cls(lattice, np.ascontiguousarray(rint[order, :-1]), last, bounds, stacked, c)
+        return cls(lattice, np.ascontiguousarray(rint[order, :-1]), last, bounds, stacked, c, shared)
 
     def __call__(self, k: Array) -> Array | None:
+        memo = self.shared.lines_memo
+        if (memo is not None and memo[0].shape == k.shape and np.array_equal(memo[0], k)
+                and np.array_equal(memo[1], self.perp) and np.array_equal(memo[2], self.last)):
+            geometry = memo[3]
+        else:
+            geometry = self._group(k)
+            self.shared.lines_memo = (k.copy(), self.perp, self.last, geometry)
+        if geometry is None:
+            return None
+        phase, e_last, order, starts = geometry
+        groups = len(starts) - 1
+        stage1 = np.empty((groups, len(self.last), self.blocks.shape[1]), dtype=complex)
+        for j in range(len(self.last)):
+            a, b = self.bounds[j], self.bounds[j + 1]
+            np.matmul(phase[:, a:b], self.blocks[a:b], out=stage1[:, j])
+        vals = np.empty((k.shape[0], self.blocks.shape[1]), dtype=complex)
+        for g in range(groups):
+            idx = order[starts[g] : starts[g + 1]]
+            vals[idx] = e_last[idx] @ stage1[g]
+        return vals.reshape(k.shape[0], self.c, -1)
+
+    def _group(self, k: Array) -> tuple[Array, Array, Array, Array] | None:
+        """Lines of the k-points, their phases e^{i R_⊥·θ_⊥} (lines, nR) and e^{i r θ_dim} (N, n_r)."""
         n_k = k.shape[0]
         theta = k @ self.lattice.T  # θ_i = k·a_i
         perp = theta[:, :-1]
-        _, first, inv = np.unique(np.round(perp, 11), axis=0, return_index=True, return_inverse=True)
+        key = np.ascontiguousarray(np.round(perp, 11) + 0.0)  # + 0.0: −0.0 → 0.0, so equal values share bytes
+        key = key.view(np.dtype((np.void, key.itemsize * key.shape[1]))).reshape(-1)
+        _, first, inv = np.unique(key, return_index=True, return_inverse=True)
         inv = inv.reshape(-1)
         groups = len(first)
         if 4 * groups > n_k:
@@ -342,18 +369,10 @@ class _LineSums:
         if np.max(np.abs(perp - rep[inv]), initial=0.0) > 1e-13 * (1.0 + np.max(np.abs(perp), initial=0.0)):
             return None
         phase = np.exp(1j * (rep @ self.perp.T))  # (lines, nR)
-        stage1 = np.empty((groups, len(self.last), self.blocks.shape[1]), dtype=complex)
-        for j in range(len(self.last)):
-            a, b = self.bounds[j], self.bounds[j + 1]
-            np.matmul(phase[:, a:b], self.blocks[a:b], out=stage1[:, j])
         e_last = np.exp(1j * np.outer(theta[:, -1], self.last))  # (N, n_r)
-        vals = np.empty((n_k, self.blocks.shape[1]), dtype=complex)
         order = np.argsort(inv, kind="stable")
         starts = np.concatenate([[0], np.cumsum(np.bincount(inv, minlength=groups))])
-        for g in range(groups):
-            idx = order[starts[g] : starts[g + 1]]
-            vals[idx] = e_last[idx] @ stage1[g]
-        return vals.reshape(n_k, self.c, -1)
+        return phase, e_last, order, starts
 
 
 class _Phases:
@@ -363,6 +382,7 @@ class _Phases:
         self.rcos = np.ascontiguousarray(rcos.T)
         self.rsin = np.ascontiguousarray(rsin.T)
         self.memo: tuple[Array, Array] | None = None  # (k, phases): one attribute, so threads see a pair
+        self.lines_memo: tuple[Array, Array, Array, Any] | None = None  # (k, R⊥, R_dim values, lines): _LineSums
 
     def matches(self, rcos: Array, rsin: Array) -> bool:
         return np.array_equal(self.rcos, rcos.T) and np.array_equal(self.rsin, rsin.T)
