@@ -167,30 +167,12 @@ def long_range_model(n: int = 18, rmax: int = 4, seed: int = 5):
     """An 18-band Wannier Hamiltonian with hoppings and positions on R ∈ {−4..4}³ (729 R vectors, decaying as
     e^{−|R|}), bcc lattice of Fe: the size of a real Wannier90 output, where the Fourier sums cost as much as
     the eigensolver."""
-    import itertools
-
     import numpy as np
 
-    from properspin.models.wannier import WannierHamiltonian
+    from properspin.models.wannier import random_wannier_hamiltonian
 
-    rng = np.random.default_rng(seed)
-    rvec = np.array(list(itertools.product(range(-rmax, rmax + 1), repeat=3)))
-    index = {tuple(r): i for i, r in enumerate(rvec.tolist())}
-    ham = np.zeros((len(rvec), n, n), complex)
-    pos = np.zeros((len(rvec), 3, n, n), complex)
-    for i, r in enumerate(rvec.tolist()):
-        j = index[tuple(-x for x in r)]
-        scale = np.exp(-float(np.linalg.norm(r)))
-        if i < j:
-            ham[i] = scale * (rng.normal(size=(n, n)) + 1j * rng.normal(size=(n, n)))
-            pos[i] = 0.05 * scale * (rng.normal(size=(3, n, n)) + 1j * rng.normal(size=(3, n, n)))
-            ham[j], pos[j] = ham[i].conj().T, pos[i].conj().transpose(0, 2, 1)
-        elif i == j:
-            h = rng.normal(size=(n, n)) + 1j * rng.normal(size=(n, n))
-            ham[i] = h + h.conj().T
-            pos[i] = np.diag(rng.uniform(-1, 1, n))[None] * np.ones((3, 1, 1))
     lat = 1.435 * np.array([[1.0, 1.0, 1.0], [-1.0, 1.0, 1.0], [-1.0, -1.0, 1.0]])
-    return WannierHamiltonian(lat, rvec, np.ones(len(rvec), int), ham, pos, "long-range random 18-band model")
+    return random_wannier_hamiltonian(n, lat, rmax=rmax, decay=1.0, position_scale=0.05, seed=seed)
 
 
 def long_range_case(python: str, a: argparse.Namespace) -> None:

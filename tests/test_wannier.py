@@ -469,22 +469,9 @@ def test_fourier_sums_equal_the_definition_hermitian_and_not():
 
 def _long_range_wannier(n: int = 4, rmax: int = 3, seed: int = 11) -> WannierHamiltonian:
     """Hermitian model with hoppings and positions on R ∈ {−rmax..rmax}³ (343 R vectors, 7 distinct R_3)."""
-    rng = np.random.default_rng(seed)
-    rvec = np.array(list(itertools.product(range(-rmax, rmax + 1), repeat=3)))
-    index = {tuple(r): i for i, r in enumerate(rvec.tolist())}
-    ham = np.zeros((len(rvec), n, n), complex)
-    pos = np.zeros((len(rvec), 3, n, n), complex)
-    for i, r in enumerate(rvec.tolist()):
-        j = index[tuple(-x for x in r)]
-        scale = np.exp(-0.7 * np.linalg.norm(r))
-        if i < j:
-            ham[i] = scale * (rng.normal(size=(n, n)) + 1j * rng.normal(size=(n, n)))
-            pos[i] = 0.1 * scale * (rng.normal(size=(3, n, n)) + 1j * rng.normal(size=(3, n, n)))
-            ham[j], pos[j] = ham[i].conj().T, pos[i].conj().transpose(0, 2, 1)
-        elif i == j:
-            h, p = rng.normal(size=(n, n)) + 1j * rng.normal(size=(n, n)), rng.normal(size=(3, n, n)) + 0j
-            ham[i], pos[i] = h + h.conj().T, p + p.transpose(0, 2, 1)
-    return WannierHamiltonian(LATTICE, rvec, np.ones(len(rvec), int), ham, pos, "long-range test model")
+    from properspin.models.wannier import random_wannier_hamiltonian
+
+    return random_wannier_hamiltonian(n, LATTICE, rmax=rmax, decay=0.7, seed=seed)
 
 
 def test_line_sums_on_a_grid_equal_the_definition():

@@ -804,6 +804,38 @@ def read_wannier(path: PathLike, lattice: Array | None = None) -> WannierHamilto
     return wh
 
 
+def random_wannier_hamiltonian(
+    num_wann: int, lattice: Array, rmax: int = 1, decay: float = 1.0, position_scale: float = 0.1, seed: int = 0
+) -> WannierHamiltonian:
+    """A synthetic Hermitian Wannier Hamiltonian, for tests and benchmarks: random complex H_R and r_R on every
+    R ∈ {−rmax..rmax}³ (``(2 rmax + 1)³`` vectors, deg 1), scaled by e^{−decay·|R|} (|R| in lattice units), with
+    H_{−R} = H_R† and r_{−R} = r_R† so that H(k) and A^W(k) are Hermitian; the R = 0 position block is
+    Hermitian with its diagonal as Wannier centres."""
+    import itertools
+
+    rng = np.random.default_rng(seed)
+    n = int(num_wann)
+    rvec = np.array(list(itertools.product(range(-rmax, rmax + 1), repeat=3)))
+    index = {tuple(r): i for i, r in enumerate(rvec.tolist())}
+
+    def cplx(*shape: int) -> Array:
+        return rng.normal(size=shape) + 1j * rng.normal(size=shape)
+
+    ham = np.zeros((len(rvec), n, n), complex)
+    pos = np.zeros((len(rvec), 3, n, n), complex)
+    for i, r in enumerate(rvec.tolist()):
+        j = index[tuple(-x for x in r)]
+        scale = np.exp(-decay * float(np.linalg.norm(r)))
+        if i < j:
+            ham[i], pos[i] = scale * cplx(n, n), position_scale * scale * cplx(3, n, n)
+            ham[j], pos[j] = ham[i].conj().T, pos[i].conj().transpose(0, 2, 1)
+        elif i == j:
+            h, p = cplx(n, n), position_scale * cplx(3, n, n)
+            ham[i], pos[i] = h + h.conj().T, p + p.conj().transpose(0, 2, 1)
+    return WannierHamiltonian(np.asarray(lattice, dtype=float), rvec, np.ones(len(rvec), int), ham, pos,
+                              f"random Wannier model ({n} bands, {len(rvec)} R vectors, seed {seed})")
+
+
 def wannier90(
     path: PathLike,
     lattice: Array | None = None,
