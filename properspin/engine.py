@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import ctypes
+import functools
 import hashlib
 import json
 import math
@@ -252,6 +253,7 @@ def _steady_allocator() -> Iterator[None]:
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc mallopt parameters
 
 
+@functools.cache
 def _glibc() -> Any:
     try:
         libc = ctypes.CDLL(None)
@@ -319,8 +321,9 @@ def _run_worker_chunks(ranges: list[tuple[int, int]]) -> ChunkResult:
     assert _WORKER_JOB is not None
     job, blas = _WORKER_JOB
     total = None
-    for a, b in ranges:
-        total = _merge(total, run_chunk_limited(job, a, b, blas))
+    with threadpool_limits(blas), _steady_allocator():
+        for a, b in ranges:
+            total = _merge(total, run_chunk(job, a, b))
     assert total is not None
     return total
 
