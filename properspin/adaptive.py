@@ -32,7 +32,7 @@ from .model import Model
 
 
 def _scan(
-    model: Model, resp: responses.Response, k: np.ndarray, w: np.ndarray, fermi: np.ndarray, eta: float, tol: float
+    model: Model, resp: responses.Response, k: np.ndarray, w: np.ndarray, fermi: np.ndarray, tol: float
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per point ``max |I_k|`` (N,) and the T = 0 sum ``Σ_k w_k I_k`` (nfermi, ncomp), streamed in chunks.
 
@@ -42,7 +42,7 @@ def _scan(
     step = default_chunk_size(model.nbands)
     for start in range(0, len(k), step):
         g = band_geometry(model, k[start : start + step], tol)
-        q = resp.formula(g, eta)
+        q = resp.formula(g, resp.params)
         q = q.reshape(-1, *q.shape[-2:])  # (ncomp, N, n)
         occ = (g.energies[None, :, :] <= fermi[:, None, None]).astype(float)  # (nfermi, N, n)
         integrand = resp.factor(model.dim) * np.einsum("fkm,ckm->kfc", occ, q)
@@ -72,7 +72,7 @@ def _subgrid(k: np.ndarray, w: np.ndarray, step: np.ndarray, refine: int) -> tup
 
 def adaptive_conductivity(
     model: Model,
-    response: str,
+    response: str | responses.Response,
     *,
     fermi: Any,
     n: int | tuple[int, ...],
@@ -119,16 +119,17 @@ def adaptive_conductivity(
     if isinstance(max_iterations, bool) or int(max_iterations) != max_iterations or max_iterations < 1:
         raise ValueError(f"max_iterations must be a positive integer, got {max_iterations!r}")
     resp = responses.get(response)
+    if kwargs.get("broadening") is not None:
+        resp = resp.with_params(broadening=kwargs["broadening"]) if "broadening" in resp.defaults else resp
     fermi_arr = np.atleast_1d(np.asarray(fermi, dtype=float))
     base = meshes.resolve(meshes.grid(n), model)
     k, w = base.points(model, 0, base.size)
     step = model.reciprocal / np.asarray(base.n)[:, None]  # rows: grid step along each b_a
-    broadening = float(kwargs.get("broadening", 0.0))
     tol = float(kwargs.get("degeneracy_tol", 1e-6))
 
-    score, unrefined = _scan(model, resp, k, w, fermi_arr, broadening, tol)
+    score, unrefined = _scan(model, resp, k, w, fermi_arr, tol)
     if np.any(np.asarray(kwargs.get("temperature", 0.0)) != 0):
-        unrefined = conductivity(model, response, fermi=fermi, mesh=base, **kwargs).values
+        unrefined = conductivity(model, resp, fermi=fermi, mesh=base, **kwargs).values
     cut = threshold * score.mean()
     keep_k, keep_w = [], []
     refined_base = 0
@@ -145,11 +146,11 @@ def adaptive_conductivity(
             break
         k, w = _subgrid(k[flag], w[flag], step / refine**it, int(refine))
         if it + 1 < max_iterations:
-            score = _scan(model, resp, k, w, fermi_arr, broadening, tol)[0]
+            score = _scan(model, resp, k, w, fermi_arr, tol)[0]
     keep_k.append(k)
     keep_w.append(w)
     mesh = meshes.explicit(np.concatenate(keep_k), np.concatenate(keep_w), periodic=True, label="adaptive")
-    result = conductivity(model, response, fermi=fermi, mesh=mesh, **kwargs)
+    result = conductivity(model, resp, fermi=fermi, mesh=mesh, **kwargs)
     result.attrs |= {
         "adaptive_base_grid": str(list(base.n)),
         "adaptive_refine": int(refine),

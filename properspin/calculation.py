@@ -45,12 +45,12 @@ def _temperatures(temperature: Any) -> np.ndarray:
 
 def conductivity(
     model: Model,
-    response: str,
+    response: str | responses.Response,
     *,
     fermi: Any,
     mesh: meshes.Mesh,
     temperature: Any = 0.0,
-    broadening: float = 0.0,
+    broadening: float | None = None,
     degeneracy_tol: float = 1e-6,
     engine: Engine | None = None,
 ) -> xr.DataArray:
@@ -62,7 +62,8 @@ def conductivity(
         A :class:`~properspin.Model`.
     response
         ``"proper_spin"`` (Eq. 1), ``"conventional_spin"``, ``"torque_dipole"`` (proper − conventional),
-        ``"charge"`` (anomalous Hall), ``"appendix_c"`` (the four terms of App. C) or ``"torque"``.
+        ``"charge"`` (anomalous Hall), ``"appendix_c"`` (the four terms of App. C) or ``"torque"``; or a
+        response with its parameters set, ``responses.get("conventional_spin", broadening=0.01)``.
     fermi
         Fermi energies in eV (any order; the result keeps it).
     mesh
@@ -70,8 +71,9 @@ def conductivity(
     temperature
         Kelvin, a number or a sequence (then a leading ``temperature`` dimension is added).
     broadening
-        η (eV) in the energy denominators of the conventional spin current, 1/(Δ² + η²), as
-        Wannier90/WannierTools; 0 is the clean limit of SPEC (only conventional/torque-dipole use it).
+        Shorthand for the response parameter ``broadening``: η (eV) in the energy denominators of the
+        conventional spin current, 1/(Δ² + η²), as Wannier90/WannierTools; 0 is the clean limit (only
+        conventional/torque-dipole have it).  ``None`` keeps the response's own value.
     degeneracy_tol
         Band pairs closer than this (eV) are excluded; contributing ones are reported (SPEC §3).
     engine
@@ -86,24 +88,28 @@ def conductivity(
     if not isinstance(model, Model):
         raise TypeError(f"model must be a properspin.Model, got {type(model).__name__}")
     resp = responses.get(response)
-    if resp.kind in ("spin", "torque") and model.spin is None:
+    if resp.needs_spin and model.spin is None:
         raise ValueError(f"response {response!r} needs a spin operator, but model '{model.name}' has spin=None")
     if model.dim not in (2, 3):
         raise ValueError(f"conductivities are defined for 2D and 3D models, not dim={model.dim}")
     fermi_in = _fermi_array(fermi)
     temps = _temperatures(temperature)
-    for name, value in (("broadening", broadening), ("degeneracy_tol", degeneracy_tol)):
-        if not math.isfinite(value) or value < 0:
-            raise ValueError(f"{name} must be a finite number ≥ 0 eV, got {value!r}")
-    if broadening and not resp.uses_broadening:
-        raise ValueError(f"broadening applies to the conventional spin current only, not {response!r}")
+    if not math.isfinite(degeneracy_tol) or degeneracy_tol < 0:
+        raise ValueError(f"degeneracy_tol must be a finite number ≥ 0 eV, got {degeneracy_tol!r}")
+    if broadening is not None:
+        if "broadening" in resp.defaults:
+            resp = resp.with_params(broadening=broadening)
+        elif not math.isfinite(broadening) or broadening < 0:
+            raise ValueError(f"broadening must be a finite number ≥ 0 eV, got {broadening!r}")
+        elif broadening:
+            raise ValueError(f"broadening applies to the conventional spin current only, not {resp.name!r}")
     mesh = meshes.resolve(mesh, model)
     meshes.check_cutoff(mesh, model, fermi_in)
     engine = engine or Engine(chunk_size=default_chunk_size(model.nbands))
 
     order = np.argsort(fermi_in)
     sweeps = tuple(Sweep(fermi_in[order], t) for t in temps)
-    job = Job(model, mesh, resp, sweeps, float(broadening), float(degeneracy_tol))
+    job = Job(model, mesh, resp, sweeps, float(degeneracy_tol))
     total = engine.run(job)
 
     comp = resp.coords(model.dim)
@@ -118,7 +124,8 @@ def conductivity(
         "description": resp.description,
         "units": resp.unit(model.dim),
         "temperature_K": float(temps[0]) if np.ndim(temperature) == 0 else temps.tolist(),
-        "broadening_eV": float(broadening),
+        "broadening_eV": float(resp.params.get("broadening", 0.0)),
+        "response_parameters": dict(resp.params),
         "degeneracy_tol_eV": float(degeneracy_tol),
         "degenerate_kpoints": total.degenerate_kpoints,
         "degenerate_band_pairs": sorted(total.degenerate_bands),

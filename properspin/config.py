@@ -403,7 +403,7 @@ def _check(cfg: RunConfig, model: Any, source: str | Path) -> Any:
     except ValueError as exc:
         raise ConfigError(source, [("mesh.radius", str(exc))]) from None
     for name in cfg.calculation.responses:
-        if RESPONSES[name].kind in ("spin", "torque") and model.spin is None:
+        if RESPONSES[name].needs_spin and model.spin is None:
             msg = f"response {name!r} needs a spin operator, but model '{model.name}' has none (try 'charge')"
             raise ConfigError(source, [("calculation.responses", msg)])
     return mesh
@@ -430,7 +430,7 @@ def run_config(path: str | Path, output: str | Path | None = None, progress: boo
     fermi = cfg.fermi.energies()
     results = {}
     for name in calc.responses:
-        broadening = calc.broadening if ps.responses.get(name).uses_broadening else 0.0
+        broadening = calc.broadening if "broadening" in ps.responses.get(name).defaults else None
         log.info("%s: %s on %s mesh (%d k-points), %d Fermi energies, T = %g K", path.name, name,
                  cfg.mesh.kind, mesh.size, len(fermi), calc.temperature)
         try:

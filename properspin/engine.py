@@ -41,7 +41,6 @@ class Job:
     mesh: Mesh
     response: Response
     sweeps: tuple[Sweep, ...]
-    broadening: float
     degeneracy_tol: float
 
     @property
@@ -65,11 +64,14 @@ def run_chunk(job: Job, start: int, stop: int) -> ChunkResult:
     k, w = job.mesh.points(job.model, start, stop)
     from . import kernels  # compiled fused kernel (numba); None for what it does not cover
 
-    fast = kernels.kernel_chunk(job.response.name, job.model, k, w, job.sweeps, job.degeneracy_tol, job.broadening)
-    if fast is not None:
-        return ChunkResult(*fast)
-    g = geo.band_geometry(job.model, k, job.degeneracy_tol, with_spin=job.response.kind != "charge")
-    q = job.response.formula(g, job.broadening)  # (*comp, N, n)
+    resp = job.response
+    if resp.fused_mode is not None:
+        fast = kernels.kernel_chunk(resp.name, job.model, k, w, job.sweeps, job.degeneracy_tol,
+                                    resp.params.get("broadening", 0.0))
+        if fast is not None:
+            return ChunkResult(*fast)
+    g = geo.band_geometry(job.model, k, job.degeneracy_tol, with_spin=resp.needs_spin)
+    q = resp.formula(g, resp.params)  # (*comp, N, n)
     nk, nb = g.energies.shape
     q = q.reshape(-1, nk, nb) * w[None, :, None]
     values = q.reshape(q.shape[0], -1).T  # (N*n, ncomp)
@@ -338,9 +340,10 @@ class _Checkpoint:
 
     def __init__(self, path: str | Path, job: Job, ranges: list[tuple[int, int]]) -> None:
         self.path = Path(path)
-        desc = {"response": job.response.name, "model": job.model.describe(), "mesh": job.mesh.describe(),
+        desc = {"response": job.response.name, "params": job.response.params, "model": job.model.describe(),
+                "mesh": job.mesh.describe(),
                 "fermi": [s.fermi.tolist() for s in job.sweeps], "T": [s.temperature for s in job.sweeps],
-                "eta": job.broadening, "tol": job.degeneracy_tol,
+                "tol": job.degeneracy_tol,
                 "chunks": [len(ranges), ranges[0][1] if ranges else 0]}
         self.key = hashlib.sha256(json.dumps(desc, sort_keys=True, default=str).encode()).hexdigest()
 

@@ -17,8 +17,10 @@ response               per-band quantity                                        
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 
@@ -29,16 +31,63 @@ SPIN_LABELS = ("x", "y", "z")
 APPENDIX_C_TERMS = ("C6", "C7", "C11", "C24")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Response:
-    """A response: its per-band formula, component dimensions and unit."""
+    """A response: its per-band formula, component dimensions, unit and its own parameters.
+
+    ``defaults`` declares the parameters the formula understands (name → default value); ``params`` holds the
+    values of this instance (defaults filled in).  Parameters are set with :meth:`with_params` or
+    :func:`get` (``get("conventional_spin", broadening=0.01)``), validated by ``check`` when given, and
+    recorded in every result's attributes.  ``kernel_mode`` is the fused-kernel path
+    (:mod:`properspin.kernels`) for this response, used only while every parameter outside
+    ``kernel_params`` keeps its default; otherwise the numpy formula runs.
+    """
 
     name: str
     kind: str  # "spin", "charge" or "torque"
     dims: tuple[str, ...]
-    formula: Callable[[geo.BandGeometry, float], np.ndarray]
-    uses_broadening: bool = False
+    formula: Callable[[geo.BandGeometry, Mapping[str, Any]], np.ndarray]
+    defaults: Mapping[str, Any] = field(default_factory=dict)
+    params: Mapping[str, Any] = field(default_factory=dict)
+    check: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+    kernel_mode: int | None = None
+    kernel_params: tuple[str, ...] = ()
     description: str = ""
+
+    def __post_init__(self) -> None:
+        unknown = set(self.params) - set(self.defaults)
+        if unknown:
+            raise ValueError(self._unknown(unknown))
+        params = {**self.defaults, **self.params}
+        if self.check is not None:
+            params = self.check(params)
+        object.__setattr__(self, "params", params)
+
+    def _unknown(self, names: Any) -> str:
+        known = ", ".join(self.defaults) or "none"
+        return f"response {self.name!r} has no parameter(s) {', '.join(sorted(names))} (its parameters: {known})"
+
+    def with_params(self, **params: Any) -> Response:
+        """A copy with some parameters changed (unknown names are refused)."""
+        unknown = set(params) - set(self.defaults)
+        if unknown:
+            raise ValueError(self._unknown(unknown))
+        return replace(self, params={**self.params, **params})
+
+    @property
+    def needs_spin(self) -> bool:
+        """Whether the formula needs the model's spin operator."""
+        return self.kind in ("spin", "torque")
+
+    @property
+    def fused_mode(self) -> int | None:
+        """The fused-kernel mode for these parameters, or ``None`` (numpy path)."""
+        if self.kernel_mode is None:
+            return None
+        for key, default in self.defaults.items():
+            if key not in self.kernel_params and self.params[key] != default:
+                return None
+        return self.kernel_mode
 
     def coords(self, dim: int) -> dict[str, tuple[str, ...]]:
         labels = {"spin": SPIN_LABELS, "current": SPIN_LABELS[:dim], "field": SPIN_LABELS[:dim],
@@ -58,43 +107,57 @@ class Response:
         return units.UNITS[(self.kind, dim)]
 
 
-def _proper(g: geo.BandGeometry, eta: float) -> np.ndarray:
+def _check_broadening(params: dict[str, Any]) -> dict[str, Any]:
+    eta = params["broadening"]
+    try:
+        eta = float(eta)
+    except (TypeError, ValueError):
+        raise ValueError(f"broadening must be a finite number ≥ 0 eV, got {params['broadening']!r}") from None
+    if not math.isfinite(eta) or eta < 0:
+        raise ValueError(f"broadening must be a finite number ≥ 0 eV, got {params['broadening']!r}")
+    return {**params, "broadening": eta}
+
+
+def _proper(g: geo.BandGeometry, p: Mapping[str, Any]) -> np.ndarray:
     return geo.levi_civita_contract(geo.proper_spin_curvature(g), g.dim)
 
 
-def _conventional(g: geo.BandGeometry, eta: float) -> np.ndarray:
-    return geo.conventional_spin_curvature(g, eta)
+def _conventional(g: geo.BandGeometry, p: Mapping[str, Any]) -> np.ndarray:
+    return geo.conventional_spin_curvature(g, p["broadening"])
 
 
-def _torque_dipole(g: geo.BandGeometry, eta: float) -> np.ndarray:
-    return _proper(g, eta) - _conventional(g, eta)
+def _torque_dipole(g: geo.BandGeometry, p: Mapping[str, Any]) -> np.ndarray:
+    return _proper(g, p) - _conventional(g, p)
 
 
-def _charge(g: geo.BandGeometry, eta: float) -> np.ndarray:
+def _charge(g: geo.BandGeometry, p: Mapping[str, Any]) -> np.ndarray:
     return -geo.levi_civita_contract(geo.berry_curvature(g)[:, None], g.dim)[0]
 
 
-def _appendix_c(g: geo.BandGeometry, eta: float) -> np.ndarray:
+def _appendix_c(g: geo.BandGeometry, p: Mapping[str, Any]) -> np.ndarray:
     terms = geo.appendix_c_terms(g)
     return np.stack([terms[t] for t in APPENDIX_C_TERMS])
 
 
-def _torque(g: geo.BandGeometry, eta: float) -> np.ndarray:
+def _torque(g: geo.BandGeometry, p: Mapping[str, Any]) -> np.ndarray:
     return geo.torque_response(g)
 
 
 _SPIN_DIMS = ("spin", "current", "field")
+_ETA = {"broadening": 0.0}  # η (eV) in 1/(Δ² + η²) of the conventional current (Wannier90's habit); 0: clean limit
 
 RESPONSES: dict[str, Response] = {
     r.name: r
     for r in (
-        Response("proper_spin", "spin", _SPIN_DIMS, _proper,
+        Response("proper_spin", "spin", _SPIN_DIMS, _proper, kernel_mode=1,
                  description="intrinsic proper (conserved) spin conductivity, Eq. (1)"),
-        Response("conventional_spin", "spin", _SPIN_DIMS, _conventional, uses_broadening=True,
+        Response("conventional_spin", "spin", _SPIN_DIMS, _conventional, _ETA, check=_check_broadening,
+                 kernel_mode=2, kernel_params=("broadening",),
                  description="conventional intrinsic (Kubo) spin Hall conductivity, j = ½{s, v}"),
-        Response("torque_dipole", "spin", _SPIN_DIMS, _torque_dipole, uses_broadening=True,
+        Response("torque_dipole", "spin", _SPIN_DIMS, _torque_dipole, _ETA, check=_check_broadening,
+                 kernel_mode=3, kernel_params=("broadening",),
                  description="torque-dipole spin conductivity = proper − conventional"),
-        Response("charge", "charge", ("current", "field"), _charge,
+        Response("charge", "charge", ("current", "field"), _charge, kernel_mode=0,
                  description="intrinsic anomalous Hall conductivity (Berry curvature)"),
         Response("appendix_c", "spin", ("term",) + _SPIN_DIMS, _appendix_c,
                  description="Appendix C terms (C6), (C7), (C11), (C24) as spin conductivities"),
@@ -104,9 +167,12 @@ RESPONSES: dict[str, Response] = {
 }
 
 
-def get(name: str) -> Response:
-    """Look up a response by name, with a clear error for unknown names."""
+def get(name: str | Response, **params: Any) -> Response:
+    """A response by name (or a :class:`Response` itself), with parameters set; clear errors for unknown names."""
+    if isinstance(name, Response):
+        return name.with_params(**params) if params else name
     try:
-        return RESPONSES[name]
+        resp = RESPONSES[name]
     except (KeyError, TypeError):
         raise ValueError(f"unknown response {name!r}; choose one of {', '.join(RESPONSES)}") from None
+    return resp.with_params(**params) if params else resp

@@ -102,8 +102,8 @@ def _sweeps(temperatures=(0.0, 300.0), fermi=FERMI):
 def numpy_chunk(name, model, k, w, sweeps, tol, eta):
     """The numpy path: (partials, degenerate k-points, degenerate band pairs)."""
     g = geo.band_geometry(model, k, tol)
-    resp = responses.get(name)
-    q = resp.formula(g, eta)
+    resp = responses.get(name, **({"broadening": eta} if eta else {}))
+    q = resp.formula(g, resp.params)
     nk, nb = g.energies.shape
     q = q.reshape(-1, nk, nb) * w[None, :, None]
     values = q.reshape(q.shape[0], -1).T
@@ -144,7 +144,7 @@ def compare(name, model, m, sweeps, tol=1e-6, eta=0.0, scale_from=None):
                                               (2, 2, False), (4, 2, False), (7, 2, False), (4, 3, False)])
 def test_random_models_match_numpy(name, n, dim, periodic):
     model = random_model(n, dim, periodic, seed=100 * n + 10 * dim + periodic)
-    eta = 0.05 if responses.get(name).uses_broadening else 0.0
+    eta = 0.05 if "broadening" in responses.get(name).defaults else 0.0
     compare(name, model, _mesh(model, periodic), _sweeps(), eta=eta)
 
 
@@ -152,7 +152,7 @@ def test_random_models_match_numpy(name, n, dim, periodic):
 def test_blas_path_twelve_bands(name):
     """n ≥ 10 multiplies with BLAS instead of the written-out loops."""
     model = random_model(12, 3, True, seed=12)
-    eta = 0.02 if responses.get(name).uses_broadening else 0.0
+    eta = 0.02 if "broadening" in responses.get(name).defaults else 0.0
     compare(name, model, mesh.resolve(mesh.grid(3), model), _sweeps(), eta=eta)
 
 
@@ -223,7 +223,7 @@ def test_charge_without_spin_operator():
 @pytest.mark.parametrize("name", ["conventional_spin", "torque_dipole"])
 def test_real_hamiltonian(name):
     model = random_model(3, 2, True, seed=5, real=True)
-    eta = 0.01 if responses.get(name).uses_broadening else 0.0
+    eta = 0.01 if "broadening" in responses.get(name).defaults else 0.0
     compare(name, model, mesh.resolve(mesh.grid(9), model), _sweeps(), eta=eta)
 
 
@@ -304,7 +304,7 @@ FE = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "Fe_tb.dat
 def test_fe_wannier_model(name):
     """bcc Fe, 18 Wannier functions with position matrix elements (BLAS path, Wannier curvature for charge)."""
     model = wannier90(FE, spinor_order="interleaved")
-    eta = 0.01 if responses.get(name).uses_broadening else 0.0
+    eta = 0.01 if "broadening" in responses.get(name).defaults else 0.0
     fermi = 17.69 + np.linspace(-0.5, 0.5, 41)
     compare(name, model, mesh.resolve(mesh.grid(3, shift=0.25), model), _sweeps((0.0, 300.0), fermi), eta=eta)
 
@@ -333,5 +333,5 @@ def test_spinor_spin_half_size_products(name, order, position, n):
 
     model = replace(random_model(n, 3, True, seed=21, position=position), spin=spinor_spin(n, order))
     assert kernels._spinor_pairs(model.spin).shape == (2, n // 2)
-    eta = 0.02 if responses.get(name).uses_broadening else 0.0
+    eta = 0.02 if "broadening" in responses.get(name).defaults else 0.0
     compare(name, model, mesh.resolve(mesh.grid(3), model), _sweeps(), eta=eta)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -132,3 +134,22 @@ def test_wannier_position_gradient_analytic_equals_finite_differences(tmp_path):
     curl = model.berry_connection_orbital_curl(k)
     np.testing.assert_allclose(curl, np.stack([analytic[a, b] - analytic[b, a] for a, b in ((1, 2), (2, 0), (0, 1))]),
                                atol=1e-12 * np.abs(analytic).max())
+
+
+def test_broadening_as_response_parameter_equals_keyword():
+    """η set on the response object gives the keyword's numbers, is recorded, and is refused where unknown."""
+    model = models.rashba(0.8, 0.7, zeeman=(0.0, 0.0, 0.02))
+    ms = mesh.disk(radius=0.8, nk=60, nphi=16)
+    ef = [0.05, 0.2]
+    by_kw = ps.conductivity(model, "conventional_spin", fermi=ef, mesh=ms, broadening=0.03)
+    resp = ps.responses.get("conventional_spin", broadening=0.03)
+    by_obj = ps.conductivity(model, resp, fermi=ef, mesh=ms)
+    clean = ps.conductivity(model, "conventional_spin", fermi=ef, mesh=ms)
+    np.testing.assert_allclose(by_obj.values, by_kw.values, rtol=0, atol=1e-14)
+    assert np.abs(by_obj.values - clean.values).max() > 1e-3 * np.abs(clean.values).max()
+    assert by_obj.attrs["broadening_eV"] == 0.03 and json.loads(by_obj.attrs["response_parameters"]) == {"broadening": 0.03}
+    assert resp.fused_mode == 2  # the fused kernel honours η
+    with pytest.raises(ValueError, match="no parameter"):
+        ps.responses.get("proper_spin", broadening=0.01)
+    with pytest.raises(ValueError, match="broadening must be"):
+        ps.responses.get("conventional_spin", broadening=-1.0)
