@@ -75,7 +75,7 @@ def conductivity(
         conventional spin current, 1/(Δ² + η²), as Wannier90/WannierTools; 0 is the clean limit (only
         conventional/torque-dipole have it).  ``None`` keeps the response's own value.
     degeneracy_tol
-        Band pairs closer than this (eV) are excluded; contributing ones are reported (SPEC §3).
+        Band pairs closer than this (eV) are excluded; contributing ones are reported (conventions §3).
     engine
         Chunking/executor settings (:class:`~properspin.engine.Engine`).
 
@@ -151,11 +151,11 @@ def _warn_degenerate(name: str, total, size: int, tol: float) -> None:
         f"{name}: {total.degenerate_kpoints} of {size} k-points have near-degenerate band pairs "
         f"(|Δε| < {tol:g} eV) with a finite, gauge-dependent contribution to Σ (bands {pairs}); they were "
         "excluded. The band-diagonal spin is not defined inside a degenerate subspace: lift the degeneracy "
-        "with model.with_zeeman((mx, my, mz)) (SPEC §3).",
+        "with model.with_zeeman((mx, my, mz)) (conventions §3).",
         DegeneracyWarning,
         stacklevel=3,
     )
 
 
 class DegeneracyWarning(UserWarning):
-    """Near-degenerate bands made part of a spin response gauge-dependent (SPEC §3)."""
+    """Near-degenerate bands made part of a spin response gauge-dependent (conventions §3)."""

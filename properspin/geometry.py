@@ -4,14 +4,14 @@ Everything here is written in the eigenbasis of H(k) from the band-basis velocit
 ``V^a = U† ∂_a H U + i[E, Ā^a]`` (eV·Å; Ā = U† A^W U is the Wannier position term, zero in the
 tight-binding limit) and spin ``S^l = U† s^l U`` (units of ħ).  With ``Δ_mn = ε_m − ε_n``:
 
-* interband Berry connection  ``R^a_mn = i V^a_mn / (ε_n − ε_m)``                       (SPEC §1)
+* interband Berry connection  ``R^a_mn = i V^a_mn / (ε_n − ε_m)``                       (conventions §1)
 * Berry curvature             ``Ω^c_m = −2 Σ_n Im(V^a_mn V^b_nm) / Δ_mn²``   (a, b, c cyclic)
 * proper spin Berry curvature ``Σ^{c,l}_m = −2 Σ_n s^l_nn Im(V^a_mn V^b_nm) / Δ_mn²``   (Eq. 2, C6)
 * linear response of any k-local Hermitian operator A to E_j through ρ_E (Eq. 6):
   ``Tr(A ρ_E) = e E_j Σ_m f_m Q_m`` with ``Q_m = Σ_n 2 Im(A_nm V^j_mn) / Δ_mn²``            (:func:`density_response`)
 
 Each per-band quantity Q has units of Å² (times spin in ħ); a response is ``e ∫ d^dk/(2π)^d Σ_m f_m Q_m``.
-Near-degenerate pairs (|Δ| < ``degeneracy_tol``) are excluded from every sum and counted (SPEC §3).
+Near-degenerate pairs (|Δ| < ``degeneracy_tol``) are excluded from every sum and counted (conventions §3).
 """
 
 from __future__ import annotations
@@ -219,7 +219,7 @@ def torque_response(g: BandGeometry) -> np.ndarray:
 
 
 def degenerate_contributions(g: BandGeometry) -> np.ndarray:
-    """(N, n, n) mask of near-degenerate pairs (n, n') on which ``s_nn`` is gauge-dependent (SPEC §3).
+    """(N, n, n) mask of near-degenerate pairs (n, n') on which ``s_nn`` is gauge-dependent (conventions §3).
 
     Inside a degenerate subspace D the band-diagonal spin of Eq. (2) depends on the basis chosen in D
     unless the spin restricted to D is ∝ 1; a pair is flagged when ``s^l_nn'`` ≠ 0 or

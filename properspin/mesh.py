@@ -5,7 +5,7 @@ indices ``start ≤ i < stop`` and their weights, so the engine can stream any m
 resume from a checkpoint) without holding it in memory.  Weights include the ``1/(2π)^d``:
 ``Σ_i w_i g(k_i) ≈ ∫ d^dk/(2π)^d g(k)``.
 
-* :func:`grid` — Monkhorst–Pack grid over the reciprocal cell of a periodic model (SPEC §4).
+* :func:`grid` — Monkhorst–Pack grid over the reciprocal cell of a periodic model (conventions §4).
 * :func:`disk`, :func:`sphere`, :func:`cylinder` — cutoff meshes for continuum k·p models:
   Gauss–Legendre in the radial (and polar / axial) directions, uniform in the azimuth.
 """
@@ -74,7 +74,7 @@ class Mesh:
 # ---------------------------------------------------------------------------- periodic grid
 @dataclass(frozen=True)
 class Grid(Mesh):
-    """Monkhorst–Pack grid ``k = Σ_a (i_a + shift_a)/n_a b_a`` over the reciprocal cell (SPEC §4).
+    """Monkhorst–Pack grid ``k = Σ_a (i_a + shift_a)/n_a b_a`` over the reciprocal cell (conventions §4).
 
     ``shift`` in units of the grid step (0: Γ-centred; 0.5: the classic MP offset for even n).
     """
@@ -317,7 +317,7 @@ def cylinder(radius: float, half_height: float, nk: int, nz: int, nphi: int) -> 
 
 
 def check_cutoff(mesh: Mesh, model: Model, fermi: np.ndarray) -> None:
-    """Refuse a cutoff that a Fermi surface crosses (SPEC §4).
+    """Refuse a cutoff that a Fermi surface crosses (conventions §4).
 
     A band must be either entirely above the highest or entirely below the lowest requested Fermi
     energy on the cutoff surface; otherwise states cut off by the mesh would be occupied for some

@@ -4,7 +4,7 @@ A :class:`Model` is a plain bundle of vectorised functions of k.  It knows nothi
 occupations or integration: those live in :mod:`properspin.mesh`, :mod:`properspin.sweep` and
 :mod:`properspin.engine`.
 
-Conventions (SPEC §1): energies in eV, k in Å⁻¹ (or 1/a for dimensionless lattice models),
+Conventions (conventions §1): energies in eV, k in Å⁻¹ (or 1/a for dimensionless lattice models),
 spin operators in units of ħ (spin ½ is σ/2).
 """
 
@@ -231,7 +231,7 @@ class Model:
 
     # ------------------------------------------------------------------ derived models
     def with_zeeman(self, zeeman: tuple[float, float, float]) -> Model:
-        """Add the exchange (Zeeman) regulator ``m·σ`` with ``σ = 2 s/ħ`` (SPEC §3).
+        """Add the exchange (Zeeman) regulator ``m·σ`` with ``σ = 2 s/ħ`` (conventions §3).
 
         For spin ½ this is exactly ``m·σ``: bands split by ``2|m|``.  It lifts Kramers degeneracy so
         that the band-diagonal spin ``s_nn`` of Eq. (2) is well defined; see the degeneracy notes in

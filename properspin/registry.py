@@ -80,9 +80,9 @@ class ModelEntry:
 
 _TI = tuple((p, u, d) for p, u, d in (
     ("A0", "eV Å", "A(k) = A0 + A2 k∥²"),
-    ("A2", "eV Å^3", "cubic in-plane term (SPEC decision: 0)"),
+    ("A2", "eV Å^3", "cubic in-plane term (conventions decision: 0)"),
     ("B0", "eV Å", "B(k) = B0 + B2 k_z²"),
-    ("B2", "eV Å^3", "cubic out-of-plane term (SPEC decision: 0)"),
+    ("B2", "eV Å^3", "cubic out-of-plane term (conventions decision: 0)"),
     ("C0", "eV", "ε(k) = C0 + C1 k_z² + C2 k∥²"),
     ("C1", "eV Å^2", "ε(k) k_z² coefficient"),
     ("C2", "eV Å^2", "ε(k) k∥² coefficient"),

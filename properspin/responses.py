@@ -11,7 +11,7 @@ response               per-band quantity                                        
 ``torque_dipole``      proper − conventional                                       spin, current, field
 ``charge``             ``−ε_ijc Ω^c_m`` — anomalous Hall (s_nn → −e)               current, field
 ``appendix_c``         (C6), (C7), (C11), (C24)                                    term, spin, current, field
-``torque``             ``Tr(t^l ρ_E)``, the torque density (SPEC §6)               spin, field
+``torque``             ``Tr(t^l ρ_E)``, the torque density (conventions §6)               spin, field
 =====================  ==========================================================  =========================
 """
 

@@ -1,4 +1,4 @@
-"""The Fermi-sweep stage: occupations for many Fermi energies from one pass over k (SPEC §4).
+"""The Fermi-sweep stage: occupations for many Fermi energies from one pass over k (conventions §4).
 
 A sweep turns per-state values ``(ε_s, q_s)`` into ``σ(E_F) = Σ_s f(ε_s − E_F) q_s`` for every
 requested E_F at a cost independent of the number of Fermi energies:

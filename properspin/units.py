@@ -1,4 +1,4 @@
-"""Physical constants and the unit conversions of SPEC §2.
+"""Physical constants and the unit conversions of conventions §2.
 
 Every response is accumulated as a plain integral ``I = Σ_m ∫ d^dk/(2π)^d f_m Q_m`` with k in Å⁻¹
 (or 1/a) and spin in units of ħ; the functions here turn I into the published units.

@@ -72,7 +72,7 @@ def _topological_insulator(r):
 def _hole_quantum_well(r):
     res = r["proper_spin"]
     assert res.attrs["units"] == "e/8pi" and res.attrs["model"] == "hole_quantum_well(GaAs)"
-    assert "subband_edges_eV" in res.attrs["model_info"]  # SPEC §5.2: edges travel with the result
+    assert "subband_edges_eV" in res.attrs["model_info"]  # conventions §5.2: edges travel with the result
     proper, conv = zyx(res).sel(fermi=0.03).item(), zyx(r["conventional_spin"]).sel(fermi=0.03).item()
     assert np.isfinite(proper) and abs(proper) > 1.0
     assert abs(proper - conv) > 1.0  # a finite torque dipole in the hole gas

@@ -1,4 +1,4 @@
-"""Core engine: analytic limits, quantisation, identities and gauge invariance (SPEC §6)."""
+"""Core engine: analytic limits, quantisation, identities and gauge invariance (conventions §6)."""
 
 from __future__ import annotations
 

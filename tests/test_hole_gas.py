@@ -1,4 +1,4 @@
-"""Tests of the 2D hole-gas model, Eqs. (11)–(12) (SPEC §5.2)."""
+"""Tests of the 2D hole-gas model, Eqs. (11)–(12) (conventions §5.2)."""
 
 from __future__ import annotations
 
@@ -82,7 +82,7 @@ def test_bastard_closed_forms_against_quadrature(ba, bb):
     nn = math.sqrt(na2 * nb2)
     assert me["norm2_a"] == pytest.approx(na2, rel=1e-11)
     assert me["norm2_b"] == pytest.approx(nb2, rel=1e-11)
-    # the SPEC closed form N² = 4β(β² + π²)/[π² d(1 − e^{−2β})]
+    # the closed form of conventions §5.2 N² = 4β(β² + π²)/[π² d(1 − e^{−2β})]
     if abs(ba) > 1e-6:
         assert me["norm2_a"] == pytest.approx(4 * ba * (ba**2 + math.pi**2)
                                               / (math.pi**2 * D * -math.expm1(-2 * ba)), rel=1e-12)
@@ -222,7 +222,7 @@ def test_projected_structure_matches_eq11():
 
 
 def test_projection_by_quadrature():
-    """H̃_ij = <φ_i|H_L(k, k̂_z) + V|φ_j> with every z-integral done numerically (independent of SPEC's
+    """H̃_ij = <φ_i|H_L(k, k̂_z) + V|φ_j> with every z-integral done numerically (independent of the conventions'
     projection rules): H_L = H0 + H1 k_z + H2 k_z², from luttinger_bulk at k_z = 0, ±1."""
     model = hole_quantum_well("InSb", width=25e-9, field=1.5e6, magnetization=0.0)
     b = model.info["beta"]

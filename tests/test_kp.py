@@ -56,7 +56,7 @@ def test_rashba_text_equals_builtin():
     np.testing.assert_allclose(text_model.dh(k), builtin.dh(k), rtol=0, atol=1e-10)
 
 
-# ---------------------------------------------------------------- 3D TI, SPEC §5.1 Eq. (10)
+# ---------------------------------------------------------------- 3D TI, conventions §5.1 Eq. (10)
 BI2SE3 = {"A0": 3.33, "B0": 2.26, "C0": -0.0083, "C1": 5.74, "C2": 30.4,
           "M0": -0.28, "M1": 6.86, "M2": 44.5, "A2": 0.0, "B2": 0.0}
 
@@ -105,7 +105,7 @@ def test_ti_text_equals_numpy_with_cubic_terms():
     assert model.dim == 3 and model.name == "ti"
     np.testing.assert_allclose(model.h(k), h, rtol=0, atol=1e-12)
     np.testing.assert_allclose(model.dh(k), g, rtol=0, atol=1e-12)
-    # conduction-band bottom at Γ ≈ 0.27 eV (SPEC §5.1), split by 2|m|
+    # conduction-band bottom at Γ ≈ 0.27 eV (conventions §5.1), split by 2|m|
     e0 = model.energies(np.zeros((1, 3)))[0]
     assert e0[2] + e0[3] == pytest.approx(2 * (BI2SE3["C0"] - BI2SE3["M0"]), abs=1e-12)
 

@@ -25,7 +25,7 @@ def test_ti_sigma_x_zx_vanishes_and_sigma_y_zx_finite_in_gap(m):
 
 
 def test_ti_regulator_size_does_not_matter_in_gap():
-    """SPEC §3: for Bi2Se3 the result depends on the exchange field's direction, not its size."""
+    """conventions §3: for Bi2Se3 the result depends on the exchange field's direction, not its size."""
     vals = [ps.conductivity(models.topological_insulator(magnetization=(0, 0, mz)), "proper_spin", fermi=[0.1],
                             mesh=TI_MESH).sel(spin="y", current="z", field="x").item() for mz in (1e-4, 1e-3)]
     assert vals[0] == pytest.approx(vals[1], rel=1e-3)
@@ -38,7 +38,7 @@ def test_ti_without_regulator_warns_about_degeneracy():
 
 
 def test_torque_density_of_the_computed_component_vanishes():
-    """⟨t^y⟩ (TI, E ∥ x) and ⟨t^z⟩ (hole gas, E ∥ x) vanish: the proper current is conserved (SPEC §6)."""
+    """⟨t^y⟩ (TI, E ∥ x) and ⟨t^z⟩ (hole gas, E ∥ x) vanish: the proper current is conserved (conventions §6)."""
     ti = ps.conductivity(models.topological_insulator(magnetization=(0, 0, 1e-3)), "torque", fermi=[0.1, 0.4],
                          mesh=TI_MESH)
     assert ti.dims == ("fermi", "spin", "field") and ti.attrs["units"] == "C/m^2"
@@ -52,7 +52,7 @@ def test_torque_density_of_the_computed_component_vanishes():
 
 
 def test_rashba_spin_orbit_torque_is_finite():
-    """Rashba + m_z σ_z with E ∥ x has ⟨t^y⟩ ≠ 0 (the intrinsic spin–orbit torque, SPEC §6)."""
+    """Rashba + m_z σ_z with E ∥ x has ⟨t^y⟩ ≠ 0 (the intrinsic spin–orbit torque, conventions §6)."""
     res = ps.conductivity(models.rashba(1.0, 1.0, zeeman=(0, 0, 0.01)), "torque", fermi=[0.05],
                           mesh=mesh.disk(1.0, 200, 32))
     assert abs(res.sel(spin="y", field="x").item()) > 1e-3 * float(np.max(np.abs(res.values)))

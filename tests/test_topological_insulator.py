@@ -1,4 +1,4 @@
-"""Tests of the 3D topological-insulator model, Eq. (10) (SPEC §5.1)."""
+"""Tests of the 3D topological-insulator model, Eq. (10) (conventions §5.1)."""
 
 from __future__ import annotations
 

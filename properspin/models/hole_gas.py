@@ -1,5 +1,5 @@
 """2D hole gas: Luttinger Hamiltonian in an asymmetric quantum well, Eqs. (11)–(12) of Liu, Cullen &
-Culcer (2023); SPEC §5.2.
+Culcer (2023); conventions §5.2.
 
 Hole picture (hole kinetic energies positive), basis of J_z eigenstates {+3/2, −3/2, +1/2, −1/2}:
 
@@ -19,9 +19,9 @@ to the (positive) hole kinetic energy.  For F_z > 0 the holes are pushed towards
 Energies are hole energies measured from V = 0 at the well centre (z = 0); hard walls at z = ±d/2.
 
 Projection on one heavy-hole and one light-hole Bastard function (Eq. 12, normalisation corrected,
-SPEC §5.2) φ_v = N_v sin[π(z + d/2)/d] exp[−β_v(z/d + ½)] gives the 4×4 H̃(k_x, k_y): the diagonal
+conventions §5.2) φ_v = N_v sin[π(z + d/2)/d] exp[−β_v(z/d + ½)] gives the 4×4 H̃(k_x, k_y): the diagonal
 blocks are <v|P ± Q + V|v>, k_z in L becomes <h|k_z|l> (Hermitian partner <l|k_z|h>) and M is
-multiplied by <h|l>.  Exchange: H_m = (2/3) m_z J_z (SPEC decision, "projected") or m_z J_z ("J").
+multiplied by <h|l>.  Exchange: H_m = (2/3) m_z J_z (conventions decision, "projected") or m_z J_z ("J").
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ HBAR2_2M0: float = constants.hbar**2 / (2 * constants.m_e) / constants.e * 1e20
 
 #: Luttinger parameters (γ1, γ2, γ3): R. Winkler, "Spin–Orbit Coupling Effects in Two-Dimensional
 #: Electron and Hole Systems" (Springer 2003), band-parameter tables (the paper's Ref. [132]).
-#: Ge uses (13.38, 4.24, 5.69) (SPEC decision; the paper prints γ2, γ3 = 5.24, 4.69).
+#: Ge uses (13.38, 4.24, 5.69) (conventions decision; the paper prints γ2, γ3 = 5.24, 4.69).
 LUTTINGER: dict[str, tuple[float, float, float]] = {
     "GaAs": (6.85, 2.10, 2.90),
     "InAs": (20.40, 8.30, 9.10),
@@ -115,7 +115,7 @@ def _z_factor_derivative(sigma: float) -> float:
 
 
 def bastard_matrix_elements(beta_a: float, beta_b: float, d: float) -> dict[str, Any]:
-    """Closed-form matrix elements between Bastard functions φ_a, φ_b (SPEC §5.2, corrected Eq. 12).
+    """Closed-form matrix elements between Bastard functions φ_a, φ_b (conventions §5.2, corrected Eq. 12).
 
     φ_v(z) = N_v sin[π(z + d/2)/d] exp[−β_v(z/d + ½)] on −d/2 < z < d/2.  With σ = β_a + β_b and
     I(σ) = 2π²(1 − e^{−σ})/[σ(σ² + 4π²)]:
@@ -249,7 +249,7 @@ def hole_quantum_well(
     magnetization_form: str = "projected",
     luttinger: Any = None,
 ) -> Model:
-    """Projected 4×4 hole-gas model H̃(k_x, k_y) of Eqs. (11)–(12) (SPEC §5.2), dim = 2, continuum.
+    """Projected 4×4 hole-gas model H̃(k_x, k_y) of Eqs. (11)–(12) (conventions §5.2), dim = 2, continuum.
 
     Parameters
     ----------
@@ -262,7 +262,7 @@ def hole_quantum_well(
     magnetization
         m_z in eV.
     spin
-        ``"hbar_J"``: s/ħ = J (SPEC decision); ``"hbar_J_over_3"``: s/ħ = J/3.
+        ``"hbar_J"``: s/ħ = J (conventions decision); ``"hbar_J_over_3"``: s/ħ = J/3.
     magnetization_form
         ``"projected"``: H_m = (2/3) m_z J_z (HH split by 2 m_z); ``"J"``: m_z J_z; ``"none"`` (m_z = 0 only).
     luttinger
@@ -330,7 +330,7 @@ def hole_quantum_well(
         "spin": spin, "magnetization_form": magnetization_form,
     }
     info = {
-        "equation": "Liu, Cullen & Culcer (2023) Eqs. (11)-(12), SPEC §5.2, L corrected (factor 2)",
+        "equation": "Liu, Cullen & Culcer (2023) Eqs. (11)-(12), conventions §5.2, L corrected (factor 2)",
         "basis": "{+3/2, -3/2, +1/2, -1/2} projected on Bastard HH / LH functions",
         "spin_convention": "s = hbar J" if spin == "hbar_J" else "s = (hbar/3) J",
         "magnetization_term": {"projected": "(2/3) m_z J_z", "J": "m_z J_z", "none": "none"}[

@@ -57,7 +57,7 @@ def _spin_three_halves() -> Array:
     return np.stack([j[np.ix_(order, order)] for j in (jx, jy, jz)])
 
 
-#: Spin-3/2 matrices J (units of ħ, SPEC §1 decision s = ħJ) in the hole-gas basis {+3/2, −3/2, +1/2, −1/2}.
+#: Spin-3/2 matrices J (units of ħ, conventions §1 decision s = ħJ) in the hole-gas basis {+3/2, −3/2, +1/2, −1/2}.
 SPIN_THREE_HALVES = _spin_three_halves()
 
 _SCALARS = {"tau0": np.eye(2), "sigma0": np.eye(2), "taux": PAULI[0], "tauy": PAULI[1],

@@ -171,7 +171,7 @@ def qwz_lattice(u: float) -> TightBinding:
     """Qi–Wu–Zhang model H = sin kx σx + sin ky σy + (u + cos kx + cos ky) σz on a square lattice, a = 1.
 
     One site at the origin with two (pseudo)spin orbitals; ``spin`` = σ/2.  Lower-band Chern number
-    −1 for 0 < u < 2, +1 for −2 < u < 0, 0 for |u| > 2 (SPEC §6).
+    −1 for 0 < u < 2, +1 for −2 < u < 0, 0 for |u| > 2 (conventions §6).
     """
     sx, sy, sz = PAULI
     tb = TightBinding(np.eye(2), [[0.0, 0.0], [0.0, 0.0]], spin="interleaved", name="qwz_lattice",

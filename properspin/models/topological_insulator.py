@@ -1,4 +1,4 @@
-"""3D topological-insulator bulk k·p model, Eq. (10) of Liu, Cullen & Culcer (2023); SPEC §5.1.
+"""3D topological-insulator bulk k·p model, Eq. (10) of Liu, Cullen & Culcer (2023); conventions §5.1.
 
 Basis {orbital 1: ↑, ↓; orbital 2: ↑, ↓} (τ acts on the orbital, σ on the spin):
 
@@ -28,7 +28,7 @@ Array = np.ndarray
 
 #: Bulk parameters of the 4-band model.  Bi2Se3: C.-X. Liu, X.-L. Qi, H. J. Zhang, X. Dai, Z. Fang,
 #: S.-C. Zhang, "Model Hamiltonian for topological insulators", Phys. Rev. B 82, 045122 (2010)
-#: (fit to ab initio bands), as used by the paper (its Ref. [116]).  A2 = B2 = 0 is the SPEC §5.1
+#: (fit to ab initio bands), as used by the paper (its Ref. [116]).  A2 = B2 = 0 is the conventions §5.1
 #: decision (the cubic corrections are settable through ``overrides``).
 MATERIALS: dict[str, dict[str, float]] = {
     "Bi2Se3": {
@@ -74,7 +74,7 @@ def topological_insulator(
     magnetization: tuple[float, float, float] = (0.0, 0.0, 1e-3),
     **overrides: float,
 ) -> Model:
-    """The 4×4 bulk TI model of Eq. (10) (SPEC §5.1) as a continuum :class:`Model` (dim = 3).
+    """The 4×4 bulk TI model of Eq. (10) (conventions §5.1) as a continuum :class:`Model` (dim = 3).
 
     Parameters
     ----------
@@ -138,7 +138,7 @@ def topological_insulator(
     parameters["material"] = name
     parameters["magnetization"] = tuple(float(x) for x in m)
     info = {
-        "equation": "Liu, Cullen & Culcer (2023) Eq. (10); SPEC §5.1",
+        "equation": "Liu, Cullen & Culcer (2023) Eq. (10); conventions §5.1",
         "basis": "{orb1 up, orb1 down, orb2 up, orb2 down}",
         "spin_convention": "s = (hbar/2) 1⊗σ",
         "energy_reference": "as in the model (C0)",

@@ -1,4 +1,4 @@
-"""Analytic test models with known Hall responses (SPEC §6).
+"""Analytic test models with known Hall responses (conventions §6).
 
 * :func:`qwz` — Qi–Wu–Zhang lattice Chern insulator (charge only, lattice constant a = 1).
 * :func:`massive_dirac` — 2D massive Dirac cone (continuum), σ_xy = −sgn(Δ) e²/2h in the gap.

@@ -46,13 +46,13 @@ def write_report(out: Path, s, quick: bool, elapsed: float, fig1, conv_ti, conv,
         "## Model choices",
         "",
         "* **Bi2Se3 (Fig. 1):** Eq. (10) as printed with Liu et al. PRB 82, 045122 (2010) parameters, "
-        "A2 = B2 = 0; spin s = (ħ/2) 1⊗σ; |m| = 1 meV along x, y, z (the exchange regulator of SPEC §3). "
+        "A2 = B2 = 0; spin s = (ħ/2) 1⊗σ; |m| = 1 meV along x, y, z (the exchange regulator of conventions §3). "
         "Energy zero as in the model (mid-gap at Γ is C0 = −8.3 meV).",
         f"* **Cutoff:** sphere of radius {s.ti_mesh[0]} Å⁻¹, Gauss–Legendre {s.ti_mesh[1]} (|k|) × "
         f"{s.ti_mesh[2]} (cos θ) × {s.ti_mesh[3]} (φ) points; T = 0. The filled valence band contributes, "
         "so the in-gap value depends on the cutoff (table below).",
         "* **Hole gas (Fig. 2):** Luttinger Eq. (11) with the corrected L = −√3(ħ²/m0)γ3 k₋k_z (the printed L "
-        "lacks a factor 2; SPEC §5.2), V(z) = −eF_z z in a 25 nm hard-wall well, one HH and one LH Bastard "
+        "lacks a factor 2; conventions §5.2), V(z) = −eF_z z in a 25 nm hard-wall well, one HH and one LH Bastard "
         "function with the corrected normalisation of Eq. (12), β minimising each subband energy; spin "
         "operator s = ħJ; magnetisation H_m = (2/3) m_z J_z with m_z = 1 meV; hole picture, E_F measured from "
         "V = 0 at the well centre. Luttinger parameters of the paper's Table I, including its Ge values "
@@ -103,7 +103,7 @@ def write_report(out: Path, s, quick: bool, elapsed: float, fig1, conv_ti, conv,
                         f"{1e3 * ef_h[-1]:.1f}] meV, monotonic: {bool(mono)}")
     checks.append(("Hole σ^z_yx grows with E_F (Fig. 2a)", "; ".join(grow_txt)
                    + "; it saturates once both HH spin subbands are occupied. The sign is negative in the convention "
-                   "J^l = (e/ħ) E × Σ f Σ^l of SPEC §1 (hole picture, s = ħJ)", grow_ok))
+                   "J^l = (e/ħ) E × Σ f Σ^l of conventions §1 (hole picture, s = ħJ)", grow_ok))
     f_txt, f_ok = [], True
     fields = fig2b.gate_field.values
     for mat in fig2b.material.values:

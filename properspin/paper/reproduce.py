@@ -97,7 +97,7 @@ def convergence(s: Settings, bar) -> list[dict]:
 
 
 def magnitude_scan(s: Settings, bar) -> dict[float, float]:
-    """In-gap σ^y_zx for |m_z| = 0.1, 1, 10 meV: SPEC §3 says the size should not matter for Bi2Se3."""
+    """In-gap σ^y_zx for |m_z| = 0.1, 1, 10 meV: conventions §3 says the size should not matter for Bi2Se3."""
     out = {}
     for mz in (1e-4, 1e-3, 1e-2):
         res = conductivity(topological_insulator(magnetization=(0, 0, mz)), "proper_spin", fermi=[0.1],
