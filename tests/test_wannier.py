@@ -444,7 +444,7 @@ def test_fourier_sums_equal_the_definition_hermitian_and_not():
     """H, ∂H and A^W by the folded lower-triangle products equal the direct complex sums (1e-12) and come out
     exactly Hermitian; a block set that is not Hermitian (H_{−R} ≠ H_R†) takes the full product and is also
     the definition.  The shared phases are recomputed when k changes (two k sets in turn)."""
-    from properspin.models.wannier import _FourierSum, _Phases
+    from properspin.models.wannier.fourier import _FourierSum, _Phases
 
     wh = random_wannier(5, seed=3)
     model = wh.to_model()
@@ -513,7 +513,7 @@ def test_line_sums_give_the_same_conductivity():
 
 
 def test_mirror_numpy_fallback_equals_compiled():
-    from properspin.models.wannier import _mirror, _mirror_numpy
+    from properspin.models.wannier.fourier import _mirror, _mirror_numpy
 
     rng = np.random.default_rng(2)
     n = 5
