@@ -75,7 +75,9 @@ def conductivity(
         conventional spin current, 1/(Δ² + η²), as Wannier90/WannierTools; 0 is the clean limit (only
         conventional/torque-dipole have it).  ``None`` keeps the response's own value.
     degeneracy_tol
-        Band pairs closer than this (eV) are excluded; contributing ones are reported (conventions §3).
+        Bands closer than this (eV) form a degenerate block: the spin responses use the block-trace form of
+        Eq. (2) there (the response parameter ``degenerate`` chooses, conventions §3), pairs inside a block
+        are excluded from every energy denominator, and the k-points where it matters are counted.
     engine
         Chunking/executor settings (:class:`~properspin.engine.Engine`).
 
@@ -133,7 +135,10 @@ def conductivity(
         **{f"mesh_{k}" if not k.startswith("mesh") else k: v for k, v in mesh.describe().items()},
         **engine.describe(),
     }
-    if total.degenerate_kpoints:
+    treatment = resp.params.get("degenerate")
+    if treatment is not None:
+        attrs["degenerate_treatment"] = _TREATMENTS[treatment]
+    if total.degenerate_kpoints and treatment == "exclude":
         _warn_degenerate(resp.name, total, mesh.size, degeneracy_tol)
     coords: dict[str, Any] = {"fermi": fermi_in, **comp}
     if np.ndim(temperature) == 0:
@@ -141,6 +146,17 @@ def conductivity(
     else:
         coords = {"temperature": temps, **coords}
     return make_result(values, coords, attrs, resp.name)
+
+
+_TREATMENTS = {
+    "block_trace": "block_trace: Eq. (2) in block-trace form on bands degenerate within degeneracy_tol_eV "
+                   "(conventions §3); degenerate_kpoints counts the k-points where a block's spin is not ∝ 1",
+    "exclude": "exclude: Eq. (2) with pairs inside degeneracy_tol_eV dropped and s_nn of the eigensolver's basis "
+               "(gauge-dependent at the degenerate_kpoints)",
+    "regulated_limit": "regulated_limit: the λ → 0 limit of Eq. (2) for H + λ m̂·σ, m̂ = response parameter "
+                       "'regulator', as parts block_trace + projection Π(m̂) + intra_pair X(m̂) (conventions §3); "
+                       "the projection and intra_pair parts depend on the arbitrary direction m̂",
+}
 
 
 def _warn_degenerate(name: str, total, size: int, tol: float) -> None:

@@ -68,7 +68,9 @@ def run_chunk(job: Job, start: int, stop: int) -> ChunkResult:
     if resp.fused_mode is not None:
         fast = kernels.kernel_chunk(resp.name, job.model, k, w, job.sweeps, job.degeneracy_tol,
                                     resp.params.get("broadening", 0.0))
-        if fast is not None:
+        # The kernel does Eq. (2) with degenerate pairs excluded; where a degenerate block carries a spin that is
+        # not ∝ 1 (flagged) the block-trace form differs, and this chunk runs on the numpy path instead.
+        if fast is not None and not (fast.degenerate_kpoints and resp.params.get("degenerate") == "block_trace"):
             return ChunkResult(*fast)
     g = geo.band_geometry(job.model, k, job.degeneracy_tol, with_spin=resp.needs_spin)
     q = resp.formula(g, resp.params)  # (*comp, N, n)

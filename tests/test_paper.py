@@ -31,10 +31,15 @@ def test_ti_regulator_size_does_not_matter_in_gap():
     assert vals[0] == pytest.approx(vals[1], rel=1e-3)
 
 
-def test_ti_without_regulator_warns_about_degeneracy():
+def test_ti_without_regulator_uses_block_trace():
+    """conventions §3: Kramers-degenerate Bi2Se3 needs no regulator (block trace); the old exclusion warns."""
+    ti0 = models.topological_insulator(magnetization=(0, 0, 0))
+    grid = mesh.sphere(0.3, 8, 4, 4)
+    res = ps.conductivity(ti0, "proper_spin", fermi=[0.1], mesh=grid)
+    assert res.attrs["degenerate_kpoints"] == grid.size
+    assert res.attrs["degenerate_treatment"].startswith("block_trace")
     with pytest.warns(ps.DegeneracyWarning):
-        ps.conductivity(models.topological_insulator(magnetization=(0, 0, 0)), "proper_spin", fermi=[0.1],
-                        mesh=mesh.sphere(0.3, 8, 4, 4))
+        ps.conductivity(ti0, ps.responses.get("proper_spin", degenerate="exclude"), fermi=[0.1], mesh=grid)
 
 
 def test_torque_density_of_the_computed_component_vanishes():
