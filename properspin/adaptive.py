@@ -12,6 +12,13 @@ integrand is 20 times the grid average), replaces each flagged point by a ``refi
 it with weights ``w/refine^d``, and repeats on the new points up to ``max_iterations`` times (always
 against the base-grid mean).  The result is :func:`~properspin.conductivity` on the explicit mesh of
 unflagged and refined points.
+
+For the occupied–occupied part of the proper spin current of a metal (conventions §3) the size of the integrand
+is the wrong guide: near an avoided crossing inside the Fermi sea it has a core of height ∝ 1/Δ² and radius
+∝ Δ/v that nearly cancels against its surroundings.  ``gap=Δ₀`` flags instead every point whose smallest gap
+between two bands that are both occupied for some requested E_F (both ≤ max E_F; pairs inside a degenerate
+block excluded) is below ``Δ₀`` on the base grid and below ``Δ₀/refine^i`` in round i, so that each round
+resolves cores ``refine`` times smaller.
 """
 
 from __future__ import annotations
@@ -33,22 +40,32 @@ from .model import Model
 
 def _scan(
     model: Model, resp: responses.Response, k: np.ndarray, w: np.ndarray, fermi: np.ndarray, tol: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """Per point ``max |I_k|`` (N,) and the T = 0 sum ``Σ_k w_k I_k`` (nfermi, ncomp), streamed in chunks.
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per point ``max |I_k|`` (N,), the T = 0 sum ``Σ_k w_k I_k`` (nfermi, ncomp) and the smallest
+    occupied–occupied gap (N,) (:func:`occupied_gap`), streamed in chunks.
 
     ``I_k = factor · Σ_m θ(E_F − ε_mk) Q_mk`` is the integrand in result units per unit weight.
     """
-    scores, total = [], 0.0
+    scores, gaps, total = [], [], 0.0
     step = default_chunk_size(model.nbands)
     for start in range(0, len(k), step):
-        g = band_geometry(model, k[start : start + step], tol)
+        g = band_geometry(model, k[start : start + step], tol, with_spin=resp.needs_spin)
         q = resp.formula(g, resp.params)
         q = q.reshape(-1, *q.shape[-2:])  # (ncomp, N, n)
         occ = (g.energies[None, :, :] <= fermi[:, None, None]).astype(float)  # (nfermi, N, n)
         integrand = resp.factor(model.dim) * np.einsum("fkm,ckm->kfc", occ, q)
         scores.append(np.abs(integrand).max(axis=(1, 2)))
+        gaps.append(occupied_gap(g.energies, float(fermi.max()), tol))
         total = total + np.einsum("k,kfc->fc", w[start : start + step], integrand)
-    return np.concatenate(scores), np.asarray(total)
+    return np.concatenate(scores), np.asarray(total), np.concatenate(gaps)
+
+
+def occupied_gap(energies: np.ndarray, fermi_max: float, tol: float) -> np.ndarray:
+    """Smallest gap ε_{m+1} − ε_m (≥ ``tol``: degenerate blocks excluded) between consecutive bands both
+    ≤ ``fermi_max``, per k-point (N,); ``inf`` where there is none."""
+    d = np.diff(energies, axis=1)
+    ok = (energies[:, 1:] <= fermi_max) & (d >= tol)
+    return np.where(ok, d, np.inf).min(axis=1, initial=np.inf)
 
 
 def _dilate(flag: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
@@ -80,6 +97,7 @@ def adaptive_conductivity(
     threshold: float = 20.0,
     max_iterations: int = 1,
     neighbours: bool = True,
+    gap: float | None = None,
     **kwargs: Any,
 ) -> xr.DataArray:
     """:func:`~properspin.conductivity` on ``grid(n)`` refined around the integrand's peaks.
@@ -100,6 +118,10 @@ def adaptive_conductivity(
     neighbours
         Also refine the grid neighbours of each flagged base point (the peak's tails: the junction of a
         refined and an unrefined cell is where the mixed rule loses accuracy).
+    gap
+        Flag by the smallest occupied–occupied gap instead of the integrand (eV): points whose gap between two
+        bands both below the highest Fermi energy is below ``gap`` (``gap/refine^i`` in round i); ``threshold``
+        is then unused.
     **kwargs
         ``temperature``, ``broadening``, ``degeneracy_tol``, ``engine`` for :func:`conductivity` (the
         flagging uses T = 0 occupations).
@@ -118,6 +140,8 @@ def adaptive_conductivity(
         raise ValueError(f"threshold must be a positive number (relative to the mean), got {threshold!r}")
     if isinstance(max_iterations, bool) or int(max_iterations) != max_iterations or max_iterations < 1:
         raise ValueError(f"max_iterations must be a positive integer, got {max_iterations!r}")
+    if gap is not None and (isinstance(gap, bool) or not math.isfinite(gap) or gap <= 0):
+        raise ValueError(f"gap must be a positive energy in eV (or None), got {gap!r}")
     resp = responses.get(response)
     if kwargs.get("broadening") is not None:
         resp = resp.with_params(broadening=kwargs["broadening"]) if "broadening" in resp.defaults else resp
@@ -127,14 +151,14 @@ def adaptive_conductivity(
     step = model.reciprocal / np.asarray(base.n)[:, None]  # rows: grid step along each b_a
     tol = float(kwargs.get("degeneracy_tol", 1e-6))
 
-    score, unrefined = _scan(model, resp, k, w, fermi_arr, tol)
+    score, unrefined, min_gap = _scan(model, resp, k, w, fermi_arr, tol)
     if np.any(np.asarray(kwargs.get("temperature", 0.0)) != 0):
         unrefined = conductivity(model, resp, fermi=fermi, mesh=base, **kwargs).values
     cut = threshold * score.mean()
     keep_k, keep_w = [], []
     refined_base = 0
     for it in range(int(max_iterations)):
-        flag = score > cut
+        flag = score > cut if gap is None else min_gap < gap / refine**it
         if it == 0:
             if neighbours:
                 flag = _dilate(flag, base.n)
@@ -146,7 +170,7 @@ def adaptive_conductivity(
             break
         k, w = _subgrid(k[flag], w[flag], step / refine**it, int(refine))
         if it + 1 < max_iterations:
-            score = _scan(model, resp, k, w, fermi_arr, tol)[0]
+            score, _, min_gap = _scan(model, resp, k, w, fermi_arr, tol)
     keep_k.append(k)
     keep_w.append(w)
     mesh = meshes.explicit(np.concatenate(keep_k), np.concatenate(keep_w), periodic=True, label="adaptive")
@@ -155,6 +179,8 @@ def adaptive_conductivity(
         "adaptive_base_grid": str(list(base.n)),
         "adaptive_refine": int(refine),
         "adaptive_threshold": float(threshold),
+        "adaptive_criterion": "integrand" if gap is None else "occupied_gap",
+        "adaptive_gap_eV": float(gap) if gap is not None else 0.0,
         "adaptive_iterations": int(max_iterations),
         "adaptive_refined_points": refined_base,
         "adaptive_total_points": mesh.size,

@@ -107,6 +107,9 @@ def conductivity(
             raise ValueError(f"broadening applies to the conventional spin current only, not {resp.name!r}")
     mesh = meshes.resolve(mesh, model)
     meshes.check_cutoff(mesh, model, fermi_in)
+    isolated = None
+    if resp.kind == "spin" and resp.name != "conventional_spin" and model.dim == 2:
+        isolated = meshes.isolated_degeneracies(mesh, model, float(fermi_in.max()), degeneracy_tol)
     engine = engine or Engine(chunk_size=default_chunk_size(model.nbands))
 
     order = np.argsort(fermi_in)
@@ -140,6 +143,10 @@ def conductivity(
         attrs["degenerate_treatment"] = _TREATMENTS[treatment]
     if total.degenerate_kpoints and treatment == "exclude":
         _warn_degenerate(resp.name, total, mesh.size, degeneracy_tol)
+    if isolated is not None:
+        attrs["isolated_degeneracies"] = isolated
+        if isolated:
+            _warn_isolated(resp.name, isolated)
     coords: dict[str, Any] = {"fermi": fermi_in, **comp}
     if np.ndim(temperature) == 0:
         values = values[0]
@@ -173,5 +180,25 @@ def _warn_degenerate(name: str, total, size: int, tol: float) -> None:
     )
 
 
+def _warn_isolated(name: str, found: list[dict[str, Any]]) -> None:
+    import warnings
+
+    where = "; ".join(f"bands {d['bands'][0]},{d['bands'][1]} at k = {tuple(round(x, 6) for x in d['k'])} "
+                      f"(E = {d['energy_eV']:.6g} eV, {'on' if d['on_mesh'] else 'not on'} the mesh)" for d in found)
+    warnings.warn(
+        f"{name}: isolated band touching(s) below the highest Fermi energy: {where}. In 2D such a point carries "
+        "a δ-function of pair Berry curvature that no mesh resolves; its contribution depends on how the touching "
+        "is resolved: the value computed omits it (as the block trace and any dephasing do), while an exchange "
+        "field m → 0 adds it (Rashba with m_z → 0⁺: −e/8π with both subbands occupied). Decide which you mean "
+        "(e.g. model.with_zeeman((0, 0, mz)) and a small-m scan); recorded in attrs['isolated_degeneracies'].",
+        UnresolvedDegeneracyWarning,
+        stacklevel=3,
+    )
+
+
 class DegeneracyWarning(UserWarning):
     """Near-degenerate bands made part of a spin response gauge-dependent (conventions §3)."""
+
+
+class UnresolvedDegeneracyWarning(DegeneracyWarning):
+    """An isolated band touching that the mesh does not resolve changes a spin response (conventions §3)."""

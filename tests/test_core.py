@@ -289,7 +289,7 @@ def test_bad_input_errors():
         ps.Model(lambda k: np.zeros((len(k), 2, 2)), None, np.zeros((3, 3, 3)), 2)
     bad_shape = ps.Model(lambda k: np.zeros((len(k), 2, 2)), lambda k: np.zeros((len(k), 2, 2)), None, 2)
     with pytest.raises(ValueError, match="gradient"):
-        ps.conductivity(bad_shape, "charge", fermi=5.0, mesh=ms)
+        ps.conductivity(bad_shape, "charge", fermi=-5.0, mesh=ms)
     with pytest.raises(ValueError, match="positive integer"):
         mesh.disk(1.0, 0, 8)
     with pytest.raises(ValueError, match="broadening"):

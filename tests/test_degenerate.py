@@ -329,3 +329,39 @@ def test_appendix_c_response_adds_up_with_blocks():
     np.testing.assert_allclose(terms["C6"] + terms["C24"], proper.values, atol=1e-10)
     np.testing.assert_allclose(terms["C7"] + terms["C11"], 0, atol=1e-10)
     assert CYCLIC_PAIRS[2] == ((0, 1),)
+
+
+# ---------------------------------------------------------------------------------------------- unseen degeneracies
+def test_rashba_crossing_off_the_mesh_is_reported():
+    """The Rashba touching at k = 0 is on no disk mesh point: the unregulated answer (0) says so."""
+    rashba = models.rashba(1.0, 1.0)
+    disk = mesh.disk(1.0, 120, 16)
+    with pytest.warns(ps.UnresolvedDegeneracyWarning, match="isolated band touching"):
+        res = ps.conductivity(rashba, "proper_spin", fermi=[-0.1, 0.05], mesh=disk)
+    found = ps.results.parameters(res, "isolated_degeneracies")
+    assert found == [{"k": [0.0, 0.0], "bands": [0, 1], "energy_eV": 0.0, "on_mesh": False}]
+    assert np.abs(yzx(res)).max() < 1e-12  # what the mesh sees without the point
+    regulated = ps.conductivity(rashba.with_zeeman((0, 0, 1e-3)), "proper_spin", fermi=[0.05], mesh=disk)
+    assert yzx(regulated)[0] == pytest.approx(-1.0, abs=0.01)  # m_z → 0⁺ puts the point's −e/8π back
+    assert ps.results.parameters(regulated, "isolated_degeneracies") == []
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ps.conductivity(rashba, "proper_spin", fermi=[-0.1], mesh=disk)  # the touching is empty: no warning
+        ps.conductivity(rashba, "conventional_spin", fermi=[0.05], mesh=disk)  # a trace formula: not affected
+        ps.conductivity(models.bhz(1.0), "proper_spin", fermi=0.0, mesh=mesh.grid(8))  # Kramers everywhere
+
+
+def test_grid_knows_its_points_and_gap_closing_is_reported():
+    model = models.bhz(2.0)  # the gap closes at (π, π): a Dirac point at E = 0
+    grid = mesh.resolve(mesh.grid(16), model)
+    assert grid.contains(model, np.array([np.pi, np.pi])) and grid.contains(model, np.array([-np.pi, 3 * np.pi]))
+    assert not mesh.resolve(mesh.grid(15), model).contains(model, np.array([np.pi, np.pi]))
+    assert not mesh.resolve(mesh.grid(16, shift=0.5), model).contains(model, np.array([0.0, 0.0]))
+    with pytest.warns(ps.UnresolvedDegeneracyWarning, match=r"bands 1,2 .* on the mesh"):
+        ps.conductivity(model, "proper_spin", fermi=0.0, mesh=grid)
+
+
+def test_fermi_energy_above_every_band_at_the_cutoff():
+    with pytest.raises(ValueError, match="above every band on the cutoff surface"):
+        ps.conductivity(models.rashba(1.0, 1.0, zeeman=(0, 0, 1e-3)), "charge", fermi=[0.0, 50.0],
+                        mesh=mesh.disk(1.0, 20, 8))
