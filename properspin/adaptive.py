@@ -34,7 +34,6 @@ from . import mesh as meshes
 from . import responses
 from .calculation import conductivity
 from .engine import default_chunk_size
-from .geometry import band_geometry
 from .model import Model
 
 
@@ -49,7 +48,7 @@ def _scan(
     scores, gaps, total = [], [], 0.0
     step = default_chunk_size(model.nbands)
     for start in range(0, len(k), step):
-        g = band_geometry(model, k[start : start + step], tol, with_spin=resp.needs_spin)
+        g = resp.band_geometry(model, k[start : start + step], tol)
         q = resp.formula(g, resp.params)
         q = q.reshape(-1, *q.shape[-2:])  # (ncomp, N, n)
         occ = (g.energies[None, :, :] <= fermi[:, None, None]).astype(float)  # (nfermi, N, n)

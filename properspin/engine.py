@@ -72,7 +72,7 @@ def run_chunk(job: Job, start: int, stop: int) -> ChunkResult:
         # not ∝ 1 (flagged) the block-trace form differs, and this chunk runs on the numpy path instead.
         if fast is not None and not (fast.degenerate_kpoints and resp.params.get("degenerate") == "block_trace"):
             return ChunkResult(*fast)
-    g = geo.band_geometry(job.model, k, job.degeneracy_tol, with_spin=resp.needs_spin)
+    g = resp.band_geometry(job.model, k, job.degeneracy_tol)
     q = resp.formula(g, resp.params)  # (*comp, N, n)
     nk, nb = g.energies.shape
     q = q.reshape(-1, nk, nb) * w[None, :, None]

@@ -86,16 +86,22 @@ class BandGeometry:
             raise ValueError("this quantity needs a spin operator, but the model has spin=None")
 
 
-def band_geometry(model: Model, k: np.ndarray, degeneracy_tol: float = 1e-6, with_spin: bool = True) -> BandGeometry:
-    """Diagonalise H(k) and rotate ∂H/∂k, the position term and (``with_spin``) the spin into the band basis."""
+def band_geometry(model: Model, k: np.ndarray, degeneracy_tol: float = 1e-6, with_spin: bool = True,
+                  with_torque: bool = True, with_curvature: bool = True) -> BandGeometry:
+    """Diagonalise H(k) and rotate ∂H/∂k, the position term and (``with_spin``) the spin into the band basis.
+
+    ``with_torque`` / ``with_curvature``: also the torque ``i[H, s]`` and the Wannier curvature term (only the
+    Appendix-C / torque responses and the Berry curvature need them; skipping them saves ~20 % per k-point).
+    """
     h = model.h(k)
     energies, u = np.linalg.eigh(h)
-    return geometry_from_eigenvectors(model, k, h, energies, u, degeneracy_tol, with_spin)
+    return geometry_from_eigenvectors(model, k, h, energies, u, degeneracy_tol, with_spin, with_torque,
+                                      with_curvature)
 
 
 def geometry_from_eigenvectors(
     model: Model, k: np.ndarray, h: np.ndarray, energies: np.ndarray, u: np.ndarray, degeneracy_tol: float,
-    with_spin: bool = True,
+    with_spin: bool = True, with_torque: bool = True, with_curvature: bool = True,
 ) -> BandGeometry:
     """Band-basis quantities from given eigenvectors ``u`` (N, n, n) — any gauge (phases, rotations)."""
     ud = u.conj().transpose(0, 2, 1)
@@ -105,12 +111,14 @@ def geometry_from_eigenvectors(
     if a_w is not None:
         a_bar = ud @ a_w @ u
         velocity = velocity + 1j * (energies[:, :, None] - energies[:, None, :]) * a_bar
-        f_bar = _wannier_curvature(a_w, model.berry_connection_orbital_curl(k), u, ud)
+        if with_curvature:
+            f_bar = _wannier_curvature(a_w, model.berry_connection_orbital_curl(k), u, ud)
     spin = torque = None
     if model.spin is not None and with_spin:
         spin = ud[None] @ model.spin[:, None] @ u[None]
-        t_orb = 1j * (h[None] @ model.spin[:, None] - model.spin[:, None] @ h[None])
-        torque = ud[None] @ t_orb @ u[None]
+        if with_torque:
+            t_orb = 1j * (h[None] @ model.spin[:, None] - model.spin[:, None] @ h[None])
+            torque = ud[None] @ t_orb @ u[None]
     return BandGeometry(energies, velocity, spin, torque, degeneracy_tol, f_bar, a_bar)
 
 
@@ -216,24 +224,25 @@ def _interblock_connection(g: BandGeometry, same: np.ndarray) -> np.ndarray:
     return r
 
 
-def spin_pair_terms(g: BandGeometry, degenerate: str = "block_trace", spin: np.ndarray | None = None) -> np.ndarray:
+def spin_pair_terms(g: BandGeometry, degenerate: str = "block_trace") -> np.ndarray:
     """Pair-resolved Eq. (2): ``G^{c,l}_mn`` (nc, 3, N, n, n) with ``Σ^{c,l}_m = Σ_n G^{c,l}_mn`` (before the
     block share).
 
     ``exclude``: ``G_mn = −2 s_nn Im(V^a_mn V^b_nm)/Δ²`` (pairs within ``degeneracy_tol`` dropped).
-    ``block_trace``: ``G_mn = −2 Im[R^a_mn (s_bd R^b)_nm]`` with R between different blocks only and
-    ``s_bd = Σ_α P_α s P_α`` (or the block-diagonal part of ``spin`` when given); summed over m in block β
-    and n in block α it is the (β, α) term ``i Tr[R^a_βα s_α R^b_αβ − R^b_βα s_α R^a_αβ]``.
+    ``block_trace``: the same where there is no degeneracy; at k-points with degenerate blocks
+    ``G_mn = −2 Im[R^a_mn (s_bd R^b)_nm]`` with R between different blocks only and ``s_bd = Σ_α P_α s P_α``;
+    summed over m in block β and n in block α it is the (β, α) term ``i Tr[R^a_βα s_α R^b_αβ − R^b_βα s_α R^a_αβ]``.
     """
-    if degenerate == "exclude":
-        return -2 * np.einsum("ckmn,lkn->clkmn", _curvature_pairs(g), g.spin_diagonal)
-    same = same_block(g)
-    r = _interblock_connection(g, same)
-    s_bd = np.where(same, g.spin if spin is None else spin, 0.0)
-    out = np.empty((len(_CYCLIC[g.dim]), 3) + same.shape)
-    for c, (a, b) in enumerate(_CYCLIC[g.dim]):
-        for l in range(3):
-            out[c, l] = -2 * (r[a] * (s_bd[l] @ r[b]).transpose(0, 2, 1)).imag
+    out = -2 * np.einsum("ckmn,lkn->clkmn", _curvature_pairs(g), g.spin_diagonal)
+    deg = degenerate_kpoints(g) if degenerate == "block_trace" else None
+    if deg is not None and deg.any():
+        gd = g.subset(deg)
+        same = same_block(gd)
+        r = _interblock_connection(gd, same)
+        s_bd = np.where(same, gd.spin, 0.0)
+        for c, (a, b) in enumerate(_CYCLIC[g.dim]):
+            for l in range(3):
+                out[c, l, deg] = -2 * (r[a] * (s_bd[l] @ r[b]).transpose(0, 2, 1)).imag
     return out
 
 
@@ -271,14 +280,20 @@ def occupation_parts(g: BandGeometry, pair_terms: np.ndarray, dephasing: float =
     up to ``Σ_m f_m Σ_m``.
     """
     n = g.energies.shape[1]
-    lower = np.tril(np.ones((n, n), dtype=bool), -1)  # [m, n] True for n < m
-    g_t = np.swapaxes(pair_terms, -1, -2)  # [m, n] → G_nm
-    oo_pair = pair_terms + g_t  # G_mn + G_nm
+    low = np.tril(np.ones((n, n)), -1)  # [m, n] = 1 for n < m
+    lead = pair_terms.shape[:-3]
+    g2 = pair_terms.reshape((-1,) + pair_terms.shape[-3:])  # (C, N, n, n)
+    down = np.einsum("ckmn,mn->ckm", g2, low)  # Σ_{n<m} G_mn
+    up_t = np.einsum("cknm,mn->ckm", g2, low)  # Σ_{n<m} G_nm
+    occ_empty = np.einsum("ckmn,nm->ckm", g2, low) - up_t  # Σ_{n>m} G_mn − Σ_{n<m} G_nm
     if dephasing > 0:
         d = g.energies[:, :, None] - g.energies[:, None, :]
-        oo_pair = oo_pair * (d * d / (d * d + dephasing**2))
-    occ_occ = np.where(lower, oo_pair, 0.0).sum(-1)
-    occ_empty = np.where(lower.T, pair_terms, 0.0).sum(-1) - np.where(lower, g_t, 0.0).sum(-1)
+        wl = (d * d / (d * d + dephasing**2)) * low  # (N, n, n), weights on n < m
+        occ_occ = np.einsum("ckmn,kmn->ckm", g2, wl) + np.einsum("cknm,kmn->ckm", g2, wl)
+    else:
+        occ_occ = down + up_t
+    occ_empty = occ_empty.reshape(lead + occ_empty.shape[1:])
+    occ_occ = occ_occ.reshape(lead + occ_occ.shape[1:])
     same = same_block(g)
     return block_share(occ_empty, same), block_share(occ_occ, same)
 

@@ -56,6 +56,7 @@ class Response:
     kernel_params: tuple[str, ...] = ()
     kernel_values: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)
     parts: Callable[[Mapping[str, Any]], tuple[str, ...] | None] | None = None
+    geometry: tuple[str, ...] = ()  # optional BandGeometry pieces the formula needs: "torque", "curvature"
     description: str = ""
 
     def __post_init__(self) -> None:
@@ -82,6 +83,11 @@ class Response:
     def needs_spin(self) -> bool:
         """Whether the formula needs the model's spin operator."""
         return self.kind in ("spin", "torque")
+
+    def band_geometry(self, model: Any, k: np.ndarray, tol: float) -> geo.BandGeometry:
+        """The band geometry this response's formula needs (no spin, torque or Wannier curvature it does not use)."""
+        return geo.band_geometry(model, k, tol, with_spin=self.needs_spin, with_torque="torque" in self.geometry,
+                                 with_curvature="curvature" in self.geometry)
 
     @property
     def fused_mode(self) -> int | None:
@@ -235,11 +241,12 @@ RESPONSES: dict[str, Response] = {
         Response("torque_dipole", "spin", _SPIN_DIMS, _torque_dipole, {**_ETA, **_DEG}, check=_check_torque_dipole,
                  kernel_mode=3, kernel_params=("broadening",), kernel_values=_KERNEL_DEG,
                  description="torque-dipole spin conductivity = proper − conventional"),
-        Response("charge", "charge", ("current", "field"), _charge, kernel_mode=0,
+        Response("charge", "charge", ("current", "field"), _charge, kernel_mode=0, geometry=("curvature",),
                  description="intrinsic anomalous Hall conductivity (Berry curvature)"),
         Response("appendix_c", "spin", ("term",) + _SPIN_DIMS, _appendix_c, _DEG, check=_check_degenerate,
+                 geometry=("torque",),
                  description="Appendix C terms (C6), (C7), (C11), (C24) as spin conductivities"),
-        Response("torque", "torque", ("spin", "field"), _torque,
+        Response("torque", "torque", ("spin", "field"), _torque, geometry=("torque",),
                  description="spin torque density per unit field, Tr(t^l ρ_E)"),
     )
 }

@@ -89,6 +89,11 @@ def test_reproduce_quick_writes_every_file(tmp_path):
     assert "σ^x_zx negligible against σ^y_zx: **reproduced**" in text
     fig1 = xr.load_dataarray(tmp_path / "fig1.nc", engine="h5netcdf")
     assert fig1.attrs["units"] == "(hbar/2e) S/m"
-    assert set(fig1.magnetization.values) == {"x", "y", "z"}
+    assert set(fig1.magnetization.values) == {"x", "y", "z", "none"}
+    assert "Which Bi2Se3 numbers depend on the cutoff" in text and "lattice regularisation" in text
+    assert "The proper spin current is finite in the gap: **not converged in the cutoff for m ∥ y**" in text
+    np.testing.assert_allclose(csv_block := np.loadtxt(tmp_path / "fig1.csv", delimiter=",", comments="#")[:, -1],
+                               fig1.sel(magnetization="none", spin="y", current="z", field="x"))
+    assert np.all(np.isfinite(csv_block))
     csv = np.loadtxt(tmp_path / "fig1.csv", delimiter=",", comments="#")
     np.testing.assert_allclose(csv[:, 3], fig1.sel(magnetization="z", spin="y", current="z", field="x"))

@@ -157,9 +157,15 @@ def topological_insulator(
     )
 
 
-#: Lattice constants (Å) of the regularised model: in-plane a and the quintuple-layer spacing c/3 of the
-#: hexagonal cell (Bi2Se3: a = 4.14 Å, c = 28.64 Å, Nakajima, J. Phys. Chem. Solids 24, 479 (1963)).
-LATTICE: dict[str, dict[str, float]] = {"Bi2Se3": {"a": 4.14, "c": 28.64 / 3}}
+#: Lattice constants (Å) of the regularised model.  In-plane: the crystal's a = 4.14 Å (Bi2Se3).  Along z the
+#: crystal's quintuple-layer spacing c_hex/3 = 28.64/3 = 9.55 Å does *not* keep the bulk gap of Eq. (10): at the
+#: zone boundary sin(k_z c) = 0 removes the B0 k_z term and the valence band sits at (C0 − M0) − (M1 − C1)·4/c²,
+#: 0.223 eV for c = 9.55 Å (the gap shrinks to 42 meV at Z and E_F = 0.1 eV lies in the valence band).  The
+#: valence band stays below the k·p maximum (−72 meV) only for c ≤ 3.6 Å; the default c = 3.0 Å is such a
+#: regulator (an arbitrary choice like a cutoff radius: results record it, docs/physics.md compares c and lattices).
+LATTICE: dict[str, dict[str, float]] = {"Bi2Se3": {"a": 4.14, "c": 3.0}}
+#: The crystal's own quintuple-layer spacing (Å), for comparison: c_hex / 3 with c_hex = 28.64 Å.
+QUINTUPLE_LAYER: dict[str, float] = {"Bi2Se3": 28.64 / 3}
 LATTICE_KINDS = ("hexagonal", "tetragonal")
 
 
@@ -197,9 +203,10 @@ def topological_insulator_lattice(
 
     with the in-plane bonds δ_j of a triangular net (``lattice="hexagonal"``, the crystal's own C3-symmetric
     in-plane lattice, δ = a(1, 0), a(½, √3/2), a(−½, √3/2), w1 = 2/3a, w2 = 2/3a²) or of a square one
-    (``"tetragonal"``: k_x → sin(k_x a)/a, k_x² → 2(1 − cos k_x a)/a²).  Stacking is simple (c = one quintuple
-    layer, c_hex/3), not rhombohedral.  The band inversion stays at Γ only (M > 0 at every other
-    time-reversal-invariant momentum for Bi2Se3), so the in-gap bulk response needs no cutoff.
+    (``"tetragonal"``: k_x → sin(k_x a)/a, k_x² → 2(1 − cos k_x a)/a²), simple stacking along z.  The band
+    inversion stays at Γ only (M > 0 at every other time-reversal-invariant momentum), so the in-gap bulk
+    response needs no cutoff.  The default c = 3.0 Å is a regulator, not the crystal's 9.55 Å (see
+    :data:`LATTICE`: with 9.55 Å the regularised bands close the bulk gap to 42 meV at Z).
 
     Parameters
     ----------
@@ -208,7 +215,7 @@ def topological_insulator_lattice(
     lattice
         ``"hexagonal"`` (default) or ``"tetragonal"``.
     a, c
-        Lattice constants in Å (default :data:`LATTICE` of the material: Bi2Se3 a = 4.14, c = 28.64/3).
+        Lattice constants in Å (default :data:`LATTICE` of the material: Bi2Se3 a = 4.14, c = 3.0).
     """
     if lattice not in LATTICE_KINDS:
         raise ValueError(f"lattice must be one of {LATTICE_KINDS}, got {lattice!r}")
@@ -268,7 +275,7 @@ def topological_insulator_lattice(
     info = dict(kp.info)
     info.update({"equation": "Eq. (10) on a lattice: k → lattice harmonics (conventions §5.1)",
                  "regularisation": f"{lattice}: in-plane bonds {np.round(bonds, 6).tolist()} Å, c = {lc:.6g} Å",
-                 "source": "Liu et al., PRB 82, 045122 (2010) parameters and lattice regularisation; "
-                           "Bi2Se3 a = 4.14 Å, c = 28.64 Å / 3 per quintuple layer"})
+                 "source": "Liu et al., PRB 82, 045122 (2010) parameters, lattice regularisation of Eq. (10); "
+                           "Bi2Se3 a = 4.14 Å; c a regulator (the crystal's c_hex/3 = 9.55 Å closes the gap)"})
     return Model(hamiltonian=hamiltonian, gradient=gradient, spin=_SPIN.copy(), dim=3, reciprocal=reciprocal,
                  name=f"topological_insulator_lattice({name}, {lattice})", parameters=parameters, info=info)
