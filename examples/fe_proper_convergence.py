@@ -51,6 +51,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--gap", type=float, default=0.1, help="occupied–occupied gap (eV) that triggers refinement")
     p.add_argument("--refine", type=int, default=3)
     p.add_argument("--iterations", type=int, default=2)
+    p.add_argument("--neighbours", action="store_true", help="also refine the neighbours of flagged base points")
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--json", type=Path, default=None, help="append each row as a JSON line")
     a = p.parse_args(argv)
@@ -81,7 +82,8 @@ def main(argv: list[str] | None = None) -> None:
             resp = ps.responses.get("proper_spin", dephasing=eta)
             t = time.perf_counter()
             res = ps.adaptive_conductivity(model, resp, fermi=fermi, n=n, refine=a.refine,
-                                           max_iterations=a.iterations, gap=a.gap, engine=engine)
+                                           max_iterations=a.iterations, gap=a.gap, neighbours=a.neighbours,
+                                           engine=engine)
             emit(row(f"adaptive {n}", res, time.perf_counter() - t, n=n, eta=eta, gap=a.gap,
                      refined=int(res.attrs["adaptive_refined_points"])))
 
