@@ -15,10 +15,10 @@ unflagged and refined points.
 
 For the occupied–occupied part of the proper spin current of a metal (conventions §3) the size of the integrand
 is the wrong guide: near an avoided crossing inside the Fermi sea it has a core of height ∝ 1/Δ² and radius
-∝ Δ/v that nearly cancels against its surroundings.  ``gap=Δ₀`` flags instead every point whose smallest gap
-between two bands that are both occupied for some requested E_F (both ≤ max E_F; pairs inside a degenerate
-block excluded) is below ``Δ₀`` on the base grid and below ``Δ₀/refine^i`` in round i, so that each round
-resolves cores ``refine`` times smaller.
+∝ Δ/v that nearly cancels against its surroundings.  ``gap=Δ₀`` flags, besides the integrand's peaks, every
+point whose smallest gap between two bands that are both occupied for some requested E_F (both ≤ max E_F; pairs
+inside a degenerate block excluded) is below ``Δ₀`` on the base grid and below ``Δ₀/refine^i`` in round i, so
+that each round resolves cores ``refine`` times smaller.
 """
 
 from __future__ import annotations
@@ -115,12 +115,12 @@ def adaptive_conductivity(
     max_iterations
         Refinement rounds; later rounds refine the newly added points that still exceed the threshold.
     neighbours
-        Also refine the grid neighbours of each flagged base point (the peak's tails: the junction of a
-        refined and an unrefined cell is where the mixed rule loses accuracy).
+        Also refine the grid neighbours of each base point flagged by ``threshold`` (the peak's tails: the
+        junction of a refined and an unrefined cell is where the mixed rule loses accuracy).
     gap
-        Flag by the smallest occupied–occupied gap instead of the integrand (eV): points whose gap between two
-        bands both below the highest Fermi energy is below ``gap`` (``gap/refine^i`` in round i); ``threshold``
-        is then unused.
+        Also flag by the smallest occupied–occupied gap (eV): points whose gap between two bands both below the
+        highest Fermi energy is below ``gap`` (``gap/refine^i`` in round i), besides those above ``threshold``
+        (``threshold=math.inf`` leaves the gap alone).
     **kwargs
         ``temperature``, ``broadening``, ``degeneracy_tol``, ``engine`` for :func:`conductivity` (the
         flagging uses T = 0 occupations).
@@ -135,8 +135,9 @@ def adaptive_conductivity(
         raise ValueError("adaptive refinement needs a periodic properspin.Model (mesh.grid)")
     if isinstance(refine, bool) or int(refine) != refine or refine < 2:
         raise ValueError(f"refine must be an integer ≥ 2, got {refine!r}")
-    if not math.isfinite(threshold) or threshold <= 0:
-        raise ValueError(f"threshold must be a positive number (relative to the mean), got {threshold!r}")
+    if math.isnan(threshold) or threshold <= 0 or (math.isinf(threshold) and gap is None):
+        raise ValueError(f"threshold must be a positive number (relative to the mean; inf only with gap=), "
+                         f"got {threshold!r}")
     if isinstance(max_iterations, bool) or int(max_iterations) != max_iterations or max_iterations < 1:
         raise ValueError(f"max_iterations must be a positive integer, got {max_iterations!r}")
     if gap is not None and (isinstance(gap, bool) or not math.isfinite(gap) or gap <= 0):
@@ -157,10 +158,12 @@ def adaptive_conductivity(
     keep_k, keep_w = [], []
     refined_base = 0
     for it in range(int(max_iterations)):
-        flag = score > cut if gap is None else min_gap < gap / refine**it
+        flag = score > cut
+        if it == 0 and neighbours:
+            flag = _dilate(flag, base.n)  # the peaks' tails; the gap criterion flags cores itself
+        if gap is not None:
+            flag |= min_gap < gap / refine**it
         if it == 0:
-            if neighbours:
-                flag = _dilate(flag, base.n)
             refined_base = int(flag.sum())
         keep_k.append(k[~flag])
         keep_w.append(w[~flag])
@@ -178,7 +181,7 @@ def adaptive_conductivity(
         "adaptive_base_grid": str(list(base.n)),
         "adaptive_refine": int(refine),
         "adaptive_threshold": float(threshold),
-        "adaptive_criterion": "integrand" if gap is None else "occupied_gap",
+        "adaptive_criterion": "integrand" if gap is None else "integrand+occupied_gap",
         "adaptive_gap_eV": float(gap) if gap is not None else 0.0,
         "adaptive_iterations": int(max_iterations),
         "adaptive_refined_points": refined_base,

@@ -3,6 +3,8 @@ occupied–occupied pairs, and adaptive refinement driven by the smallest occupi
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -150,12 +152,15 @@ def test_occupied_gap_drives_refinement():
 
     ref = oo(ps.conductivity(model, resp, fermi=[1.0], mesh=mesh.grid(640)))
     coarse = oo(ps.conductivity(model, resp, fermi=[1.0], mesh=mesh.grid(16)))
-    ada = ps.adaptive_conductivity(model, resp, fermi=[1.0], n=16, refine=4, max_iterations=3, gap=2.0)
+    ada = ps.adaptive_conductivity(model, resp, fermi=[1.0], n=16, refine=4, max_iterations=3, gap=2.0,
+                                   threshold=math.inf)
     by_size = ps.adaptive_conductivity(model, resp, fermi=[1.0], n=16, refine=4, max_iterations=3, threshold=5.0)
     assert abs(coarse - ref) > 50
     assert abs(oo(ada) - ref) < 0.01
     assert abs(oo(by_size) - ref) > 0.3
-    assert ada.attrs["adaptive_criterion"] == "occupied_gap" and ada.attrs["adaptive_gap_eV"] == 2.0
+    assert ada.attrs["adaptive_criterion"] == "integrand+occupied_gap" and ada.attrs["adaptive_gap_eV"] == 2.0
+    both = ps.adaptive_conductivity(model, resp, fermi=[1.0], n=16, refine=4, max_iterations=3, gap=2.0)
+    assert abs(oo(both) - ref) < 0.01 and both.attrs["adaptive_total_points"] >= ada.attrs["adaptive_total_points"]
     assert by_size.attrs["adaptive_criterion"] == "integrand"
     assert ada.attrs["adaptive_total_points"] < 2000
     from properspin.adaptive import occupied_gap
