@@ -11,7 +11,12 @@ tight-binding limit) and spin ``S^l = U† s^l U`` (units of ħ).  With ``Δ_mn 
   ``Tr(A ρ_E) = e E_j Σ_m f_m Q_m`` with ``Q_m = Σ_n 2 Im(A_nm V^j_mn) / Δ_mn²``            (:func:`density_response`)
 
 Each per-band quantity Q has units of Å² (times spin in ħ); a response is ``e ∫ d^dk/(2π)^d Σ_m f_m Q_m``.
-Near-degenerate pairs (|Δ| < ``degeneracy_tol``) are excluded from every sum and counted (conventions §3).
+Near-degenerate pairs (|Δ| < ``degeneracy_tol``) are excluded from every energy denominator.  Consecutive bands
+closer than the tolerance form degenerate blocks (conventions §3): Σ then takes the block-trace form
+(:func:`block_trace_curvature`, derived from Appendix C with projectors), the Appendix-C terms use the
+block-diagonal spin, and :func:`regulated_limit_parts` gives the λ → 0 limit of a Zeeman-regulated Eq. (2) as
+block trace + projection Π(m̂) + intra-pair X(m̂).  :func:`occupation_parts` splits Eq. (1) into its
+occupied–empty and occupied–occupied parts (with an optional dephasing weight).
 """
 
 from __future__ import annotations

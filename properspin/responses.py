@@ -13,6 +13,10 @@ response               per-band quantity                                        
 ``appendix_c``         (C6), (C7), (C11), (C24)                                    term, spin, current, field
 ``torque``             ``Tr(t^l ρ_E)``, the torque density (conventions §6)               spin, field
 =====================  ==========================================================  =========================
+
+Parameters of ``proper_spin`` (conventions §3): ``degenerate`` ("block_trace" default / "exclude" /
+"regulated_limit" with ``regulator`` = m̂), ``occupation_split`` and ``dephasing`` η (eV); the regulated limit
+and the occupation split add a leading ``part`` dimension.
 """
 
 from __future__ import annotations
