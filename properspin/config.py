@@ -129,11 +129,14 @@ class CylinderSpec(_Section):
     nphi: PosInt = 32
 
 
+MAX_FERMI = 1_000_000  # Fermi energies of one run file: each costs a row of partial sums per component
+
+
 class FermiSpec(_Section):
-    values: Annotated[list[float], Field(min_length=1)] | None = None
+    values: Annotated[list[float], Field(min_length=1, max_length=MAX_FERMI)] | None = None
     start: float | None = None
     stop: float | None = None
-    num: PosInt | None = None
+    num: Annotated[int, Field(gt=0, le=MAX_FERMI)] | None = None
 
     @model_validator(mode="after")
     def _one_form(self) -> FermiSpec:

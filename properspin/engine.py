@@ -404,8 +404,15 @@ def _chunk_bytes(engine: Engine, job: Job, ranges: list[tuple[int, int]]) -> flo
     chunk = max((b - a for a, b in ranges), default=0)
     matrices = chunk * n * n * 16 * (2 * dim + 12)
     values = chunk * n * max(ncomp, 1) * 8 * 3
-    partials = sum(s.nbins for s in job.sweeps) * max(ncomp, 1) * 8 * 2
-    return float(matrices + values + partials)
+    return float(matrices + values + _partial_bytes(job))
+
+
+def _partial_bytes(job: Job) -> float:
+    """The running sums and one chunk's partial sums (every temperature)."""
+    return float(sum(s.nbins for s in job.sweeps) * max(job.ncomp, 1) * 8 * 2)
+
+
+_PROCESS_BYTES = 50e6  # a worker process of its own (interpreter, numpy, numba) beyond what fork shares
 
 
 def _gigabytes(nbytes: float) -> str:
@@ -418,6 +425,8 @@ def _check_size(engine: Engine, job: Job, ranges: list[tuple[int, int]]) -> None
     hours = size * _microseconds_per_kpoint(n) * 1e-6 / 3600
     local = min(engine.nworkers, len(ranges)) if engine.executor is None and engine.scheduler is None else 1
     need = _chunk_bytes(engine, job, ranges) * max(local, 1)
+    if local > 1:  # forked workers, and the parent holding the running sums
+        need += local * _PROCESS_BYTES + _partial_bytes(job)
     estimate = (f"estimated ≈ {hours:.3g} CPU-hours at ≈ {_microseconds_per_kpoint(n):.3g} µs per k-point for "
                 f"{n} bands, and ≈ {_gigabytes(need)} of memory for {max(local, 1)} process(es)")
     if engine.max_kpoints is not None and size > engine.max_kpoints:
@@ -497,8 +506,15 @@ class _Checkpoint:
 
     def __init__(self, path: str | Path, job: Job, ranges: list[tuple[int, int]]) -> None:
         from . import __version__
+        from .io import check_target
 
         self.path = Path(path)
+        try:  # before the first k-point: a directory in the way, no permission, a NUL byte
+            check_target(self.path)
+        except OSError as exc:
+            raise type(exc)(exc.errno, f"checkpoint: {exc.strerror}") from None
+        except ValueError as exc:
+            raise ValueError(f"checkpoint: {exc}") from None
         self.job, self.ranges = job, ranges
         resp = job.response
         self.desc = {
@@ -511,7 +527,10 @@ class _Checkpoint:
             "chunk layout": hashlib.sha256(np.asarray(ranges, dtype=np.int64).tobytes()).hexdigest(),
             "properspin version": __version__,
         }
-        self.text = json.dumps(self.desc, sort_keys=True, default=str)
+        try:
+            self.text = json.dumps(self.desc, sort_keys=True, default=str)
+        except (RecursionError, ValueError) as exc:
+            raise ValueError(f"checkpoint: the model's parameters or info cannot be described ({exc})") from None
         self.key = hashlib.sha256(self.text.encode()).hexdigest()
         self.probe = _probe(job)
         self._warned = False
@@ -579,9 +598,10 @@ class _Checkpoint:
 
     def save(self, done: int, total: ChunkResult) -> None:
         """Write atomically; a failure (disk full, directory gone) warns once and the run goes on."""
-        tmp = self.path.with_name(self.path.name + ".tmp")
+        tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")  # two runs on one path do not mix
         arrays = {f"partial{i}": p for i, p in enumerate(total.partials)}
         try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
             with open(tmp, "wb") as fh:
                 np.savez(fh, key=self.key, desc=self.text, probe=self.probe, done=done, nsweeps=len(total.partials),
                          degenerate_kpoints=total.degenerate_kpoints,

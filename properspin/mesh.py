@@ -27,6 +27,11 @@ def _positive_int(value: Any, name: str) -> int:
     return int(value)
 
 
+#: Largest number of k-points accepted by default: ``Engine(max_kpoints=...)`` for conductivities; for
+#: :mod:`properspin.filling` and :mod:`properspin.adaptive` (which hold every point or eigenvalue) raise this
+#: module constant if you mean it.
+MAX_KPOINTS = 10**9
+
 #: Most Gauss–Legendre points per direction of a cutoff mesh (the rule costs O(n²) to build; exponential
 #: convergence makes more than a few hundred pointless).
 MAX_GAUSS = 10_000
@@ -349,6 +354,20 @@ def cylinder(radius: float, half_height: float, nk: int, nz: int, nphi: int) -> 
     nk, nz, nphi = (_positive_int(v, n) for v, n in ((nk, "nk"), (nz, "nz"), (nphi, "nphi")))
     params = (("radius", radius), ("half_height", half_height), ("nk", nk), ("nz", nz), ("nphi", nphi))
     return Cylinder((_gauss(nk, 0, radius), _gauss(nz, -half_height, half_height), _azimuth(nphi)), params)
+
+
+def check_points(count: int, bytes_per_point: float, what: str) -> None:
+    """Refuse ``count`` k-points above :data:`MAX_KPOINTS`, or whose arrays (``bytes_per_point`` each) would
+    not fit in the machine's memory, before anything is computed."""
+    from .engine import _physical_memory
+
+    need, total = count * bytes_per_point, _physical_memory()
+    if count > MAX_KPOINTS:
+        raise ValueError(f"{what}: {count:.4g} k-points, more than properspin.mesh.MAX_KPOINTS = {MAX_KPOINTS:.4g} "
+                         f"(≈ {need / 1e9:.3g} GB held at once): use a coarser mesh")
+    if total and need > total:
+        raise ValueError(f"{what}: {count:.4g} k-points need ≈ {need / 1e9:.3g} GB at once, more than this "
+                         f"machine's {total / 1e9:.3g} GB: use a coarser mesh")
 
 
 def check_cutoff(mesh: Mesh, model: Model, fermi: np.ndarray) -> None:

@@ -96,12 +96,52 @@ def test_absurd_mesh_is_refused_before_the_first_kpoint_with_an_estimate():
         ps.Engine(max_kpoints=0)
 
 
+def test_filling_and_adaptive_refuse_absurd_meshes_at_once():
+    """Found here: ``fermi_level`` and ``adaptive_conductivity`` hold every eigenvalue or k-point, so
+    ``grid(10**5)`` (or ``refine=10**5``) ran out of memory after a long wait."""
+    qwz, start = models.qwz(1.0), time.time()
+    with pytest.raises(ValueError, match="fermi_level: 1e\\+10 k-points, more than properspin.mesh.MAX_KPOINTS"):
+        ps.fermi_level(qwz, 1.0, mesh.grid(10**5))
+    with pytest.raises(ValueError, match="carrier_density: 1e\\+10 k-points"):
+        ps.carrier_density(qwz, [0.0], mesh.grid(10**5))
+    with pytest.raises(ValueError, match="base grid: 1e\\+10 k-points"):
+        ps.adaptive_conductivity(qwz, "charge", fermi=[0.0], n=10**5)
+    with pytest.raises(ValueError, match="refinement 1: .* k-points, more than"):
+        ps.adaptive_conductivity(models.qwz(0.1), "charge", fermi=[0.0], n=8, refine=10**5)
+    assert time.time() - start < 10
+
+
 def test_chunks_that_cannot_fit_in_memory_are_refused(monkeypatch):
     from properspin import engine
 
     monkeypatch.setattr(engine, "_physical_memory", lambda: 10**5)  # a 100 kB machine
     with pytest.raises(ValueError, match="more than this machine's 0.0001 GB"):
         _sigma_xy(models.qwz(1.0))
+    monkeypatch.undo()
+    # found here: workers=10**6 would fork a process per chunk; each process costs memory of its own
+    with pytest.raises(ValueError, match="need ≈ .* GB of memory, more than this machine's"):
+        _sigma_xy(models.qwz(1.0), mesh=mesh.grid(2000), engine=ps.Engine(chunk_size=1000, workers=10**6))
+
+
+def test_run_file_fermi_count_is_bounded(tmp_path):
+    path = tmp_path / "many.toml"
+    path.write_text('[model]\nname = "qwz"\nparameters = { u = 1.0 }\n[mesh]\nkind = "grid"\nn = 8\n'
+                    '[fermi]\nstart = -1.0\nstop = 1.0\nnum = 100000000\n')
+    with pytest.raises(ConfigError, match="fermi.num: expected a number ≤ 1000000, got 100000000"):
+        run_config(path)
+
+
+def test_kp_parameters_must_be_finite_and_attributes_storable():
+    """Found here: a NaN parameter was reported as 'a division by zero?'; a parameter dict nested 5000 deep
+    raised RecursionError from json."""
+    with pytest.raises(ValueError, match="parameter\\(s\\) a must be finite numbers, got a=nan"):
+        ps.models.kp_model("[[a*k_x, 0], [0, 1]]", {"a": float("nan")}, spin=None)
+    deep = cur = {}
+    for _ in range(5000):
+        cur["x"] = {}
+        cur = cur["x"]
+    with pytest.raises(ValueError, match="an attribute cannot be stored"):
+        _sigma_xy(replace(models.qwz(1.0), parameters=deep), mesh=mesh.grid(4))
 
 
 def test_gauss_legendre_order_is_bounded_and_large_orders_are_fast():

@@ -285,11 +285,29 @@ def test_truncated_checkpoint_is_refused(tmp_path):
         _charge(models.qwz(1.0), ckpt)
 
 
-def test_checkpoint_that_cannot_be_written_warns_and_the_run_completes(tmp_path):
-    ckpt = tmp_path / "gone" / "run.ckpt"  # its directory does not exist (or was removed during the run)
-    with pytest.warns(RuntimeWarning, match="could not be written"):
+def test_checkpoint_that_cannot_be_written_warns_and_the_run_completes(tmp_path, monkeypatch):
+    """The disk fills during the run: the checkpoint is not saved, the run goes on with a warning."""
+    def enospc(*args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    ckpt = tmp_path / "run.ckpt"
+    monkeypatch.setattr(np, "savez", enospc)
+    with pytest.warns(RuntimeWarning, match="could not be written \\(No space left on device\\)"):
         res = _charge(models.qwz(1.0), ckpt)
+    monkeypatch.undo()
     np.testing.assert_array_equal(res.values, _charge(models.qwz(1.0), None).values)
+    assert list(tmp_path.iterdir()) == []  # no temporary file left
+
+
+def test_unusable_checkpoint_path_is_refused_before_computing(tmp_path):
+    model = models.qwz(1.0)
+    for path, message in ((tmp_path, "checkpoint: .* a directory is in the way"),
+                          (tmp_path / "a\0b", "checkpoint: output path .* contains a NUL byte")):
+        with pytest.raises((OSError, ValueError), match=message):
+            _charge(_interrupt_after(model, 0), path)  # KeyboardInterrupt if a chunk ran
+    (tmp_path / "file").write_text("")
+    with pytest.raises(NotADirectoryError, match="checkpoint: .*file is not a directory"):
+        _charge(_interrupt_after(model, 0), tmp_path / "file" / "run.ckpt")
 
 
 # ------------------------------------------------------------------------------------------ full disk

@@ -380,9 +380,13 @@ def kp_model(
     if unknown := sorted(set(params) - needed):
         raise ValueError(f"unknown parameter(s) {', '.join(unknown)}: not in the matrix")
     try:
-        values = {sympy.Symbol(key): sympy.Float(float(val)) for key, val in params.items()}
+        floats = {key: float(val) for key, val in params.items()}
     except (TypeError, ValueError):
         raise ValueError(f"parameters must be real numbers, got {params!r}") from None
+    if bad := sorted(key for key, val in floats.items() if not math.isfinite(val)):
+        raise ValueError(f"parameter(s) {', '.join(bad)} must be finite numbers, got "
+                         + ", ".join(f"{key}={floats[key]}" for key in bad))
+    values = {sympy.Symbol(key): sympy.Float(val) for key, val in floats.items()}
     h = h.xreplace(values)
     for (i, j), entry in np.ndenumerate(np.array(h.tolist(), dtype=object)):
         _check_finite(entry, f"matrix entry ({i}, {j}) {texts[i][j][:80]!r} with the parameters given")
