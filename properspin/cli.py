@@ -168,6 +168,8 @@ def _plot(args: argparse.Namespace) -> int:
 
     res = io.load(args.result)
     out = args.output or args.result.with_suffix(".png")
+    if out.resolve() == args.result.resolve():
+        raise ValueError(f"{out}: the plot would replace the result it is made from; choose another -o")
     print(plot_result(res, out, components=args.component))
     return 0
 

@@ -67,6 +67,8 @@ def check_target(path: PathLike) -> Path:
         raise ValueError(f"output path {str(target)!r} contains a NUL byte")
     if target.is_dir():
         raise IsADirectoryError(errno.EISDIR, f"cannot write {target}: a directory is in the way")
+    if target.exists() and not target.is_file():  # a device, FIFO or socket: the rename would replace it
+        raise OSError(errno.EEXIST, f"cannot write {target}: it exists and is not a regular file")
     if len(target.name.encode()) > _NAME_MAX - 32:  # room for the temporary name of _atomic
         raise OSError(errno.ENAMETOOLONG, f"cannot write {target}: file name longer than {_NAME_MAX - 32} bytes")
     parent = target.parent

@@ -431,3 +431,17 @@ def test_run_file_with_bom_is_read_and_non_utf8_names_the_file(tmp_path, capsys)
         assert f"{path}: {fragment}" in err and "Traceback" not in err
     assert main(["run", str(tmp_path), "--quiet"]) == 2
     assert "is a directory, not a TOML file" in capsys.readouterr().err
+
+
+def test_plot_does_not_replace_its_input_or_a_device(tmp_path, capsys):
+    """Found here: ``plot r.nc -o r.nc`` replaced the result by its picture, and the atomic rename would have
+    replaced a device such as /dev/full by a regular file."""
+    res = ps.conductivity(models.qwz(1.0), "charge", fermi=[0.0, 0.5], mesh=mesh.grid(8))
+    nc = io.save(res, tmp_path / "r.nc")
+    assert main(["plot", str(nc), "-o", str(nc)]) == 2
+    assert "would replace the result" in capsys.readouterr().err
+    xr.testing.assert_identical(io.load(nc), res)
+    fifo = tmp_path / "fifo.png"
+    os.mkfifo(fifo)
+    assert main(["plot", str(nc), "-o", str(fifo)]) == 1
+    assert "not a regular file" in capsys.readouterr().err and fifo.is_fifo()
