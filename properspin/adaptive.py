@@ -123,6 +123,8 @@ def adaptive_conductivity(
         resp = resp.with_params(broadening=kwargs["broadening"]) if "broadening" in resp.defaults else resp
     fermi_arr = np.atleast_1d(np.asarray(fermi, dtype=float))
     base = meshes.resolve(meshes.grid(n), model)
+    point_bytes = 8 * (model.dim + 1) * 4  # k and w, with the copies refinement makes
+    meshes.check_points(base.size, point_bytes, "adaptive_conductivity base grid")
     k, w = base.points(model, 0, base.size)
     step = model.reciprocal / np.asarray(base.n)[:, None]  # rows: grid step along each b_a
     tol = float(kwargs.get("degeneracy_tol", 1e-6))
@@ -144,6 +146,8 @@ def adaptive_conductivity(
         if not flag.any():
             k, w = k[:0], w[:0]
             break
+        meshes.check_points(int(flag.sum()) * int(refine) ** model.dim + sum(len(x) for x in keep_w), point_bytes,
+                            f"adaptive_conductivity refinement {it + 1}")
         k, w = _subgrid(k[flag], w[flag], step / refine**it, int(refine))
         if it + 1 < max_iterations:
             score = _scan(model, resp, k, w, fermi_arr, tol)[0]

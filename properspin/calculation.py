@@ -94,8 +94,10 @@ def conductivity(
         raise ValueError(f"conductivities are defined for 2D and 3D models, not dim={model.dim}")
     fermi_in = _fermi_array(fermi)
     temps = _temperatures(temperature)
-    if not math.isfinite(degeneracy_tol) or degeneracy_tol < 0:
-        raise ValueError(f"degeneracy_tol must be a finite number ≥ 0 eV, got {degeneracy_tol!r}")
+    if not isinstance(degeneracy_tol, (int, float, np.integer, np.floating)) or not math.isfinite(degeneracy_tol) \
+            or degeneracy_tol <= 0:
+        raise ValueError(f"degeneracy_tol must be a finite number > 0 eV (with 0 every exactly degenerate pair "
+                         f"divides by zero), got {degeneracy_tol!r}")
     if broadening is not None:
         if "broadening" in resp.defaults:
             resp = resp.with_params(broadening=broadening)
@@ -105,6 +107,7 @@ def conductivity(
             raise ValueError(f"broadening applies to the conventional spin current only, not {resp.name!r}")
     mesh = meshes.resolve(mesh, model)
     meshes.check_cutoff(mesh, model, fermi_in)
+    check_precision(model, mesh, float(degeneracy_tol))
     engine = engine or Engine(chunk_size=default_chunk_size(model.nbands))
 
     order = np.argsort(fermi_in)
@@ -118,6 +121,11 @@ def conductivity(
     inverse = np.argsort(order)
     values = np.stack([s.finish(p)[inverse] for s, p in zip(sweeps, total.partials, strict=True)])
     values = factor * values.reshape((len(temps), len(fermi_in)) + shape)
+    if not np.all(np.isfinite(values)):
+        bad = np.argwhere(~np.isfinite(values))[0]
+        raise ValueError(f"{resp.name}: the sums are not finite ({np.count_nonzero(~np.isfinite(values))} "
+                         f"entries NaN or inf, first at E_F = {fermi_in[bad[1]]:g} eV): an overflow in the model's "
+                         "matrices (H, ∂H/∂k, spin, position) or a near-degenerate pair below degeneracy_tol")
 
     attrs: dict[str, Any] = {
         "response": resp.name,
@@ -141,6 +149,37 @@ def conductivity(
     else:
         coords = {"temperature": temps, **coords}
     return make_result(values, coords, attrs, resp.name)
+
+
+#: Bound on the eigenvalue error of a Hermitian n × n matrix, in units of n ε_machine ‖H‖ (LAPACK's is O(n ε ‖H‖)).
+_EIGEN_ERROR = 8.0
+
+
+def check_precision(model: Model, mesh: meshes.Mesh, degeneracy_tol: float) -> None:
+    """Refuse an H whose size makes ``degeneracy_tol`` meaningless, judged at a few k-points of the mesh.
+
+    Eigenvalues are accurate to about ``n ε ‖H‖`` (ε = 2.2e-16): when that exceeds ``degeneracy_tol``, degenerate
+    bands split by round-off are not recognised and their 1/Δ² terms are garbage (H scaled by 1e300 gave NaN,
+    by 1e10 numbers that depend on round-off).  A tolerance above the whole spectrum width ``2‖H‖``
+    would exclude every pair.  Both are refused with the numbers.
+    """
+    k, _ = mesh.sample(model)
+    h = model.h(k)
+    with np.errstate(over="ignore", invalid="ignore"):
+        norm = float(np.max(np.linalg.norm(h, ord=2, axis=(1, 2)))) if h.shape[1] else 0.0
+    if not math.isfinite(norm) or norm > 1e100:
+        raise ValueError(f"H(k) of model '{model.name}' has a norm of {norm:.3g} eV: energies are in eV and must stay "
+                         "well below 1e100")
+    error = _EIGEN_ERROR * model.nbands * np.finfo(float).eps * norm
+    if error > degeneracy_tol:
+        raise ValueError(
+            f"H(k) of model '{model.name}' has a norm of {norm:.3g} eV, so its eigenvalues are accurate to about "
+            f"{error:.2g} eV only, more than degeneracy_tol = {degeneracy_tol:g} eV: degenerate bands could not be "
+            f"told apart from split ones. Raise degeneracy_tol above {error:.2g} eV or write H with smaller numbers "
+            "(energies in eV)")
+    if model.nbands > 1 and 0 < 2 * norm < degeneracy_tol:
+        raise ValueError(f"degeneracy_tol = {degeneracy_tol:g} eV exceeds the width of the whole spectrum "
+                         f"(2‖H‖ = {2 * norm:.3g} eV): every band pair would be excluded")
 
 
 def _warn_degenerate(name: str, total, size: int, tol: float) -> None:

@@ -1,7 +1,8 @@
 """The ``properspin`` command: run, reproduce, models, info, plot.
 
 Heavy modules (numpy, xarray, matplotlib) are imported inside the commands.  Errors are one message
-on stderr and a non-zero exit status (2 for a bad configuration or value), never a traceback.
+on stderr and a non-zero exit status (2 for a bad configuration or value, 1 for a file that cannot be read
+or written or for exhausted memory), never a traceback; 130 on Ctrl-C and 143 on SIGTERM.
 """
 
 from __future__ import annotations
@@ -56,9 +57,11 @@ def _parser() -> argparse.ArgumentParser:
     rep = sub.add_parser("reproduce", help="reproduce the paper's figures", epilog=_REPRODUCE_EXAMPLES,
                          formatter_class=fmt, description="Recompute Figs. 1-2 of the paper (PNG, netCDF, CSV, "
                                                           "REPORT.md).")
-    rep.add_argument("-o", "--output", type=Path, default=Path("paper-figures"), metavar="DIR",
-                     help="output directory (default: paper-figures)")
+    rep.add_argument("-o", "--output", type=Path, default=None, metavar="DIR",
+                     help="output directory (default: paper-figures, or paper-figures-quick with --quick)")
     rep.add_argument("--quick", action="store_true", help="coarse meshes (under a minute)")
+    rep.add_argument("--force", action="store_true",
+                     help="let a --quick run replace the figures of a full-resolution one")
     rep.add_argument("-q", "--quiet", action="store_true", help="no progress output")
 
     sub.add_parser("models", help="list built-in models with parameters, units and defaults", formatter_class=fmt,
@@ -98,7 +101,8 @@ def _reproduce(args: argparse.Namespace) -> int:
         print("properspin: error: the paper reproduction (properspin.paper.reproduce) is not available in this "
               "installation", file=sys.stderr)
         return 1
-    result = reproduce.run(output_dir=args.output, quick=args.quick, progress=not args.quiet)
+    output = args.output or Path("paper-figures-quick" if args.quick else "paper-figures")
+    result = reproduce.run(output_dir=output, quick=args.quick, progress=not args.quiet, force=args.force)
     return int(result) if isinstance(result, int) else 0
 
 
@@ -115,29 +119,47 @@ def _info(args: argparse.Namespace) -> int:
 
     res = io.load(args.result)
     a = res.attrs
-    print(f"file:        {args.result}")
-    print(f"response:    {a.get('response', res.name)} — {a.get('description', '')}")
-    print(f"units:       {a.get('units', '?')}")
-    print("dims:        " + ", ".join(f"{d} ({n})" for d, n in res.sizes.items()))
+    say = _clean_print  # every line goes through the sanitiser: attributes may hold terminal escapes
+    say(f"file:        {args.result}")
+    say(f"response:    {a.get('response', res.name)} — {a.get('description', '')}")
+    say(f"units:       {a.get('units', '?')}")
+    say("dims:        " + ", ".join(f"{d} ({n})" for d, n in res.sizes.items()))
     for d in res.dims:
         v = res[d].values
         span = f"{v.min():g} … {v.max():g} {res[d].attrs.get('units', '')}" if v.dtype.kind == "f" \
             else " ".join(str(x) for x in v)
-        print(f"  {d:<10} {span.strip()}")
+        say(f"  {d:<10} {span.strip()}")
     mesh = {k: a[k] for k in a if k.startswith("mesh")}
-    print("mesh:        " + ", ".join(f"{k.removeprefix('mesh_') if k != 'mesh' else 'kind'}={v}"
+    say("mesh:        " + ", ".join(f"{k.removeprefix('mesh_') if k != 'mesh' else 'kind'}={v}"
                                       for k, v in mesh.items()))
-    print(f"temperature: {a.get('temperature_K', '?')} K    broadening: {a.get('broadening_eV', 0)} eV")
-    print(f"model:       {a.get('model', '?')} (dim {a.get('dim', '?')}, {a.get('nbands', '?')} bands)")
+    say(f"temperature: {a.get('temperature_K', '?')} K    broadening: {a.get('broadening_eV', 0)} eV")
+    say(f"model:       {a.get('model', '?')} (dim {a.get('dim', '?')}, {a.get('nbands', '?')} bands)")
     for key in ("model_parameters", "model_info"):
         if key in a:
             value = parameters(res, key)
             items = value.items() if isinstance(value, dict) else [("", value)]
-            print(f"  {key.removeprefix('model_')}: " + ", ".join(f"{k}={v}" for k, v in items))
+            say(f"  {key.removeprefix('model_')}: " + ", ".join(f"{k}={v}" for k, v in items))
     if a.get("degenerate_kpoints"):
-        print(f"degenerate:  {a['degenerate_kpoints']} k-points excluded, band pairs {a.get('degenerate_band_pairs')}")
-    print(f"version:     properspin {a.get('properspin_version', '?')}    created: {a.get('created', '?')}")
+        say(f"degenerate:  {a['degenerate_kpoints']} k-points excluded, band pairs {a.get('degenerate_band_pairs')}")
+    say(f"version:     properspin {a.get('properspin_version', '?')}    created: {a.get('created', '?')}")
     return 0
+
+
+_SHOWN = {"Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn"}  # categories printed as escapes (terminal control, bidi)
+
+
+def _clean(value: object) -> object:
+    """Text from a file, made safe for a terminal: control, format (bidi) and unassigned characters escaped."""
+    import unicodedata
+
+    if not isinstance(value, str):
+        return value
+    return "".join(c.encode("unicode_escape").decode("ascii") if unicodedata.category(c) in _SHOWN else c
+                   for c in value)
+
+
+def _clean_print(*parts: object) -> None:
+    print(*(_clean(str(p)) for p in parts))
 
 
 def _plot(args: argparse.Namespace) -> int:
@@ -146,6 +168,8 @@ def _plot(args: argparse.Namespace) -> int:
 
     res = io.load(args.result)
     out = args.output or args.result.with_suffix(".png")
+    if out.resolve() == args.result.resolve():
+        raise ValueError(f"{out}: the plot would replace the result it is made from; choose another -o")
     print(plot_result(res, out, components=args.component))
     return 0
 
@@ -174,14 +198,22 @@ def main(argv: list[str] | None = None) -> int:
     show, warnings.showwarning = warnings.showwarning, _log_warning
     try:
         return _COMMANDS[args.command](args)
-    except KeyboardInterrupt:
-        print("properspin: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        from .engine import Terminated
+
+        print("properspin: " + ("terminated" if isinstance(exc, Terminated) else "interrupted"), file=sys.stderr)
+        return 143 if isinstance(exc, Terminated) else 130
     except (ValueError, TypeError) as exc:  # includes ConfigError
-        print(f"properspin: error: {exc}", file=sys.stderr)
+        print(f"properspin: error: {_clean(str(exc))}", file=sys.stderr)
         return 2
     except OSError as exc:
-        print(f"properspin: error: {exc}", file=sys.stderr)
+        print(f"properspin: error: {_clean(str(exc))}", file=sys.stderr)
+        return 1
+    except MemoryError as exc:
+        print(f"properspin: error: out of memory{': ' + str(exc) if str(exc) else ''}", file=sys.stderr)
+        return 1
+    except RecursionError:
+        print("properspin: error: input nested too deeply (recursion limit reached)", file=sys.stderr)
         return 1
     finally:
         warnings.showwarning = show

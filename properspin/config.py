@@ -7,8 +7,10 @@ file, the key and what was expected, e.g. ``bad.toml: mesh.nk: expected a positi
 
 from __future__ import annotations
 
+import codecs
 import logging
 import re
+import shutil
 import tomllib
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args
@@ -127,11 +129,14 @@ class CylinderSpec(_Section):
     nphi: PosInt = 32
 
 
+MAX_FERMI = 1_000_000  # Fermi energies of one run file: each costs a row of partial sums per component
+
+
 class FermiSpec(_Section):
-    values: Annotated[list[float], Field(min_length=1)] | None = None
+    values: Annotated[list[float], Field(min_length=1, max_length=MAX_FERMI)] | None = None
     start: float | None = None
     stop: float | None = None
-    num: PosInt | None = None
+    num: Annotated[int, Field(gt=0, le=MAX_FERMI)] | None = None
 
     @model_validator(mode="after")
     def _one_form(self) -> FermiSpec:
@@ -160,6 +165,7 @@ class CalculationSpec(_Section):
     broadening: NonNegFloat = 0.0
     degeneracy_tol: PosFloat = 1e-6
     chunk_size: PosInt | None = None
+    max_kpoints: PosInt = 10**9
 
     @field_validator("responses")
     @classmethod
@@ -178,6 +184,30 @@ class OutputSpec(_Section):
     path: str = "results"
     name: str | None = None
     formats: list[Literal["netcdf", "csv", "png"]] = ["netcdf", "csv", "png"]
+
+    @field_validator("path")
+    @classmethod
+    def _no_nul(cls, path: str) -> str:
+        if "\0" in path:
+            raise ValueError("the path contains a NUL byte")
+        return path
+
+    @field_validator("name")
+    @classmethod
+    def _plain_name(cls, name: str | None) -> str | None:
+        if name is not None:
+            check_stem(name)
+        return name
+
+
+def check_stem(name: str) -> str:
+    """An output file-name prefix must stay inside the output directory: no separators, '..' or NUL."""
+    if not name or name in (".", "..") or any(c in name for c in "/\\\0") or name != name.strip():
+        raise ValueError(f"expected a plain file-name prefix (no '/', '\\', '..', NUL or surrounding spaces; the "
+                         f"directory is [output] path), got {_got(name)}")
+    if any(ord(c) < 32 for c in name):
+        raise ValueError(f"expected a file-name prefix without control characters, got {_got(name)}")
+    return name
 
 
 class RunConfig(_Section):
@@ -313,16 +343,45 @@ def load_config(path: str | Path) -> RunConfig:
     """Read and validate a TOML run file (ConfigError on any problem)."""
     path = Path(path)
     try:
-        with open(path, "rb") as fh:
-            raw = tomllib.load(fh)
+        size = path.stat().st_size
+        if size > _MAX_BYTES:
+            raise ConfigError(path, [("", f"{size} bytes: a run file of more than {_MAX_BYTES} bytes is refused")])
+        data = path.read_bytes()
     except FileNotFoundError:
         raise ConfigError(path, [("", "no such file")]) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(path, [("", f"invalid TOML: {exc}")]) from None
+    except IsADirectoryError:
+        raise ConfigError(path, [("", "is a directory, not a TOML file")]) from None
+    except OSError as exc:
+        raise ConfigError(path, [("", f"cannot read: {exc.strerror or exc}")]) from None
+    try:
+        raw = tomllib.loads(_text(data))
+    except ValueError as exc:  # TOMLDecodeError, UnicodeDecodeError
+        raise ConfigError(path, [("", f"invalid TOML: {exc}" if isinstance(exc, tomllib.TOMLDecodeError)
+                                  else str(exc))]) from None
+    except RecursionError:
+        raise ConfigError(path, [("", "invalid TOML: arrays or tables nested too deeply")]) from None
     try:
         return RunConfig.model_validate(raw)
     except ValidationError as exc:
         raise ConfigError(path, _problems(exc)) from None
+
+
+_MAX_BYTES = 16 * 2**20
+
+
+def _text(data: bytes) -> str:
+    """UTF-8 text of a run file; a UTF-8 byte-order mark (Windows editors) is dropped, anything else that is
+    not UTF-8 is a ValueError saying where."""
+    if data.startswith(codecs.BOM_UTF8):
+        data = data[len(codecs.BOM_UTF8):]
+    elif data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise ValueError("the file is UTF-16 text; save it as UTF-8")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise ValueError(f"not UTF-8 text: byte 0x{data[exc.start]:02x} at line {line}; save the file as UTF-8"
+                         ) from None
 
 
 def build_model(cfg: RunConfig, source: str | Path) -> Any:
@@ -425,8 +484,10 @@ def run_config(path: str | Path, output: str | Path | None = None, progress: boo
     calc, out = cfg.calculation, cfg.output
     outdir = Path(output) if output is not None else path.parent / out.path
     stem = out.name or path.stem
-    engine = ps.Engine(chunk_size=calc.chunk_size, progress=progress) if calc.chunk_size else \
-        ps.Engine(chunk_size=_default_chunk(model), progress=progress)
+    formats = formats or list(out.formats)
+    _check_outputs(outdir, stem, calc.responses, formats, path, output is not None)
+    engine = ps.Engine(chunk_size=calc.chunk_size or _default_chunk(model), progress=progress,
+                       max_kpoints=calc.max_kpoints)
     fermi = cfg.fermi.energies()
     results = {}
     for name in calc.responses:
@@ -439,8 +500,45 @@ def run_config(path: str | Path, output: str | Path | None = None, progress: boo
         except ValueError as exc:
             raise ConfigError(path, [("calculation", str(exc))]) from None
         results[name] = res
-        _write(res, outdir / f"{stem}_{name}", formats or list(out.formats), model, mesh)
+        failures = _write(res, outdir / f"{stem}_{name}", formats, model, mesh)
+        if failures:
+            raise OutputError(failures, results)
     return results
+
+
+class OutputError(OSError):
+    """Writing results failed (disk full, directory removed meanwhile ...); ``results`` holds every result
+    computed so far, in memory and intact, and ``str()`` names each file that could not be written."""
+
+    def __init__(self, failures: list[str], results: dict[str, xr.DataArray]):
+        super().__init__("; ".join(failures) + " (the results computed so far are kept: OutputError.results)")
+        self.results = results
+
+
+def _check_outputs(outdir: Path, stem: str, responses: list[str], formats: list[str], source: Path,
+                   from_option: bool) -> None:
+    """Refuse, before the first k-point, an output that could not be written (docs/cli.md)."""
+    from . import io
+
+    key = "--output" if from_option else "output.path"
+    try:
+        check_stem(stem)
+    except ValueError as exc:
+        raise ConfigError(source, [("output.name", f"{exc} (the run file's name is the default)")]) from None
+    suffix = {"netcdf": ".nc", "csv": ".csv", "png": ".png"}
+    try:
+        if outdir.exists() and not outdir.is_dir():
+            raise NotADirectoryError(f"{outdir} exists and is not a directory")
+        for name in responses:
+            for fmt in formats:
+                io.check_target(outdir / f"{stem}_{name}{suffix[fmt]}")
+        existing = next(p for p in (outdir, *outdir.parents) if p.exists())
+        free = shutil.disk_usage(existing).free
+    except (OSError, ValueError) as exc:
+        raise ConfigError(source, [(key, f"cannot write the results there: {exc}")]) from None
+    need = len(responses) * sum(_OUTPUT_BYTES[f] for f in formats)
+    if free < need:
+        raise ConfigError(source, [(key, f"{outdir} has {free} bytes free; the results need about {need}")])
 
 
 def _default_chunk(model: Any) -> int:
@@ -449,21 +547,33 @@ def _default_chunk(model: Any) -> int:
     return default_chunk_size(model.nbands)
 
 
-def _write(res: xr.DataArray, base: Path, formats: list[str], model: Any, mesh: Any) -> None:
+#: Bytes a result file may take (a generous bound for the free-space check before computing).
+_OUTPUT_BYTES = {"netcdf": 200_000, "csv": 200_000, "png": 400_000}
+
+
+def _write(res: xr.DataArray, base: Path, formats: list[str], model: Any, mesh: Any) -> list[str]:
+    """Write every format; returns the failures (each an OSError message naming its file)."""
     from . import io
 
+    failures = []
     for fmt in formats:
-        if fmt == "netcdf":
-            target = io.save(res, base.with_suffix(".nc"))
-        elif fmt == "csv":
-            target = io.to_csv(res, base.with_suffix(".csv"))
-        elif fmt == "png":
-            from .plotting import default_kpath, plot_result
+        try:
+            if fmt == "netcdf":
+                target = io.save(res, base.with_name(base.name + ".nc"))
+            elif fmt == "csv":
+                target = io.to_csv(res, base.with_name(base.name + ".csv"))
+            elif fmt == "png":
+                from .plotting import default_kpath, plot_result
 
-            target = plot_result(res, base.with_suffix(".png"), bands=(model, default_kpath(model, mesh)))
-        else:  # pragma: no cover - validated by the schema
-            raise ValueError(f"unknown output format {fmt!r}; choose from {', '.join(FORMATS)}")
+                target = plot_result(res, base.with_name(base.name + ".png"),
+                                     bands=(model, default_kpath(model, mesh)))
+            else:  # pragma: no cover - validated by the schema
+                raise ValueError(f"unknown output format {fmt!r}; choose from {', '.join(FORMATS)}")
+        except OSError as exc:
+            failures.append(str(exc))
+            continue
         log.info("wrote %s", target)
+    return failures
 
 
-__all__ = ["ConfigError", "RunConfig", "build_mesh", "build_model", "load_config", "run_config"]
+__all__ = ["ConfigError", "OutputError", "RunConfig", "build_mesh", "build_model", "load_config", "run_config"]

@@ -53,6 +53,7 @@ def _chunks(model: Model, mesh: meshes.Mesh) -> Iterator[tuple[np.ndarray, np.nd
 
 def _states(model: Model, mesh: meshes.Mesh) -> tuple[np.ndarray, np.ndarray]:
     """All eigenvalues sorted ascending, with the electron weight of each state."""
+    meshes.check_points(mesh.size, 16 * 4 * model.nbands, "fermi_level")  # energies, weights, sort, cumsum
     es, ws = [], []
     for e, w in _chunks(model, mesh):
         es.append(e.ravel())
@@ -127,6 +128,7 @@ def carrier_density(model: Model, fermi: Any, mesh: meshes.Mesh, temperature: fl
     mesh = meshes.resolve(mesh, model)
     if not model.periodic:
         meshes.check_cutoff(mesh, model, fermi_in)
+    meshes.check_points(mesh.size, 0, "carrier_density")  # streamed: the limit on its time only
     levels, inverse = np.unique(fermi_in, return_inverse=True)
     sweep = Sweep(levels, t)
     partial = sweep.empty(1)

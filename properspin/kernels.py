@@ -54,15 +54,15 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ._numba import jit_enabled
+from ._numba import njit as _cached_njit
 from .eigen import eigh
 from .geometry import levi_civita_contract
 from .model import CYCLIC_PAIRS, Model
 from .sweep import Sweep
 
-try:
-    from numba import njit
-except ImportError:  # pragma: no cover - numba is a dependency; keep the numpy path usable without it
-    njit = None
+# numba missing or NUMBA_DISABLE_JIT=1: the numpy path (interpreted kernels would take hours)
+njit = _cached_njit if jit_enabled() else None
 
 #: Response name → kernel mode.
 MODES = {"charge": 0, "proper_spin": 1, "conventional_spin": 2, "torque_dipole": 3}

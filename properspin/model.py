@@ -10,6 +10,7 @@ spin operators in units of ħ (spin ½ is σ/2).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -27,6 +28,9 @@ PAULI = np.array(
 #: Spin-½ operators s/ħ = σ/2.
 SPIN_HALF = PAULI / 2
 
+#: Allowed finite-difference steps (Å⁻¹ or 1/a): fourth-order differences err by ~step⁴ and by ~1e-16/step.
+FD_STEP_RANGE = (1e-7, 1e-2)
+
 #: Cyclic (a, b) → c pairs of the curl-like quantities (Ω^c, Σ^{c,l}, F^W_c): c = x, y, z in 3D, only z in 2D.
 CYCLIC_PAIRS = {3: ((1, 2), (2, 0), (0, 1)), 2: ((0, 1),)}
 
@@ -41,7 +45,9 @@ class Model:
         ``hamiltonian(k)`` with k of shape ``(N, dim)`` returns ``(N, n, n)`` Hermitian matrices (eV).
     gradient
         ``gradient(k)`` returns ``(dim, N, n, n)`` = ∂H/∂k_a (eV·Å).  ``None``: fourth-order central
-        finite differences with step ``fd_step`` (accurate to ~1e-10 relative for smooth H).
+        finite differences with step ``fd_step`` (accurate to ~1e-10 relative for smooth H).  ``fd_step``
+        (k units) must lie in :data:`FD_STEP_RANGE`: a larger step is not a derivative (``fd_step = 2``
+        gave σ_xy = 0.45 instead of 1 for QWZ), a smaller one is round-off.
     spin
         ``(3, n, n)`` spin operators in units of ħ (σ/2 for spin ½), or ``None`` for a charge-only model.
     dim
@@ -84,6 +90,15 @@ class Model:
             raise TypeError("Model.position must be a callable k -> (dim, N, n, n), or None")
         if self.position_gradient is not None and (self.position is None or not callable(self.position_gradient)):
             raise TypeError("Model.position_gradient must be a callable k -> (dim, dim, N, n, n) next to position")
+        try:
+            step = float(self.fd_step)
+        except (TypeError, ValueError):
+            step = math.nan
+        lo, hi = FD_STEP_RANGE
+        if not lo <= step <= hi:  # also NaN
+            raise ValueError(f"Model.fd_step must be a finite-difference step in [{lo:g}, {hi:g}] (k units), "
+                             f"got {self.fd_step!r}")
+        object.__setattr__(self, "fd_step", step)
         if self.reciprocal is not None:
             rec = np.asarray(self.reciprocal, dtype=float)
             if rec.shape != (self.dim, self.dim):
@@ -160,8 +175,7 @@ class Model:
             raise ValueError(
                 f"gradient(k) returned shape {g.shape}, expected {(self.dim, k.shape[0], n, n)}"
             )
-        if not np.all(np.isfinite(g)):
-            raise ValueError("gradient(k) contains NaN or inf")
+        _check_finite(g, "gradient(k)", k)
         return g
 
     def berry_connection_orbital(self, k: Array) -> Array | None:
@@ -173,6 +187,7 @@ class Model:
         n = self.nbands
         if a.shape != (self.dim, k.shape[0], n, n):
             raise ValueError(f"position(k) returned shape {a.shape}, expected {(self.dim, k.shape[0], n, n)}")
+        _check_finite(a, "position(k)", k)
         return a
 
     def berry_connection_orbital_gradient(self, k: Array) -> Array | None:
@@ -187,6 +202,7 @@ class Model:
         if g.shape != (self.dim, self.dim, k.shape[0], n, n):
             raise ValueError(f"position_gradient(k) returned shape {g.shape}, "
                              f"expected {(self.dim, self.dim, k.shape[0], n, n)}")
+        _check_finite(g, "position_gradient(k)", k)
         return g
 
     def berry_connection_orbital_curl(self, k: Array) -> Array | None:
@@ -199,7 +215,10 @@ class Model:
             return None
         curl = getattr(self.position_gradient, "curl", None)
         if curl is not None:
-            return np.asarray(curl(self._check_k(k)))
+            k = self._check_k(k)
+            out = np.asarray(curl(k))
+            _check_finite(out, "position_gradient.curl(k)", k)
+            return out
         da = self.berry_connection_orbital_gradient(k)
         return np.stack([da[a, b] - da[b, a] for a, b in CYCLIC_PAIRS[self.dim]])
 
@@ -215,7 +234,9 @@ class Model:
                 - 8 * np.asarray(h(k - dk)) + np.asarray(h(k - 2 * dk))
             ) / (12 * step)
             out.append(d)
-        return np.stack(out)
+        out = np.stack(out)
+        _check_finite(out, "finite differences of " + ("hamiltonian(k)" if func is None else "position(k)"), k)
+        return out
 
     def _check_k(self, k: Array) -> Array:
         k = np.asarray(k, dtype=float)
@@ -281,3 +302,12 @@ class Model:
             "nbands": self.nbands,
             "periodic": self.periodic,
         }
+
+
+def _check_finite(a: Array, what: str, k: Array) -> None:
+    """ValueError naming the first k-point where ``a`` (``(..., N, n, n)``) has NaN or inf."""
+    if np.all(np.isfinite(a)):
+        return
+    bad = ~np.all(np.isfinite(a), axis=(-2, -1))
+    first = int(np.argwhere(bad.reshape(-1, bad.shape[-1]).any(axis=0))[0, 0])
+    raise ValueError(f"{what} contains NaN or inf (first at k = {k[first]})")

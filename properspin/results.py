@@ -7,6 +7,7 @@ Attributes are kept netCDF-safe (strings and numbers); nested provenance is stor
 from __future__ import annotations
 
 import json
+import reprlib
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,7 +20,10 @@ def _attr(value: Any) -> Any:
         return value
     if isinstance(value, bool):
         return int(value)
-    return json.dumps(value, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o))
+    try:
+        return json.dumps(value, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o))
+    except (RecursionError, ValueError) as exc:  # nested too deeply, or a circular reference
+        raise ValueError(f"an attribute cannot be stored ({exc}): {reprlib.repr(value)}") from None
 
 
 def make_result(values: np.ndarray, coords: dict[str, Any], attrs: dict[str, Any], name: str) -> xr.DataArray:

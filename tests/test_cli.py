@@ -171,14 +171,16 @@ def test_missing_files_are_errors_without_traceback(tmp_path, capsys):
 def test_reproduce_dispatches_to_paper_module(monkeypatch, tmp_path):
     calls = []
     fake = types.ModuleType("properspin.paper.reproduce")
-    fake.run = lambda output_dir, quick, progress: calls.append((output_dir, quick, progress))
+    fake.run = lambda output_dir, quick, progress, force: calls.append((output_dir, quick, progress, force))
     monkeypatch.setitem(sys.modules, "properspin.paper.reproduce", fake)
     import properspin.paper
 
     monkeypatch.setattr(properspin.paper, "reproduce", fake, raising=False)
     assert main(["reproduce", "--output", str(tmp_path), "--quick", "--quiet"]) == 0
     assert main(["reproduce"]) == 0
-    assert calls == [(tmp_path, True, False), (Path("paper-figures"), False, True)]
+    assert main(["reproduce", "--quick", "--force"]) == 0  # a quick run has its own default folder
+    assert calls == [(tmp_path, True, False, False), (Path("paper-figures"), False, True, False),
+                     (Path("paper-figures-quick"), True, True, True)]
 
 
 def test_reproduce_without_paper_module_is_a_clear_error(monkeypatch, capsys):

@@ -50,8 +50,9 @@ def test_save_replaces_atomically_and_keeps_old_file_on_failure(spin_result, cha
     io.save(charge_result, path)  # overwrite
     xr.testing.assert_identical(io.load(path), charge_result)
 
-    def broken(self, target, **kwargs):
-        open(target, "wb").write(b"partial")
+    def broken(self, target=None, **kwargs):
+        if target is not None:
+            open(target, "wb").write(b"partial")
         raise OSError("disk full")
 
     monkeypatch.setattr(xr.DataArray, "to_netcdf", broken)

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+from ..io import write_bytes
 from ..models import topological_insulator
 
 
@@ -122,5 +123,5 @@ def write_report(out: Path, s, quick: bool, elapsed: float, fig1, conv_ti, conv,
               "`fig1.*` (σ tensor for m ∥ x, y, z; CSV: σ^y_zx, σ^x_zx and the conventional σ^y_zx),"
               " `fig2a.*`, `fig2b.*`: PNG, netCDF (xarray, units in attributes) and CSV.", ""]
     path = out / "REPORT.md"
-    path.write_text("\n".join(lines))
+    write_bytes(path, "\n".join(lines).encode("utf-8"))
     return path

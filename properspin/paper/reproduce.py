@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from .. import conductivity, mesh
-from ..io import save
+from .. import __version__, conductivity, mesh
+from ..io import check_target, save, write_bytes
 from ..models import hole_quantum_well, topological_insulator
 
 log = logging.getLogger(__name__)
@@ -131,7 +131,8 @@ def figure2b(s: Settings, bar) -> xr.DataArray:
         bar.update()
     out = xr.DataArray(data, dims=("material", "gate_field"),
                        coords={"material": list(HOLE_FERMI), "gate_field": s.fields}, name="sigma_z_yx")
-    out.attrs = {"units": "e/8pi", "fermi_eV": str(HOLE_FERMI), "width_m": 25e-9, "magnetization_eV": 1e-3,
+    out.attrs = {"properspin_version": __version__,
+                 "units": "e/8pi", "fermi_eV": str(HOLE_FERMI), "width_m": 25e-9, "magnetization_eV": 1e-3,
                  "luttinger": "paper Table I", "mesh": "disk", "mesh_radius": s.hole_mesh[0],
                  "mesh_nk": s.hole_mesh[1], "mesh_nphi": s.hole_mesh[2]}
     out["gate_field"].attrs["units"] = "V/m"
@@ -140,9 +141,13 @@ def figure2b(s: Settings, bar) -> xr.DataArray:
 
 # ---------------------------------------------------------------------------- output
 def _write_csv(path: Path, columns: dict[str, np.ndarray], header: str) -> None:
+    import io
+
     names = list(columns)
     table = np.column_stack([np.asarray(columns[n], dtype=float) for n in names])
-    np.savetxt(path, table, delimiter=",", header=header + "\n" + ",".join(names), comments="# ", fmt="%.10g")
+    buf = io.BytesIO()
+    np.savetxt(buf, table, delimiter=",", header=header + "\n" + ",".join(names), comments="# ", fmt="%.10g")
+    write_bytes(path, buf.getvalue())
 
 
 def _plot(path: Path, curves: list[tuple[np.ndarray, np.ndarray, str]], xlabel: str, ylabel: str, title: str):
@@ -160,17 +165,43 @@ def _plot(path: Path, curves: list[tuple[np.ndarray, np.ndarray, str]], xlabel: 
     ax.set_title(title, fontsize=10)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=130)
+    import io
+
+    buf = io.BytesIO()
+    fig.savefig(buf, dpi=130, format="png")
     plt.close(fig)
+    write_bytes(path, buf.getvalue())
 
 
-def run(output_dir: Path, quick: bool = False, progress: bool = True) -> Path:
-    """Compute every figure, write data, plots and REPORT.md into ``output_dir``; return the report path."""
+FILES = tuple(f"fig{n}.{ext}" for n in ("1", "2a", "2b") for ext in ("png", "nc", "csv")) + ("REPORT.md",)
+
+
+def check_output(out: Path, quick: bool, force: bool = False) -> None:
+    """Before computing: every file can be written, and a quick run does not replace full-resolution figures
+    (a folder whose REPORT.md was written without ``--quick``) unless ``force``."""
+    report = out / "REPORT.md"
+    if quick and not force and report.is_file():
+        try:
+            full = "properspin reproduce --quick" not in report.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            full = True
+        if full:
+            raise ValueError(f"{out} holds full-resolution figures (its REPORT.md is of a run without --quick); a "
+                             "--quick run would replace them: choose another --output, or pass --force")
+    for name in FILES:
+        check_target(out / name)
+
+
+def run(output_dir: Path, quick: bool = False, progress: bool = True, force: bool = False) -> Path:
+    """Compute every figure, write data, plots and REPORT.md into ``output_dir``; return the report path.
+
+    ``quick`` refuses to overwrite a full-resolution reproduction unless ``force`` (:func:`check_output`).
+    """
     from tqdm import tqdm
 
     s = Settings.make(quick)
     out = Path(output_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    check_output(out, quick, force)
     steps = 3 + 1 + len(s.convergence_radii) + len(s.convergence_meshes) + 3 + 2 + len(HOLE_FERMI)
     t0 = time.perf_counter()
     with tqdm(total=steps, desc="reproduce", disable=not progress, unit="run") as bar:

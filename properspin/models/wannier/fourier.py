@@ -225,7 +225,10 @@ def _mirror_numpy(vals: Array, out: Array, rows: Array, cols: Array, n: int) -> 
 
 
 try:
-    from numba import njit
+    from ..._numba import jit_enabled, njit
+
+    if not jit_enabled():
+        raise ImportError("NUMBA_DISABLE_JIT: the numpy mirror is faster than an interpreted loop")
 
     @njit(cache=True)
     def _mirror(vals, out, rows, cols, n):  # pragma: no cover - compiled; same as _mirror_numpy
