@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from .conventions import CYCLIC_PAIRS, HERMITIAN_RTOL
+
 Array = np.ndarray
 KFunction = Callable[[Array], Array]
 
@@ -27,8 +29,6 @@ PAULI = np.array(
 #: Spin-½ operators s/ħ = σ/2.
 SPIN_HALF = PAULI / 2
 
-#: Cyclic (a, b) → c pairs of the curl-like quantities (Ω^c, Σ^{c,l}, F^W_c): c = x, y, z in 3D, only z in 2D.
-CYCLIC_PAIRS = {3: ((1, 2), (2, 0), (0, 1)), 2: ((0, 1),)}
 
 
 @dataclass(frozen=True, eq=False)
@@ -142,7 +142,7 @@ class Model:
             raise ValueError(f"hamiltonian(k) contains NaN or inf (first at k = {k[bad]})")
         herm = np.max(np.abs(h - h.conj().transpose(0, 2, 1)), axis=(1, 2))
         scale = 1.0 + np.max(np.abs(h), axis=(1, 2))
-        if np.any(herm > 1e-9 * scale):
+        if np.any(herm > HERMITIAN_RTOL * scale):
             bad = int(np.argmax(herm / scale))
             raise ValueError(
                 f"hamiltonian(k) is not Hermitian: max |H - H†| = {herm[bad]:.3g} eV at k = {k[bad]}"
