@@ -26,6 +26,7 @@ import numpy as np
 
 from . import geometry as geo
 from . import units
+from .kernels import KernelMode
 
 SPIN_LABELS = ("x", "y", "z")
 APPENDIX_C_TERMS = ("C6", "C7", "C11", "C24")
@@ -39,8 +40,11 @@ class Response:
     values of this instance (defaults filled in).  Parameters are set with :meth:`with_params` or
     :func:`get` (``get("conventional_spin", broadening=0.01)``), validated by ``check`` when given, and
     recorded in every result's attributes.  ``kernel_mode`` is the fused-kernel path
-    (:mod:`properspin.kernels`) for this response, used only while every parameter outside
-    ``kernel_params`` keeps its default; otherwise the numpy formula runs.
+    (:class:`properspin.kernels.KernelMode`) for this response, used only while every parameter outside
+    ``kernel_params`` keeps its default; otherwise the numpy formula runs (:mod:`properspin.chunk`).
+    ``diagonal_spin`` says whether the formula uses the band-diagonal spin ``s_nn`` (then near-degenerate
+    pairs where it is gauge-dependent are counted and reported, conventions §3); unset: every ``"spin"``
+    response does.
     """
 
     name: str
@@ -53,6 +57,7 @@ class Response:
     kernel_mode: int | None = None
     kernel_params: tuple[str, ...] = ()
     description: str = ""
+    diagonal_spin: bool | None = None
 
     def __post_init__(self) -> None:
         unknown = set(self.params) - set(self.defaults)
@@ -78,6 +83,11 @@ class Response:
     def needs_spin(self) -> bool:
         """Whether the formula needs the model's spin operator."""
         return self.kind in ("spin", "torque")
+
+    @property
+    def uses_diagonal_spin(self) -> bool:
+        """Whether the formula uses ``s_nn`` (Eq. 2), so that degenerate pairs are checked (conventions §3)."""
+        return self.kind == "spin" if self.diagonal_spin is None else bool(self.diagonal_spin)
 
     @property
     def fused_mode(self) -> int | None:
@@ -149,15 +159,15 @@ _ETA = {"broadening": 0.0}  # η (eV) in 1/(Δ² + η²) of the conventional cur
 RESPONSES: dict[str, Response] = {
     r.name: r
     for r in (
-        Response("proper_spin", "spin", _SPIN_DIMS, _proper, kernel_mode=1,
+        Response("proper_spin", "spin", _SPIN_DIMS, _proper, kernel_mode=KernelMode.PROPER_SPIN,
                  description="intrinsic proper (conserved) spin conductivity, Eq. (1)"),
         Response("conventional_spin", "spin", _SPIN_DIMS, _conventional, _ETA, check=_check_broadening,
-                 kernel_mode=2, kernel_params=("broadening",),
+                 kernel_mode=KernelMode.CONVENTIONAL_SPIN, kernel_params=("broadening",), diagonal_spin=False,
                  description="conventional intrinsic (Kubo) spin Hall conductivity, j = ½{s, v}"),
         Response("torque_dipole", "spin", _SPIN_DIMS, _torque_dipole, _ETA, check=_check_broadening,
-                 kernel_mode=3, kernel_params=("broadening",),
+                 kernel_mode=KernelMode.TORQUE_DIPOLE, kernel_params=("broadening",),
                  description="torque-dipole spin conductivity = proper − conventional"),
-        Response("charge", "charge", ("current", "field"), _charge, kernel_mode=0,
+        Response("charge", "charge", ("current", "field"), _charge, kernel_mode=KernelMode.CHARGE,
                  description="intrinsic anomalous Hall conductivity (Berry curvature)"),
         Response("appendix_c", "spin", ("term",) + _SPIN_DIMS, _appendix_c,
                  description="Appendix C terms (C6), (C7), (C11), (C24) as spin conductivities"),
