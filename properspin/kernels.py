@@ -62,7 +62,7 @@ from . import conventions
 from .chunk import ChunkResult
 from .eigen import eigh
 from .geometry import levi_civita_contract
-from .model import Model
+from .model import Model, evaluate_together
 from .sweep import Sweep, sweep_spec
 
 if TYPE_CHECKING:
@@ -250,36 +250,42 @@ def kernel_chunk(
 
 # ------------------------------------------------------------------------------------------ Python helpers
 def _inputs(model: Model, k: np.ndarray, w: np.ndarray, need_curl: bool) -> _Block:
-    """H(k) diagonalised, ∂H, A^W and (``need_curl``) its curl at the k-points of one block, validated."""
+    """H(k) diagonalised, ∂H, A^W and (``need_curl``) its curl at the k-points of one block, validated.
+
+    Functions of the model that are views of one evaluator (a Wannier model's Fourier sums) are evaluated
+    together (:func:`~properspin.model.evaluate_together`: one phase computation).
+    """
     dim, n = model.dim, model.nbands
-    h = _hamiltonian(model, k)
+    curl_view = getattr(model.position_gradient, "curl", None) if need_curl else None
+    raw = evaluate_together(k, {"h": model.hamiltonian, "dh": model.gradient, "pos": model.position,
+                                "curl": curl_view})
+    h = _hamiltonian(model, k, raw["h"])
     energies, u = eigh(h)  # on H as the model returns it (real: numpy; complex: eigen.eigh), like the numpy path
-    if model.gradient is None:
-        dh = model.dh(k)  # finite differences, validated
-    else:
-        dh = np.asarray(model.gradient(k))
-        if dh.shape != (dim,) + h.shape:
-            dh = model.dh(k)  # raises the shape error
-    if model.position is not None:
-        apos = model.berry_connection_orbital(k)
-    else:
+    dh = raw.get("dh")
+    if dh is None or dh.shape != (dim,) + h.shape:
+        dh = model.dh(k)  # finite differences (validated), or the shape error
+    apos = raw.get("pos")
+    if apos is None:
         apos = np.zeros((dim, 1, n, n), dtype=complex)
-    if need_curl:  # ∂_a A_b − ∂_b A_a for the Wannier curvature F^W (Wang et al. Eq. 27)
-        curl = model.berry_connection_orbital_curl(k)
-    else:
+    elif apos.shape != (dim,) + h.shape:
+        apos = model.berry_connection_orbital(k)  # raises the shape error
+    if not need_curl:
         curl = np.zeros((len(conventions.CYCLIC_PAIRS[dim]), 1, n, n), dtype=complex)
+    elif "curl" in raw:
+        curl = raw["curl"]
+    else:  # ∂_a A_b − ∂_b A_a for the Wannier curvature F^W (Wang et al. Eq. 27)
+        curl = model.berry_connection_orbital_curl(k)
     c = np.complex128
     return _Block(np.ascontiguousarray(energies, dtype=float), np.ascontiguousarray(u, dtype=c),
                   np.ascontiguousarray(dh, dtype=c), np.ascontiguousarray(apos, dtype=c),
                   np.ascontiguousarray(curl, dtype=c), w)
 
 
-def _hamiltonian(model: Model, k: np.ndarray) -> np.ndarray:
-    """``model.hamiltonian(k)`` with the checks of :meth:`Model.h` done in compiled code.
+def _hamiltonian(model: Model, k: np.ndarray, h: np.ndarray) -> np.ndarray:
+    """``h = model.hamiltonian(k)`` with the checks of :meth:`Model.h` done in compiled code.
 
     On any failure :meth:`Model.h` is called, which raises its usual error.
     """
-    h = np.asarray(model.hamiltonian(k))
     n = model.nbands
     if h.shape != (k.shape[0], n, n) or h.dtype.kind not in "fc":
         return model.h(k)

@@ -10,9 +10,9 @@ spin operators in units of ħ (spin ½ is σ/2).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -281,3 +281,42 @@ class Model:
             "nbands": self.nbands,
             "periodic": self.periodic,
         }
+
+
+# ---------------------------------------------------------------------------------------------- joint evaluation
+class Evaluator(Protocol):
+    """Computes several named k-dependent quantities at once (e.g. the Fourier sums of a Wannier model)."""
+
+    def evaluate(self, k: Array, what: Sequence[str]) -> dict[str, Array]: ...
+
+
+@dataclass(frozen=True, eq=False)
+class EvaluatorView:
+    """A k-function that is one output of an :class:`Evaluator`: ``view(k) = evaluator.evaluate(k, (name,))[name]``.
+
+    A model whose ``hamiltonian``, ``gradient``, ``position``, ... are views of one evaluator can have them
+    computed together (:func:`evaluate_together`); each view alone is an ordinary function of k.
+    """
+
+    evaluator: Evaluator
+    name: str
+
+    def __call__(self, k: Array) -> Array:
+        return self.evaluator.evaluate(k, (self.name,))[self.name]
+
+
+def evaluate_together(k: Array, functions: Mapping[str, KFunction | None]) -> dict[str, Array]:
+    """``{key: f(k)}`` for every function given (``None`` skipped, values unvalidated); the
+    :class:`EvaluatorView`s of one evaluator are computed in one ``evaluate`` call (one phase computation for a
+    Wannier model), every other function on its own."""
+    out: dict[str, Array] = {}
+    groups: dict[int, tuple[Evaluator, list[tuple[str, str]]]] = {}
+    for key, f in functions.items():
+        if isinstance(f, EvaluatorView):
+            groups.setdefault(id(f.evaluator), (f.evaluator, []))[1].append((key, f.name))
+        elif f is not None:
+            out[key] = np.asarray(f(k))
+    for evaluator, items in groups.values():
+        values = evaluator.evaluate(k, tuple(dict.fromkeys(name for _, name in items)))
+        out.update({key: values[name] for key, name in items})
+    return out
