@@ -238,6 +238,7 @@ def kernel_chunk(
         kb = k[start : start + block]
         blk = _inputs(model, kb, w[start : start + block], mode == _CHARGE and has_pos)
         kernel(blk, spin, spec, setup, work, partial, degflags, out)
+        del blk  # free this block's arrays before the next is evaluated: the allocator reuses warm memory
         if out[0] == _BAD_VALUES:
             model.dh(kb)  # raises "gradient(k) contains NaN or inf" when that is the cause
             return None  # otherwise the numpy path reproduces the non-finite sums
