@@ -32,7 +32,7 @@ def pretty_unit(unit: str) -> str:
 def symbol(result: xr.DataArray, index: dict[str, str]) -> str:
     """Mathtext symbol of one component: ``$\\sigma^{z}_{yx}$``, ``$\\sigma_{xy}$``, ``$t^{y}_{x}$``."""
     term = f"{index['term']}: " if "term" in index else ""
-    if result.attrs.get("response") == "torque":
+    if "spin" in result.dims and "current" not in result.dims:  # a torque density (spin, field)
         return f"{term}$t^{{{index['spin']}}}_{{{index['field']}}}$"
     sup = f"^{{{index['spin']}}}" if "spin" in index else ""
     return f"{term}$\\sigma{sup}_{{{index.get('current', '')}{index.get('field', '')}}}$"
