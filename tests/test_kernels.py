@@ -18,7 +18,7 @@ from properspin.models.wannier import wannier90
 from properspin.sweep import Sweep, sweep_spec
 
 pytest.importorskip("numba")
-from properspin import kernels  # noqa: E402
+from properspin import kernel_stages, kernels  # noqa: E402
 
 RTOL = 1e-12
 SUPPORTED = ("proper_spin", "conventional_spin", "torque_dipole", "charge")
@@ -234,8 +234,8 @@ def test_bins_are_searchsorted_left():
     expected = np.searchsorted(fermi, energies, side="left")
     for sweeps, s in (((Sweep(fermi, 0.0),), 0), ((Sweep(FERMI, 0.0), Sweep(FERMI, 30.0), Sweep(fermi, 0.0)), 2)):
         spec = sweep_spec(sweeps)
-        got = [kernels._bin_t0(spec.fermi, spec.foff[s], spec.nodes[s], spec.table, spec.toff[s], spec.nbuckets[s],
-                               spec.scale[s], e) for e in energies]
+        got = [kernel_stages._bin_t0(spec.fermi, spec.foff[s], spec.nodes[s], spec.table, spec.toff[s],
+                                     spec.nbuckets[s], spec.scale[s], e) for e in energies]
         assert got == expected.tolist()
     assert spec.row.tolist() == [0, 62, 62 + sweeps[1].nbins] and spec.kind.tolist() == [0, 1, 0]
 
