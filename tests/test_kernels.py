@@ -7,8 +7,6 @@ not depend on how the engine dispatches chunks.  Partial sums must agree to 1e-1
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
@@ -16,6 +14,8 @@ import properspin as ps
 from properspin import chunk, mesh, models, responses
 from properspin.models.wannier import wannier90
 from properspin.sweep import Sweep, sweep_spec
+
+from .conftest import FE, needs_fe, random_hermitian
 
 pytest.importorskip("numba")
 from properspin import kernel_stages, kernels  # noqa: E402
@@ -25,12 +25,14 @@ SUPPORTED = ("proper_spin", "conventional_spin", "torque_dipole", "charge")
 FERMI = np.linspace(-3.0, 3.0, 61)
 
 
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _compiled(compiled_kernels):
+    """Both kernel copies compiled (or loaded from numba's cache) before the first test."""
+
+
 # ---------------------------------------------------------------------------------------------- models
-def _hermitian(rng, n, scale=1.0):
-    a = rng.normal(size=(n, n)) + 1j * rng.normal(size=(n, n))
-    return scale * (a + a.conj().T) / 2
-
-
 def random_model(n, dim, periodic, seed, position=False, real=False):
     """Random smooth Hermitian model with random (dense, Hermitian) spin matrices.
 
@@ -39,12 +41,12 @@ def random_model(n, dim, periodic, seed, position=False, real=False):
     ``real`` makes H and ∂H real symmetric (eigh then returns real eigenvectors).
     """
     rng = np.random.default_rng(seed)
-    herm = (lambda s=1.0: rng.normal(size=(n, n)) * s) if real else (lambda s=1.0: _hermitian(rng, n, s))
+    herm = (lambda s=1.0: rng.normal(size=(n, n)) * s) if real else (lambda s=1.0: random_hermitian(rng, n, s))
     sym = (lambda m: (m + m.T) / 2) if real else (lambda m: m)
     h0 = sym(herm(1.5))
     ha = [sym(herm()) for _ in range(dim)]
     ga = [sym(herm(0.5)) for _ in range(dim)]
-    spin = np.stack([_hermitian(rng, n, 0.5) for _ in range(3)])
+    spin = np.stack([random_hermitian(rng, n, 0.5) for _ in range(3)])
 
     if periodic:
         def f(x):
@@ -75,8 +77,8 @@ def random_model(n, dim, periodic, seed, position=False, real=False):
 
     pos = None
     if position:
-        pa = [_hermitian(rng, n, 0.3) for _ in range(dim)]
-        qa = [_hermitian(rng, n, 0.2) for _ in range(dim)]
+        pa = [random_hermitian(rng, n, 0.3) for _ in range(dim)]
+        qa = [random_hermitian(rng, n, 0.2) for _ in range(dim)]
 
         def pos(k):
             return np.stack([pa[a] + np.cos(k[:, a])[:, None, None] * qa[a] for a in range(dim)])
@@ -292,10 +294,7 @@ def test_blocks_add_up(monkeypatch, name):
     assert got.degenerate_kpoints == m.size == 81
 
 
-FE = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "Fe_tb.dat"
-
-
-@pytest.mark.skipif(not FE.is_file(), reason=f"real-data file {FE} absent (no ../shared/data)")
+@needs_fe
 @pytest.mark.parametrize("name", SUPPORTED)
 def test_fe_wannier_model(name):
     """bcc Fe, 18 Wannier functions with position matrix elements (BLAS path, Wannier curvature for charge)."""

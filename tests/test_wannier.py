@@ -24,9 +24,7 @@ from properspin.models.wannier import (
     write_tb,
 )
 
-DATA = Path(__file__).parents[1] / ".." / "shared" / "data"
-FE = DATA / "Fe_tb.dat"
-needs_fe = pytest.mark.skipif(not FE.is_file(), reason=f"real-data file {FE} absent (no ../shared/data)")
+from .conftest import FE, needs_fe
 
 LATTICE = np.array([[2.0, 0.1, 0.0], [0.3, 2.5, 0.2], [0.0, -0.4, 3.1]])
 
