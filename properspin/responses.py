@@ -44,7 +44,8 @@ class Response:
     ``kernel_params`` keeps its default; otherwise the numpy formula runs (:mod:`properspin.chunk`).
     ``diagonal_spin`` says whether the formula uses the band-diagonal spin ``s_nn`` (then near-degenerate
     pairs where it is gauge-dependent are counted and reported, conventions §3); unset: every ``"spin"``
-    response does.
+    response does.  ``labels`` gives the coordinate labels of dimensions of its own (e.g. ``{"term": (...)}``);
+    ``unit_of = (factor(dim), unit(dim))`` replaces the factor and unit of its ``kind`` (a new kind of quantity).
     """
 
     name: str
@@ -58,6 +59,8 @@ class Response:
     kernel_params: tuple[str, ...] = ()
     description: str = ""
     diagonal_spin: bool | None = None
+    labels: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    unit_of: tuple[Callable[[int], float], Callable[[int], str]] | None = None
 
     def __post_init__(self) -> None:
         unknown = set(self.params) - set(self.defaults)
@@ -100,11 +103,12 @@ class Response:
         return self.kernel_mode
 
     def coords(self, dim: int) -> dict[str, tuple[str, ...]]:
-        labels = {"spin": SPIN_LABELS, "current": SPIN_LABELS[:dim], "field": SPIN_LABELS[:dim],
-                  "term": APPENDIX_C_TERMS}
-        return {d: labels[d] for d in self.dims}
+        labels = {"spin": SPIN_LABELS, "current": SPIN_LABELS[:dim], "field": SPIN_LABELS[:dim], **self.labels}
+        return {d: tuple(labels[d]) for d in self.dims}
 
     def factor(self, dim: int) -> float:
+        if self.unit_of is not None:
+            return self.unit_of[0](dim)
         if self.kind == "spin":
             return units.spin_factor(dim)
         if self.kind == "charge":
@@ -112,6 +116,8 @@ class Response:
         return units.E_CHARGE / units.ANGSTROM ** (dim - 1)  # torque: e Å^(1-d) → C m^(1-d)
 
     def unit(self, dim: int) -> str:
+        if self.unit_of is not None:
+            return self.unit_of[1](dim)
         if self.kind == "torque":
             return "C/m^2" if dim == 3 else "C/m"
         return units.UNITS[(self.kind, dim)]
@@ -169,7 +175,7 @@ RESPONSES: dict[str, Response] = {
                  description="torque-dipole spin conductivity = proper − conventional"),
         Response("charge", "charge", ("current", "field"), _charge, kernel_mode=KernelMode.CHARGE,
                  description="intrinsic anomalous Hall conductivity (Berry curvature)"),
-        Response("appendix_c", "spin", ("term",) + _SPIN_DIMS, _appendix_c,
+        Response("appendix_c", "spin", ("term",) + _SPIN_DIMS, _appendix_c, labels={"term": APPENDIX_C_TERMS},
                  description="Appendix C terms (C6), (C7), (C11), (C24) as spin conductivities"),
         Response("torque", "torque", ("spin", "field"), _torque,
                  description="spin torque density per unit field, Tr(t^l ρ_E)"),
