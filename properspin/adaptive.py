@@ -26,8 +26,9 @@ import xarray as xr
 from . import mesh as meshes
 from . import responses
 from .calculation import conductivity
+from .chunk import states
+from .conventions import DEGENERACY_TOL
 from .engine import default_chunk_size
-from .geometry import band_geometry
 from .model import Model
 
 
@@ -36,14 +37,13 @@ def _scan(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per point ``max |I_k|`` (N,) and the T = 0 sum ``Σ_k w_k I_k`` (nfermi, ncomp), streamed in chunks.
 
-    ``I_k = factor · Σ_m θ(E_F − ε_mk) Q_mk`` is the integrand in result units per unit weight.
+    ``I_k = factor · Σ_m θ(E_F − ε_mk) Q_mk`` is the integrand in result units per unit weight; ``Q`` comes from
+    the numpy chunk path (:func:`properspin.chunk.states`).
     """
     scores, total = [], 0.0
     step = default_chunk_size(model.nbands)
     for start in range(0, len(k), step):
-        g = band_geometry(model, k[start : start + step], tol)
-        q = resp.formula(g, resp.params)
-        q = q.reshape(-1, *q.shape[-2:])  # (ncomp, N, n)
+        g, q = states(model, resp, k[start : start + step], tol)  # q: (ncomp, N, n)
         occ = (g.energies[None, :, :] <= fermi[:, None, None]).astype(float)  # (nfermi, N, n)
         integrand = resp.factor(model.dim) * np.einsum("fkm,ckm->kfc", occ, q)
         scores.append(np.abs(integrand).max(axis=(1, 2)))
@@ -127,7 +127,7 @@ def adaptive_conductivity(
     meshes.check_points(base.size, point_bytes, "adaptive_conductivity base grid")
     k, w = base.points(model, 0, base.size)
     step = model.reciprocal / np.asarray(base.n)[:, None]  # rows: grid step along each b_a
-    tol = float(kwargs.get("degeneracy_tol", 1e-6))
+    tol = float(kwargs.get("degeneracy_tol", DEGENERACY_TOL))
 
     score, unrefined = _scan(model, resp, k, w, fermi_arr, tol)
     if np.any(np.asarray(kwargs.get("temperature", 0.0)) != 0):

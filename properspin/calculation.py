@@ -1,6 +1,6 @@
 """One call from a model to a labelled result: model → k-mesh → band geometry → response → sweep.
 
-:func:`conductivity` is the public entry point; it validates input, builds a :class:`~properspin.engine.Job`,
+:func:`conductivity` is the public entry point; it validates input, builds a :class:`~properspin.chunk.Job`,
 lets the :class:`~properspin.engine.Engine` stream the mesh, and labels the sums with units.
 """
 
@@ -15,7 +15,9 @@ import xarray as xr
 
 from . import mesh as meshes
 from . import responses
-from .engine import Engine, Job, default_chunk_size
+from .chunk import Job
+from .conventions import DEGENERACY_TOL
+from .engine import Engine, default_chunk_size
 from .model import Model
 from .results import make_result
 from .sweep import Sweep
@@ -51,7 +53,7 @@ def conductivity(
     mesh: meshes.Mesh,
     temperature: Any = 0.0,
     broadening: float | None = None,
-    degeneracy_tol: float = 1e-6,
+    degeneracy_tol: float = DEGENERACY_TOL,
     engine: Engine | None = None,
 ) -> xr.DataArray:
     """Intrinsic response tensor of ``model`` at every Fermi energy, from one pass over ``mesh``.

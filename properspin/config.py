@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from .conventions import DEGENERACY_TOL
+
 if TYPE_CHECKING:  # pragma: no cover
     import xarray as xr
 
@@ -163,7 +165,7 @@ class CalculationSpec(_Section):
     responses: Annotated[list[str], Field(min_length=1)] = ["proper_spin"]
     temperature: NonNegFloat = 0.0
     broadening: NonNegFloat = 0.0
-    degeneracy_tol: PosFloat = 1e-6
+    degeneracy_tol: PosFloat = DEGENERACY_TOL
     chunk_size: PosInt | None = None
     max_kpoints: PosInt = 10**9
 

@@ -1,4 +1,6 @@
-"""The engine: stream a mesh in chunks, evaluate a response per chunk, add the partial Fermi sums.
+"""The engine: where chunks run.  It streams a mesh in chunks, runs each (:func:`properspin.chunk.run_chunk`:
+what a chunk computes) in this process, local worker processes, an executor, Dask or MPI, and adds the
+partial Fermi sums.
 
 A chunk is a contiguous range of mesh indices.  Its result is a list of partial-sum arrays (one per
 temperature, see :mod:`properspin.sweep`) plus degeneracy diagnostics; partials are added in chunk
@@ -23,75 +25,20 @@ import threading
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from . import geometry as geo
-from .mesh import Mesh
-from .model import Model
-from .responses import Response
-from .sweep import Sweep
+from .chunk import ChunkResult, Job, run_chunk
 
+if TYPE_CHECKING:
+    from .mesh import Mesh
+    from .model import Model
 
-@dataclass(frozen=True)
-class Job:
-    """Everything a worker needs to evaluate one chunk (picklable when the model is)."""
-
-    model: Model
-    mesh: Mesh
-    response: Response
-    sweeps: tuple[Sweep, ...]
-    degeneracy_tol: float
-
-    @property
-    def ncomp(self) -> int:
-        return int(np.prod([len(v) for v in self.response.coords(self.model.dim).values()]))
-
-
-@dataclass
-class ChunkResult:
-    partials: list[np.ndarray]
-    degenerate_kpoints: int = 0
-    degenerate_bands: set[tuple[int, int]] = field(default_factory=set)
-
-
-def run_chunk(job: Job, start: int, stop: int) -> ChunkResult:
-    """Evaluate ``job`` on mesh indices ``[start, stop)``: the hot path.
-
-    The fused numba kernel (:mod:`properspin.kernels`) covers proper/conventional spin, torque dipole and
-    charge; the numpy formulas of :mod:`properspin.geometry` (the reference it is tested against) do the rest.
-    """
-    k, w = job.mesh.points(job.model, start, stop)
-    from . import kernels  # compiled fused kernel (numba); None for what it does not cover
-
-    resp = job.response
-    if resp.fused_mode is not None:
-        fast = kernels.kernel_chunk(resp.name, job.model, k, w, job.sweeps, job.degeneracy_tol,
-                                    resp.params.get("broadening", 0.0))
-        if fast is not None:
-            return ChunkResult(*fast)
-    g = geo.band_geometry(job.model, k, job.degeneracy_tol, with_spin=resp.needs_spin)
-    q = resp.formula(g, resp.params)  # (*comp, N, n)
-    nk, nb = g.energies.shape
-    q = q.reshape(-1, nk, nb) * w[None, :, None]
-    values = q.reshape(q.shape[0], -1).T  # (N*n, ncomp)
-    energies = g.energies.reshape(-1)
-    out = ChunkResult([])
-    for sweep in job.sweeps:
-        partial = sweep.empty(values.shape[1])
-        sweep.accumulate(partial, energies, values)
-        out.partials.append(partial)
-    if job.response.kind == "spin" and job.response.name != "conventional_spin":
-        bad = geo.degenerate_contributions(g)
-        if bad.any():
-            out.degenerate_kpoints = int(bad.any(axis=(1, 2)).sum())
-            rows, cols = np.nonzero(bad.any(axis=0))
-            out.degenerate_bands = {(int(m), int(n)) for m, n in zip(rows, cols, strict=True) if m < n}
-    return out
+__all__ = ["ChunkResult", "Engine", "Job", "default_chunk_size", "run_chunk", "run_chunk_limited"]
 
 
 def _merge(total: ChunkResult | None, part: ChunkResult) -> ChunkResult:

@@ -20,7 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .model import CYCLIC_PAIRS as _CYCLIC
+from .conventions import CYCLIC_PAIRS as _CYCLIC
+from .conventions import DEGENERACY_TOL, excluded, gauge_dependent, spin_split
 from .model import Model
 
 
@@ -44,13 +45,12 @@ class BandGeometry:
         d = self.energies[:, :, None] - self.energies[:, None, :]
         with np.errstate(divide="ignore"):
             out = 1.0 / (d * d + broadening**2)
-        out[np.abs(d) < self.degeneracy_tol] = 0.0
+        out[excluded(d, self.degeneracy_tol)] = 0.0
         return out
 
     def degenerate_pairs(self) -> np.ndarray:
         """Boolean (N, n, n) mask of off-diagonal pairs closer than ``degeneracy_tol``."""
-        d = np.abs(self.energies[:, :, None] - self.energies[:, None, :])
-        mask = d < self.degeneracy_tol
+        mask = excluded(self.energies[:, :, None] - self.energies[:, None, :], self.degeneracy_tol)
         n = self.energies.shape[1]
         mask[:, np.arange(n), np.arange(n)] = False
         return mask
@@ -66,7 +66,8 @@ class BandGeometry:
             raise ValueError("this quantity needs a spin operator, but the model has spin=None")
 
 
-def band_geometry(model: Model, k: np.ndarray, degeneracy_tol: float = 1e-6, with_spin: bool = True) -> BandGeometry:
+def band_geometry(model: Model, k: np.ndarray, degeneracy_tol: float = DEGENERACY_TOL, with_spin: bool = True
+                  ) -> BandGeometry:
     """Diagonalise H(k) and rotate ∂H/∂k, the position term and (``with_spin``) the spin into the band basis."""
     h = model.h(k)
     energies, u = np.linalg.eigh(h)
@@ -113,7 +114,7 @@ def berry_connection(g: BandGeometry) -> np.ndarray:
     d = g.energies[:, None, :] - g.energies[:, :, None]  # ε_n − ε_m
     with np.errstate(divide="ignore", invalid="ignore"):
         r = 1j * g.velocity / d
-    r[:, np.abs(d) < g.degeneracy_tol] = 0.0
+    r[:, excluded(d, g.degeneracy_tol)] = 0.0
     return r
 
 
@@ -194,7 +195,7 @@ def appendix_c_terms(g: BandGeometry) -> dict[str, np.ndarray]:
     d = g.energies[:, None, :] - g.energies[:, :, None]
     with np.errstate(divide="ignore", invalid="ignore"):
         x = -0.5j * g.torque / d
-    x[:, np.abs(d) < g.degeneracy_tol] = 0.0
+    x[:, excluded(d, g.degeneracy_tol)] = 0.0
     c11 = density_response(g, 2 * _anticommutator_with_velocity(x, g))
     omega = berry_curvature(g, wannier=False)  # (nc, N, n), interband as in (C6)
     sigma = proper_spin_curvature(g)  # (nc, 3, N, n)
@@ -223,12 +224,12 @@ def degenerate_contributions(g: BandGeometry) -> np.ndarray:
 
     Inside a degenerate subspace D the band-diagonal spin of Eq. (2) depends on the basis chosen in D
     unless the spin restricted to D is ∝ 1; a pair is flagged when ``s^l_nn'`` ≠ 0 or
-    ``s^l_nn ≠ s^l_n'n'`` for some l.
+    ``s^l_nn ≠ s^l_n'n'`` for some l (the rule of :mod:`properspin.conventions`).
     """
     mask = g.degenerate_pairs()
     if not mask.any() or g.spin is None:
         return mask & False
     s = g.spin
     sd = g.spin_diagonal
-    split = np.max(np.abs(s) + np.abs(sd[:, :, :, None] - sd[:, :, None, :]), axis=0)
-    return mask & (split > 1e-8)
+    split = np.max(spin_split(s, sd[:, :, :, None], sd[:, :, None, :]), axis=0)
+    return mask & gauge_dependent(split)

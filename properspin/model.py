@@ -11,11 +11,13 @@ spin operators in units of ħ (spin ½ is σ/2).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
+
+from .conventions import CYCLIC_PAIRS, HERMITIAN_RTOL
 
 Array = np.ndarray
 KFunction = Callable[[Array], Array]
@@ -30,9 +32,6 @@ SPIN_HALF = PAULI / 2
 
 #: Allowed finite-difference steps (Å⁻¹ or 1/a): fourth-order differences err by ~step⁴ and by ~1e-16/step.
 FD_STEP_RANGE = (1e-7, 1e-2)
-
-#: Cyclic (a, b) → c pairs of the curl-like quantities (Ω^c, Σ^{c,l}, F^W_c): c = x, y, z in 3D, only z in 2D.
-CYCLIC_PAIRS = {3: ((1, 2), (2, 0), (0, 1)), 2: ((0, 1),)}
 
 
 @dataclass(frozen=True, eq=False)
@@ -157,7 +156,7 @@ class Model:
             raise ValueError(f"hamiltonian(k) contains NaN or inf (first at k = {k[bad]})")
         herm = np.max(np.abs(h - h.conj().transpose(0, 2, 1)), axis=(1, 2))
         scale = 1.0 + np.max(np.abs(h), axis=(1, 2))
-        if np.any(herm > 1e-9 * scale):
+        if np.any(herm > HERMITIAN_RTOL * scale):
             bad = int(np.argmax(herm / scale))
             raise ValueError(
                 f"hamiltonian(k) is not Hermitian: max |H - H†| = {herm[bad]:.3g} eV at k = {k[bad]}"
@@ -311,3 +310,42 @@ def _check_finite(a: Array, what: str, k: Array) -> None:
     bad = ~np.all(np.isfinite(a), axis=(-2, -1))
     first = int(np.argwhere(bad.reshape(-1, bad.shape[-1]).any(axis=0))[0, 0])
     raise ValueError(f"{what} contains NaN or inf (first at k = {k[first]})")
+
+
+# ---------------------------------------------------------------------------------------------- joint evaluation
+class Evaluator(Protocol):
+    """Computes several named k-dependent quantities at once (e.g. the Fourier sums of a Wannier model)."""
+
+    def evaluate(self, k: Array, what: Sequence[str]) -> dict[str, Array]: ...
+
+
+@dataclass(frozen=True, eq=False)
+class EvaluatorView:
+    """A k-function that is one output of an :class:`Evaluator`: ``view(k) = evaluator.evaluate(k, (name,))[name]``.
+
+    A model whose ``hamiltonian``, ``gradient``, ``position``, ... are views of one evaluator can have them
+    computed together (:func:`evaluate_together`); each view alone is an ordinary function of k.
+    """
+
+    evaluator: Evaluator
+    name: str
+
+    def __call__(self, k: Array) -> Array:
+        return self.evaluator.evaluate(k, (self.name,))[self.name]
+
+
+def evaluate_together(k: Array, functions: Mapping[str, KFunction | None]) -> dict[str, Array]:
+    """``{key: f(k)}`` for every function given (``None`` skipped, values unvalidated); the
+    :class:`EvaluatorView`s of one evaluator are computed in one ``evaluate`` call (one phase computation for a
+    Wannier model), every other function on its own."""
+    out: dict[str, Array] = {}
+    groups: dict[int, tuple[Evaluator, list[tuple[str, str]]]] = {}
+    for key, f in functions.items():
+        if isinstance(f, EvaluatorView):
+            groups.setdefault(id(f.evaluator), (f.evaluator, []))[1].append((key, f.name))
+        elif f is not None:
+            out[key] = np.asarray(f(k))
+    for evaluator, items in groups.values():
+        values = evaluator.evaluate(k, tuple(dict.fromkeys(name for _, name in items)))
+        out.update({key: values[name] for key, name in items})
+    return out

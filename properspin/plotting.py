@@ -50,7 +50,7 @@ def symbol(result: xr.DataArray, index: dict[str, str]) -> str:
     if not any(d in index for d in COMPONENT_DIMS):  # a result of one component (paper's Fig. 2(b))
         return str(result.name or "σ").replace("$", "")
     term = f"{index['term']}: " if "term" in index else ""
-    if result.attrs.get("response") == "torque":
+    if "spin" in result.dims and "current" not in result.dims:  # a torque density (spin, field)
         return f"{term}$t^{{{index['spin']}}}_{{{index['field']}}}$"
     sup = f"^{{{index['spin']}}}" if "spin" in index else ""
     return f"{term}$\\sigma{sup}_{{{index.get('current', '')}{index.get('field', '')}}}$"

@@ -26,6 +26,7 @@ import numpy as np
 
 from . import geometry as geo
 from . import units
+from .kernels import KernelMode
 
 SPIN_LABELS = ("x", "y", "z")
 APPENDIX_C_TERMS = ("C6", "C7", "C11", "C24")
@@ -39,8 +40,12 @@ class Response:
     values of this instance (defaults filled in).  Parameters are set with :meth:`with_params` or
     :func:`get` (``get("conventional_spin", broadening=0.01)``), validated by ``check`` when given, and
     recorded in every result's attributes.  ``kernel_mode`` is the fused-kernel path
-    (:mod:`properspin.kernels`) for this response, used only while every parameter outside
-    ``kernel_params`` keeps its default; otherwise the numpy formula runs.
+    (:class:`properspin.kernels.KernelMode`) for this response, used only while every parameter outside
+    ``kernel_params`` keeps its default; otherwise the numpy formula runs (:mod:`properspin.chunk`).
+    ``diagonal_spin`` says whether the formula uses the band-diagonal spin ``s_nn`` (then near-degenerate
+    pairs where it is gauge-dependent are counted and reported, conventions §3); unset: every ``"spin"``
+    response does.  ``labels`` gives the coordinate labels of dimensions of its own (e.g. ``{"term": (...)}``);
+    ``unit_of = (factor(dim), unit(dim))`` replaces the factor and unit of its ``kind`` (a new kind of quantity).
     """
 
     name: str
@@ -53,6 +58,9 @@ class Response:
     kernel_mode: int | None = None
     kernel_params: tuple[str, ...] = ()
     description: str = ""
+    diagonal_spin: bool | None = None
+    labels: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    unit_of: tuple[Callable[[int], float], Callable[[int], str]] | None = None
 
     def __post_init__(self) -> None:
         unknown = set(self.params) - set(self.defaults)
@@ -80,6 +88,11 @@ class Response:
         return self.kind in ("spin", "torque")
 
     @property
+    def uses_diagonal_spin(self) -> bool:
+        """Whether the formula uses ``s_nn`` (Eq. 2), so that degenerate pairs are checked (conventions §3)."""
+        return self.kind == "spin" if self.diagonal_spin is None else bool(self.diagonal_spin)
+
+    @property
     def fused_mode(self) -> int | None:
         """The fused-kernel mode for these parameters, or ``None`` (numpy path)."""
         if self.kernel_mode is None:
@@ -90,11 +103,12 @@ class Response:
         return self.kernel_mode
 
     def coords(self, dim: int) -> dict[str, tuple[str, ...]]:
-        labels = {"spin": SPIN_LABELS, "current": SPIN_LABELS[:dim], "field": SPIN_LABELS[:dim],
-                  "term": APPENDIX_C_TERMS}
-        return {d: labels[d] for d in self.dims}
+        labels = {"spin": SPIN_LABELS, "current": SPIN_LABELS[:dim], "field": SPIN_LABELS[:dim], **self.labels}
+        return {d: tuple(labels[d]) for d in self.dims}
 
     def factor(self, dim: int) -> float:
+        if self.unit_of is not None:
+            return self.unit_of[0](dim)
         if self.kind == "spin":
             return units.spin_factor(dim)
         if self.kind == "charge":
@@ -102,6 +116,8 @@ class Response:
         return units.E_CHARGE / units.ANGSTROM ** (dim - 1)  # torque: e Å^(1-d) → C m^(1-d)
 
     def unit(self, dim: int) -> str:
+        if self.unit_of is not None:
+            return self.unit_of[1](dim)
         if self.kind == "torque":
             return "C/m^2" if dim == 3 else "C/m"
         return units.UNITS[(self.kind, dim)]
@@ -149,17 +165,17 @@ _ETA = {"broadening": 0.0}  # η (eV) in 1/(Δ² + η²) of the conventional cur
 RESPONSES: dict[str, Response] = {
     r.name: r
     for r in (
-        Response("proper_spin", "spin", _SPIN_DIMS, _proper, kernel_mode=1,
+        Response("proper_spin", "spin", _SPIN_DIMS, _proper, kernel_mode=KernelMode.PROPER_SPIN,
                  description="intrinsic proper (conserved) spin conductivity, Eq. (1)"),
         Response("conventional_spin", "spin", _SPIN_DIMS, _conventional, _ETA, check=_check_broadening,
-                 kernel_mode=2, kernel_params=("broadening",),
+                 kernel_mode=KernelMode.CONVENTIONAL_SPIN, kernel_params=("broadening",), diagonal_spin=False,
                  description="conventional intrinsic (Kubo) spin Hall conductivity, j = ½{s, v}"),
         Response("torque_dipole", "spin", _SPIN_DIMS, _torque_dipole, _ETA, check=_check_broadening,
-                 kernel_mode=3, kernel_params=("broadening",),
+                 kernel_mode=KernelMode.TORQUE_DIPOLE, kernel_params=("broadening",),
                  description="torque-dipole spin conductivity = proper − conventional"),
-        Response("charge", "charge", ("current", "field"), _charge, kernel_mode=0,
+        Response("charge", "charge", ("current", "field"), _charge, kernel_mode=KernelMode.CHARGE,
                  description="intrinsic anomalous Hall conductivity (Berry curvature)"),
-        Response("appendix_c", "spin", ("term",) + _SPIN_DIMS, _appendix_c,
+        Response("appendix_c", "spin", ("term",) + _SPIN_DIMS, _appendix_c, labels={"term": APPENDIX_C_TERMS},
                  description="Appendix C terms (C6), (C7), (C11), (C24) as spin conductivities"),
         Response("torque", "torque", ("spin", "field"), _torque,
                  description="spin torque density per unit field, Tr(t^l ρ_E)"),

@@ -13,9 +13,10 @@ import pytest
 from properspin import io, registry
 from properspin.cli import main
 
+from .conftest import FE
+
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
-FE = ROOT.parent / "shared" / "data" / "Fe_tb.dat"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 

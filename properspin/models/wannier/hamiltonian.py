@@ -8,8 +8,9 @@ The Bloch Hamiltonian in the Wannier-90 convention (no orbital-position phases) 
     H(k) = Σ_R e^{ik·R} H_R / d_R,      ∂H/∂k_a = Σ_R i R_a e^{ik·R} H_R / d_R,
 
 with R Cartesian (Å) and k Cartesian (Å⁻¹); the orbital-basis Berry connection is
-A^W_a(k) = Σ_R e^{ik·R} r_R[a] / d_R (Wang et al., PRB 74, 195118).  Evaluation is one matrix product
-(N, nR) × (nR, n²) per component, in chunks of k so the phase matrix stays small.
+A^W_a(k) = Σ_R e^{ik·R} r_R[a] / d_R (Wang et al., PRB 74, 195118).  All of them, and ∂_a A^W_b, come from
+one evaluator, :class:`~.fourier.WannierSums` (one phase computation for any set of them); the Model holds
+views of it.
 
 """
 
@@ -22,8 +23,9 @@ from typing import Any
 
 import numpy as np
 
+from ...conventions import CYCLIC_PAIRS
 from ...model import SPIN_HALF, Model
-from .fourier import _FourierSum, _PositionGradient
+from .fourier import WannierSums, _PositionGradient
 
 Array = np.ndarray
 PathLike = str | Path
@@ -162,11 +164,10 @@ class WannierHamiltonian:
         if np.any(self.rvec[:, dim:] != 0) or not np.allclose(self.lattice[:dim, dim:], 0.0):
             raise ValueError(f"{self.source}: cannot reduce to dim={dim}: R vectors leave the plane")
         lat = self.lattice[:dim, :dim]
-        rcart = self.rvec[:, :dim] @ lat
-        hw = self.ham / self.deg[:, None, None]
-        h_sum = _FourierSum(rcart, hw[:, None], single=True, lattice=lat)
-        g_sum = _FourierSum(rcart, 1j * rcart[:, :, None, None] * hw[:, None], phases=getattr(h_sum, "phases", None),
-                            lattice=lat)
+        # one R set for every sum: R ∪ −R (H keeps zero blocks where its file has no −R)
+        rall, hall, _ = _hermitize(self.rvec, (self.ham / self.deg[:, None, None])[:, None], symmetrize=False)
+        rc = rall[:, :dim] @ lat
+        blocks = {"h": hall[:, 0], "dh": 1j * rc[:, :, None, None] * hall}  # ∂_a H = Σ_R i R_a e^{ik·R} H_R
         notes = {
             "source": self.source,
             "header": self.header,
@@ -175,17 +176,19 @@ class WannierHamiltonian:
             "convention": "Wannier90: H(k) = sum_R exp(ik.R) H_R / deg_R, no orbital-position phases",
             "spinor_order": spinor_order if spin is None else "user",
         }
-        position = position_gradient = None
         if use_position and self.pos is not None:
-            rall, pall, anti = _hermitize(self.rvec, self.pos / self.deg[:, None, None, None])
-            rc = rall[:, :dim] @ lat
-            position = _FourierSum(rc, pall[:, :dim], phases=getattr(h_sum, "phases", None), lattice=lat)
-            # ∂_a A^W_b = Σ_R i R_a e^{ik·R} r_R,b, flattened (a, b) → a·dim + b
-            position_gradient = _PositionGradient(rc, pall[:, :dim], getattr(position, "phases", None), lat)
+            _, pall, anti = _hermitize(self.rvec, self.pos / self.deg[:, None, None, None])
+            grad = 1j * rc[:, :, None, None, None] * pall[:, None, :dim]  # ∂_a A^W_b = Σ_R i R_a e^{ik·R} r_R,b
+            blocks |= {"pos": pall[:, :dim], "dpos": grad}
+            if dim in CYCLIC_PAIRS:  # ∂_a A_b − ∂_b A_a directly: one sum per c instead of the dim² of the gradient
+                blocks["curl"] = np.stack([grad[:, a, b] - grad[:, b, a] for a, b in CYCLIC_PAIRS[dim]], axis=1)
             notes["position_antihermitian_max_angstrom"] = anti
+        sums = WannierSums(rc, blocks, lattice=lat)
+        position = sums.function("pos") if "pos" in blocks else None
+        position_gradient = _PositionGradient(sums, "dpos") if "pos" in blocks else None
         return Model(
-            hamiltonian=h_sum,
-            gradient=g_sum,
+            hamiltonian=sums.function("h"),
+            gradient=sums.function("dh"),
             spin=spin_op,
             dim=dim,
             reciprocal=2 * np.pi * np.linalg.inv(lat).T,
