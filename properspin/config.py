@@ -403,7 +403,7 @@ def _check(cfg: RunConfig, model: Any, source: str | Path) -> Any:
     except ValueError as exc:
         raise ConfigError(source, [("mesh.radius", str(exc))]) from None
     for name in cfg.calculation.responses:
-        if RESPONSES[name].needs_spin and model.spin is None:
+        if RESPONSES[name].needs_spin and not model.has_spin:
             msg = f"response {name!r} needs a spin operator, but model '{model.name}' has none (try 'charge')"
             raise ConfigError(source, [("calculation.responses", msg)])
     return mesh

@@ -95,6 +95,8 @@ def supports(response_name: str, model: Model) -> bool:
     mode = MODES.get(response_name)
     if mode is None or njit is None or model.dim not in (2, 3):
         return False
+    if getattr(model, "spin_k", None) is not None and mode != 0:
+        return False  # a k-dependent spin S(k) (Wannier90 .spn): the numpy path
     return mode == 0 or model.spin is not None
 
 
