@@ -12,10 +12,10 @@ import pytest
 import properspin as ps
 from properspin.geometry import band_geometry
 from properspin.models import wannier90_run
-from properspin.models.wannier.native import read_chk, read_spn
+from properspin.models.wannier.native import read_chk, read_spn, write_chk_unformatted
 from properspin.models.wannier.run import read_wannier90_run, wigner_seitz, ws_distance_table
 
-from .w90files import bloch, write_run, write_unformatted_chk
+from .w90files import bloch, write_run
 
 DATA = Path(__file__).parents[1] / ".." / "shared" / "data" / "wannier90"
 FE = DATA / "Fe" / "Fe"
@@ -75,7 +75,7 @@ def test_fe_unformatted_checkpoint_same_operators(tmp_path):
     for f in (FE.parent).glob("Fe.*"):
         if ".chk" not in f.name:
             shutil.copy(f, tmp_path / f.name)
-    write_unformatted_chk(read_chk(FE.parent / "Fe.chk.fmt.bz2"), tmp_path / "Fe.chk")
+    write_chk_unformatted(read_chk(FE.parent / "Fe.chk.fmt.bz2"), tmp_path / "Fe.chk")
     a = read_wannier90_run(FE)
     b = read_wannier90_run(tmp_path / "Fe")
     assert b.files["chk"].endswith("Fe.chk")

@@ -129,30 +129,3 @@ def _row(vals) -> str:
 
 def _pairs(z: np.ndarray) -> list[str]:
     return [f"{x.real:.16e} {x.imag:.16e}" for x in z]
-
-
-def write_unformatted_chk(chk, path: Path) -> None:
-    """The checkpoint ``chk`` (a properspin Checkpoint) as Wannier90's unformatted ``.chk``."""
-    with FortranFile(path, "w") as f:
-        f.write_record(np.array(chk.header.encode().ljust(33), dtype="S33"))
-        f.write_record(np.array([chk.num_bands], dtype=np.int32))
-        f.write_record(np.array([len(chk.exclude_bands)], dtype=np.int32))
-        f.write_record(np.array(chk.exclude_bands, dtype=np.int32))
-        f.write_record(chk.real_lattice.T.reshape(-1))
-        f.write_record(chk.recip_lattice.T.reshape(-1))
-        f.write_record(np.array([chk.num_kpts], dtype=np.int32))
-        f.write_record(np.array(chk.mp_grid, dtype=np.int32))
-        f.write_record(chk.kpt_latt.reshape(-1))
-        f.write_record(np.array([chk.nntot], dtype=np.int32))
-        f.write_record(np.array([chk.num_wann], dtype=np.int32))
-        f.write_record(np.array(chk.checkpoint.encode().ljust(20), dtype="S20"))
-        f.write_record(np.array([int(chk.have_disentangled)], dtype=np.int32))
-        if chk.have_disentangled:
-            f.write_record(np.array([chk.omega_invariant]))
-            f.write_record(chk.lwindow.astype(np.int32).reshape(-1))
-            f.write_record(np.asarray(chk.ndimwin, dtype=np.int32))
-            f.write_record(chk.u_matrix_opt.transpose(0, 2, 1).reshape(-1))
-        f.write_record(chk.u_matrix.transpose(0, 2, 1).reshape(-1))
-        f.write_record(chk.m_matrix.transpose(0, 1, 3, 2).reshape(-1))
-        f.write_record(chk.wannier_centres.reshape(-1))
-        f.write_record(chk.wannier_spreads)

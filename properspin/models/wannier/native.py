@@ -473,6 +473,35 @@ def _checkpoint(path: Path, header, nb, excl, real, recip, mp, kpt, nntot, nw, l
                       ndim, uopt, u, m, centres, spreads)
 
 
+def write_chk_unformatted(chk: Checkpoint, path: PathLike) -> None:
+    """Write ``chk`` as Wannier90's unformatted ``.chk`` (what ``w90chk2chk.x -f2u`` makes of a ``.chk.fmt``)."""
+    from scipy.io import FortranFile
+
+    with FortranFile(path, "w") as f:
+        f.write_record(np.array(chk.header.encode().ljust(33), dtype="S33"))
+        f.write_record(np.array([chk.num_bands], dtype=np.int32))
+        f.write_record(np.array([len(chk.exclude_bands)], dtype=np.int32))
+        f.write_record(np.array(chk.exclude_bands, dtype=np.int32))
+        f.write_record(chk.real_lattice.T.reshape(-1))
+        f.write_record(chk.recip_lattice.T.reshape(-1))
+        f.write_record(np.array([chk.num_kpts], dtype=np.int32))
+        f.write_record(np.array(chk.mp_grid, dtype=np.int32))
+        f.write_record(chk.kpt_latt.reshape(-1))
+        f.write_record(np.array([chk.nntot], dtype=np.int32))
+        f.write_record(np.array([chk.num_wann], dtype=np.int32))
+        f.write_record(np.array(chk.checkpoint.encode().ljust(20), dtype="S20"))
+        f.write_record(np.array([int(chk.have_disentangled)], dtype=np.int32))
+        if chk.have_disentangled:
+            f.write_record(np.array([chk.omega_invariant]))
+            f.write_record(chk.lwindow.astype(np.int32).reshape(-1))
+            f.write_record(np.asarray(chk.ndimwin, dtype=np.int32))
+            f.write_record(chk.u_matrix_opt.transpose(0, 2, 1).reshape(-1))
+        f.write_record(chk.u_matrix.transpose(0, 2, 1).reshape(-1))
+        f.write_record(chk.m_matrix.transpose(0, 1, 3, 2).reshape(-1))
+        f.write_record(chk.wannier_centres.reshape(-1))
+        f.write_record(chk.wannier_spreads)
+
+
 # ---------------------------------------------------------------------------------------------- .eig
 def read_eig(path: PathLike, num_bands: int, num_kpts: int) -> Array:
     """Eigenvalues (num_kpts, num_bands) in eV from ``seedname.eig``."""

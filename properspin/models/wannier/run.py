@@ -294,13 +294,17 @@ class Wannier90Run:
 class QiaoSpinCurrent:
     """Band-basis spin current <ψ_n|½{s^l, v^a}|ψ_m> of Qiao et al. (PRB 98, 214402, Eqs. 23–39), as postw90.
 
-    With S = U†S^W U, D_a[n, m] = (U†∂_aH U)_nm/(ε_m − ε_n) (0 within degenerate pairs), K = −iU†SR_a U + S D_a,
+    With S = U†S^W U, D_a[n, m] = (U†∂_aH U)_nm/(ε_m − ε_n) (0 for |ε_m − ε_n| < ``d_tol``), K = −iU†SR_a U + S D_a,
     L = −iU†SHR_a U + SH D_a and SH = U†(SH)^W U:  B_nm = ∂_a ε_m S_nm + ε_m K_nm − L_nm,  J = (B + B†)/2.
-    Spin in units of ħ (σ/2); J in ħ·eV·Å.
+    Spin in units of ħ (σ/2); J in ħ·eV·Å.  ``d_tol`` = 1e-7 eV is postw90's (and WannierBerri's) threshold for
+    D; it is part of the construction, independent of the degeneracy tolerance of the final band sum.  Where two
+    bands are split by little more than ``d_tol`` D ~ v/Δ is large: the construction is then ill-conditioned
+    (see docs/wannier90-native.md), which a broadening η of the final sum does not cure.
     """
 
-    def __init__(self, s: _FourierSum, sh: _FourierSum, sr: _FourierSum, shr: _FourierSum) -> None:
-        self.s, self.sh, self.sr, self.shr = s, sh, sr, shr
+    def __init__(self, s: _FourierSum, sh: _FourierSum, sr: _FourierSum, shr: _FourierSum,
+                 d_tol: float = 1e-7) -> None:
+        self.s, self.sh, self.sr, self.shr, self.d_tol = s, sh, sr, shr, d_tol
 
     def __call__(self, k: Array, energies: Array, u: Array, dh_bar: Array, tol: float) -> Array:
         nk, n = energies.shape
@@ -316,7 +320,7 @@ class QiaoSpinCurrent:
         shr_k = -1j * rot(self.shr(k)).reshape(3, 3, nk, n, n)[:, :dim]
         gap = energies[:, None, :] - energies[:, :, None]  # ε_m − ε_n at [n, m]
         with np.errstate(divide="ignore", invalid="ignore"):
-            d = np.where(np.abs(gap) < max(tol, 1e-300), 0.0, dh_bar / gap)  # (dim, N, n, n)
+            d = np.where(np.abs(gap) < self.d_tol, 0.0, dh_bar / gap)  # (dim, N, n, n)
         del_eig = np.einsum("aknn->akn", dh_bar).real  # (dim, N, n)
         kk = sr_k + s_k[:, None] @ d[None]
         ll = shr_k + sh_k[:, None] @ d[None]
