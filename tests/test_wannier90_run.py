@@ -228,3 +228,183 @@ def test_fe_adaptive_without_refinement_is_the_plain_grid(fe_model):
     plain = ps.conductivity(fe_model, "charge", fermi=12.6279, mesh=ps.mesh.grid(6))
     np.testing.assert_allclose(res.values, plain.values, rtol=1e-10, atol=1e-6)
     assert ps.results.parameters(res, "adaptive_points_refined") == [0]
+
+
+# ------------------------------------------------------------------------------------------ Pt: spin Hall
+PT = DATA / "Pt" / "Pt"
+#: WannierBerri 26.10 (benchmarks/bench_wannierberri.py, its own readers and formulas; not computed by properspin):
+#: dynamic SHC, Qiao spin current, Lorentzian η = 0.1 eV, ω = 0, E_F = 18.3823 eV, Γ-centred 6³ grid, no ws distance,
+#: σ^z_xy in (ħ/e) S/m.
+WB_PT_QIAO_6 = 170364.0826030753
+
+
+@pytest.fixture(scope="module")
+def pt_model():
+    if not (DATA / "Pt" / "Pt.win").is_file():
+        pytest.skip(f"real-data run {PT} absent (no ../shared/data)")
+    return wannier90_run(PT)
+
+
+def _shc(model, method: str, n: int, eta: float = 0.1, **params):
+    resp = ps.responses.get("conventional_spin", method=method, broadening=eta, **params)
+    res = ps.conductivity(model, resp, fermi=18.3823, mesh=ps.mesh.grid(n))
+    return ps.results.convert(res, "(hbar/e) S/m").values[0]  # (spin, current, field)
+
+
+def test_pt_qiao_symmetry_and_wannierberri(pt_model):
+    """Cubic Pt: σ^z_xy = −σ^z_yx = σ^x_yz = σ^y_zx, every other element ≈ 0 (to the symmetry breaking of the
+    Wannier interpolation, ~1 %); and the independent WannierBerri number on the same files and grid."""
+    s = _shc(pt_model, "qiao", 6)
+    big = s[2, 0, 1]
+    assert abs(big / WB_PT_QIAO_6 - 1) < 1e-6
+    assert 1e5 < big < 2.5e5  # ~1700 (ħ/e) S/cm
+    for spin, a, b in ((2, 0, 1), (0, 1, 2), (1, 2, 0)):
+        assert abs(s[spin, a, b] / big - 1) < 0.02 and abs(s[spin, b, a] / big + 1) < 0.02
+    mask = np.ones_like(s, dtype=bool)
+    for spin, a, b in ((2, 0, 1), (0, 1, 2), (1, 2, 0)):
+        mask[spin, a, b] = mask[spin, b, a] = False
+    assert np.abs(s[mask]).max() < 0.01 * big
+    simple = _shc(pt_model, "simple", 6)
+    assert 0.002 < abs(simple[2, 0, 1] / big - 1) < 0.05  # the ab-initio spin current differs from ½{s, v}
+
+
+def test_pt_qiao_gauge_invariance_and_eigval_max(pt_model):
+    k = np.random.default_rng(7).uniform(-0.5, 0.5, (6, 3)) @ pt_model.reciprocal
+    h = pt_model.h(k)
+    e, u = np.linalg.eigh(h)
+    phases = np.exp(2j * np.pi * np.random.default_rng(8).random(u.shape[::2]))[:, None, :]
+    from properspin.geometry import conventional_spin_curvature, geometry_from_eigenvectors
+
+    q1 = conventional_spin_curvature(geometry_from_eigenvectors(pt_model, k, h, e, u, 1e-6), 0.1, "qiao")
+    q2 = conventional_spin_curvature(geometry_from_eigenvectors(pt_model, k, h, e, u * phases, 1e-6), 0.1, "qiao")
+    np.testing.assert_allclose(q2, q1, atol=1e-9 * np.abs(q1).max())
+    w = np.linalg.qr(np.random.default_rng(9).normal(size=(18, 18)) + 1j * np.random.default_rng(10).normal(
+        size=(18, 18)))[0]
+    rotated = pt_model.transformed(w)
+    q3 = conventional_spin_curvature(band_geometry(rotated, k), 0.1, "qiao")
+    np.testing.assert_allclose(q3, q1, atol=1e-8 * np.abs(q1).max())
+    # every unoccupied band dropped (kubo_eigval_max = E_F): no occupied–empty pair is left
+    cut = _shc(pt_model, "qiao", 3, eigval_max=18.3823)
+    assert np.abs(cut).max() < 1e-6 * np.abs(_shc(pt_model, "qiao", 3)).max()
+    np.testing.assert_allclose(_shc(pt_model, "qiao", 3, eigval_max=1000.0), _shc(pt_model, "qiao", 3), rtol=0,
+                               atol=1e-9)
+
+
+def test_pt_run_reads_spin_and_settings(pt_model):
+    info = pt_model.info
+    assert info["spin_operator"].startswith(".spn:") and info["qiao_spin_current"]
+    p = info["postw90"]
+    assert (p["shc_alpha"], p["shc_beta"], p["shc_gamma"]) == (3, 2, 1) and p["kubo_smr_fixed_en_width"] == 0.1
+    assert p["kubo_eigval_max"] == 1000.0 and not p["use_ws_distance"] and p["fermi_energies"] == [18.3823]
+    k = np.random.default_rng(11).uniform(-1, 1, (4, 3)) @ pt_model.reciprocal
+    s = pt_model.spin_at(k)
+    assert s.shape == (3, 4, 18, 18) and np.abs(s - s.conj().swapaxes(-1, -2)).max() < 1e-12
+    # at the ab-initio k-points S(q) = V†(σ/2)V projects σ/2 on the Wannier space: |eigenvalues| ≤ ½, not all ½
+    q = read_chk(Path(str(PT) + ".chk.fmt.bz2")).kpt_latt[:8] @ pt_model.reciprocal
+    ev = np.linalg.eigvalsh(pt_model.spin_at(q)[2])
+    assert np.abs(ev).max() < 0.5 + 1e-9 and np.abs(np.abs(ev) - 0.5).max() > 1e-3
+
+
+# ------------------------------------------------------------------------------------------ bad input
+def _copy_run(src: dict, dst: Path) -> str:
+    dst.mkdir(parents=True, exist_ok=True)
+    seed = Path(src["seedname"])
+    for f in seed.parent.glob(seed.name + ".*"):
+        shutil.copy(f, dst / f.name)
+    return str(dst / seed.name)
+
+
+def test_missing_files_are_named(synthetic, tmp_path):
+    seed = _copy_run(synthetic, tmp_path / "a")
+    Path(seed + ".eig").unlink()
+    with pytest.raises(FileNotFoundError, match=r"syn\.eig: no such file.*eigenvalues"):
+        wannier90_run(seed)
+    seed = _copy_run(synthetic, tmp_path / "b")
+    Path(seed + ".chk.fmt").unlink()
+    with pytest.raises(FileNotFoundError, match=r"syn\.chk\.fmt: no such file.*checkpoint"):
+        wannier90_run(seed)
+
+
+def test_missing_spn_for_a_spin_response(synthetic, tmp_path):
+    seed = _copy_run(synthetic, tmp_path / "a")
+    Path(seed + ".spn").unlink()
+    model = wannier90_run(seed)  # fine for charge
+    assert model.spin_k is None and model.spin_current is None
+    ps.conductivity(model, "charge", fermi=0.1, mesh=ps.mesh.grid(2))
+    for name in ("conventional_spin", "proper_spin", "torque"):
+        with pytest.raises(ValueError, match=r"needs a spin operator.*syn\.spn not found"):
+            ps.conductivity(model, name, fermi=0.1, mesh=ps.mesh.grid(2))
+    with pytest.raises(FileNotFoundError, match=r"syn\.spn: no such file"):
+        wannier90_run(seed, spin=True)
+    with pytest.raises(ValueError, match="needs a model with ab-initio spin-current"):
+        ps.conductivity(wannier90_run(synthetic["seedname"], spin_current=False),
+                        ps.responses.get("conventional_spin", method="qiao"), fermi=0.1, mesh=ps.mesh.grid(2))
+
+
+@pytest.mark.parametrize("name", ["mmn", "eig", "chk.fmt", "spn"])
+def test_truncated_files(synthetic, tmp_path, name):
+    seed = _copy_run(synthetic, tmp_path)
+    path = Path(f"{seed}.{name}")
+    lines = path.read_text().splitlines()
+    path.write_text("\n".join(lines[: len(lines) - 7]) + "\n")
+    with pytest.raises(ValueError, match=rf"syn\.{re.escape(name)}.*truncated"):
+        wannier90_run(seed)
+
+
+def test_unformatted_files_truncated_or_corrupt(synthetic, tmp_path):
+    seed = _copy_run(synthetic, tmp_path / "a")
+    write_chk_unformatted(read_chk(Path(seed + ".chk.fmt")), Path(seed + ".chk"))
+    ref = read_wannier90_run(seed)
+    assert ref.files["chk"].endswith("syn.chk")
+    data = Path(seed + ".chk").read_bytes()
+    Path(seed + ".chk").write_bytes(data[:-40])
+    with pytest.raises(ValueError, match=r"syn\.chk: record \d+ \(wannier_spreads\).*truncated"):
+        wannier90_run(seed)
+    bad = bytearray(data)
+    bad[4 + 33] ^= 0x01  # the trailing marker of the header record (33 characters)
+    Path(seed + ".chk").write_bytes(bytes(bad))
+    with pytest.raises(ValueError, match=r"syn\.chk: record 1 \(header\): corrupt record markers"):
+        wannier90_run(seed)
+    other = write_run(tmp_path / "b", spn_formatted=False)
+    spn = Path(other["seedname"] + ".spn").read_bytes()
+    start = (4 + 60 + 4) + (4 + 8 + 4)  # record 3: the spin matrices of k-point 1
+    n = int.from_bytes(spn[start : start + 4], "little")
+    end = start + 4 + n
+    Path(other["seedname"] + ".spn").write_bytes(spn[:end] + (n + 16).to_bytes(4, "little") + spn[end + 4 :])
+    with pytest.raises(ValueError, match=r"syn\.spn: record 3 \(spin matrices of k-point 1\): corrupt record markers: "
+                                         rf"leading {n}, trailing {n + 16}"):
+        wannier90_run(other["seedname"])
+
+
+def test_files_of_another_run(synthetic, tmp_path):
+    """A checkpoint, .eig, .mmn or .spn of another run: num_wann, num_bands, k-grid or lattice disagree."""
+    bigger = write_run(tmp_path / "n6", norb=3)  # num_wann 6
+    coarser = write_run(tmp_path / "mp3", mp=3)  # 27 k-points
+    stretched = write_run(tmp_path / "lat", lattice=np.diag([2.1, 2.6, 3.5]))
+    cases = [(bigger, "chk.fmt", r"num_wann 6 in the checkpoint, 4 in the \.win"),
+             (coarser, "chk.fmt", r"mp_grid \[3, 3, 3\] in the checkpoint"),
+             (stretched, "chk.fmt", "lattice vectors differ"),
+             (coarser, "eig", r"syn\.eig: truncated: 108 lines, expected num_bands × num_kpts"),
+             (bigger, "mmn", r"syn\.mmn: num_bands, num_kpts, nntot = 6, 64, 6"),
+             (coarser, "spn", r"syn\.spn: num_kpts = 27, but the run has 64"),
+             (coarser, "mmn", r"syn\.mmn: num_bands, num_kpts, nntot = 4, 27, 6 but the checkpoint")]
+    for i, (other, name, message) in enumerate(cases):
+        seed = _copy_run(synthetic, tmp_path / f"case{i}")
+        shutil.copy(Path(f"{other['seedname']}.{name}"), Path(f"{seed}.{name}"))
+        with pytest.raises(ValueError, match=message):
+            wannier90_run(seed)
+
+
+def test_malformed_win(synthetic, tmp_path):
+    seed = _copy_run(synthetic, tmp_path)
+    win = Path(seed + ".win")
+    text = win.read_text()
+    win.write_text(text.replace("end unit_cell_cart", ""))
+    with pytest.raises(ValueError, match=r"syn\.win, line \d+: 'begin kpoints' inside block 'unit_cell_cart'"):
+        wannier90_run(seed)
+    win.write_text(text.replace("berry_kmesh = 6", "berry_kmesh = six"))
+    with pytest.raises(ValueError, match=r"syn\.win: berry_kmesh = 'six': expected 3 integers"):
+        wannier90_run(seed)
+    win.write_text(text + "num_wann = 4\n")
+    with pytest.raises(ValueError, match="given twice"):
+        wannier90_run(seed)
