@@ -408,3 +408,50 @@ def test_malformed_win(synthetic, tmp_path):
     win.write_text(text + "num_wann = 4\n")
     with pytest.raises(ValueError, match="given twice"):
         wannier90_run(seed)
+
+
+# ------------------------------------------------------------------------------------------ run files, CLI
+def test_run_file_with_a_wannier90_seedname(synthetic, tmp_path, capsys):
+    """[model.wannier90_run]: Fermi energy and berry_kmesh from the .win, response parameters, Wannier units."""
+    from properspin.cli import main
+    from properspin.config import ConfigError, run_config
+
+    toml = tmp_path / "run.toml"
+    toml.write_text(f"""
+[model.wannier90_run]
+seedname = "{synthetic['seedname']}"
+
+[calculation]
+responses = ["charge", "conventional_spin"]
+
+[calculation.parameters.conventional_spin]
+method = "qiao"
+broadening = 0.05
+
+[output]
+path = "out"
+formats = ["netcdf"]
+units = "wannier"
+""")
+    res = run_config(toml)
+    model = wannier90_run(synthetic["seedname"])
+    direct = ps.conductivity(model, ps.responses.get("conventional_spin", method="qiao", broadening=0.05),
+                             fermi=0.1, mesh=ps.mesh.grid(6))
+    got = res["conventional_spin"]
+    assert got.attrs["units"] == "(hbar/e) S/cm" and res["charge"].attrs["units"] == "S/cm"
+    np.testing.assert_allclose(got.values, 0.5e-2 * direct.values, rtol=1e-12, atol=1e-12)
+    assert ps.results.parameters(got, "response_parameters")["method"] == "qiao"
+    assert ps.results.parameters(got, "mesh_n") == [6, 6, 6]
+    back = ps.results.convert(got, "(hbar/2e) S/m")
+    np.testing.assert_allclose(back.values, direct.values, rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError, match="cannot convert"):
+        ps.results.convert(got, "S/cm")
+    assert main(["info", synthetic["seedname"]]) == 0
+    out = capsys.readouterr().out
+    assert "num_wann 4, num_bands 4" in out and "use_ws_distance false" in out and "Qiao" in out
+    toml.write_text(toml.read_text().replace('method = "qiao"', 'method = "kubo"'))
+    with pytest.raises(ConfigError, match="calculation.parameters.conventional_spin: method must be"):
+        run_config(toml)
+    toml.write_text(toml.read_text().replace(synthetic["seedname"], str(tmp_path / "nothing")))
+    with pytest.raises(ConfigError, match=r"model\.wannier90_run\.seedname: .*nothing\.win: no such file"):
+        run_config(toml)

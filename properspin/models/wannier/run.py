@@ -232,7 +232,7 @@ class Wannier90Run:
             "use_ws_distance": self.ws_table is not None,
             "scissors_shift_eV": self.options.get("scissors_shift", 0.0),
             "num_valence_bands": self.options.get("num_valence_bands"),
-            "spin_operator": self.files.get("spn", "none"),
+            "spin_operator": self.files.get("spn") or self.options.get("spin_note") or "none",
             "qiao_spin_current": self.shc_R is not None,
             "lattice_angstrom": chk.real_lattice.tolist(),
             "wannier_centres_angstrom": np.round(chk.wannier_centres, 8).tolist(),
