@@ -300,7 +300,9 @@ def test_pt_run_reads_spin_and_settings(pt_model):
     s = pt_model.spin_at(k)
     assert s.shape == (3, 4, 18, 18) and np.abs(s - s.conj().swapaxes(-1, -2)).max() < 1e-12
     # at the ab-initio k-points S(q) = V†(σ/2)V projects σ/2 on the Wannier space: |eigenvalues| ≤ ½, not all ½
-    q = read_chk(Path(str(PT) + ".chk.fmt.bz2")).kpt_latt[:8] @ pt_model.reciprocal
+    from properspin.models.wannier.native import read_win
+
+    q = read_win(Path(str(PT) + ".win")).kpoints()[:8] @ pt_model.reciprocal
     ev = np.linalg.eigvalsh(pt_model.spin_at(q)[2])
     assert np.abs(ev).max() < 0.5 + 1e-9 and np.abs(np.abs(ev) - 0.5).max() > 1e-3
 
