@@ -211,6 +211,26 @@ def conventional_spin_curvature(g: BandGeometry, broadening: float = 0.0, method
     return density_response(g, g.spin_current(method), broadening, eigval_max)
 
 
+def conventional_spin_curvature_ac(g: BandGeometry, frequency: float, broadening: float, method: str = "simple",
+                                   eigval_max: float | None = None) -> np.ndarray:
+    """The ac (Kubo) conventional spin response per band, (2, 3, dim_i, dim_j, N, n): real and imaginary parts of
+    ``Q_m(ω) = Σ_n 2 Im(J_nm V^j_mn) / (Δ_mn² − (ħω + iη)²)`` (postw90's ``shc_freq_scan``; ω, η in eV); at ω = 0 the
+    real part is :func:`conventional_spin_curvature` and the imaginary part vanishes."""
+    d = g.energies[:, :, None] - g.energies[:, None, :]
+    z = complex(frequency, broadening)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        fac = 1.0 / (d * d - z * z)
+    skip = np.abs(d) < g.degeneracy_tol
+    skip[:, np.arange(d.shape[1]), np.arange(d.shape[1])] = True
+    if eigval_max is not None and np.isfinite(eigval_max):
+        high = g.energies > eigval_max
+        skip |= high[:, :, None] | high[:, None, :]
+    fac[skip] = 0.0
+    a_t = np.swapaxes(g.spin_current(method), -1, -2)
+    q = np.stack([2 * ((a_t * g.velocity[j]).imag * fac).sum(-1) for j in range(g.dim)], axis=-3)
+    return np.stack([q.real, q.imag])
+
+
 def _split_spin(g: BandGeometry) -> tuple[np.ndarray, np.ndarray]:
     g._need_spin()
     n = g.spin.shape[-1]

@@ -12,6 +12,7 @@ response               per-band quantity                                        
 ``charge``             ``−ε_ijc Ω^c_m`` — anomalous Hall (s_nn → −e)               current, field
 ``appendix_c``         (C6), (C7), (C11), (C24)                                    term, spin, current, field
 ``torque``             ``Tr(t^l ρ_E)``, the torque density (conventions §6)               spin, field
+``conventional_spin_ac`` Re, Im of the ac Kubo spin current at ħω (postw90's freq. scan)  part, spin, current, field
 =====================  ==========================================================  =========================
 """
 
@@ -91,7 +92,7 @@ class Response:
 
     def coords(self, dim: int) -> dict[str, tuple[str, ...]]:
         labels = {"spin": SPIN_LABELS, "current": SPIN_LABELS[:dim], "field": SPIN_LABELS[:dim],
-                  "term": APPENDIX_C_TERMS}
+                  "term": APPENDIX_C_TERMS, "part": ("re", "im")}
         return {d: labels[d] for d in self.dims}
 
     def factor(self, dim: int) -> float:
@@ -131,6 +132,23 @@ def _check_conventional(params: dict[str, Any]) -> dict[str, Any]:
     if math.isnan(emax):
         raise ValueError("eigval_max must be a number in eV (inf: no limit), got NaN")
     return {**params, "eigval_max": emax}
+
+
+def _check_ac(params: dict[str, Any]) -> dict[str, Any]:
+    params = _check_conventional(params)
+    try:
+        omega = float(params["frequency"])
+    except (TypeError, ValueError):
+        raise ValueError(f"frequency must be a number ħω ≥ 0 in eV, got {params['frequency']!r}") from None
+    if not math.isfinite(omega) or omega < 0:
+        raise ValueError(f"frequency must be a number ħω ≥ 0 in eV, got {params['frequency']!r}")
+    if omega > 0 and params["broadening"] <= 0:
+        raise ValueError("an ac response (frequency > 0) needs a broadening η > 0 eV: the poles at Δ = ħω are real")
+    return {**params, "frequency": omega}
+
+
+def _conventional_ac(g: geo.BandGeometry, p: Mapping[str, Any]) -> np.ndarray:
+    return geo.conventional_spin_curvature_ac(g, p["frequency"], p["broadening"], p["method"], p["eigval_max"])
 
 
 def _proper(g: geo.BandGeometry, p: Mapping[str, Any]) -> np.ndarray:
@@ -182,6 +200,9 @@ RESPONSES: dict[str, Response] = {
                  description="Appendix C terms (C6), (C7), (C11), (C24) as spin conductivities"),
         Response("torque", "torque", ("spin", "field"), _torque,
                  description="spin torque density per unit field, Tr(t^l ρ_E)"),
+        Response("conventional_spin_ac", "spin", ("part",) + _SPIN_DIMS, _conventional_ac,
+                 {**_CONVENTIONAL, "frequency": 0.0}, check=_check_ac,
+                 description="ac conventional spin Hall conductivity σ(ω) (Kubo, fixed broadening η): Re and Im"),
     )
 }
 

@@ -457,3 +457,44 @@ units = "wannier"
     toml.write_text(toml.read_text().replace(synthetic["seedname"], str(tmp_path / "nothing")))
     with pytest.raises(ConfigError, match=r"model\.wannier90_run\.seedname: .*nothing\.win: no such file"):
         run_config(toml)
+
+
+# ------------------------------------------------------------------------------------------ ac spin Hall
+#: WannierBerri 26.10 dynamic.SHC (Qiao, Lorentzian η = 0.1 eV, ħω = 1 eV, 6³, E_F = 18.3823 eV; not computed by
+#: properspin): σ^z_xy(ω) = Re + i Im in (ħ/e) S/m.
+WB_PT_QIAO_AC_1EV = complex(73912.93082743, 255536.267)
+
+
+def test_pt_ac_spin_hall(pt_model):
+    """σ(ω) with postw90's fixed-η formula: ω = 0 is the static response, WannierBerri's ac number at 1 eV, and
+    the Kubo tail far above every interband energy."""
+    def ac(omega: float, n: int = 6) -> np.ndarray:
+        resp = ps.responses.get("conventional_spin_ac", method="qiao", broadening=0.1, frequency=omega)
+        res = ps.conductivity(pt_model, resp, fermi=18.3823, mesh=ps.mesh.grid(n), degeneracy_tol=1e-7)
+        assert list(res.coords["part"].values) == ["re", "im"]
+        return ps.results.convert(res, "(hbar/e) S/m").values[0]  # (part, spin, current, field)
+
+    static = _shc(pt_model, "qiao", 4)
+    zero = ac(0.0, 4)
+    np.testing.assert_allclose(zero[0], static, rtol=0, atol=1e-9 * np.abs(static).max())
+    assert np.abs(zero[1]).max() < 1e-9 * np.abs(static).max()
+    one = ac(1.0)
+    got = complex(one[0, 2, 0, 1], one[1, 2, 0, 1])
+    assert abs(got / WB_PT_QIAO_AC_1EV - 1) < 1e-6
+    far1, far2 = ac(1000.0, 3), ac(2000.0, 3)  # far above every transition: Re σ ∝ ω⁻², Im σ ∝ η ω⁻³
+    i = np.unravel_index(np.argmax(np.abs(far1[0])), far1[0].shape)
+    assert abs(far2[0][i] / far1[0][i] - 0.25) < 1e-3 and np.abs(far1[0]).max() < 1e-3 * np.abs(ac(0.0, 3)).max()
+    assert abs(far2[1][i] / far1[1][i] - 0.125) < 1e-2
+    with pytest.raises(ValueError, match="needs a broadening"):
+        ps.responses.get("conventional_spin_ac", frequency=1.0)
+    with pytest.raises(ValueError, match="frequency must be"):
+        ps.responses.get("conventional_spin_ac", frequency=-1.0, broadening=0.1)
+
+
+def test_synthetic_ac_qiao_equals_simple(synthetic):
+    model = wannier90_run(synthetic["seedname"])
+    resp = {m: ps.responses.get("conventional_spin_ac", method=m, broadening=0.05, frequency=0.7)
+            for m in ("qiao", "simple")}
+    a, b = (ps.conductivity(model, resp[m], fermi=0.1, mesh=ps.mesh.grid(3)).values for m in ("qiao", "simple"))
+    np.testing.assert_allclose(a, b, atol=1e-9 * np.abs(b).max())
+    assert np.abs(b[0, 1]).max() > 1.0  # a finite imaginary (absorptive) part at 0.7 eV
