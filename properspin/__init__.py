@@ -8,7 +8,7 @@ torque" (2023).  The path of a calculation: model → k-mesh → band geometry �
 
 __version__ = "0.1.0"
 
-from . import geometry, mesh, models, responses  # noqa: E402
+from . import geometry, mesh, models, responses, results, units  # noqa: E402
 from .adaptive import adaptive_conductivity  # noqa: E402
 from .calculation import DegeneracyWarning, conductivity  # noqa: E402
 from .engine import Engine  # noqa: E402
@@ -18,5 +18,5 @@ from .model import PAULI, SPIN_HALF, Model  # noqa: E402
 __all__ = [
     "DegeneracyWarning", "Engine", "Model", "PAULI", "SPIN_HALF", "__version__", "adaptive_conductivity",
     "carrier_density", "conductivity", "fermi_level",
-    "geometry", "mesh", "models", "responses",
+    "geometry", "mesh", "models", "responses", "results", "units",
 ]

@@ -90,8 +90,10 @@ def conductivity(
     if not isinstance(model, Model):
         raise TypeError(f"model must be a properspin.Model, got {type(model).__name__}")
     resp = responses.get(response)
-    if resp.needs_spin and model.spin is None:
-        raise ValueError(f"response {response!r} needs a spin operator, but model '{model.name}' has spin=None")
+    if resp.needs_spin and not model.has_spin:
+        why = model.info.get("spin_operator")
+        raise ValueError(f"response {resp.name!r} needs a spin operator, but model '{model.name}' has spin=None"
+                         + (f" ({why})" if why else ""))
     if model.dim not in (2, 3):
         raise ValueError(f"conductivities are defined for 2D and 3D models, not dim={model.dim}")
     fermi_in = _fermi_array(fermi)

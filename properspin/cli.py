@@ -25,7 +25,8 @@ _REPRODUCE_EXAMPLES = """examples:
   properspin reproduce --quick -o /tmp/f  # coarse meshes, under a minute"""
 
 _INFO_EXAMPLES = """examples:
-  properspin info results/rashba_proper_spin.nc"""
+  properspin info results/rashba_proper_spin.nc
+  properspin info path/to/Pt          # a Wannier90 run: Pt.win, Pt.chk(.fmt), Pt.eig, Pt.mmn, Pt.spn"""
 
 _PLOT_EXAMPLES = """examples:
   properspin plot results/rashba_proper_spin.nc                     # -> results/rashba_proper_spin.png
@@ -68,10 +69,12 @@ def _parser() -> argparse.ArgumentParser:
                    epilog="examples:\n  properspin models\n  properspin models rashba",
                    ).add_argument("names", nargs="*", metavar="NAME", help="only these models")
 
-    info = sub.add_parser("info", help="describe a result file", epilog=_INFO_EXAMPLES, formatter_class=fmt,
+    info = sub.add_parser("info", help="describe a result file or a Wannier90 run", epilog=_INFO_EXAMPLES,
+                          formatter_class=fmt,
                           description="Print what a result holds: response, dims, units, mesh, temperature, "
-                                      "model and parameters, version, timestamp.")
-    info.add_argument("result", type=Path, metavar="RESULT.nc")
+                                      "model and parameters, version, timestamp; or, for a Wannier90 seedname, "
+                                      "what was read from the run.")
+    info.add_argument("result", type=Path, metavar="RESULT.nc|SEEDNAME")
 
     plot = sub.add_parser("plot", help="plot a result file to PNG", epilog=_PLOT_EXAMPLES, formatter_class=fmt,
                           description="Plot σ(E_F) of a result, one curve per component.")
@@ -117,6 +120,9 @@ def _info(args: argparse.Namespace) -> int:
     from . import io
     from .results import parameters
 
+    seed = str(args.result)[: -len(".win")] if str(args.result).endswith(".win") else str(args.result)
+    if not args.result.is_file() and Path(seed + ".win").is_file() or str(args.result).endswith(".win"):
+        return _info_run(seed)
     res = io.load(args.result)
     a = res.attrs
     say = _clean_print  # every line goes through the sanitiser: attributes may hold terminal escapes
@@ -160,6 +166,38 @@ def _clean(value: object) -> object:
 
 def _clean_print(*parts: object) -> None:
     print(*(_clean(str(p)) for p in parts))
+
+
+def _info_run(seed: str) -> int:
+    """What :func:`properspin.models.wannier90_run` reads from a Wannier90 run."""
+    from .models.wannier import read_wannier90_run
+
+    run = read_wannier90_run(seed)
+    d = run.describe()
+    s = run.settings
+    print(f"run:         {d['seedname']}")
+    for kind, path in d["files"].items():
+        print(f"  {kind:<10} {path}")
+    print(f"bands:       num_wann {d['num_wann']}, num_bands {d['num_bands']}, excluded {d['exclude_bands'] or 'none'}")
+    print(f"k-grid:      mp_grid {d['mp_grid']} ({d['num_kpts']} k-points), nntot {d['nntot']}, shells " + ", ".join(
+        f"|b| = {sh['radius_inv_angstrom']:.6f} Å⁻¹ × {sh['multiplicity']} (w_b = {sh['weight_angstrom2']:.6f} Å²)"
+        for sh in d["bvector_shells"]))
+    if d["disentangled"]:
+        print(f"disentangled: yes, outer window bands {d['outer_window_bands'][0]}..{d['outer_window_bands'][1]}, "
+              f"ndimwin {d['ndimwin_range'][0]}..{d['ndimwin_range'][1]}")
+    else:
+        print("disentangled: no")
+    print(f"real space:  {d['nrpts_wigner_seitz']} Wigner–Seitz vectors, use_ws_distance "
+          f"{'true' if d['use_ws_distance'] else 'false'}")
+    print(f"spin:        {d['spin_operator']}" + ("  (Qiao et al. spin current available)" if d["qiao_spin_current"]
+                                                  else ""))
+    if d["num_valence_bands"]:
+        print(f"scissors:    {d['scissors_shift_eV']} eV above band {d['num_valence_bands']}")
+    print(f"postw90:     fermi {s['fermi_energies'] or 'none'} eV, berry_kmesh {s['berry_kmesh']}, "
+          f"berry_task '{s['berry_task']}', kubo_smr_fixed_en_width {s['kubo_smr_fixed_en_width']} eV"
+          f"{' (adaptive smearing requested: not supported)' if s['kubo_adpt_smr'] else ''}, "
+          f"kubo_eigval_max {s['kubo_eigval_max']} eV, shc_method {s['shc_method']}")
+    return 0
 
 
 def _plot(args: argparse.Namespace) -> int:

@@ -27,6 +27,8 @@ log = logging.getLogger(__name__)
 
 MESH_KINDS = ("grid", "disk", "sphere", "cylinder")
 FORMATS = ("netcdf", "csv", "png")
+#: ``[output] units = "wannier"``: 3D results in the units postw90 and WannierBerri print
+WANNIER_UNITS = {"(hbar/2e) S/m": "(hbar/e) S/cm", "S/m": "S/cm"}
 
 
 class ConfigError(ValueError):
@@ -73,11 +75,20 @@ class WannierSpec(_Section):
     dim: Literal[1, 2, 3] = 3
 
 
+class Wannier90RunSpec(_Section):
+    seedname: str
+    use_ws_distance: bool | None = None
+    spin: bool | Literal["auto"] = "auto"
+    scissors_shift: float | None = None
+    num_valence_bands: PosInt | None = None
+
+
 class ModelSpec(_Section):
     name: str | None = None
     parameters: dict[str, Any] = {}
     kp: KpSpec | None = None
     wannier90: WannierSpec | None = None
+    wannier90_run: Wannier90RunSpec | None = None
     zeeman: Vector3 | None = None
 
     @field_validator("name")
@@ -92,9 +103,9 @@ class ModelSpec(_Section):
 
     @model_validator(mode="after")
     def _one_source(self) -> ModelSpec:
-        given = [k for k in ("name", "kp", "wannier90") if getattr(self, k) is not None]
+        given = [k for k in ("name", "kp", "wannier90", "wannier90_run") if getattr(self, k) is not None]
         if len(given) != 1:
-            raise ValueError("expected exactly one of name (built-in model), kp or wannier90, "
+            raise ValueError("expected exactly one of name (built-in model), kp, wannier90 or wannier90_run, "
                              f"got {', '.join(given) or 'none'}")
         if self.parameters and self.name is None:
             raise ValueError("model.parameters belongs to a built-in model (model.name)")
@@ -168,6 +179,7 @@ class CalculationSpec(_Section):
     degeneracy_tol: PosFloat = DEGENERACY_TOL
     chunk_size: PosInt | None = None
     max_kpoints: PosInt = 10**9
+    parameters: dict[str, dict[str, Any]] = {}
 
     @field_validator("responses")
     @classmethod
@@ -186,6 +198,7 @@ class OutputSpec(_Section):
     path: str = "results"
     name: str | None = None
     formats: list[Literal["netcdf", "csv", "png"]] = ["netcdf", "csv", "png"]
+    units: Literal["native", "wannier"] = "native"
 
     @field_validator("path")
     @classmethod
@@ -214,8 +227,8 @@ def check_stem(name: str) -> str:
 
 class RunConfig(_Section):
     model: ModelSpec
-    mesh: Annotated[GridSpec | DiskSpec | SphereSpec | CylinderSpec, Field(discriminator="kind")]
-    fermi: FermiSpec
+    mesh: Annotated[GridSpec | DiskSpec | SphereSpec | CylinderSpec, Field(discriminator="kind")] | None = None
+    fermi: FermiSpec | None = None
     calculation: CalculationSpec = CalculationSpec()
     output: OutputSpec = OutputSpec()
 
@@ -409,6 +422,21 @@ def build_model(cfg: RunConfig, source: str | Path) -> Any:
                 raise ConfigError(source, [("model.wannier90.path", f"no such file: {file}")])
             model = registry.get("wannier90").build(path=file, lattice=w.lattice, spinor_order=w.spinor_order,
                                                     use_position=w.use_position, dim=w.dim)
+        elif spec.wannier90_run is not None:
+            from .models.wannier import wannier90_run
+
+            w = spec.wannier90_run
+            words = [("use_ws_distance", "model.wannier90_run.use_ws_distance"),
+                     ("scissors", "model.wannier90_run.scissors_shift"),
+                     ("num_valence_bands", "model.wannier90_run.num_valence_bands"),
+                     (".spn", "model.wannier90_run.spin")]
+            default = "model.wannier90_run.seedname"
+            seed = (base / w.seedname).resolve()
+            try:
+                model = wannier90_run(seed, use_ws_distance=w.use_ws_distance, spin=w.spin,
+                                      scissors_shift=w.scissors_shift, num_valence_bands=w.num_valence_bands)
+            except FileNotFoundError as exc:
+                raise ConfigError(source, [("model.wannier90_run.seedname", str(exc))]) from None
         else:
             entry = registry.get(spec.name)  # type: ignore[arg-type]
             words = [(p.name, f"model.parameters.{p.name}") for p in entry.parameters()]
@@ -438,11 +466,18 @@ def _check_parameters(entry: Any, given: dict[str, Any], source: str | Path) -> 
         raise ConfigError(source, problems)
 
 
-def build_mesh(cfg: RunConfig) -> Any:
-    """The :mod:`properspin.mesh` object of the ``[mesh]`` section."""
+def build_mesh(cfg: RunConfig, model: Any = None) -> Any:
+    """The :mod:`properspin.mesh` object of the ``[mesh]`` section (without one: a Wannier90 run's
+    ``berry_kmesh``, a Γ-centred grid as postw90's)."""
     from . import mesh
 
     m = cfg.mesh
+    if m is None:
+        kmesh = _postw90(model).get("berry_kmesh")
+        if not kmesh:
+            raise ValueError("missing required key: no [mesh] section (only a Wannier90 run with berry_kmesh in its "
+                             ".win can do without)")
+        return mesh.grid(tuple(kmesh))
     if isinstance(m, GridSpec):
         return mesh.grid(m.n, shift=m.shift if isinstance(m.shift, float) else tuple(m.shift))
     params = m.model_dump(exclude={"kind"})
@@ -455,19 +490,46 @@ def _check(cfg: RunConfig, model: Any, source: str | Path) -> Any:
     from .responses import RESPONSES
 
     try:
-        mesh = meshes.resolve(build_mesh(cfg), model)
+        mesh = meshes.resolve(build_mesh(cfg, model), model)
     except ValueError as exc:
+        if cfg.mesh is None:
+            raise ConfigError(source, [("mesh", str(exc))]) from None
         key = "mesh.shift" if "shift" in str(exc) else "mesh.n" if cfg.mesh.kind == "grid" else "mesh.kind"
         raise ConfigError(source, [(key, str(exc))]) from None
     try:
-        meshes.check_cutoff(mesh, model, cfg.fermi.energies())
+        meshes.check_cutoff(mesh, model, fermi_energies(cfg, model))
     except ValueError as exc:
         raise ConfigError(source, [("mesh.radius", str(exc))]) from None
     for name in cfg.calculation.responses:
-        if RESPONSES[name].needs_spin and model.spin is None:
-            msg = f"response {name!r} needs a spin operator, but model '{model.name}' has none (try 'charge')"
+        if RESPONSES[name].needs_spin and not model.has_spin:
+            why = model.info.get("spin_operator", "")
+            msg = (f"response {name!r} needs a spin operator, but model '{model.name}' has none"
+                   + (f" ({why})" if why else "") + " (try 'charge')")
             raise ConfigError(source, [("calculation.responses", msg)])
+    for name, params in cfg.calculation.parameters.items():
+        if name not in cfg.calculation.responses:
+            raise ConfigError(source, [(f"calculation.parameters.{name}", "not one of calculation.responses")])
+        try:
+            RESPONSES[name].with_params(**params)
+        except (ValueError, TypeError) as exc:
+            raise ConfigError(source, [(f"calculation.parameters.{name}", str(exc))]) from None
     return mesh
+
+
+def _postw90(model: Any) -> dict[str, Any]:
+    info = getattr(model, "info", {}) or {}
+    return info.get("postw90", {}) if isinstance(info.get("postw90", {}), dict) else {}
+
+
+def fermi_energies(cfg: RunConfig, model: Any = None) -> list[float]:
+    """The ``[fermi]`` energies; without the section, a Wannier90 run's ``fermi_energy`` or scan (eV)."""
+    if cfg.fermi is not None:
+        return cfg.fermi.energies()
+    energies = _postw90(model).get("fermi_energies")
+    if not energies:
+        raise ValueError("missing required key: no [fermi] section (only a Wannier90 run with fermi_energy or "
+                         "fermi_energy_min/max in its .win can do without)")
+    return list(energies)
 
 
 def run_config(path: str | Path, output: str | Path | None = None, progress: bool | None = None,
@@ -482,6 +544,10 @@ def run_config(path: str | Path, output: str | Path | None = None, progress: boo
     path = Path(path)
     cfg = load_config(path)
     model = build_model(cfg, path)
+    try:
+        fermi = fermi_energies(cfg, model)
+    except ValueError as exc:
+        raise ConfigError(path, [("fermi", str(exc))]) from None
     mesh = _check(cfg, model, path)
     calc, out = cfg.calculation, cfg.output
     outdir = Path(output) if output is not None else path.parent / out.path
@@ -490,17 +556,20 @@ def run_config(path: str | Path, output: str | Path | None = None, progress: boo
     _check_outputs(outdir, stem, calc.responses, formats, path, output is not None)
     engine = ps.Engine(chunk_size=calc.chunk_size or _default_chunk(model), progress=progress,
                        max_kpoints=calc.max_kpoints)
-    fermi = cfg.fermi.energies()
     results = {}
     for name in calc.responses:
-        broadening = calc.broadening if "broadening" in ps.responses.get(name).defaults else None
+        resp = ps.responses.get(name, **calc.parameters.get(name, {}))
+        broadening = calc.broadening if "broadening" in resp.defaults and "broadening" not in \
+            calc.parameters.get(name, {}) else None
         log.info("%s: %s on %s mesh (%d k-points), %d Fermi energies, T = %g K", path.name, name,
-                 cfg.mesh.kind, mesh.size, len(fermi), calc.temperature)
+                 cfg.mesh.kind if cfg.mesh else "grid (berry_kmesh)", mesh.size, len(fermi), calc.temperature)
         try:
-            res = ps.conductivity(model, name, fermi=fermi, mesh=mesh, temperature=calc.temperature,
+            res = ps.conductivity(model, resp, fermi=fermi, mesh=mesh, temperature=calc.temperature,
                                   broadening=broadening, degeneracy_tol=calc.degeneracy_tol, engine=engine)
         except ValueError as exc:
             raise ConfigError(path, [("calculation", str(exc))]) from None
+        if out.units == "wannier" and model.dim == 3:
+            res = ps.results.convert(res, WANNIER_UNITS.get(res.attrs["units"], res.attrs["units"]))
         results[name] = res
         failures = _write(res, outdir / f"{stem}_{name}", formats, model, mesh)
         if failures:
@@ -578,4 +647,5 @@ def _write(res: xr.DataArray, base: Path, formats: list[str], model: Any, mesh: 
     return failures
 
 
-__all__ = ["ConfigError", "OutputError", "RunConfig", "build_mesh", "build_model", "load_config", "run_config"]
+__all__ = ["ConfigError", "OutputError", "RunConfig", "build_mesh", "build_model", "fermi_energies", "load_config",
+           "run_config"]

@@ -16,7 +16,9 @@ Near-degenerate pairs (|Δ| < ``degeneracy_tol``) are excluded from every sum an
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -35,6 +37,9 @@ class BandGeometry:
     torque: np.ndarray | None  # (3, N, n, n) band basis, t = i[H, s]/ħ in eV
     degeneracy_tol: float
     wannier_curvature: np.ndarray | None = None  # (nc, N, n): (U† F^W U)_mm of a Wannier model, Å²
+    #: the model's ab-initio spin current (Model.spin_current) at these k, evaluated on first use
+    spin_current_source: Callable[[], np.ndarray] | None = None
+    _cache: dict = field(default_factory=dict, repr=False)
 
     @property
     def dim(self) -> int:
@@ -61,6 +66,25 @@ class BandGeometry:
         self._need_spin()
         return np.einsum("lkmm->lkm", self.spin).real
 
+    def spin_current(self, method: str = "simple") -> np.ndarray:
+        """Band-basis conventional spin current ½{s^l, v^a}, (3, dim, N, n, n) in ħ·eV·Å.
+
+        ``"simple"``: from the model's own s and v (products inside its bands); ``"qiao"``: the model's
+        ``spin_current`` (Qiao et al., PRB 98, 214402: <ψ_n|σ v|ψ_m> through all ab-initio bands of a
+        Wannier90 run).
+        """
+        if method == "simple":
+            self._need_spin()
+            return _anticommutator_with_velocity(self.spin, self)
+        if method != "qiao":
+            raise ValueError(f"spin-current method must be 'simple' or 'qiao', got {method!r}")
+        if self.spin_current_source is None:
+            raise ValueError("method='qiao' needs a model with ab-initio spin-current matrix elements "
+                             "(Model.spin_current: a Wannier90 run read with its .spn, .mmn and .eig)")
+        if "qiao" not in self._cache:
+            self._cache["qiao"] = np.asarray(self.spin_current_source())
+        return self._cache["qiao"]
+
     def _need_spin(self) -> None:
         if self.spin is None:
             raise ValueError("this quantity needs a spin operator, but the model has spin=None")
@@ -80,7 +104,8 @@ def geometry_from_eigenvectors(
 ) -> BandGeometry:
     """Band-basis quantities from given eigenvectors ``u`` (N, n, n) — any gauge (phases, rotations)."""
     ud = u.conj().transpose(0, 2, 1)
-    velocity = ud @ model.dh(k) @ u
+    dh_bar = ud @ model.dh(k) @ u
+    velocity = dh_bar
     a_w = model.berry_connection_orbital(k)
     f_bar = None
     if a_w is not None:
@@ -92,7 +117,14 @@ def geometry_from_eigenvectors(
         spin = ud[None] @ model.spin[:, None] @ u[None]
         t_orb = 1j * (h[None] @ model.spin[:, None] - model.spin[:, None] @ h[None])
         torque = ud[None] @ t_orb @ u[None]
-    return BandGeometry(energies, velocity, spin, torque, degeneracy_tol, f_bar)
+    elif model.spin_k is not None and with_spin:  # S(k) of a Wannier90 run: t = i[H(k), S(k)]
+        s_orb = model.spin_at(k)
+        spin = ud[None] @ s_orb @ u[None]
+        torque = ud[None] @ (1j * (h[None] @ s_orb - s_orb @ h[None])) @ u[None]
+    source = None
+    if model.spin_current is not None:
+        source = functools.partial(model.spin_current, k, energies, u, dh_bar, degeneracy_tol)
+    return BandGeometry(energies, velocity, spin, torque, degeneracy_tol, f_bar, source)
 
 
 def _wannier_curvature(a_w: np.ndarray, curl: np.ndarray, u: np.ndarray, ud: np.ndarray) -> np.ndarray:
@@ -148,12 +180,17 @@ def proper_spin_curvature(g: BandGeometry) -> np.ndarray:
 
 
 # ------------------------------------------------------------------------ density-matrix responses
-def density_response(g: BandGeometry, a_op: np.ndarray, broadening: float = 0.0) -> np.ndarray:
+def density_response(g: BandGeometry, a_op: np.ndarray, broadening: float = 0.0,
+                     eigval_max: float | None = None) -> np.ndarray:
     """Per-band ``Q^j_m = Σ_n 2 Im(A_nm V^j_mn)/(Δ² + η²)`` so that ``Tr(A ρ_E) = e E_j Σ_m f_m Q^j_m``.
 
     ``a_op`` (..., N, n, n) Hermitian band-basis operator; returns (..., dim_j, N, n).  ρ_E is Eq. (6).
+    ``eigval_max`` (eV) drops every pair with a band above it (Wannier90's ``kubo_eigval_max``).
     """
     inv = g.inverse_gap_squared(broadening)
+    if eigval_max is not None and np.isfinite(eigval_max):
+        high = g.energies > eigval_max
+        inv = np.where(high[:, :, None] | high[:, None, :], 0.0, inv)
     a_t = np.swapaxes(a_op, -1, -2)
     return np.stack([2 * ((a_t * g.velocity[j]).imag * inv).sum(-1) for j in range(g.dim)], axis=-3)
 
@@ -165,10 +202,34 @@ def _anticommutator_with_velocity(op: np.ndarray, g: BandGeometry) -> np.ndarray
     return 0.5 * (o @ v + v @ o)
 
 
-def conventional_spin_curvature(g: BandGeometry, broadening: float = 0.0) -> np.ndarray:
-    """Conventional (Kubo) spin response: ``Tr(½{s^l, v_i} ρ_E)`` per band, shape (3, dim_i, dim_j, N, n)."""
-    g._need_spin()
-    return density_response(g, _anticommutator_with_velocity(g.spin, g), broadening)
+def conventional_spin_curvature(g: BandGeometry, broadening: float = 0.0, method: str = "simple",
+                                eigval_max: float | None = None) -> np.ndarray:
+    """Conventional (Kubo) spin response: ``Tr(½{s^l, v_i} ρ_E)`` per band, shape (3, dim_i, dim_j, N, n).
+
+    ``method`` chooses the spin-current matrix (:meth:`BandGeometry.spin_current`): ``"simple"`` ½{s, v} inside
+    the model's bands, ``"qiao"`` the ab-initio one of a Wannier90 run (Qiao et al. 2018, as postw90).
+    """
+    return density_response(g, g.spin_current(method), broadening, eigval_max)
+
+
+def conventional_spin_curvature_ac(g: BandGeometry, frequency: float, broadening: float, method: str = "simple",
+                                   eigval_max: float | None = None) -> np.ndarray:
+    """The ac (Kubo) conventional spin response per band, (2, 3, dim_i, dim_j, N, n): real and imaginary parts of
+    ``Q_m(ω) = Σ_n 2 Im(J_nm V^j_mn) / (Δ_mn² − (ħω + iη)²)`` (postw90's ``shc_freq_scan``; ω, η in eV); at ω = 0 the
+    real part is :func:`conventional_spin_curvature` and the imaginary part vanishes."""
+    d = g.energies[:, :, None] - g.energies[:, None, :]
+    z = complex(frequency, broadening)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        fac = 1.0 / (d * d - z * z)
+    skip = np.abs(d) < g.degeneracy_tol
+    skip[:, np.arange(d.shape[1]), np.arange(d.shape[1])] = True
+    if eigval_max is not None and np.isfinite(eigval_max):
+        high = g.energies > eigval_max
+        skip |= high[:, :, None] | high[:, None, :]
+    fac[skip] = 0.0
+    a_t = np.swapaxes(g.spin_current(method), -1, -2)
+    q = np.stack([2 * ((a_t * g.velocity[j]).imag * fac).sum(-1) for j in range(g.dim)], axis=-3)
+    return np.stack([q.real, q.imag])
 
 
 def _split_spin(g: BandGeometry) -> tuple[np.ndarray, np.ndarray]:

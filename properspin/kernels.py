@@ -64,6 +64,8 @@ def supports(response: Response, model: Model) -> bool:
     """Whether :func:`kernel_chunk` handles this response (with its parameters) on this model, before looking at k."""
     if njit is None or response.fused_mode is None or model.dim not in (2, 3):
         return False
+    if getattr(model, "spin_k", None) is not None and response.needs_spin:
+        return False  # a k-dependent spin S(k) (Wannier90 .spn): the numpy path
     return not response.needs_spin or model.spin is not None
 
 

@@ -61,6 +61,14 @@ class Model:
     position_gradient
         Optional ``(dim, dim, N, n, n)`` = ∂_a A^W_b (analytic for Wannier models); finite differences of
         ``position`` when ``None``.  Enters the Berry curvature through F^W (Wang et al. Eq. 27).
+    spin_k
+        Optional ``spin_k(k)`` returning ``(3, N, n, n)`` spin operators (ħ) that depend on k, as the projected
+        spin S(k) = Σ_R e^{ik·R} S(R) of a Wannier90 run (``.spn``); give either ``spin`` or ``spin_k``.
+    spin_current
+        Optional ``spin_current(k, energies, u, dh_bar, degeneracy_tol)`` returning the band-basis conventional
+        spin current ½{s^l, v^a} (3, dim, N, n, n) in ħ·eV·Å built beyond the model's own bands (Qiao et al.,
+        PRB 98, 214402, from a Wannier90 run); ``u`` are the eigenvectors of H(k), ``dh_bar = U† ∂H U``.  Used by
+        ``conventional_spin`` with ``method="qiao"``.
     name, parameters, info
         Labels copied into every result: model name, the parameters that built it (with units in
         the keys or in ``info``), and free-form notes (spin convention, energy reference, ...).
@@ -77,6 +85,8 @@ class Model:
     parameters: dict[str, Any] = field(default_factory=dict)
     info: dict[str, Any] = field(default_factory=dict)
     fd_step: float = 1e-4
+    spin_k: KFunction | None = None
+    spin_current: Callable[..., Array] | None = None
 
     def __post_init__(self) -> None:
         if self.dim not in (1, 2, 3):
@@ -98,6 +108,10 @@ class Model:
             raise ValueError(f"Model.fd_step must be a finite-difference step in [{lo:g}, {hi:g}] (k units), "
                              f"got {self.fd_step!r}")
         object.__setattr__(self, "fd_step", step)
+        if self.spin_k is not None and (not callable(self.spin_k) or self.spin is not None):
+            raise TypeError("Model.spin_k must be a callable k -> (3, N, n, n), given instead of a constant spin")
+        if self.spin_current is not None and not callable(self.spin_current):
+            raise TypeError("Model.spin_current must be a callable (k, energies, u, dh_bar, tol) -> (3, dim, N, n, n)")
         if self.reciprocal is not None:
             rec = np.asarray(self.reciprocal, dtype=float)
             if rec.shape != (self.dim, self.dim):
@@ -139,6 +153,11 @@ class Model:
         return cached
 
     @property
+    def has_spin(self) -> bool:
+        """Whether the model has a spin operator (constant ``spin`` or k-dependent ``spin_k``)."""
+        return self.spin is not None or self.spin_k is not None
+
+    @property
     def directions(self) -> tuple[str, ...]:
         """Cartesian labels of the k directions ("x", "y"[, "z"])."""
         return ("x", "y", "z")[: self.dim]
@@ -176,6 +195,19 @@ class Model:
             )
         _check_finite(g, "gradient(k)", k)
         return g
+
+    def spin_at(self, k: Array) -> Array | None:
+        """Spin operators at k, ``(3, N, n, n)`` (ħ); a constant ``spin`` broadcast, None without spin."""
+        if self.spin_k is None:
+            return None if self.spin is None else np.broadcast_to(self.spin[:, None], (3, len(k)) + self.spin.shape[1:])
+        k = self._check_k(k)
+        s = np.asarray(self.spin_k(k))
+        n = self.nbands
+        if s.shape != (3, k.shape[0], n, n):
+            raise ValueError(f"spin_k(k) returned shape {s.shape}, expected {(3, k.shape[0], n, n)}")
+        if not np.all(np.isfinite(s)):
+            raise ValueError("spin_k(k) contains NaN or inf")
+        return s
 
     def berry_connection_orbital(self, k: Array) -> Array | None:
         """Orbital-basis position matrix A^W_a(k) of a Wannier model, or None (tight-binding limit)."""
@@ -222,18 +254,7 @@ class Model:
         return np.stack([da[a, b] - da[b, a] for a, b in CYCLIC_PAIRS[self.dim]])
 
     def _finite_difference(self, k: Array, func: KFunction | None = None) -> Array:
-        step = self.fd_step
-        h = self.hamiltonian if func is None else func
-        out = []
-        for a in range(self.dim):
-            dk = np.zeros(self.dim)
-            dk[a] = step
-            d = (
-                -np.asarray(h(k + 2 * dk)) + 8 * np.asarray(h(k + dk))
-                - 8 * np.asarray(h(k - dk)) + np.asarray(h(k - 2 * dk))
-            ) / (12 * step)
-            out.append(d)
-        out = np.stack(out)
+        out = _central_difference(self.hamiltonian if func is None else func, k, self.fd_step, self.dim)
         _check_finite(out, "finite differences of " + ("hamiltonian(k)" if func is None else "position(k)"), k)
         return out
 
@@ -257,21 +278,35 @@ class Model:
         that the band-diagonal spin ``s_nn`` of Eq. (2) is well defined; see the degeneracy notes in
         the documentation for the ``m → 0`` limit.  ``zeeman`` in eV.
         """
-        if self.spin is None:
+        if not self.has_spin:
             raise ValueError("with_zeeman needs a model with a spin operator (Model.spin is None)")
         m = np.asarray(zeeman, dtype=float)
         if m.shape != (3,) or not np.all(np.isfinite(m)):
             raise ValueError(f"zeeman must be three finite numbers (mx, my, mz) in eV, got {zeeman!r}")
-        term = 2 * np.einsum("l,lij->ij", m, self.spin)
         base = self.hamiltonian
-
-        def hamiltonian(k: Array) -> Array:
-            return np.asarray(base(k)) + term
-
         params = dict(self.parameters)
         prev = np.asarray(params.get("zeeman_eV", (0.0, 0.0, 0.0)), dtype=float)
         params["zeeman_eV"] = tuple(float(x) for x in prev + m)
-        return replace(self, hamiltonian=hamiltonian, parameters=params)
+        if self.spin_k is None:
+            term = 2 * np.einsum("l,lij->ij", m, self.spin)
+
+            def hamiltonian(k: Array) -> Array:
+                return np.asarray(base(k)) + term
+
+            return replace(self, hamiltonian=hamiltonian, parameters=params)
+        spin_k, grad = self.spin_k, self.gradient
+
+        def zeeman_k(k: Array) -> Array:
+            return 2 * np.einsum("l,lkij->kij", m, np.asarray(spin_k(k)))
+
+        def hamiltonian_k(k: Array) -> Array:
+            return np.asarray(base(k)) + zeeman_k(k)
+
+        def gradient_k(k: Array) -> Array:  # ∂(m·σ(k)) by finite differences next to the analytic ∂H
+            return np.asarray(grad(k)) + _central_difference(zeeman_k, k, self.fd_step, self.dim)
+
+        return replace(self, hamiltonian=hamiltonian_k, gradient=None if grad is None else gradient_k,
+                       parameters=params)
 
     def transformed(self, unitary: Array) -> Model:
         """The same physics in a rotated orbital basis: H → W† H W, spin → W† s W (gauge test)."""
@@ -282,6 +317,7 @@ class Model:
         wd = w.conj().T
         h0, g0, p0, q0 = self.hamiltonian, self.gradient, self.position, self.position_gradient
         spin = None if self.spin is None else wd @ self.spin @ w
+        s0, j0 = self.spin_k, self.spin_current
         return replace(
             self,
             hamiltonian=lambda k: wd @ np.asarray(h0(k)) @ w,
@@ -289,6 +325,8 @@ class Model:
             position=None if p0 is None else (lambda k: wd @ np.asarray(p0(k)) @ w),
             position_gradient=None if q0 is None else (lambda k: wd @ np.asarray(q0(k)) @ w),
             spin=spin,
+            spin_k=None if s0 is None else (lambda k: wd @ np.asarray(s0(k)) @ w),
+            spin_current=None if j0 is None else (lambda k, e, u, dh, tol: j0(k, e, w @ u, dh, tol)),
         )
 
     def describe(self) -> dict[str, Any]:
@@ -349,3 +387,17 @@ def evaluate_together(k: Array, functions: Mapping[str, KFunction | None]) -> di
         values = evaluator.evaluate(k, tuple(dict.fromkeys(name for _, name in items)))
         out.update({key: values[name] for key, name in items})
     return out
+
+
+def _central_difference(func: KFunction, k: Array, step: float, dim: int) -> Array:
+    """Fourth-order central differences of ``func`` along each k direction, ``(dim, ...)``."""
+    out = []
+    for a in range(dim):
+        dk = np.zeros(dim)
+        dk[a] = step
+        d = (
+            -np.asarray(func(k + 2 * dk)) + 8 * np.asarray(func(k + dk))
+            - 8 * np.asarray(func(k - dk)) + np.asarray(func(k - 2 * dk))
+        ) / (12 * step)
+        out.append(d)
+    return np.stack(out)

@@ -12,6 +12,7 @@ response               per-band quantity                                        
 ``charge``             ``−ε_ijc Ω^c_m`` — anomalous Hall (s_nn → −e)               current, field
 ``appendix_c``         (C6), (C7), (C11), (C24)                                    term, spin, current, field
 ``torque``             ``Tr(t^l ρ_E)``, the torque density (conventions §6)               spin, field
+``conventional_spin_ac`` Re, Im of the ac Kubo spin current at ħω (postw90's freq. scan)  part, spin, current, field
 =====================  ==========================================================  =========================
 """
 
@@ -134,16 +135,49 @@ def _check_broadening(params: dict[str, Any]) -> dict[str, Any]:
     return {**params, "broadening": eta}
 
 
+def _check_conventional(params: dict[str, Any]) -> dict[str, Any]:
+    params = _check_broadening(params)
+    if params["method"] not in ("simple", "qiao"):
+        raise ValueError(f"method must be 'simple' (½{{s, v}} inside the model) or 'qiao' (ab-initio spin current "
+                         f"of a Wannier90 run), got {params['method']!r}")
+    emax = params["eigval_max"]
+    try:
+        emax = float(emax)
+    except (TypeError, ValueError):
+        raise ValueError(f"eigval_max must be a number in eV (inf: no limit), got {params['eigval_max']!r}") from None
+    if math.isnan(emax):
+        raise ValueError("eigval_max must be a number in eV (inf: no limit), got NaN")
+    return {**params, "eigval_max": emax}
+
+
+def _check_ac(params: dict[str, Any]) -> dict[str, Any]:
+    params = _check_conventional(params)
+    try:
+        omega = float(params["frequency"])
+    except (TypeError, ValueError):
+        raise ValueError(f"frequency must be a number ħω ≥ 0 in eV, got {params['frequency']!r}") from None
+    if not math.isfinite(omega) or omega < 0:
+        raise ValueError(f"frequency must be a number ħω ≥ 0 in eV, got {params['frequency']!r}")
+    if omega > 0 and params["broadening"] <= 0:
+        raise ValueError("an ac response (frequency > 0) needs a broadening η > 0 eV: the poles at Δ = ħω are real")
+    return {**params, "frequency": omega}
+
+
+def _conventional_ac(g: geo.BandGeometry, p: Mapping[str, Any]) -> np.ndarray:
+    return geo.conventional_spin_curvature_ac(g, p["frequency"], p["broadening"], p["method"], p["eigval_max"])
+
+
 def _proper(g: geo.BandGeometry, p: Mapping[str, Any]) -> np.ndarray:
     return geo.levi_civita_contract(geo.proper_spin_curvature(g), g.dim)
 
 
 def _conventional(g: geo.BandGeometry, p: Mapping[str, Any]) -> np.ndarray:
-    return geo.conventional_spin_curvature(g, p["broadening"])
+    return geo.conventional_spin_curvature(g, p["broadening"], p.get("method", "simple"),
+                                           p.get("eigval_max", math.inf))
 
 
 def _torque_dipole(g: geo.BandGeometry, p: Mapping[str, Any]) -> np.ndarray:
-    return _proper(g, p) - _conventional(g, p)
+    return _proper(g, p) - geo.conventional_spin_curvature(g, p["broadening"])
 
 
 def _charge(g: geo.BandGeometry, p: Mapping[str, Any]) -> np.ndarray:
@@ -161,13 +195,16 @@ def _torque(g: geo.BandGeometry, p: Mapping[str, Any]) -> np.ndarray:
 
 _SPIN_DIMS = ("spin", "current", "field")
 _ETA = {"broadening": 0.0}  # η (eV) in 1/(Δ² + η²) of the conventional current (Wannier90's habit); 0: clean limit
+#: conventional spin current: η; the spin-current matrix ("simple" ½{s, v} inside the model, "qiao" the ab-initio
+#: one of a Wannier90 run); eigval_max (eV): pairs with a band above it are dropped (postw90's kubo_eigval_max)
+_CONVENTIONAL = {**_ETA, "method": "simple", "eigval_max": math.inf}
 
 RESPONSES: dict[str, Response] = {
     r.name: r
     for r in (
         Response("proper_spin", "spin", _SPIN_DIMS, _proper, kernel_mode=KernelMode.PROPER_SPIN,
                  description="intrinsic proper (conserved) spin conductivity, Eq. (1)"),
-        Response("conventional_spin", "spin", _SPIN_DIMS, _conventional, _ETA, check=_check_broadening,
+        Response("conventional_spin", "spin", _SPIN_DIMS, _conventional, _CONVENTIONAL, check=_check_conventional,
                  kernel_mode=KernelMode.CONVENTIONAL_SPIN, kernel_params=("broadening",), diagonal_spin=False,
                  description="conventional intrinsic (Kubo) spin Hall conductivity, j = ½{s, v}"),
         Response("torque_dipole", "spin", _SPIN_DIMS, _torque_dipole, _ETA, check=_check_broadening,
@@ -179,6 +216,10 @@ RESPONSES: dict[str, Response] = {
                  description="Appendix C terms (C6), (C7), (C11), (C24) as spin conductivities"),
         Response("torque", "torque", ("spin", "field"), _torque,
                  description="spin torque density per unit field, Tr(t^l ρ_E)"),
+        Response("conventional_spin_ac", "spin", ("part",) + _SPIN_DIMS, _conventional_ac,
+                 {**_CONVENTIONAL, "frequency": 0.0}, check=_check_ac, labels={"part": ("re", "im")},
+                 diagonal_spin=False,
+                 description="ac conventional spin Hall conductivity σ(ω) (Kubo, fixed broadening η): Re and Im"),
     )
 }
 

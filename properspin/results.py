@@ -42,6 +42,24 @@ def make_result(values: np.ndarray, coords: dict[str, Any], attrs: dict[str, Any
     return da
 
 
+def convert(result: xr.DataArray, to: str) -> xr.DataArray:
+    """The result in another unit: 3D spin responses (native ``(hbar/2e) S/m``) in ``"(hbar/e) S/cm"`` (as
+    postw90 and WannierBerri print them), ``"(hbar/2e) S/cm"`` or ``"(hbar/e) S/m"``; 3D charge (``S/m``) in
+    ``"S/cm"``; and back.  Attributes are kept, ``units`` is updated."""
+    from .units import conversion_factor
+
+    unit = result.attrs.get("units")
+    if not isinstance(unit, str):
+        raise ValueError("the result has no 'units' attribute to convert from")
+    factor = conversion_factor(unit, to)
+    out = result.copy(data=result.values * factor)
+    out.attrs = {**result.attrs, "units": to}
+    for key in ("adaptive_error_estimate",):
+        if key in out.attrs:
+            out.attrs[key] = float(out.attrs[key]) * factor
+    return out
+
+
 def parameters(result: xr.DataArray, key: str) -> Any:
     """Decode a JSON-valued attribute (e.g. ``model_parameters``) back to Python."""
     value = result.attrs[key]

@@ -17,6 +17,7 @@ from .conftest import FE
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
+PT_WIN = ROOT.parent / "shared" / "data" / "wannier90" / "Pt" / "Pt.win"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
@@ -85,9 +86,18 @@ def _wannier_fe(r):
     assert 100 < abs(res.sel(current="x", field="y", fermi=17.69).item()) / 100 < 2000  # S/cm, coarse grid
 
 
+def _wannier90_pt_shc(r):
+    res = r["conventional_spin"]
+    assert res.attrs["units"] == "(hbar/e) S/cm"
+    sxy = res.sel(spin="z", current="x", field="y", fermi=18.3823).item()
+    assert 1000 < sxy < 4000  # (ħ/e) S/cm, coarse 9³ grid (2658)
+    # σ^z_yx = −σ^z_xy up to the symmetry breaking of the Wannier functions (3.5 % on this coarse grid)
+    assert abs(res.sel(spin="z", current="y", field="x", fermi=18.3823).item() + sxy) < 0.06 * sxy
+
+
 CHECKS = {"qwz": _qwz, "massive_dirac": _massive_dirac, "rashba": _rashba, "rashba_kp": _rashba_kp,
           "bhz": _bhz, "topological_insulator": _topological_insulator, "hole_quantum_well": _hole_quantum_well,
-          "wannier_fe": _wannier_fe}
+          "wannier_fe": _wannier_fe, "wannier90_pt_shc": _wannier90_pt_shc}
 
 
 def test_every_example_has_a_check_and_every_builtin_an_example():
@@ -103,6 +113,8 @@ def test_example_end_to_end(name, tmp_path, capsys):
     config = EXAMPLES / f"{name}.toml"
     if name == "wannier_fe" and not FE.is_file():
         pytest.skip(f"{FE} not present (data outside the repository)")
+    if name == "wannier90_pt_shc" and not PT_WIN.is_file():
+        pytest.skip(f"{PT_WIN} not present (data outside the repository)")
     assert main(["run", str(config), "--output", str(tmp_path), "--quiet"]) == 0
     assert "Traceback" not in capsys.readouterr().err
     cfg = tomllib.loads(config.read_text(encoding="utf-8"))

@@ -145,7 +145,8 @@ def test_broadening_as_response_parameter_equals_keyword():
     np.testing.assert_allclose(by_obj.values, by_kw.values, rtol=0, atol=1e-14)
     assert np.abs(by_obj.values - clean.values).max() > 1e-3 * np.abs(clean.values).max()
     assert by_obj.attrs["broadening_eV"] == 0.03
-    assert json.loads(by_obj.attrs["response_parameters"]) == {"broadening": 0.03}
+    assert json.loads(by_obj.attrs["response_parameters"]) == {"broadening": 0.03, "method": "simple",
+                                                                "eigval_max": float("inf")}
     assert resp.fused_mode == 2  # the fused kernel honours η
     with pytest.raises(ValueError, match="no parameter"):
         ps.responses.get("proper_spin", broadening=0.01)
