@@ -116,7 +116,7 @@ def conductivity(
     shape = tuple(len(v) for v in comp.values())
     factor = resp.factor(model.dim)
     inverse = np.argsort(order)
-    values = np.stack([s.finish(p)[inverse] for s, p in zip(sweeps, total.partials, strict=True)])
+    values = np.stack([s.finish(p, grand=resp.grand)[inverse] for s, p in zip(sweeps, total.partials, strict=True)])
     values = factor * values.reshape((len(temps), len(fermi_in)) + shape)
 
     attrs: dict[str, Any] = {

@@ -81,7 +81,7 @@ def run_chunk(job: Job, start: int, stop: int) -> ChunkResult:
         partial = sweep.empty(values.shape[1])
         sweep.accumulate(partial, energies, values)
         out.partials.append(partial)
-    if job.response.kind == "spin" and job.response.name != "conventional_spin":
+    if job.response.kind == "spin" and job.response.name != "conventional_spin" and not job.response.degenerate_safe:
         bad = geo.degenerate_contributions(g)
         if bad.any():
             out.degenerate_kpoints = int(bad.any(axis=(1, 2)).sum())

@@ -34,6 +34,8 @@ class BandGeometry:
     torque: np.ndarray | None  # (3, N, n, n) band basis, t = i[H, s]/ħ in eV
     degeneracy_tol: float
     wannier_curvature: np.ndarray | None = None  # (nc, N, n): (U† F^W U)_mm of a Wannier model, Å²
+    model: Model | None = None  # the model and k-points (N, dim) it came from, for responses that need
+    k: np.ndarray | None = None  # H away from these k (finite q) or H + h·s (Zeeman derivatives)
 
     @property
     def dim(self) -> int:
@@ -91,7 +93,7 @@ def geometry_from_eigenvectors(
         spin = ud[None] @ model.spin[:, None] @ u[None]
         t_orb = 1j * (h[None] @ model.spin[:, None] - model.spin[:, None] @ h[None])
         torque = ud[None] @ t_orb @ u[None]
-    return BandGeometry(energies, velocity, spin, torque, degeneracy_tol, f_bar)
+    return BandGeometry(energies, velocity, spin, torque, degeneracy_tol, f_bar, model, k)
 
 
 def _wannier_curvature(a_w: np.ndarray, curl: np.ndarray, u: np.ndarray, ud: np.ndarray) -> np.ndarray:

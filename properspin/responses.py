@@ -12,7 +12,16 @@ response               per-band quantity                                        
 ``charge``             ``−ε_ijc Ω^c_m`` — anomalous Hall (s_nn → −e)               current, field
 ``appendix_c``         (C6), (C7), (C11), (C24)                                    term, spin, current, field
 ``torque``             ``Tr(t^l ρ_E)``, the torque density (conventions §6)               spin, field
+``torque_dipole_kubo`` torque dipole from its definition, finite-q Kubo (route 1)          spin, current, field
+``conserved_spin_kubo`` conventional + ``torque_dipole_kubo``: Shi's 𝒥 = d(rs)/dt        spin, current, field
+``conserved_spin_streda`` ``ε_ijc (−ħ/e) ∂M_c/∂h_l``, spin Středa (route 2)             spin, current, field
+``orbital_magnetization`` ``M_c`` (modern theory), A (2D) or A/m (3D)                     axis
 =====================  ==========================================================  =========================
+
+The last four (:mod:`properspin.conserved`, :mod:`properspin.orbital`) need a lattice model with point orbitals;
+the three spin ones hold with E_F in a gap (no Fermi-surface terms).  A response with ``grand=True`` returns
+three parts ``(q_f, q_G, ε q_G)`` and is summed as ``Σ f(ε − μ) q_f + Σ G(ε − μ) q_G`` with the grand-potential
+occupation ``G(x) = k_BT ln(1 + e^{−x/k_BT})`` (:meth:`properspin.sweep.Sweep.finish`).
 """
 
 from __future__ import annotations
@@ -24,8 +33,8 @@ from typing import Any
 
 import numpy as np
 
+from . import conserved, orbital, units
 from . import geometry as geo
-from . import units
 
 SPIN_LABELS = ("x", "y", "z")
 APPENDIX_C_TERMS = ("C6", "C7", "C11", "C24")
@@ -53,6 +62,8 @@ class Response:
     kernel_mode: int | None = None
     kernel_params: tuple[str, ...] = ()
     description: str = ""
+    grand: bool = False  # parts (q_f, q_G, ε q_G): Σ f q_f + Σ G q_G (see module docstring)
+    degenerate_safe: bool = False  # invariant under rotations inside degenerate blocks: no DegeneracyWarning
 
     def __post_init__(self) -> None:
         unknown = set(self.params) - set(self.defaults)
@@ -91,7 +102,7 @@ class Response:
 
     def coords(self, dim: int) -> dict[str, tuple[str, ...]]:
         labels = {"spin": SPIN_LABELS, "current": SPIN_LABELS[:dim], "field": SPIN_LABELS[:dim],
-                  "term": APPENDIX_C_TERMS}
+                  "term": APPENDIX_C_TERMS, "axis": SPIN_LABELS if dim == 3 else ("z",)}
         return {d: labels[d] for d in self.dims}
 
     def factor(self, dim: int) -> float:
@@ -99,11 +110,15 @@ class Response:
             return units.spin_factor(dim)
         if self.kind == "charge":
             return units.charge_factor(dim)
+        if self.kind == "magnetization":
+            return units.E2_OVER_HBAR / units.ANGSTROM ** (dim - 2)  # (e/ħ)·eV·Å^(2−d) → A (2D), A/m (3D)
         return units.E_CHARGE / units.ANGSTROM ** (dim - 1)  # torque: e Å^(1-d) → C m^(1-d)
 
     def unit(self, dim: int) -> str:
         if self.kind == "torque":
             return "C/m^2" if dim == 3 else "C/m"
+        if self.kind == "magnetization":
+            return "A/m" if dim == 3 else "A"
         return units.UNITS[(self.kind, dim)]
 
 
@@ -116,6 +131,22 @@ def _check_broadening(params: dict[str, Any]) -> dict[str, Any]:
     if not math.isfinite(eta) or eta < 0:
         raise ValueError(f"broadening must be a finite number ≥ 0 eV, got {params['broadening']!r}")
     return {**params, "broadening": eta}
+
+
+def _positive_step(name: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    def check(params: dict[str, Any]) -> dict[str, Any]:
+        try:
+            step = float(params[name])
+        except (TypeError, ValueError):
+            step = math.nan
+        if not math.isfinite(step) or not 0 < step <= 0.1:
+            raise ValueError(f"{name} must be a finite number in (0, 0.1], got {params[name]!r}")
+        out = {**params, name: step}
+        if "method" in params and params["method"] not in ("analytic", "finite_difference"):
+            raise ValueError(f"method must be 'analytic' or 'finite_difference', got {params['method']!r}")
+        return out
+
+    return check
 
 
 def _proper(g: geo.BandGeometry, p: Mapping[str, Any]) -> np.ndarray:
@@ -143,7 +174,28 @@ def _torque(g: geo.BandGeometry, p: Mapping[str, Any]) -> np.ndarray:
     return geo.torque_response(g)
 
 
+def _torque_dipole_kubo(g: geo.BandGeometry, p: Mapping[str, Any]) -> np.ndarray:
+    if p["method"] == "analytic":
+        return conserved.torque_dipole_analytic(g)
+    return conserved.torque_dipole_finite_difference(g, p["q_step"])
+
+
+def _conserved_kubo(g: geo.BandGeometry, p: Mapping[str, Any]) -> np.ndarray:
+    return conserved.conserved_kubo(g, p["method"], p["q_step"])
+
+
+def _conserved_streda(g: geo.BandGeometry, p: Mapping[str, Any]) -> np.ndarray:
+    return conserved.spin_streda(g, p["zeeman_step"])
+
+
+def _orbital_magnetization(g: geo.BandGeometry, p: Mapping[str, Any]) -> np.ndarray:
+    return orbital.orbital_magnetization(g)
+
+
 _SPIN_DIMS = ("spin", "current", "field")
+# route 1: "analytic" (Daleckii–Krein) or "finite_difference" in q with step q_step (Å⁻¹, 4th order)
+_KUBO = {"method": "analytic", "q_step": 1e-3}
+_ZEEMAN = {"zeeman_step": 1e-3}  # eV: step of the 4th-order difference in h (H + h s^l, s in ħ)
 _ETA = {"broadening": 0.0}  # η (eV) in 1/(Δ² + η²) of the conventional current (Wannier90's habit); 0: clean limit
 
 RESPONSES: dict[str, Response] = {
@@ -163,6 +215,18 @@ RESPONSES: dict[str, Response] = {
                  description="Appendix C terms (C6), (C7), (C11), (C24) as spin conductivities"),
         Response("torque", "torque", ("spin", "field"), _torque,
                  description="spin torque density per unit field, Tr(t^l ρ_E)"),
+        Response("torque_dipole_kubo", "spin", _SPIN_DIMS, _torque_dipole_kubo, _KUBO, check=_positive_step("q_step"),
+                 degenerate_safe=True,
+                 description="torque dipole from its definition (finite-q Kubo, τ = −∇·P_τ), insulators"),
+        Response("conserved_spin_kubo", "spin", _SPIN_DIMS, _conserved_kubo, _KUBO, check=_positive_step("q_step"),
+                 degenerate_safe=True,
+                 description="conserved spin current d(rs)/dt from its definition: conventional + finite-q "
+                             "Kubo torque dipole, insulators"),
+        Response("conserved_spin_streda", "spin", _SPIN_DIMS, _conserved_streda, _ZEEMAN,
+                 check=_positive_step("zeeman_step"), grand=True, degenerate_safe=True,
+                 description="Hall part of the conserved spin current by spin Středa, −(ħ/e)∂M_c/∂h_l, insulators"),
+        Response("orbital_magnetization", "magnetization", ("axis",), _orbital_magnetization, grand=True,
+                 degenerate_safe=True, description="orbital magnetisation (modern theory), point orbitals"),
     )
 }
 
