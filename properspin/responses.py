@@ -64,6 +64,7 @@ class Response:
     description: str = ""
     grand: bool = False  # parts (q_f, q_G, ε q_G): Σ f q_f + Σ G q_G (see module docstring)
     degenerate_safe: bool = False  # invariant under rotations inside degenerate blocks: no DegeneracyWarning
+    insulator_only: bool = False  # defined with E_F in a gap only: NaN (and a warning) at other Fermi energies
 
     def __post_init__(self) -> None:
         unknown = set(self.params) - set(self.defaults)
@@ -216,14 +217,14 @@ RESPONSES: dict[str, Response] = {
         Response("torque", "torque", ("spin", "field"), _torque,
                  description="spin torque density per unit field, Tr(t^l ρ_E)"),
         Response("torque_dipole_kubo", "spin", _SPIN_DIMS, _torque_dipole_kubo, _KUBO, check=_positive_step("q_step"),
-                 degenerate_safe=True,
+                 degenerate_safe=True, insulator_only=True,
                  description="torque dipole from its definition (finite-q Kubo, τ = −∇·P_τ), insulators"),
         Response("conserved_spin_kubo", "spin", _SPIN_DIMS, _conserved_kubo, _KUBO, check=_positive_step("q_step"),
-                 degenerate_safe=True,
+                 degenerate_safe=True, insulator_only=True,
                  description="conserved spin current d(rs)/dt from its definition: conventional + finite-q "
                              "Kubo torque dipole, insulators"),
         Response("conserved_spin_streda", "spin", _SPIN_DIMS, _conserved_streda, _ZEEMAN,
-                 check=_positive_step("zeeman_step"), grand=True, degenerate_safe=True,
+                 check=_positive_step("zeeman_step"), grand=True, degenerate_safe=True, insulator_only=True,
                  description="Hall part of the conserved spin current by spin Středa, −(ħ/e)∂M_c/∂h_l, insulators"),
         Response("orbital_magnetization", "magnetization", ("axis",), _orbital_magnetization, grand=True,
                  degenerate_safe=True, description="orbital magnetisation (modern theory), point orbitals"),

@@ -104,9 +104,12 @@ class Sweep:
             if self.grid is None:
                 nf = len(self.fermi)
                 return out + self.fermi[:, None] * np.cumsum(q, axis=0)[:nf] - np.cumsum(eq, axis=0)[:nf]
-            x = (self.grid[None, :] - self.fermi[:, None]) / self.kt
-            occ = self.kt * np.logaddexp(0.0, -x)  # G(ε − E_F), (nfermi, ngrid)
-            return out + self.fermi[:, None] * q[0][None] - eq[0][None] + occ @ q[1:]
+            out += self.fermi[:, None] * q[0][None] - eq[0][None]  # below the grid: G = E_F − ε
+            block = max(1, 20_000_000 // len(self.grid))
+            for s in range(0, len(self.fermi), block):
+                x = (self.grid[None, :] - self.fermi[s : s + block, None]) / self.kt
+                out[s : s + block] += self.kt * np.logaddexp(0.0, -x) @ q[1:]  # G(ε − E_F)
+            return out
         if self.grid is None:
             return np.cumsum(partial, axis=0)[: len(self.fermi)]
         out = np.empty((len(self.fermi), partial.shape[1]))
