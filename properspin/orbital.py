@@ -103,4 +103,6 @@ def orbital_magnetization(g: geo.BandGeometry) -> np.ndarray:
     if g.model is not None:
         point_orbitals(g.model)
     m, omega = moment_parts(g)
-    return np.stack([m, omega, g.energies[None] * omega])
+    parts = np.stack([m, omega, g.energies[None] * omega])
+    deg = (np.abs(g.energies[:, :, None] - g.energies[:, None, :]) < g.degeneracy_tol).astype(float)
+    return np.einsum("kmn,...kn->...km", deg / deg.sum(-1, keepdims=True), parts)  # block average: gauge invariant
