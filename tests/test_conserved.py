@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import properspin as ps
-from properspin import conserved, mesh, models, orbital, responses, units
+from properspin import conserved, io, mesh, models, orbital, responses, units
 from properspin import geometry as geo
 from properspin.models import TightBinding
 from properspin.models.tight_binding import haldane
@@ -193,6 +193,19 @@ def test_finite_difference_method_through_conductivity():
     assert '"method": "finite_difference"' in r_fd.attrs["response_parameters"]
 
 
+def test_finite_difference_steps_converge_at_fourth_order():
+    model = kane_mele()
+    ef = mid_gap(model)[0]
+    for name, key, default in (("conserved_spin_streda", "zeeman_step", 1e-3),
+                               ("conserved_spin_kubo", "q_step", 1e-3)):
+        extra = {"method": "finite_difference"} if key == "q_step" else {}
+        val = {st: _run(model, responses.get(name, **{key: st}, **extra), ef, n=12).values
+               for st in (default, 1e-2, 2e-2)}
+        err1, err2 = (np.abs(val[st] - val[default]).max() for st in (1e-2, 2e-2))
+        assert err1 < 1e-8 * np.abs(val[default]).max()
+        assert err2 / err1 == pytest.approx(16, rel=0.1)  # error ∝ step⁴
+
+
 def test_torque_monopole_vanishes_in_the_gap():
     """Shi's condition: the uniform torque response integrates to zero in an insulator with a local spin."""
     model = kane_mele()
@@ -324,6 +337,7 @@ def test_orbital_magnetization_streda_and_three_dimensions():
         stack._block((*r, 0))[:] = blk
     m3 = ps.conductivity(stack.to_model(), "orbital_magnetization", fermi=mus, mesh=mesh.grid((30, 30, 2)))
     assert m3.attrs["units"] == "A/m" and list(m3.axis.values) == ["x", "y", "z"]
+    assert [io.component_label(m3, c) for c in io.components(m3)] == ["M_x", "M_y", "M_z"]
     assert m3.sel(axis="z").values == pytest.approx(m2 / (c * 1e-10), rel=1e-10)
     assert np.abs(m3.sel(axis=["x", "y"]).values).max() < 1e-9 * np.abs(m3.values).max()
 
