@@ -53,6 +53,24 @@ def block_average(q: np.ndarray, energies: np.ndarray, tol: float) -> np.ndarray
 
 
 # ---------------------------------------------------------------------------------------------- route 1
+def _in_blocks(func, g: geo.BandGeometry, *args) -> np.ndarray:
+    """``func(g, *args)`` on slices of the k-points, so that the O(N n³) temporaries stay near 100 MB."""
+    nk, n = g.energies.shape
+    size = max(1, int(2e5 // n**2))
+    if nk <= size:
+        return func(g, *args)
+    parts = []
+    for a in range(0, nk, size):
+        sl = slice(a, a + size)
+        sub = geo.BandGeometry(
+            g.energies[sl], g.velocity[:, sl], None if g.spin is None else g.spin[:, sl],
+            None if g.torque is None else g.torque[:, sl], g.degeneracy_tol,
+            None if g.wannier_curvature is None else g.wannier_curvature[:, sl], g.model,
+            None if g.k is None else g.k[sl])
+        parts.append(func(sub, *args))
+    return np.concatenate(parts, axis=-2)
+
+
 def torque_dipole_analytic(g: geo.BandGeometry) -> np.ndarray:
     """Per-state ``ħπ^l_ij/e`` (Å², spin in ħ), shape (3, dim_i, dim_j, N, n), by the Daleckii–Krein formula.
 
@@ -61,31 +79,38 @@ def torque_dipole_analytic(g: geo.BandGeometry) -> np.ndarray:
     (derivatives inside a block, f' = 0: insulator); the coefficient of each f_s is the per-state value.
     """
     g._need_spin()
-    e, v, t = g.energies, g.velocity, g.torque
-    deg = _degenerate(e, g.degeneracy_tol)
+    return _in_blocks(_analytic, g)
+
+
+def _analytic(g: geo.BandGeometry) -> np.ndarray:
+    e, tol = g.energies, g.degeneracy_tol
+    deg = _degenerate(e, tol)
     with np.errstate(divide="ignore"):
-        nd = np.where(deg, 0.0, 1.0 / (e[:, :, None] - e[:, None, :]))
-    h, hp, dg = nd**2, -2 * nd**3, deg.astype(float)
-    # k− side, indices (m, p, n); W_mpn = V^i_mp t_pn v_nm
-    ca_m = nd[:, :, :, None] * h[:, :, None, :] + dg[:, :, :, None] * hp[:, :, None, :]
-    ca_p = -nd[:, :, :, None] * h[:, None, :, :]
-    ca_n = nd[:, :, :, None] * (h[:, None, :, :] - h[:, :, None, :]) - dg[:, :, :, None] * hp[:, :, None, :]
-    # k+ side, indices (m, n, p); Y_mnp = t_mn V^i_np v_pm
-    cb_m = nd[:, None] * (h[:, :, :, None] - h[:, :, None, :]) - dg[:, None] * hp[:, :, :, None]
-    cb_n = -nd[:, None] * h[:, :, :, None] + dg[:, None] * hp[:, :, :, None]
-    cb_p = nd[:, None] * h[:, :, None, :]
-    ein = dict(optimize="greedy")
-    qa = (np.einsum("iksp,lkpn,jkns,kspn->lijks", v, t, v, ca_m, **ein)
-          + np.einsum("ikms,lksn,jknm,kmsn->lijks", v, t, v, ca_p, **ein)
-          + np.einsum("ikmp,lkps,jksm,kmps->lijks", v, t, v, ca_n, **ein))
-    qb = (np.einsum("lksn,iknp,jkps,ksnp->lijks", t, v, v, cb_m, **ein)
-          + np.einsum("lkms,iksp,jkpm,kmsp->lijks", t, v, v, cb_n, **ein)
-          + np.einsum("lkmn,ikns,jksm,kmns->lijks", t, v, v, cb_p, **ein))
-    return block_average(-(0.5 * qb - 0.5 * qa).real, e, g.degeneracy_tol)
+        nd = np.where(deg, 0.0, 1.0 / (e[:, :, None] - e[:, None, :]))  # 1/Δ_ab outside degenerate blocks
+    h, hp, dg = nd**2, -2 * nd**3, deg.astype(float)  # h, ∂_x h, block indicator
+    # every coefficient is a product of two-index factors, so each term is diag(A B C): no n³ arrays
+    vi, vj, t = g.velocity[None, :, None], g.velocity[None, None, :], g.torque[:, None, None]
+    vn, vd = vi * nd, vi * dg  # V^i ∘ nd, V^i ∘ dg
+    vh, vhp = vj * h.transpose(0, 2, 1), vj * hp.transpose(0, 2, 1)  # (v ∘ hᵀ)_ab = v_ab h_ba
+    th, thp = t * h, t * hp
+
+    def d3(a, b, c):  # diag(A B C)
+        return np.einsum("...ab,...ba->...a", a @ b, c)
+
+    qa = (d3(vn, t, vh) + d3(vd, t, vhp) - d3(th, vj, vn)
+          + d3(vj, vn, th) - d3(vh, vn, t) - d3(vhp, vd, t))
+    qb = (d3(th, vn, vj) - d3(t, vn, vh) - d3(thp, vd, vj)
+          - d3(vn, vj, th) + d3(vd, vj, thp) + d3(vh, t, vn))
+    return block_average(-(0.5 * qb - 0.5 * qa).real, e, tol)
 
 
 def torque_dipole_finite_difference(g: geo.BandGeometry, q_step: float) -> np.ndarray:
     """Per-state ``ħπ^l_ij/e`` as :func:`torque_dipole_analytic`, from K(q) at k ± q/2 (fourth-order in q_step)."""
+    _model_of(g)
+    return _in_blocks(_finite_difference, g, q_step)
+
+
+def _finite_difference(g: geo.BandGeometry, q_step: float) -> np.ndarray:
     model, k = _model_of(g)
     h0, dh0 = orbital.tight_binding_gauge(model, k)
     s = model.spin
