@@ -120,6 +120,9 @@ def adaptive_conductivity(
     if isinstance(max_iterations, bool) or int(max_iterations) != max_iterations or max_iterations < 1:
         raise ValueError(f"max_iterations must be a positive integer, got {max_iterations!r}")
     resp = responses.get(response)
+    if resp.grand:
+        raise ValueError(f"adaptive refinement does not support {resp.name!r} (a grand-potential-weighted response); "
+                         "use conductivity() on a finer grid")
     if kwargs.get("broadening") is not None:
         resp = resp.with_params(broadening=kwargs["broadening"]) if "broadening" in resp.defaults else resp
     fermi_arr = np.atleast_1d(np.asarray(fermi, dtype=float))

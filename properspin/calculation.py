@@ -64,8 +64,11 @@ def conductivity(
         A :class:`~properspin.Model`.
     response
         ``"proper_spin"`` (Eq. 1), ``"conventional_spin"``, ``"torque_dipole"`` (proper − conventional),
-        ``"charge"`` (anomalous Hall), ``"appendix_c"`` (the four terms of App. C) or ``"torque"``; or a
-        response with its parameters set, ``responses.get("conventional_spin", broadening=0.01)``.
+        ``"charge"`` (anomalous Hall), ``"appendix_c"`` (the four terms of App. C), ``"torque"``, the
+        definition routes ``"conserved_spin_kubo"``, ``"torque_dipole_kubo"``, ``"conserved_spin_streda"``
+        (insulators: NaN and a :class:`MetallicFermiWarning` at Fermi energies in a band) or
+        ``"orbital_magnetization"``; or a response with its parameters set,
+        ``responses.get("conventional_spin", broadening=0.01)``.
     fermi
         Fermi energies in eV (any order; the result keeps it).
     mesh
@@ -123,7 +126,7 @@ def conductivity(
     shape = tuple(len(v) for v in comp.values())
     factor = resp.factor(model.dim)
     inverse = np.argsort(order)
-    values = np.stack([s.finish(p)[inverse] for s, p in zip(sweeps, total.partials, strict=True)])
+    values = np.stack([s.finish(p, grand=resp.grand)[inverse] for s, p in zip(sweeps, total.partials, strict=True)])
     values = factor * values.reshape((len(temps), len(fermi_in)) + shape)
     if not np.all(np.isfinite(values)):
         bad = np.argwhere(~np.isfinite(values))[0]
@@ -131,6 +134,9 @@ def conductivity(
                          f"entries NaN or inf, first at E_F = {fermi_in[bad[1]]:g} eV): an overflow in the model's "
                          "matrices (H, ∂H/∂k, spin, position) or a near-degenerate pair below degeneracy_tol")
 
+    gap_attrs: dict[str, Any] = {}
+    if resp.insulator_only:
+        values, gap_attrs = _outside_gaps(model, mesh, resp.name, fermi_in, temps, values)
     attrs: dict[str, Any] = {
         "response": resp.name,
         "description": resp.description,
@@ -144,6 +150,7 @@ def conductivity(
         **model.describe(),
         **{f"mesh_{k}" if not k.startswith("mesh") else k: v for k, v in mesh.describe().items()},
         **engine.describe(),
+        **gap_attrs,
     }
     if total.degenerate_kpoints:
         _warn_degenerate(resp.name, total, mesh.size, degeneracy_tol)
@@ -186,6 +193,32 @@ def check_precision(model: Model, mesh: meshes.Mesh, degeneracy_tol: float) -> N
                          f"(2‖H‖ = {2 * norm:.3g} eV): every band pair would be excluded")
 
 
+#: An insulator-only response needs E_F at least this many k_BT from every band (on the mesh).
+GAP_MARGIN_KT = 10.0
+
+
+def _outside_gaps(model: Model, mesh: meshes.Mesh, name: str, fermi: np.ndarray, temps: np.ndarray,
+                  values: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:
+    """NaN at Fermi energies inside a band (or within 10 k_BT of one, on the mesh), with a warning."""
+    import warnings
+
+    from .filling import band_ranges
+    from .units import K_B_EV
+
+    ranges = band_ranges(model, mesh)
+    margin = GAP_MARGIN_KT * K_B_EV * float(np.max(temps))
+    inside = np.any((fermi[:, None] > ranges[None, :, 0] - margin) & (fermi[:, None] < ranges[None, :, 1] + margin),
+                    axis=1)
+    if inside.any():
+        values = values.copy()
+        values[:, inside] = np.nan
+        warnings.warn(
+            f"{name}: {int(inside.sum())} of {len(fermi)} Fermi energies lie in a band (or within "
+            f"{GAP_MARGIN_KT:g} k_BT of one) on this mesh; the response is defined for insulators only (its "
+            "Fermi-surface terms are not implemented), so they are NaN", MetallicFermiWarning, stacklevel=3)
+    return values, {"fermi_in_gap": (~inside).astype(int).tolist(), "band_ranges_eV": ranges.tolist()}
+
+
 def _warn_degenerate(name: str, total, size: int, tol: float) -> None:
     import warnings
 
@@ -198,6 +231,10 @@ def _warn_degenerate(name: str, total, size: int, tol: float) -> None:
         DegeneracyWarning,
         stacklevel=3,
     )
+
+
+class MetallicFermiWarning(UserWarning):
+    """A Fermi energy lies in a band, where an insulator-only response is not defined."""
 
 
 class DegeneracyWarning(UserWarning):

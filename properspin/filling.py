@@ -63,6 +63,15 @@ def _states(model: Model, mesh: meshes.Mesh) -> tuple[np.ndarray, np.ndarray]:
     return e[order], w[order]
 
 
+def band_ranges(model: Model, mesh: meshes.Mesh) -> np.ndarray:
+    """(n, 2) lowest and highest energy of each band on the mesh (eV), streamed in chunks."""
+    lo = np.full(model.nbands, np.inf)
+    hi = np.full(model.nbands, -np.inf)
+    for e, _ in _chunks(model, meshes.resolve(mesh, model)):
+        lo, hi = np.minimum(lo, e.min(0)), np.maximum(hi, e.max(0))
+    return np.stack([lo, hi], axis=1)
+
+
 def fermi_level(model: Model, electrons: float, mesh: meshes.Mesh, temperature: float = 0.0) -> float:
     """Chemical potential (eV) at which the model holds ``electrons`` electrons.
 

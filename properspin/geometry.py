@@ -40,6 +40,8 @@ class BandGeometry:
     #: the model's ab-initio spin current (Model.spin_current) at these k, evaluated on first use
     spin_current_source: Callable[[], np.ndarray] | None = None
     _cache: dict = field(default_factory=dict, repr=False)
+    model: Model | None = None  # the model and k-points (N, dim) it came from, for responses that need
+    k: np.ndarray | None = None  # H away from these k (finite q) or H + h·s (Zeeman derivatives)
 
     @property
     def dim(self) -> int:
@@ -124,7 +126,7 @@ def geometry_from_eigenvectors(
     source = None
     if model.spin_current is not None:
         source = functools.partial(model.spin_current, k, energies, u, dh_bar, degeneracy_tol)
-    return BandGeometry(energies, velocity, spin, torque, degeneracy_tol, f_bar, source)
+    return BandGeometry(energies, velocity, spin, torque, degeneracy_tol, f_bar, source, model=model, k=k)
 
 
 def _wannier_curvature(a_w: np.ndarray, curl: np.ndarray, u: np.ndarray, ud: np.ndarray) -> np.ndarray:

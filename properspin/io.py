@@ -148,10 +148,12 @@ def component_dims(result: xr.DataArray) -> list[str]:
 
 
 def component_label(result: xr.DataArray, index: dict[str, str]) -> str:
-    """Column name: ``sigma_z_yx`` (σ^z_yx), ``sigma_xy``, ``C6_sigma_z_yx``, ``torque_y_x``."""
+    """Column name: ``sigma_z_yx`` (σ^z_yx), ``sigma_xy``, ``C6_sigma_z_yx``, ``torque_y_x``, ``M_z``."""
     prefix = f"{index['term']}_" if "term" in index else ""
     if "spin" in result.dims and "current" not in result.dims:  # a torque density (spin, field)
         return f"{prefix}torque_{index['spin']}_{index['field']}"
+    if "axis" in index:  # orbital magnetisation
+        return f"{prefix}M_{index['axis']}"
     spin = f"_{index['spin']}" if "spin" in index else ""
     return f"{prefix}sigma{spin}_{index.get('current', '')}{index.get('field', '')}"
 

@@ -52,6 +52,8 @@ def symbol(result: xr.DataArray, index: dict[str, str]) -> str:
     term = f"{index['term']}: " if "term" in index else ""
     if "spin" in result.dims and "current" not in result.dims:  # a torque density (spin, field)
         return f"{term}$t^{{{index['spin']}}}_{{{index['field']}}}$"
+    if "axis" in index:
+        return f"{term}$M_{{{index['axis']}}}$"
     sup = f"^{{{index['spin']}}}" if "spin" in index else ""
     return f"{term}$\\sigma{sup}_{{{index.get('current', '')}{index.get('field', '')}}}$"
 

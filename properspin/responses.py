@@ -13,7 +13,16 @@ response               per-band quantity                                        
 ``appendix_c``         (C6), (C7), (C11), (C24)                                    term, spin, current, field
 ``torque``             ``Tr(t^l ρ_E)``, the torque density (conventions §6)               spin, field
 ``conventional_spin_ac`` Re, Im of the ac Kubo spin current at ħω (postw90's freq. scan)  part, spin, current, field
+``torque_dipole_kubo`` torque dipole from its definition, finite-q Kubo (route 1)          spin, current, field
+``conserved_spin_kubo`` conventional + ``torque_dipole_kubo``: Shi's 𝒥 = d(rs)/dt        spin, current, field
+``conserved_spin_streda`` ``ε_ijc (−ħ/e) ∂M_c/∂h_l``, spin Středa (route 2)             spin, current, field
+``orbital_magnetization`` ``M_c`` (modern theory), A (2D) or A/m (3D)                     axis
 =====================  ==========================================================  =========================
+
+The last four (:mod:`properspin.conserved`, :mod:`properspin.orbital`) need a lattice model with point orbitals;
+the three spin ones hold with E_F in a gap (no Fermi-surface terms).  A response with ``grand=True`` returns
+three parts ``(q_f, q_G, ε q_G)`` and is summed as ``Σ f(ε − μ) q_f + Σ G(ε − μ) q_G`` with the grand-potential
+occupation ``G(x) = k_BT ln(1 + e^{−x/k_BT})`` (:meth:`properspin.sweep.Sweep.finish`).
 """
 
 from __future__ import annotations
@@ -25,8 +34,8 @@ from typing import Any
 
 import numpy as np
 
+from . import conserved, orbital, units
 from . import geometry as geo
-from . import units
 from .kernels import KernelMode
 
 SPIN_LABELS = ("x", "y", "z")
@@ -62,6 +71,8 @@ class Response:
     diagonal_spin: bool | None = None
     labels: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     unit_of: tuple[Callable[[int], float], Callable[[int], str]] | None = None
+    grand: bool = False  # parts (q_f, q_G, ε q_G): Σ f q_f + Σ G q_G (see module docstring)
+    insulator_only: bool = False  # defined with E_F in a gap only: NaN (and a warning) at other Fermi energies
 
     def __post_init__(self) -> None:
         unknown = set(self.params) - set(self.defaults)
@@ -104,7 +115,8 @@ class Response:
         return self.kernel_mode
 
     def coords(self, dim: int) -> dict[str, tuple[str, ...]]:
-        labels = {"spin": SPIN_LABELS, "current": SPIN_LABELS[:dim], "field": SPIN_LABELS[:dim], **self.labels}
+        labels = {"spin": SPIN_LABELS, "current": SPIN_LABELS[:dim], "field": SPIN_LABELS[:dim],
+                  "axis": SPIN_LABELS if dim == 3 else ("z",), **self.labels}
         return {d: tuple(labels[d]) for d in self.dims}
 
     def factor(self, dim: int) -> float:
@@ -114,6 +126,8 @@ class Response:
             return units.spin_factor(dim)
         if self.kind == "charge":
             return units.charge_factor(dim)
+        if self.kind == "magnetization":
+            return units.E2_OVER_HBAR / units.ANGSTROM ** (dim - 2)  # (e/ħ)·eV·Å^(2−d) → A (2D), A/m (3D)
         return units.E_CHARGE / units.ANGSTROM ** (dim - 1)  # torque: e Å^(1-d) → C m^(1-d)
 
     def unit(self, dim: int) -> str:
@@ -121,6 +135,8 @@ class Response:
             return self.unit_of[1](dim)
         if self.kind == "torque":
             return "C/m^2" if dim == 3 else "C/m"
+        if self.kind == "magnetization":
+            return "A/m" if dim == 3 else "A"
         return units.UNITS[(self.kind, dim)]
 
 
@@ -167,6 +183,22 @@ def _conventional_ac(g: geo.BandGeometry, p: Mapping[str, Any]) -> np.ndarray:
     return geo.conventional_spin_curvature_ac(g, p["frequency"], p["broadening"], p["method"], p["eigval_max"])
 
 
+def _positive_step(name: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    def check(params: dict[str, Any]) -> dict[str, Any]:
+        try:
+            step = float(params[name])
+        except (TypeError, ValueError):
+            step = math.nan
+        if not math.isfinite(step) or not 0 < step <= 0.1:
+            raise ValueError(f"{name} must be a finite number in (0, 0.1], got {params[name]!r}")
+        out = {**params, name: step}
+        if "method" in params and params["method"] not in ("analytic", "finite_difference"):
+            raise ValueError(f"method must be 'analytic' or 'finite_difference', got {params['method']!r}")
+        return out
+
+    return check
+
+
 def _proper(g: geo.BandGeometry, p: Mapping[str, Any]) -> np.ndarray:
     return geo.levi_civita_contract(geo.proper_spin_curvature(g), g.dim)
 
@@ -193,7 +225,28 @@ def _torque(g: geo.BandGeometry, p: Mapping[str, Any]) -> np.ndarray:
     return geo.torque_response(g)
 
 
+def _torque_dipole_kubo(g: geo.BandGeometry, p: Mapping[str, Any]) -> np.ndarray:
+    if p["method"] == "analytic":
+        return conserved.torque_dipole_analytic(g)
+    return conserved.torque_dipole_finite_difference(g, p["q_step"])
+
+
+def _conserved_kubo(g: geo.BandGeometry, p: Mapping[str, Any]) -> np.ndarray:
+    return conserved.conserved_kubo(g, p["method"], p["q_step"])
+
+
+def _conserved_streda(g: geo.BandGeometry, p: Mapping[str, Any]) -> np.ndarray:
+    return conserved.spin_streda(g, p["zeeman_step"])
+
+
+def _orbital_magnetization(g: geo.BandGeometry, p: Mapping[str, Any]) -> np.ndarray:
+    return orbital.orbital_magnetization(g)
+
+
 _SPIN_DIMS = ("spin", "current", "field")
+# route 1: "analytic" (Daleckii–Krein) or "finite_difference" in q with step q_step (Å⁻¹, 4th order)
+_KUBO = {"method": "analytic", "q_step": 1e-3}
+_ZEEMAN = {"zeeman_step": 1e-3}  # eV: step of the 4th-order difference in h (H + h s^l, s in ħ)
 _ETA = {"broadening": 0.0}  # η (eV) in 1/(Δ² + η²) of the conventional current (Wannier90's habit); 0: clean limit
 #: conventional spin current: η; the spin-current matrix ("simple" ½{s, v} inside the model, "qiao" the ab-initio
 #: one of a Wannier90 run); eigval_max (eV): pairs with a band above it are dropped (postw90's kubo_eigval_max)
@@ -220,6 +273,18 @@ RESPONSES: dict[str, Response] = {
                  {**_CONVENTIONAL, "frequency": 0.0}, check=_check_ac, labels={"part": ("re", "im")},
                  diagonal_spin=False,
                  description="ac conventional spin Hall conductivity σ(ω) (Kubo, fixed broadening η): Re and Im"),
+        Response("torque_dipole_kubo", "spin", _SPIN_DIMS, _torque_dipole_kubo, _KUBO, check=_positive_step("q_step"),
+                 diagonal_spin=False, insulator_only=True,
+                 description="torque dipole from its definition (finite-q Kubo, τ = −∇·P_τ), insulators"),
+        Response("conserved_spin_kubo", "spin", _SPIN_DIMS, _conserved_kubo, _KUBO, check=_positive_step("q_step"),
+                 diagonal_spin=False, insulator_only=True,
+                 description="conserved spin current d(rs)/dt from its definition: conventional + finite-q "
+                             "Kubo torque dipole, insulators"),
+        Response("conserved_spin_streda", "spin", _SPIN_DIMS, _conserved_streda, _ZEEMAN,
+                 check=_positive_step("zeeman_step"), grand=True, diagonal_spin=False, insulator_only=True,
+                 description="Hall part of the conserved spin current by spin Středa, −(ħ/e)∂M_c/∂h_l, insulators"),
+        Response("orbital_magnetization", "magnetization", ("axis",), _orbital_magnetization, grand=True,
+                 diagonal_spin=False, description="orbital magnetisation (modern theory), point orbitals"),
     )
 }
 

@@ -114,8 +114,28 @@ class Sweep:
         w = np.concatenate([np.where(below, 1.0, 1 - t), np.where(below, 0.0, t)])
         partial += _bin_sum(rows, w, self.nbins, np.concatenate([v, v]))
 
-    def finish(self, partial: np.ndarray) -> np.ndarray:
-        """σ(E_F) for every Fermi energy: (nfermi, ncomp)."""
+    def finish(self, partial: np.ndarray, grand: bool = False) -> np.ndarray:
+        """σ(E_F) for every Fermi energy: (nfermi, ncomp).
+
+        ``grand``: the columns are three equal parts ``(q_f, q_G, ε q_G)`` and the result is
+        ``Σ f(ε − E_F) q_f + Σ G(ε − E_F) q_G`` with ``G(x) = k_BT ln(1 + e^{−x/k_BT})`` (the grand-potential
+        occupation, ``dG/dE_F = f``; ``(E_F − ε) θ(E_F − ε)`` at T = 0), e.g. the ``(μ − ε)Ω`` term of the orbital
+        magnetisation.  T = 0 is exact; at T > 0 states below the fold grid get ``E_F − ε`` exactly and the grid
+        histogram of q_G (cloud-in-cell, weight and mean energy kept) is folded with G.
+        """
+        if grand:
+            n = partial.shape[1] // 3
+            out = self.finish(partial[:, :n])
+            q, eq = partial[:, n : 2 * n], partial[:, 2 * n :]
+            if self.grid is None:
+                nf = len(self.fermi)
+                return out + self.fermi[:, None] * np.cumsum(q, axis=0)[:nf] - np.cumsum(eq, axis=0)[:nf]
+            out += self.fermi[:, None] * q[0][None] - eq[0][None]  # below the grid: G = E_F − ε
+            block = max(1, 20_000_000 // len(self.grid))
+            for s in range(0, len(self.fermi), block):
+                x = (self.grid[None, :] - self.fermi[s : s + block, None]) / self.kt
+                out[s : s + block] += self.kt * np.logaddexp(0.0, -x) @ q[1:]  # G(ε − E_F)
+            return out
         if self.grid is None:
             return np.cumsum(partial, axis=0)[: len(self.fermi)]
         out = np.empty((len(self.fermi), partial.shape[1]))

@@ -256,8 +256,10 @@ def test_non_finite_sums_are_an_error_not_a_result(monkeypatch):
     """The last guard: sums that are NaN or inf (an overflow the checks above did not foresee) are refused."""
     from properspin import sweep
 
-    monkeypatch.setattr(sweep.Sweep, "finish", lambda self, partial: np.full((len(self.fermi), partial.shape[1]),
-                                                                            np.inf))
+    def infinite(self, partial, grand=False):
+        return np.full((len(self.fermi), partial.shape[1]), np.inf)
+
+    monkeypatch.setattr(sweep.Sweep, "finish", infinite)
     with pytest.raises(ValueError, match="the sums are not finite"):
         _sigma_xy(models.qwz(1.0))
 
