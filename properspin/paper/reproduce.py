@@ -175,7 +175,7 @@ def run(output_dir: Path, quick: bool = False, progress: bool = True) -> Path:
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
     steps = 3 + 1 + len(s.convergence_radii) + len(s.convergence_meshes) + 3 + 2 + len(HOLE_FERMI)
-    steps += 2 + len(HOLE_FERMI) + len(hs.convergence_nsub) + 1
+    steps += 2 + len(HOLE_FERMI) + len(hs.convergence_nsub) + 2
     t0 = time.perf_counter()
     with tqdm(total=steps, desc="reproduce", disable=not progress, unit="run") as bar:
         fig1 = figure1(s, bar)
