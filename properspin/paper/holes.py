@@ -194,6 +194,13 @@ def _trend(values: np.ndarray, fields: np.ndarray) -> str:
     return f"|σ| {v[0]:.2f} → {v[-1]:.2f} (max {v[imax]:.2f}); {shape}"
 
 
+def _up_then_level(values: np.ndarray, fields: np.ndarray) -> bool:
+    """The criterion of the paper-model check 7 in report.py, applied to |σ|(F_z)."""
+    v = np.abs(values)
+    slope = np.diff(v) / np.diff(fields)
+    return bool(v[-1] > v[0] and abs(slope[-1]) < abs(slope[: max(1, len(slope) // 3)]).max())
+
+
 def report_lines(h: HoleSettings, paper2a: xr.DataArray, paper2b: xr.DataArray, res: dict, elapsed: float) -> list[str]:
     """The REPORT.md section comparing Fig. 2 of the paper's model and of the well solved in z (``res``: compute)."""
     sub2a, sub2b, edges, conv, excluded = (res[k] for k in ("fig2a", "fig2b", "edges", "convergence", "excluded"))
@@ -238,7 +245,11 @@ def report_lines(h: HoleSettings, paper2a: xr.DataArray, paper2b: xr.DataArray, 
         lines[-1] += (f"{mat}: paper model {_trend(p, paper2b.gate_field.values)}; subbands "
                       f"{_trend(sub2b.sel(material=mat).values, fields_sub)}. ")
     lines[-1] += ("(|σ| in e/8π over F_z = "
-                  f"{fields_sub[0] / 1e6:.2f}…{fields_sub[-1] / 1e6:.2f} × 10⁶ V/m.)")
+                  f"{fields_sub[0] / 1e6:.2f}…{fields_sub[-1] / 1e6:.2f} × 10⁶ V/m.) The paper's up-turn that levels "
+                  "off (criterion of check 7: |σ| ends above its start and the last slope is below the early ones) "
+                  "in the subband model: "
+                  + ", ".join(f"{m}: {_up_then_level(sub2b.sel(material=m).values, fields_sub)}"
+                              for m in sub2b.material.values) + ".")
     lines += ["", "Subband edges at k∥ = 0 (meV, from the well centre, HH1/HH2/LH1, without exchange) at the "
               "lowest and highest field:"]
     for mat in sub2b.material.values:
