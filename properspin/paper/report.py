@@ -30,7 +30,8 @@ def ti_band_edges() -> tuple[float, float]:
     return float(vbm), float(cbm)
 
 
-def write_report(out: Path, s, quick: bool, elapsed: float, fig1, conv_ti, conv, mags, fig2a, fig2b) -> Path:
+def write_report(out: Path, s, quick: bool, elapsed: float, fig1, conv_ti, conv, mags, fig2a, fig2b,
+                 holes: list[str] = ()) -> Path:
     vbm, cbm = ti_band_edges()
     gap_ef, cb_ef = 0.1, 0.4
     sel = {m: fig1.sel(magnetization=m, spin="y", current="z", field="x", drop=True) for m in ("x", "y", "z")}
@@ -119,6 +120,7 @@ def write_report(out: Path, s, quick: bool, elapsed: float, fig1, conv_ti, conv,
     lines += ["## The paper's statements, checked", ""]
     for i, (claim, evidence, ok) in enumerate(checks, 1):
         lines.append(f"{i}. {claim}: {_verdict(ok)}. {evidence}.")
+    lines += ["", *holes]
     lines += ["", "## Files", "",
               "`fig1.*` (σ tensor for m ∥ x, y, z; CSV: σ^y_zx, σ^x_zx and the conventional σ^y_zx),"
               " `fig2a.*`, `fig2b.*`: PNG, netCDF (xarray, units in attributes) and CSV.", ""]

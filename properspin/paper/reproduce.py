@@ -2,7 +2,8 @@
 
 ``properspin reproduce [--quick]`` calls :func:`run`, which writes into the output folder:
 ``fig1.png/.nc/.csv`` (Bi2Se3 σ^y_zx and σ^x_zx vs E_F for m ∥ x, y, z), ``fig2a.*`` (GaAs σ^z_yx vs
-E_F at two gate fields), ``fig2b.*`` (σ^z_yx vs F_z for GaAs, InAs, InSb, Ge) and ``REPORT.md``.
+E_F at two gate fields), ``fig2b.*`` (σ^z_yx vs F_z for GaAs, InAs, InSb, Ge), ``fig2a_subbands.*`` and
+``fig2b_subbands.*`` (the same with the well solved in z, :mod:`.holes`; the PNGs show both) and ``REPORT.md``.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import xarray as xr
 from .. import __version__, conductivity, mesh
 from ..io import check_target, save, write_bytes
 from ..models import hole_quantum_well, topological_insulator
+from . import holes
 
 log = logging.getLogger(__name__)
 
@@ -200,9 +202,11 @@ def run(output_dir: Path, quick: bool = False, progress: bool = True, force: boo
     from tqdm import tqdm
 
     s = Settings.make(quick)
+    hs = holes.HoleSettings.make(quick)
     out = Path(output_dir)
     check_output(out, quick, force)
     steps = 3 + 1 + len(s.convergence_radii) + len(s.convergence_meshes) + 3 + 2 + len(HOLE_FERMI)
+    steps += 2 + len(HOLE_FERMI) + len(hs.convergence_nsub) + 2
     t0 = time.perf_counter()
     with tqdm(total=steps, desc="reproduce", disable=not progress, unit="run") as bar:
         fig1 = figure1(s, bar)
@@ -211,6 +215,7 @@ def run(output_dir: Path, quick: bool = False, progress: bool = True, force: boo
         mags = magnitude_scan(s, bar)
         fig2a = figure2a(s, bar)
         fig2b = figure2b(s, bar)
+        sub = holes.compute(hs, s.hole_fermi, s.fields, HOLE_FERMI, bar)
     elapsed = time.perf_counter() - t0
 
     ef = s.ti_fermi
@@ -228,16 +233,23 @@ def run(output_dir: Path, quick: bool = False, progress: bool = True, force: boo
     _write_csv(out / "fig2a.csv", {"fermi_eV": fig2a.fermi.values,
                                    **{f"sigma_z_yx_F{f:.0e}": fig2a.sel(gate_field=f).values for f in (1e6, 2e6)}},
                "GaAs hole gas sigma^z_yx, units e/8pi; d = 25 nm, m_z = 1 meV")
-    _plot(out / "fig2a.png", [(1e3 * fig2a.fermi.values, fig2a.sel(gate_field=f).values, f"F_z = {f:.0e} V/m")
-                              for f in (1e6, 2e6)],
-          "E_F (meV)", "σ^z_yx (e/8π)", "Fig. 2(a): GaAs, d = 25 nm, m_z = 1 meV")
+    sub2a, sub2b = sub["fig2a"], sub["fig2b"]
+    holes.plot_2a(out / "fig2a.png", fig2a, sub2a)
+    save(sub2a, out / "fig2a_subbands.nc")
+    _write_csv(out / "fig2a_subbands.csv", {"fermi_eV": sub2a.fermi.values,
+                                            **{f"sigma_z_yx_F{f:.0e}": sub2a.sel(gate_field=f).values
+                                               for f in (1e6, 2e6)}},
+               f"GaAs hole gas solved in z (nsub = {hs.nsub}), sigma^z_yx, units e/8pi; d = 25 nm, m_z = 1 meV")
     save(fig2b, out / "fig2b.nc")
     _write_csv(out / "fig2b.csv", {"gate_field_V_per_m": s.fields,
                                    **{f"sigma_z_yx_{m}": fig2b.sel(material=m).values for m in HOLE_FERMI}},
                "sigma^z_yx (e/8pi) vs gate field; E_F = " + str(HOLE_FERMI))
-    _plot(out / "fig2b.png", [(s.fields / 1e6, fig2b.sel(material=m).values, f"{m}, E_F = {1e3 * e:.0f} meV")
-                              for m, e in HOLE_FERMI.items()],
-          "F_z (10⁶ V/m)", "σ^z_yx (e/8π)", "Fig. 2(b): σ^z_yx vs gate field, d = 25 nm, m_z = 1 meV")
+    holes.plot_2b(out / "fig2b.png", fig2b, sub2b, HOLE_FERMI)
+    save(sub2b, out / "fig2b_subbands.nc")
+    _write_csv(out / "fig2b_subbands.csv", {"gate_field_V_per_m": sub2b.gate_field.values,
+                                            **{f"sigma_z_yx_{m}": sub2b.sel(material=m).values for m in HOLE_FERMI}},
+               f"hole gas solved in z (nsub = {hs.nsub}): sigma^z_yx (e/8pi) vs gate field; E_F = {HOLE_FERMI}")
     from .report import write_report
 
-    return write_report(out, s, quick, elapsed, fig1, conv_ti, conv, mags, fig2a, fig2b)
+    return write_report(out, s, quick, elapsed, fig1, conv_ti, conv, mags, fig2a, fig2b,
+                        holes=holes.report_lines(hs, fig2a, fig2b, sub, elapsed))
