@@ -103,7 +103,7 @@ def conductivity(
             raise ValueError(f"broadening must be a finite number ≥ 0 eV, got {broadening!r}")
         elif broadening:
             raise ValueError(f"broadening applies to the conventional spin current only, not {resp.name!r}")
-    mesh = meshes.resolve(mesh, model)
+    mesh = meshes.resolve(mesh, model, resp)
     meshes.check_cutoff(mesh, model, fermi_in)
     engine = engine or Engine(chunk_size=default_chunk_size(model.nbands))
 
@@ -118,6 +118,8 @@ def conductivity(
     inverse = np.argsort(order)
     values = np.stack([s.finish(p)[inverse] for s, p in zip(sweeps, total.partials, strict=True)])
     values = factor * values.reshape((len(temps), len(fermi_in)) + shape)
+    if hasattr(mesh, "symmetrize"):  # irreducible wedge: project on the symmetry-allowed form (properspin.symmetry)
+        values = mesh.symmetrize(values, resp, model.dim)
 
     attrs: dict[str, Any] = {
         "response": resp.name,
