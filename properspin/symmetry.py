@@ -378,12 +378,14 @@ def _k_maps(group: MagneticGroup, reciprocal: np.ndarray, dim: int) -> np.ndarra
 
 
 def irreducible_points(n: Sequence[int], shift: Sequence[float], reciprocal: np.ndarray,
-                       group: MagneticGroup, chunk: int = 1 << 20) -> tuple[np.ndarray, np.ndarray]:
+                       group: MagneticGroup, chunk: int = 1 << 20,
+                       full: bool = False) -> tuple[np.ndarray, np.ndarray] | np.ndarray:
     """Irreducible points of the grid ``(i + shift)/n`` under ``group``: flat indices and star sizes.
 
     A point represents its star (orbit) when its flat index is the smallest of the star; its weight is
     |G| / |stabiliser|.  ValueError if the grid is not mapped to itself (e.g. unequal n along equivalent
-    directions, or a shift that the group does not respect).
+    directions, or a shift that the group does not respect).  ``full=True`` returns instead, for every grid
+    point, the flat index of its representative.
     """
     dim = len(n)
     nn = np.asarray(n, dtype=np.int64)
@@ -416,9 +418,9 @@ def irreducible_points(n: Sequence[int], shift: Sequence[float], reciprocal: np.
             best = np.minimum(best, flat)
             stab += flat == idx
         keep = best == idx
-        reps.append(idx[keep])
+        reps.append(best if full else idx[keep])
         weights.append(len(conv) // stab[keep])
-    return np.concatenate(reps), np.concatenate(weights)
+    return np.concatenate(reps) if full else (np.concatenate(reps), np.concatenate(weights))
 
 
 # ---------------------------------------------------------------------------------------------- verification
@@ -647,21 +649,32 @@ class FullGrid(Grid):
         return {**super().describe(), "symmetry": self.note}
 
 
-class IrreducibleMesh(Explicit):
-    """The irreducible points of a grid with their star weights; :meth:`symmetrize` applies the projector P to
-    the summed result, which then equals the full-grid sum."""
+class SymmetrizedMesh(Explicit):
+    """Points standing for whole stars (weights include the star size); :meth:`symmetrize` applies the
+    projector P to the summed result (:func:`~properspin.conductivity` calls it)."""
+
+    def __init__(self, k: np.ndarray, w: np.ndarray, group: MagneticGroup, label: str = "symmetrized") -> None:
+        super().__init__(k, w, periodic=True, label=label)
+        self.group = group
+
+    def symmetrize(self, values: np.ndarray, response: Any, dim: int) -> np.ndarray:
+        """P = (1/|G|) Σ_g L(g) on the trailing component axes of ``values``."""
+        return apply_projector(values, response, self.group, dim)
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), **self.group.describe()}
+
+
+class IrreducibleMesh(SymmetrizedMesh):
+    """The irreducible points of a grid with their star weights: with P applied, the full-grid sum."""
 
     def __init__(self, grid: Grid, index: np.ndarray, star: np.ndarray, group: MagneticGroup,
                  check: Verification | None, model: Model) -> None:
         frac = np.stack(np.unravel_index(index, grid.n), axis=1).astype(float)
         frac = (frac + np.asarray(grid.shift)) / np.asarray(grid.n)
         cell = grid.points(model, 0, 1)[1][0]
-        super().__init__(frac @ model.reciprocal, cell * star.astype(float), periodic=True, label="grid")
-        self.grid, self.group, self.check = grid, group, check
-
-    def symmetrize(self, values: np.ndarray, response: Any, dim: int) -> np.ndarray:
-        """P = (1/|G|) Σ_g L(g) on the trailing component axes of ``values``."""
-        return apply_projector(values, response, self.group, dim)
+        super().__init__(frac @ model.reciprocal, cell * star.astype(float), group, label="grid")
+        self.grid, self.check, self.index = grid, check, index
 
     def describe(self) -> dict[str, Any]:
         out = {**self.grid.describe(), "mesh_size": self.size, "mesh_full_size": self.grid.size,

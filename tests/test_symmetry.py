@@ -215,3 +215,20 @@ def test_bad_requests_are_refused_or_reported():
         ps.mesh.grid(4, symmetry=42)
     with pytest.raises(ValueError, match="one label per atom"):
         sy.Structure(FCC, [[0, 0, 0]], ["Pt", "Pt"])
+
+
+def test_adaptive_refinement_with_symmetry():
+    """Whole stars are refined: with nothing flagged it is the irreducible grid; refined, it agrees with the
+    refinement of the full grid to the refinement's own accuracy, and forbidden components stay zero."""
+    model = pt_like()
+    kw = {"fermi": [0.3, 1.5], "n": 8, "refine": 3}
+    plain = ps.conductivity(model, "conventional_spin", fermi=kw["fermi"], mesh=ps.mesh.grid(8))
+    none = ps.adaptive_conductivity(model, "conventional_spin", threshold=1e9, symmetry=PT_STRUCTURE, **kw)
+    np.testing.assert_allclose(none.values, plain.values, atol=1e-10 * np.abs(plain.values).max())
+    sym = ps.adaptive_conductivity(model, "conventional_spin", threshold=2.0, symmetry=PT_STRUCTURE, **kw)
+    ref = ps.adaptive_conductivity(model, "conventional_spin", threshold=2.0, **kw)
+    assert 0 < sym.attrs["adaptive_refined_points"] < 29 and sym.attrs["mesh_symmetry_group"] == "m-3m1'"
+    assert sym.attrs["adaptive_total_points"] < ref.attrs["adaptive_total_points"] / 10
+    sz, rz = (r.sel(spin="z", current="x", field="y").values for r in (sym, ref))
+    assert np.all(np.abs(sz - rz) < 0.5 * ref.attrs["adaptive_error_estimate"] + 1e-9 * np.abs(rz))
+    assert sy.check_result(sym, sy.group_for(model, PT_STRUCTURE))["max_forbidden"] == 0
