@@ -90,13 +90,19 @@ def band_path(kpath: KPath, n: int = 60) -> tuple[np.ndarray, np.ndarray, list[f
 
 
 def default_kpath(model: Model, mesh: Any = None) -> list[tuple[str, list[float]]]:
-    """Γ–X–M(–R)–Γ over the reciprocal cell of a lattice model; −k_x → Γ → k_x (or k_z) to the cutoff."""
+    """The lattice's standard path (:mod:`properspin.kpath`: Γ–M–K–Γ hexagonal, Γ–X–U|K–Γ–L–W–X fcc, …; a break
+    joins labels, "U|K") for a lattice model; −k_x → Γ → k_x (or k_z) to the cutoff for a continuum model."""
     dim = model.dim
     if model.periodic:
-        b = np.asarray(model.reciprocal)
-        pts = [np.zeros(dim)] + [b[: i + 1].sum(axis=0) / 2 for i in range(dim)] + [np.zeros(dim)]
-        names = ["Γ", "X", "M", "R"][: dim + 1] + ["Γ"]
-        return [(n, p.tolist()) for n, p in zip(names, pts, strict=True)]
+        from . import kpath
+
+        segments = kpath.lattice_path(2 * np.pi * np.linalg.inv(model.reciprocal).T, dim=dim)
+        corners = [(segments[0][0], segments[0][1].tolist())]
+        for la, ka, lb, kb in segments:
+            if corners[-1][0] != la:  # a break in the path: drawn as a jump labelled "U|K"
+                corners[-1] = (f"{corners[-1][0]}|{la}", ka.tolist())
+            corners.append((lb, kb.tolist()))
+        return corners
     params = dict(getattr(mesh, "params", ())) if mesh is not None else {}
     r = float(params.get("radius", 0.1))
     h = float(params.get("half_height", r))
