@@ -75,7 +75,7 @@ def _parser() -> argparse.ArgumentParser:
                                       "model and parameters, version, timestamp.")
     info.add_argument("result", type=Path, metavar="RESULT.nc")
 
-    bands = sub.add_parser("bands", help="bands coloured by Ω, Σ, the conventional spin curvature or spin; k-slice maps",
+    bands = sub.add_parser("bands", help="bands coloured by Ω, Σ, conventional spin curvature or spin; k maps",
                            epilog=_BANDS_EXAMPLES, formatter_class=fmt,
                            description="Bands of CONFIG's model along the lattice's standard path (or a map on a "
                                        "plane with --slice), coloured by a per-band quantity; PNG + netCDF.")
