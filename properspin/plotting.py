@@ -90,8 +90,9 @@ def band_path(kpath: KPath, n: int = 60) -> tuple[np.ndarray, np.ndarray, list[f
 
 
 def default_kpath(model: Model, mesh: Any = None) -> list[tuple[str, list[float]]]:
-    """The lattice's standard path (:mod:`properspin.kpath`: Γ–M–K–Γ hexagonal, Γ–X–U|K–Γ–L–W–X fcc, …; a break
-    joins labels, "U|K") for a lattice model; −k_x → Γ → k_x (or k_z) to the cutoff for a continuum model."""
+    """The lattice's standard path (:mod:`properspin.kpath`: Γ–M–K–Γ hexagonal, Γ–X–U|K–Γ–L–W–X fcc, …; where it
+    breaks, the straight line between the two points is drawn) for a lattice model; −k_x → Γ → k_x (or k_z) to
+    the cutoff for a continuum model."""
     dim = model.dim
     if model.periodic:
         from . import kpath
@@ -99,8 +100,8 @@ def default_kpath(model: Model, mesh: Any = None) -> list[tuple[str, list[float]
         segments = kpath.lattice_path(2 * np.pi * np.linalg.inv(model.reciprocal).T, dim=dim)
         corners = [(segments[0][0], segments[0][1].tolist())]
         for la, ka, lb, kb in segments:
-            if corners[-1][0] != la:  # a break in the path: drawn as a jump labelled "U|K"
-                corners[-1] = (f"{corners[-1][0]}|{la}", ka.tolist())
+            if corners[-1][0] != la:  # a break in the path: the straight line U → K is drawn
+                corners.append((la, ka.tolist()))
             corners.append((lb, kb.tolist()))
         return corners
     params = dict(getattr(mesh, "params", ())) if mesh is not None else {}

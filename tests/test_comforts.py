@@ -35,7 +35,7 @@ def test_reproduce_results_carry_provenance():
     fig2a = reproduce.figure2a(settings, Bar())
     params = json.loads(fig2a.attrs["model_parameters"])
     assert set(params) == {"1e+06 V/m", "2e+06 V/m"}
-    assert {p["field_V_per_m"] if "field_V_per_m" in p else p.get("field") for p in params.values()} == {1e6, 2e6}
+    assert {p["field_V_per_m"] for p in params.values()} == {1e6, 2e6}
     assert fig2a.attrs["properspin_version"] == ps.__version__ and "numpy_version" in fig2a.attrs
     assert fig2a.attrs["mesh"] == "disk" and fig2a.attrs["response"] == "proper_spin"
     assert fig2a.attrs["provenance_varies_along"] == "gate_field"
