@@ -192,11 +192,12 @@ def plot_bands(ds: Any, path: str | Path, window: tuple[float, float] | None = N
     norm = _norm(v[inside] if inside.any() else v, log=ds.attrs["quantity"] != "spin")
     fig = Figure(figsize=(7.5, 5.0), layout="constrained")
     ax = fig.subplots()
+    step = np.diff(x) > 0  # no line across a joint or a break of the path (same distance, different k)
     for m in range(e.shape[1]):
         pts = np.stack([x, e[:, m]], axis=1)
-        segs = np.stack([pts[:-1], pts[1:]], axis=1)
+        segs = np.stack([pts[:-1], pts[1:]], axis=1)[step]
         lc = LineCollection(segs, cmap="coolwarm", norm=norm, linewidths=2.2)
-        lc.set_array(0.5 * (v[:-1, m] + v[1:, m]))
+        lc.set_array((0.5 * (v[:-1, m] + v[1:, m]))[step])
         ax.add_collection(lc)
     ticks, labels = json.loads(ds.attrs["ticks"]), json.loads(ds.attrs["labels"])
     for t in ticks[1:-1]:

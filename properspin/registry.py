@@ -95,11 +95,6 @@ MODELS: dict[str, ModelEntry] = {e.name: e for e in (
     ModelEntry("qwz", "properspin.models.toy:qwz",
                "Qi–Wu–Zhang Chern insulator (lattice, 2D, charge only); σ_xy = −C e²/h",
                (("u", "", "mass term u + cos kx + cos ky; C = −1 for 0<u<2, +1 for −2<u<0"),)),
-    ModelEntry("haldane", "properspin.models.tight_binding:haldane_model",
-               "Haldane Chern insulator on the honeycomb lattice (2D, a = 1, k Cartesian in 1/a, charge only); "
-               "σ_xy = ±e²/h for |M| < 3√3 |t2 sin φ|",
-               (("t1", "eV", "nearest-neighbour hopping"), ("t2", "eV", "next-nearest-neighbour hopping t2 e^{±iφ}"),
-                ("phi", "rad", "Haldane flux phase φ"), ("M", "eV", "sublattice potential ±M"))),
     ModelEntry("massive_dirac", "properspin.models.toy:massive_dirac",
                "2D massive Dirac cone v(kx σx + ky σy) + Δ σz (continuum); σ_xy = −sgn(Δ) e²/2h in the gap",
                (("velocity", "eV Å", "Dirac velocity ħv"), ("mass", "eV", "Dirac mass Δ"))),
@@ -110,6 +105,11 @@ MODELS: dict[str, ModelEntry] = {e.name: e for e in (
     ModelEntry("bhz", "properspin.models.toy:bhz",
                "spin-conserving lattice BHZ quantum spin Hall model (2D); σ^z_yx = 4 e/8π in the gap",
                (("u", "", "QWZ mass of each spin block"),)),
+    ModelEntry("haldane", "properspin.models.tight_binding:haldane_model",
+               "Haldane Chern insulator on the honeycomb lattice (2D, a = 1, k Cartesian in 1/a, charge only); "
+               "σ_xy = ±e²/h for |M| < 3√3 |t2 sin φ|",
+               (("t1", "eV", "nearest-neighbour hopping"), ("t2", "eV", "next-nearest-neighbour hopping t2 e^{±iφ}"),
+                ("phi", "rad", "Haldane flux phase φ"), ("M", "eV", "sublattice potential ±M"))),
     ModelEntry("topological_insulator", "properspin.models.topological_insulator:topological_insulator",
                "3D TI bulk k·p model, paper Eq. (10) (continuum, 4 bands)",
                (("material", "", "parameter set (Bi2Se3)"),
