@@ -163,8 +163,11 @@ def _bands(ax: Any, model: Model, kpath: KPath, fermi: np.ndarray) -> None:
     e = model.energies(k)
     ax.plot(x, e, color="k", lw=1)
     lo, hi = float(np.min(fermi)), float(np.max(fermi))
-    pad = max(0.5 * (hi - lo), 0.02 * max(1.0, abs(hi)), 1e-3)
     ax.axhspan(lo, hi, color="tab:blue", alpha=0.12, lw=0)
+    below, above = e[e < lo], e[e > hi]  # show at least the nearest bands (an insulator's gap edges)
+    lo = min(lo, float(below.max())) if below.size else lo
+    hi = max(hi, float(above.min())) if above.size else hi
+    pad = max(0.5 * (hi - lo), 0.02 * max(1.0, abs(hi)), 1e-3)
     ax.set_ylim(lo - pad, hi + pad)
     ax.set_xlim(x[0], x[-1])
     ax.set_xticks(ticks, labels)
