@@ -61,6 +61,20 @@ def _dilate(flag: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     return out.ravel()
 
 
+def _dilate_stars(flag: np.ndarray, base: Any, model: Model) -> np.ndarray:
+    """:func:`_dilate` for the irreducible points of a grid: flags spread to whole stars, then to grid neighbours,
+    and back to the representatives (a star is refined when any of its points is)."""
+    from .symmetry import irreducible_points
+
+    grid = base.grid
+    rep = irreducible_points(grid.n, grid.shift, model.reciprocal, base.group, full=True)
+    where = np.searchsorted(base.index, rep)  # position of each grid point's representative
+    full = _dilate(flag[where], grid.n)
+    out = np.zeros_like(flag)
+    out[where[full]] = True
+    return out
+
+
 def _subgrid(k: np.ndarray, w: np.ndarray, step: np.ndarray, refine: int) -> tuple[np.ndarray, np.ndarray]:
     """Replace each point by refine^d points centred on it; ``step`` (d, d) rows are grid steps in Cartesian k."""
     d = k.shape[1]
@@ -81,6 +95,7 @@ def adaptive_conductivity(
     threshold: float = 20.0,
     max_iterations: int = 1,
     neighbours: bool = True,
+    symmetry: Any = None,
     **kwargs: Any,
 ) -> xr.DataArray:
     """:func:`~properspin.conductivity` on ``grid(n)`` refined around the integrand's peaks.
@@ -101,6 +116,10 @@ def adaptive_conductivity(
     neighbours
         Also refine the grid neighbours of each flagged base point (the peak's tails: the junction of a
         refined and an unrefined cell is where the mixed rule loses accuracy).
+    symmetry
+        As for ``mesh.grid(n, symmetry=...)`` (:mod:`properspin.symmetry`): the base grid is reduced to its
+        irreducible wedge, whole stars are refined together, and the result is projected on the symmetry-allowed
+        form (verified on the model first; the full grid with a warning if the model breaks the symmetry).
     **kwargs
         ``temperature``, ``broadening``, ``degeneracy_tol``, ``engine`` for :func:`conductivity` (the
         flagging uses T = 0 occupations).
@@ -126,24 +145,31 @@ def adaptive_conductivity(
     if kwargs.get("broadening") is not None:
         resp = resp.with_params(broadening=kwargs["broadening"]) if "broadening" in resp.defaults else resp
     fermi_arr = np.atleast_1d(np.asarray(fermi, dtype=float))
-    base = meshes.resolve(meshes.grid(n), model)
+    base = meshes.resolve(meshes.grid(n, symmetry=symmetry), model, resp)
+    group = getattr(base, "group", None)
+    grid = getattr(base, "grid", base)
     point_bytes = 8 * (model.dim + 1) * 4  # k and w, with the copies refinement makes
-    meshes.check_points(base.size, point_bytes, "adaptive_conductivity base grid")
+    meshes.check_points(grid.size, point_bytes, "adaptive_conductivity base grid")
     k, w = base.points(model, 0, base.size)
-    step = model.reciprocal / np.asarray(base.n)[:, None]  # rows: grid step along each b_a
+    step = model.reciprocal / np.asarray(grid.n)[:, None]  # rows: grid step along each b_a
     tol = float(kwargs.get("degeneracy_tol", DEGENERACY_TOL))
 
     score, unrefined = _scan(model, resp, k, w, fermi_arr, tol)
+    if group is not None:
+        from .symmetry import apply_projector
+
+        sizes = tuple(len(v) for v in resp.coords(model.dim).values())
+        unrefined = apply_projector(unrefined.reshape(len(fermi_arr), *sizes), resp, group, model.dim)
     if np.any(np.asarray(kwargs.get("temperature", 0.0)) != 0):
         unrefined = conductivity(model, resp, fermi=fermi, mesh=base, **kwargs).values
-    cut = threshold * score.mean()
+    cut = threshold * np.average(score, weights=w)  # the full-grid mean (weights ∝ star sizes)
     keep_k, keep_w = [], []
     refined_base = 0
     for it in range(int(max_iterations)):
         flag = score > cut
         if it == 0:
             if neighbours:
-                flag = _dilate(flag, base.n)
+                flag = _dilate_stars(flag, base, model) if group is not None else _dilate(flag, grid.n)
             refined_base = int(flag.sum())
         keep_k.append(k[~flag])
         keep_w.append(w[~flag])
@@ -157,10 +183,18 @@ def adaptive_conductivity(
             score = _scan(model, resp, k, w, fermi_arr, tol)[0]
     keep_k.append(k)
     keep_w.append(w)
-    mesh = meshes.explicit(np.concatenate(keep_k), np.concatenate(keep_w), periodic=True, label="adaptive")
+    if group is not None:
+        from .symmetry import SymmetrizedMesh
+
+        mesh = SymmetrizedMesh(np.concatenate(keep_k), np.concatenate(keep_w), group, label="adaptive")
+    else:
+        mesh = meshes.explicit(np.concatenate(keep_k), np.concatenate(keep_w), periodic=True, label="adaptive")
     result = conductivity(model, resp, fermi=fermi, mesh=mesh, **kwargs)
+    if group is not None:
+        result.attrs |= {f"mesh_{k}" if not k.startswith("mesh") else k: v for k, v in base.describe().items()
+                         if k.startswith(("symmetry", "mesh_full"))}
     result.attrs |= {
-        "adaptive_base_grid": str(list(base.n)),
+        "adaptive_base_grid": str(list(grid.n)),
         "adaptive_refine": int(refine),
         "adaptive_threshold": float(threshold),
         "adaptive_iterations": int(max_iterations),

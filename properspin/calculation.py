@@ -112,7 +112,7 @@ def conductivity(
             raise ValueError(f"broadening must be a finite number ≥ 0 eV, got {broadening!r}")
         elif broadening:
             raise ValueError(f"broadening applies to the conventional spin current only, not {resp.name!r}")
-    mesh = meshes.resolve(mesh, model)
+    mesh = meshes.resolve(mesh, model, resp)
     meshes.check_cutoff(mesh, model, fermi_in)
     check_precision(model, mesh, float(degeneracy_tol))
     engine = engine or Engine(chunk_size=default_chunk_size(model.nbands))
@@ -128,6 +128,8 @@ def conductivity(
     inverse = np.argsort(order)
     values = np.stack([s.finish(p, grand=resp.grand)[inverse] for s, p in zip(sweeps, total.partials, strict=True)])
     values = factor * values.reshape((len(temps), len(fermi_in)) + shape)
+    if hasattr(mesh, "symmetrize"):  # irreducible wedge: project on the symmetry-allowed form (properspin.symmetry)
+        values = mesh.symmetrize(values, resp, model.dim)
     if not np.all(np.isfinite(values)):
         bad = np.argwhere(~np.isfinite(values))[0]
         raise ValueError(f"{resp.name}: the sums are not finite ({np.count_nonzero(~np.isfinite(values))} "

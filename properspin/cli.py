@@ -1,4 +1,4 @@
-"""The ``properspin`` command: run, reproduce, models, info, plot.
+"""The ``properspin`` command: run, reproduce, models, info, plot, bands.
 
 Heavy modules (numpy, xarray, matplotlib) are imported inside the commands.  Errors are one message
 on stderr and a non-zero exit status (2 for a bad configuration or value, 1 for a file that cannot be read
@@ -27,6 +27,11 @@ _REPRODUCE_EXAMPLES = """examples:
 _INFO_EXAMPLES = """examples:
   properspin info results/rashba_proper_spin.nc
   properspin info path/to/Pt          # a Wannier90 run: Pt.win, Pt.chk(.fmt), Pt.eig, Pt.mmn, Pt.spn"""
+
+_BANDS_EXAMPLES = """examples:
+  properspin bands examples/wannier_fe.toml                          # Ω^z along Γ-H-N-Γ-P-H|P-N
+  properspin bands examples/wannier_fe.toml -Q proper_spin -c z,z    # Σ^{z,z} (Eq. 2)
+  properspin bands examples/qwz.toml --slice z=0 --extent 3.1416     # map of the occupied Ω with Fermi lines"""
 
 _PLOT_EXAMPLES = """examples:
   properspin plot results/rashba_proper_spin.nc                     # -> results/rashba_proper_spin.png
@@ -75,6 +80,24 @@ def _parser() -> argparse.ArgumentParser:
                                       "model and parameters, version, timestamp; or, for a Wannier90 seedname, "
                                       "what was read from the run.")
     info.add_argument("result", type=Path, metavar="RESULT.nc|SEEDNAME")
+
+    bands = sub.add_parser("bands", help="bands coloured by Ω, Σ, conventional spin curvature or spin; k maps",
+                           epilog=_BANDS_EXAMPLES, formatter_class=fmt,
+                           description="Bands of CONFIG's model along the lattice's standard path (or a map on a "
+                                       "plane with --slice), coloured by a per-band quantity; PNG + netCDF.")
+    bands.add_argument("config", type=Path, metavar="CONFIG.toml")
+    bands.add_argument("-Q", "--quantity", default="berry",
+                       choices=["berry", "proper_spin", "conventional_spin", "spin"],
+                       help="berry: Ω^c; proper_spin: Σ^{c,l} (Eq. 2); conventional_spin: Ω^{s,l}_ij; spin: <s^l>")
+    bands.add_argument("-c", "--component", help="c (berry), c,l (proper_spin), l,i,j (conventional_spin), "
+                                                 "l (spin); default z / z,z / z,x,y / z")
+    bands.add_argument("--fermi", type=float, help="E_F in eV (default: the first [fermi] energy of CONFIG)")
+    bands.add_argument("--slice", metavar="AXIS=VALUE", help="a map on the plane k_AXIS = VALUE (Å⁻¹), e.g. z=0")
+    bands.add_argument("--extent", type=float, help="half-width of the map (Å⁻¹; default: half the longest "
+                                                    "reciprocal vector)")
+    bands.add_argument("-n", type=int, default=None, help="points per side of the map (81) or on the longest "
+                                                          "path segment (120)")
+    bands.add_argument("-o", "--output", type=Path, metavar="OUT.png", help="default: CONFIG_bands.png / _slice.png")
 
     plot = sub.add_parser("plot", help="plot a result file to PNG", epilog=_PLOT_EXAMPLES, formatter_class=fmt,
                           description="Plot σ(E_F) of a result, one curve per component.")
@@ -212,11 +235,38 @@ def _plot(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bands(args: argparse.Namespace) -> int:
+    from . import bands
+    from .config import build_model, load_config
+
+    cfg = load_config(args.config)
+    model = build_model(cfg, args.config)
+    fermi = args.fermi if args.fermi is not None else cfg.fermi.energies()[0]
+    if args.slice:
+        axis, _, value = args.slice.partition("=")
+        try:
+            offset = float(value or 0.0)
+        except ValueError:
+            raise ValueError(f"--slice expects AXIS=VALUE (e.g. z=0), got {args.slice!r}") from None
+        ds = bands.kslice(model, args.quantity, args.component, fermi=fermi, normal=axis.strip(), offset=offset,
+                          extent=args.extent, n=args.n or 81)
+        out = args.output or args.config.with_name(args.config.stem + "_slice.png")
+        png = bands.plot_kslice(ds, out)
+    else:
+        ds = bands.bands(model, args.quantity, args.component, fermi=fermi, npoints=args.n or 120)
+        out = args.output or args.config.with_name(args.config.stem + "_bands.png")
+        png = bands.plot_bands(ds, out)
+    print(png)
+    print(bands.save(ds, Path(png).with_suffix(".nc")))
+    return 0
+
+
 def _log_warning(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
     log.warning("warning: %s: %s", category.__name__, message)
 
 
-_COMMANDS = {"run": _run, "reproduce": _reproduce, "models": _models, "info": _info, "plot": _plot}
+_COMMANDS = {"run": _run, "reproduce": _reproduce, "models": _models, "info": _info, "plot": _plot,
+             "bands": _bands}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -123,9 +123,14 @@ class Engine:
     def run(self, job: Job) -> ChunkResult:
         ranges = self.ranges(job.mesh.size)
         _check_size(self, job, ranges)
+        show = _show_progress(self.progress)
+        if show and not self.checkpoint and len(ranges) < _BAR_STEPS and job.mesh.size >= 2 * _BAR_MIN:
+            # a bar that can move: a mesh that fits one chunk is split into ~20 (results change only by round-off)
+            step = max(_BAR_MIN, -(-job.mesh.size // _BAR_STEPS))
+            ranges = [(a, min(job.mesh.size, a + step)) for a in range(0, job.mesh.size, step)]
         ckpt = _Checkpoint(self.checkpoint, job, ranges) if self.checkpoint else None
         done, total = ckpt.load() if ckpt else (0, None)
-        bar = _progress(len(ranges), self.progress, job)
+        bar = _progress(len(ranges), show, job)
         bar.update(done)
         todo = ranges[done:]
         results = self._results(job, todo)
@@ -629,12 +634,20 @@ class _NoBar:
         pass
 
 
-def _progress(total: int, show: bool | None, job: Job) -> Any:
+_BAR_STEPS, _BAR_MIN = 20, 256  # a shown bar gets about 20 steps, chunks of at least 256 k-points
+
+
+def _show_progress(show: bool | None) -> bool:
+    """``progress=None``: a bar exactly when stderr is a terminal."""
     import sys
 
-    if show is None:
-        show = sys.stderr.isatty() and total > 1
-    if not show:
+    return bool(sys.stderr.isatty()) if show is None else bool(show)
+
+
+def _progress(total: int, show: bool, job: Job) -> Any:
+    import sys
+
+    if not show or total < 2:
         return _NoBar()
     from tqdm import tqdm
 

@@ -125,11 +125,20 @@ class Grid(Mesh):
         return {"mesh": "grid", "mesh_n": list(self.n), "mesh_shift": list(self.shift), "mesh_size": self.size}
 
 
-def grid(n: int | tuple[int, ...], dim: int | None = None, shift: float | tuple[float, ...] = 0.0) -> Mesh:
+def grid(n: int | tuple[int, ...], dim: int | None = None, shift: float | tuple[float, ...] = 0.0,
+         symmetry: Any = None, symmetry_tol: float = 1e-3) -> Mesh:
     """Monkhorst–Pack grid with ``n`` points per reciprocal vector (an int, or one per dimension).
 
     With an int ``n`` the dimension is taken from the model at run time (``dim`` fixes it here).
+    ``symmetry``: a :class:`~properspin.symmetry.Structure` (or its ``MagneticGroup``, or a ``.win`` path) —
+    only the irreducible wedge is computed and the result is symmetrised (:mod:`properspin.symmetry`); the
+    model is checked for the symmetry first (tolerance ``symmetry_tol``) and the full grid used, with a
+    warning, when it breaks it.
     """
+    if symmetry is not None:
+        from .symmetry import SymmetricGrid
+
+        return SymmetricGrid(grid(n, dim, shift), symmetry, symmetry_tol)
     if np.ndim(n) == 0:
         _check_shift(np.ravel(np.asarray(shift, dtype=float)).tolist(), shift)
         return _GridSpec(_positive_int(n, "grid n"), dim, shift)
@@ -174,11 +183,14 @@ class _GridSpec(Mesh):
         return {"mesh": "grid", "mesh_n": self.n_per_dim}
 
 
-def resolve(mesh: Mesh, model: Model) -> Mesh:
-    """Fix a model-dependent mesh (``grid(n)``) to the model and check compatibility."""
+def resolve(mesh: Mesh, model: Model, response: Any = None) -> Mesh:
+    """Fix a model-dependent mesh (``grid(n)``; ``grid(n, symmetry=...)`` for ``response``) to the model and
+    check compatibility."""
     if not isinstance(mesh, Mesh):
         raise TypeError(f"mesh must be a properspin.mesh mesh (grid, disk, sphere, cylinder), got {mesh!r}")
     mesh.check(model)
+    if hasattr(mesh, "resolve_for"):
+        return mesh.resolve_for(model, response)
     if isinstance(mesh, _GridSpec):
         mesh = mesh.resolve(model)
         mesh.check(model)

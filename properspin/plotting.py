@@ -112,13 +112,20 @@ def band_path(kpath: KPath, n: int = 60) -> tuple[np.ndarray, np.ndarray, list[f
 
 
 def default_kpath(model: Model, mesh: Any = None) -> list[tuple[str, list[float]]]:
-    """Γ–X–M(–R)–Γ over the reciprocal cell of a lattice model; −k_x → Γ → k_x (or k_z) to the cutoff."""
+    """The lattice's standard path (:mod:`properspin.kpath`: Γ–M–K–Γ hexagonal, Γ–X–U|K–Γ–L–W–X fcc, …; where it
+    breaks, the straight line between the two points is drawn) for a lattice model; −k_x → Γ → k_x (or k_z) to
+    the cutoff for a continuum model."""
     dim = model.dim
     if model.periodic:
-        b = np.asarray(model.reciprocal)
-        pts = [np.zeros(dim)] + [b[: i + 1].sum(axis=0) / 2 for i in range(dim)] + [np.zeros(dim)]
-        names = ["Γ", "X", "M", "R"][: dim + 1] + ["Γ"]
-        return [(n, p.tolist()) for n, p in zip(names, pts, strict=True)]
+        from . import kpath
+
+        segments = kpath.lattice_path(2 * np.pi * np.linalg.inv(model.reciprocal).T, dim=dim)
+        corners = [(segments[0][0], segments[0][1].tolist())]
+        for la, ka, lb, kb in segments:
+            if corners[-1][0] != la:  # a break in the path: the straight line U → K is drawn
+                corners.append((la, ka.tolist()))
+            corners.append((lb, kb.tolist()))
+        return corners
     params = dict(getattr(mesh, "params", ())) if mesh is not None else {}
     r = float(params.get("radius", 0.1))
     h = float(params.get("half_height", r))
@@ -204,8 +211,11 @@ def _bands(ax: Any, model: Model, kpath: KPath, fermi: np.ndarray) -> None:
     e = model.energies(k)
     ax.plot(x, e, color="k", lw=1)
     lo, hi = float(np.min(fermi)), float(np.max(fermi))
-    pad = max(0.5 * (hi - lo), 0.02 * max(1.0, abs(hi)), 1e-3)
     ax.axhspan(lo, hi, color="tab:blue", alpha=0.12, lw=0)
+    below, above = e[e < lo], e[e > hi]  # show at least the nearest bands (an insulator's gap edges)
+    lo = min(lo, float(below.max())) if below.size else lo
+    hi = max(hi, float(above.min())) if above.size else hi
+    pad = max(0.5 * (hi - lo), 0.02 * max(1.0, abs(hi)), 1e-3)
     ax.set_ylim(lo - pad, hi + pad)
     ax.set_xlim(x[0], x[-1])
     ax.set_xticks(ticks, labels)

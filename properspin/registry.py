@@ -106,6 +106,11 @@ MODELS: dict[str, ModelEntry] = {e.name: e for e in (
                "lattice BHZ quantum spin Hall model (2D); σ^z_yx = 4 e/8π in the gap without the Rashba term",
                (("u", "", "QWZ mass of each spin block"),
                 ("rashba", "eV", "Rashba-like λ(sin ky σx − sin kx σy)⊗1 (breaks s_z conservation; default 0)"))),
+    ModelEntry("haldane", "properspin.models.tight_binding:haldane_model",
+               "Haldane Chern insulator on the honeycomb lattice (2D, a = 1, k Cartesian in 1/a, charge only); "
+               "σ_xy = ±e²/h for |M| < 3√3 |t2 sin φ|",
+               (("t1", "eV", "nearest-neighbour hopping"), ("t2", "eV", "next-nearest-neighbour hopping t2 e^{±iφ}"),
+                ("phi", "rad", "Haldane flux phase φ"), ("M", "eV", "sublattice potential ±M"))),
     ModelEntry("topological_insulator", "properspin.models.topological_insulator:topological_insulator",
                "3D TI bulk k·p model, paper Eq. (10) (continuum, 4 bands)",
                (("material", "", "parameter set (Bi2Se3)"),

@@ -95,7 +95,15 @@ def _wannier90_pt_shc(r):
     assert abs(res.sel(spin="z", current="y", field="x", fermi=18.3823).item() + sxy) < 0.06 * sxy
 
 
-CHECKS = {"qwz": _qwz, "massive_dirac": _massive_dirac, "rashba": _rashba, "rashba_kp": _rashba_kp,
+def _haldane(r):
+    res = r["charge"]
+    assert res.attrs["units"] == "e^2/h"
+    sxy = res.sel(current="x", field="y").values
+    np.testing.assert_allclose(np.abs(sxy), 1.0, atol=1e-3)  # Chern insulator: quantised in the whole gap
+    assert np.all(np.sign(sxy) == np.sign(sxy[0]))
+
+
+CHECKS = {"qwz": _qwz, "haldane": _haldane, "massive_dirac": _massive_dirac, "rashba": _rashba, "rashba_kp": _rashba_kp,
           "bhz": _bhz, "topological_insulator": _topological_insulator, "hole_quantum_well": _hole_quantum_well,
           "wannier_fe": _wannier_fe, "wannier90_pt_shc": _wannier90_pt_shc}
 

@@ -21,7 +21,11 @@ __all__ = ["TightBinding", "bhz", "hole_quantum_well", "kp_model", "massive_dira
 def __getattr__(name: str):
     """``kp_model`` is imported on first use: sympy is slow to import and only text models need it."""
     if name == "kp_model":
-        from .kp import kp_model
-
+        try:
+            from .kp import kp_model
+        except ModuleNotFoundError as exc:
+            if exc.name != "sympy":
+                raise
+            raise ImportError("text k·p models need sympy: pip install 'properspin[kp]'") from None
         return kp_model
     raise AttributeError(f"module 'properspin.models' has no attribute {name!r}")

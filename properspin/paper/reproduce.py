@@ -20,6 +20,7 @@ from .. import __version__, conductivity, mesh
 from ..io import check_target, save, write_bytes
 from ..models import hole_quantum_well, topological_insulator
 from . import holes
+from .provenance import merge
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +69,7 @@ def figure1(s: Settings, bar) -> xr.DataArray:
         parts.append(res.expand_dims(magnetization=[label]))
         bar.update()
     out = xr.concat(parts, dim="magnetization", combine_attrs="drop_conflicts")
+    out.attrs = merge({str(p["magnetization"].item()): p for p in parts}, "magnetization")
     out.attrs["magnitude_m_eV"] = 1e-3
     return out
 
@@ -117,26 +119,28 @@ def figure2a(s: Settings, bar) -> xr.DataArray:
         parts.append(_component(res, "z", "y", "x").expand_dims(gate_field=[field]))
         bar.update()
     out = xr.concat(parts, dim="gate_field", combine_attrs="drop_conflicts")
+    out.attrs = merge({f"{p['gate_field'].item():g} V/m": p for p in parts}, "gate_field")
     out["gate_field"].attrs["units"] = "V/m"
     return out
 
 
 def figure2b(s: Settings, bar) -> xr.DataArray:
     data = np.zeros((len(HOLE_FERMI), len(s.fields)))
-    edges = {}
+    edges, runs = {}, {}
     for i, (mat, ef) in enumerate(HOLE_FERMI.items()):
         for j, field in enumerate(s.fields):
             model = hole_quantum_well(mat, field=float(field), luttinger="paper")
             res = conductivity(model, "proper_spin", fermi=[ef], mesh=mesh.disk(*s.hole_mesh))
+            runs[f"{mat} {float(field):g} V/m"] = res
             data[i, j] = _component(res, "z", "y", "x").item()
             edges[(mat, float(field))] = model.info["subband_edges_eV"]
         bar.update()
     out = xr.DataArray(data, dims=("material", "gate_field"),
                        coords={"material": list(HOLE_FERMI), "gate_field": s.fields}, name="sigma_z_yx")
-    out.attrs = {"properspin_version": __version__,
-                 "units": "e/8pi", "fermi_eV": str(HOLE_FERMI), "width_m": 25e-9, "magnetization_eV": 1e-3,
-                 "luttinger": "paper Table I", "mesh": "disk", "mesh_radius": s.hole_mesh[0],
-                 "mesh_nk": s.hole_mesh[1], "mesh_nphi": s.hole_mesh[2]}
+    out.attrs = merge(runs, "material, gate_field")
+    out.attrs |= {"properspin_version": __version__, "units": "e/8pi", "fermi_eV": str(HOLE_FERMI),
+                  "width_m": 25e-9, "magnetization_eV": 1e-3, "luttinger": "paper Table I", "mesh": "disk",
+                  "mesh_radius": s.hole_mesh[0], "mesh_nk": s.hole_mesh[1], "mesh_nphi": s.hole_mesh[2]}
     out["gate_field"].attrs["units"] = "V/m"
     return out
 
