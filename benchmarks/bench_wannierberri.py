@@ -17,6 +17,18 @@ Each is run *with* the position matrix elements (properspin ``use_position=True`
 Grid(use_symmetry=False)``, ``adpt_num_iter=0`` (no refinement), no Wigner–Seitz (MDRS) remapping (a
 ``_tb.dat`` system never applies it), ``AHC(tetra=False)``, one BLAS thread per process.
 
+(e) the native Wannier90 run ``../shared/data/wannier90/Fe`` (``.chk``, ``.eig``, ``.mmn``): σ_xy at postw90's
+    E_F = 12.6279 eV, properspin ``wannier90_run`` against WannierBerri ``System_R.from_wannierdata``;
+(f) the native run ``../shared/data/wannier90/Pt`` (with ``.spn``): the conventional spin Hall tensor with the
+    Qiao et al. spin current (and the simple ½{s, v} one) at E_F = 18.3823 eV with postw90's fixed broadening
+    η = 0.1 eV (WannierBerri ``dynamic.SHC`` at ω = 0, Lorentzian), and in the η → 0 limit (``static.SHC``).
+
+For (e) and (f) both codes read the same files (decompressed, the checkpoint converted to the unformatted
+``.chk`` WannierBerri reads, as ``w90chk2chk.x -f2u`` would).  The two ``.win`` files set ``use_ws_distance =
+false``; WannierBerri always applies its minimal-distance (MDRS) R vectors, which with the Wannier centres set
+to 0 reduce exactly to the plain Wigner–Seitz supercell with degeneracies (and its finite-difference phases
+e^{ib·τ_j} to 1), i.e. postw90's ``use_ws_distance = false``.
+
 Usage::
 
     python benchmarks/bench_wannierberri.py --setup          # once: benchmarks/.venv-wb with wannierberri
@@ -39,16 +51,60 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 DEFAULT_VENV = HERE / ".venv-wb"
 FE_FILE = ROOT.parent / "shared" / "data" / "Fe_tb.dat"
+NATIVE = ROOT.parent / "shared" / "data" / "wannier90"
 ONE_THREAD = {k: "1" for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")}
 
 
 # ---------------------------------------------------------------------------------------- WannierBerri side
+def wb_native_worker(spec: dict) -> dict:
+    """A native Wannier90 run in WannierBerri: AHC (Fe) or SHC (Pt), values and the time of ``run``."""
+    import numpy as np
+    import wannierberri as wb
+    from wannierberri.calculators import dynamic, static
+    from wannierberri.system.system_R import System_R
+    from wannierberri.w90files import WannierData
+
+    t0 = time.perf_counter()
+    files = ["win", "chk", "eig", "mmn"] + (["spn"] if spec["kind"] == "native_shc" else [])
+    wd = WannierData.from_w90_files(spec["seedname"], files=files, readnnkp=False)
+    wd.chk.wannier_centers_cart = np.zeros_like(wd.chk.wannier_centers_cart)  # postw90's use_ws_distance = false
+    extra = {"spin": True, "SHCqiao": True} if spec["kind"] == "native_shc" else {}
+    system = System_R.from_wannierdata(wd, berry=True, symmetrize=False, **extra)
+    t_read = time.perf_counter() - t0
+    n = spec["n"]
+    grid = wb.grid.Grid(system, NK=n, NKFFT=n, use_symmetry=False)
+    if [int(x) for x in grid.dense] != [n] * 3:
+        raise SystemExit(f"WannierBerri chose a {list(grid.dense)} grid, not {n}^3")
+    ef = np.array(spec["fermi"])
+    if spec["kind"] == "native_ahc":
+        calc = {"ahc": static.AHC(Efermi=ef, tetra=False)}
+    else:
+        eta = spec["eta"]
+        calc = {f"{kind}_eta": dynamic.SHC(Efermi=ef, omega=np.array([0.0]), kBT=0, smr_fixed_width=eta,
+                                            smr_type="Lorentzian", SHC_type=kind, degen_thresh=1e-7)
+                for kind in ("qiao", "simple")}
+        calc["qiao_static"] = static.SHC(Efermi=ef, tetra=False, kwargs_formula={"spin_current_type": "qiao"})
+    workdir = tempfile.mkdtemp(prefix="wb-native-")
+    out = {"t_read": t_read, "version": wb.__version__}
+    for key, c in calc.items():  # one run per calculator: separate timings
+        t0 = time.perf_counter()
+        res = wb.run(system, grid=grid, calculators={key: c}, adpt_num_iter=0, use_irred_kpt=False,
+                     symmetrize=False, parallel=False, fout_name=os.path.join(workdir, key),
+                     print_progress_step_time=1e9)
+        out[f"t_{key}"] = time.perf_counter() - t0
+        data = np.asarray(res.results[key].data)
+        out[key] = (data.real if np.iscomplexobj(data) else data).tolist()
+    return out
+
+
 def wb_worker(spec: dict) -> dict:
     """Runs inside the WannierBerri environment: one AHC calculation, returns σ_xy (S/m) and timings."""
     import numpy as np
     import wannierberri as wb
     from wannierberri.calculators import static
 
+    if spec.get("kind", "").startswith("native"):
+        return wb_native_worker(spec)
     t0 = time.perf_counter()
     kwargs = {"berry": spec["position"]}
     if not spec["position"]:
@@ -225,6 +281,86 @@ def spin_case(python, path, model_nopos, fermi: list[float], n: int, target: flo
           f"ratio ours/theirs {t_ours / wb['t_run']:.3f}")
 
 
+def native_copy(name: str, dest: Path) -> str:
+    """The test-suite run ``name`` decompressed into ``dest``, with the unformatted ``.chk`` WannierBerri reads."""
+    import bz2
+
+    from properspin.models.wannier.native import find_file, read_chk, write_chk_unformatted
+
+    src = NATIVE / name
+    dest.mkdir(parents=True, exist_ok=True)
+    for f in src.glob(f"{name}.*"):
+        if ".chk" in f.name:
+            continue
+        target = dest / (f.name[:-4] if f.suffix == ".bz2" else f.name)
+        target.write_bytes(bz2.open(f).read() if f.suffix == ".bz2" else f.read_bytes())
+    write_chk_unformatted(read_chk(find_file(src / name, ".chk.fmt")), dest / f"{name}.chk")
+    return str(dest / name)
+
+
+def native_cases(python: str, a: argparse.Namespace) -> None:
+    """(e) Fe σ_xy and (f) Pt spin Hall from the native Wannier90 runs, both codes serial on the same files."""
+    import numpy as np
+
+    import properspin as ps
+    from properspin.models import wannier90_run
+
+    with tempfile.TemporaryDirectory() as tmp:
+        if a.native_fe_n:
+            seed = native_copy("Fe", Path(tmp) / "Fe")
+            t0 = time.perf_counter()
+            model = wannier90_run(seed)
+            t_read = time.perf_counter() - t0
+            ef = 12.6279
+            print(f"\n== (e) native Wannier90 run Fe (use_ws_distance false): σ, E_F = {ef} eV, Γ-centred "
+                  f"{a.native_fe_n}^3 k-points, T = 0 ==")
+            ours, t_ours, _ = run_ours(model, [ef], a.native_fe_n, 1)
+            res = ps.conductivity(model, "charge", fermi=ef, mesh=ps.mesh.grid(a.native_fe_n))
+            full = ps.results.convert(res, "S/cm").values[0]
+            wb = run_wb(python, {"kind": "native_ahc", "seedname": seed, "n": a.native_fe_n, "fermi": [ef]})
+            theirs = np.array(wb["ahc"])[0] * 1e-2  # pseudovector (σ_yz, σ_zx, σ_xy), S/cm
+            mine = np.array([full[1, 2], full[2, 0], full[0, 1]])
+            for lab, x, y in zip(("σ_yz", "σ_zx", "σ_xy"), mine, theirs, strict=True):
+                print(compare(f"{lab} (S/cm):", x, y))
+            err = float(np.max(np.abs(mine - theirs)) / np.max(np.abs(theirs)))
+            print(f"  max |ours − theirs| / max|theirs| = {err:.2e} " + ("OK" if err <= 1e-6 else "> target 1e-6"))
+            print(f"    serial wall time: properspin {t_ours:7.2f} s, WannierBerri {wb['t_ahc']:7.2f} s, ratio "
+                  f"{t_ours / wb['t_ahc']:.3f}; reading the run: properspin {t_read:.2f} s (bz2 files), "
+                  f"WannierBerri {wb['t_read']:.2f} s")
+        if a.native_pt_n:
+            seed = native_copy("Pt", Path(tmp) / "Pt")
+            t0 = time.perf_counter()
+            model = wannier90_run(seed)
+            t_read = time.perf_counter() - t0
+            ef, eta, n = 18.3823, 0.1, a.native_pt_n
+            print(f"\n== (f) native Wannier90 run Pt (.spn, use_ws_distance false): conventional spin Hall, E_F = "
+                  f"{ef} eV, Γ-centred {n}^3 k-points, T = 0 ==")
+            wb = run_wb(python, {"kind": "native_shc", "seedname": seed, "n": n, "fermi": [ef], "eta": eta})
+            rows = [("qiao", eta, "qiao_eta", 1e-6), ("simple", eta, "simple_eta", 1e-6), ("qiao", 0.0, "qiao_static",
+                                                                                         None)]
+            for method, broad, key, target in rows:
+                resp = ps.responses.get("conventional_spin", method=method, broadening=broad)
+                tol = 1e-7 if broad else 1e-5  # η = 0: see docs/wannier90-native.md (near-degenerate pairs)
+                ps.conductivity(model, resp, fermi=ef, mesh=ps.mesh.grid(2), degeneracy_tol=tol,
+                                engine=ps.Engine(workers=1))
+                t0 = time.perf_counter()
+                res = ps.conductivity(model, resp, fermi=ef, mesh=ps.mesh.grid(n), degeneracy_tol=tol,
+                                      engine=ps.Engine(workers=1))
+                t_ours = time.perf_counter() - t0
+                ours = ps.results.convert(res, "(hbar/e) S/m").values[0].transpose(1, 2, 0)  # current, field, spin
+                theirs = np.array(wb[key]).reshape(3, 3, 3)
+                err = float(np.max(np.abs(ours - theirs)) / np.max(np.abs(theirs)))
+                label = f"{method}, η = {broad} eV" + ("" if broad else f", degeneracy_tol {tol:g}")
+                print(compare(f"σ^z_xy ((ħ/e) S/cm), {label}:", ours[0, 1, 2] / 100, theirs[0, 1, 2] / 100),
+                      "" if target is None else ("OK" if abs(ours[0, 1, 2] / theirs[0, 1, 2] - 1) <= target
+                                                 else f"> target {target:g}"))
+                print(f"    all 27 components: max |ours − theirs| / max|theirs| = {err:.2e}; serial wall time "
+                      f"properspin {t_ours:7.2f} s, WannierBerri {wb['t_' + key]:7.2f} s, ratio "
+                      f"{t_ours / wb['t_' + key]:.3f}")
+            print(f"    reading the run: properspin {t_read:.2f} s (bz2 files), WannierBerri {wb['t_read']:.2f} s "
+                  f"(uncompressed, with its R-space operators)")
+
+
 # ---------------------------------------------------------------------------------------------------- main
 def setup(venv: Path) -> str:
     py = venv / "bin" / "python"
@@ -279,6 +415,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--spin-n", type=int, default=20, help="k-points per direction, Fe spin Hall (0: skip)")
     p.add_argument("--spin-only", action="store_true", help="only the Fe spin Hall comparison (c)")
     p.add_argument("--long-n", type=int, default=30, help="k-points per direction, long-range model (0: skip)")
+    p.add_argument("--native-fe-n", type=int, default=30, help="k-points per direction, native Fe run (0: skip)")
+    p.add_argument("--native-pt-n", type=int, default=12, help="k-points per direction, native Pt run (0: skip)")
+    p.add_argument("--native-only", action="store_true", help="only the native Wannier90 runs (e), (f)")
     p.add_argument("--wb-worker", help=argparse.SUPPRESS)
     a = p.parse_args(argv)
     if a.wb_worker:
@@ -303,6 +442,9 @@ def main(argv: list[str] | None = None) -> None:
     print(f"WannierBerri {ver[0]} (numpy {ver[1]}) in {python}")
     print(f"machine: {os.cpu_count()} cores; serial runs use 1 process with 1 BLAS thread each; "
           f"parallel runs {a.workers} processes × 1 thread")
+    if a.native_only:
+        native_cases(python, a)
+        return
     if not a.spin_only:
         lattice_case(python, a)
 
@@ -317,6 +459,8 @@ def main(argv: list[str] | None = None) -> None:
         long_range_case(python, a)
     if a.spin_n:
         spin_case(python, FE_FILE, fe_nopos, [ef - 0.2, ef, ef + 0.1], a.spin_n, 1e-6)
+    if not a.spin_only and (a.native_fe_n or a.native_pt_n):
+        native_cases(python, a)
 
 
 if __name__ == "__main__":

@@ -8,16 +8,21 @@ torque" (2023).  The path of a calculation: model → k-mesh → band geometry �
 
 __version__ = "0.1.0"
 
-from . import geometry, mesh, models, responses  # noqa: E402
+from . import geometry, mesh, models, responses, results, units  # noqa: E402
 from .adaptive import adaptive_conductivity  # noqa: E402
-from .calculation import DegeneracyWarning, UnresolvedDegeneracyWarning, conductivity  # noqa: E402
+from .calculation import (  # noqa: E402
+    DegeneracyWarning,
+    MetallicFermiWarning,
+    UnresolvedDegeneracyWarning,
+    conductivity,
+)
 from .engine import Engine  # noqa: E402
 from .filling import carrier_density, fermi_level  # noqa: E402
 from .model import PAULI, SPIN_HALF, Model  # noqa: E402
 
 __all__ = [
-    "DegeneracyWarning", "Engine", "Model", "PAULI", "SPIN_HALF", "UnresolvedDegeneracyWarning", "__version__",
-    "adaptive_conductivity",
-    "carrier_density", "conductivity", "fermi_level",
-    "geometry", "mesh", "models", "responses",
+    "DegeneracyWarning", "Engine", "MetallicFermiWarning", "Model", "PAULI", "SPIN_HALF",
+    "UnresolvedDegeneracyWarning", "__version__",
+    "adaptive_conductivity", "carrier_density", "conductivity", "fermi_level",
+    "geometry", "mesh", "models", "responses", "results", "units",
 ]

@@ -33,8 +33,11 @@ import xarray as xr
 from . import mesh as meshes
 from . import responses
 from .calculation import conductivity
+from .chunk import states
+from .conventions import DEGENERACY_TOL, new_block
 from .engine import default_chunk_size
 from .model import Model
+from .results import make_result
 
 
 def _scan(
@@ -43,14 +46,13 @@ def _scan(
     """Per point ``max |I_k|`` (N,), the T = 0 sum ``Σ_k w_k I_k`` (nfermi, ncomp) and the smallest
     occupied–occupied gap (N,) (:func:`occupied_gap`), streamed in chunks.
 
-    ``I_k = factor · Σ_m θ(E_F − ε_mk) Q_mk`` is the integrand in result units per unit weight.
+    ``I_k = factor · Σ_m θ(E_F − ε_mk) Q_mk`` is the integrand in result units per unit weight; ``Q`` comes from
+    the numpy chunk path (:func:`properspin.chunk.states`).
     """
     scores, gaps, total = [], [], 0.0
     step = default_chunk_size(model.nbands)
     for start in range(0, len(k), step):
-        g = resp.band_geometry(model, k[start : start + step], tol)
-        q = resp.formula(g, resp.params)
-        q = q.reshape(-1, *q.shape[-2:])  # (ncomp, N, n)
+        g, q = states(model, resp, k[start : start + step], tol)  # q: (ncomp, N, n)
         occ = (g.energies[None, :, :] <= fermi[:, None, None]).astype(float)  # (nfermi, N, n)
         integrand = resp.factor(model.dim) * np.einsum("fkm,ckm->kfc", occ, q)
         scores.append(np.abs(integrand).max(axis=(1, 2)))
@@ -63,7 +65,7 @@ def occupied_gap(energies: np.ndarray, fermi_max: float, tol: float) -> np.ndarr
     """Smallest gap ε_{m+1} − ε_m (≥ ``tol``: degenerate blocks excluded) between consecutive bands both
     ≤ ``fermi_max``, per k-point (N,); ``inf`` where there is none."""
     d = np.diff(energies, axis=1)
-    ok = (energies[:, 1:] <= fermi_max) & (d >= tol)
+    ok = (energies[:, 1:] <= fermi_max) & new_block(d, tol)
     return np.where(ok, d, np.inf).min(axis=1, initial=np.inf)
 
 
@@ -74,6 +76,20 @@ def _dilate(flag: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     for shift in itertools.product((-1, 0, 1), repeat=len(shape)):
         out |= np.roll(grid, shift, axis=tuple(range(len(shape))))
     return out.ravel()
+
+
+def _dilate_stars(flag: np.ndarray, base: Any, model: Model) -> np.ndarray:
+    """:func:`_dilate` for the irreducible points of a grid: flags spread to whole stars, then to grid neighbours,
+    and back to the representatives (a star is refined when any of its points is)."""
+    from .symmetry import irreducible_points
+
+    grid = base.grid
+    rep = irreducible_points(grid.n, grid.shift, model.reciprocal, base.group, full=True)
+    where = np.searchsorted(base.index, rep)  # position of each grid point's representative
+    full = _dilate(flag[where], grid.n)
+    out = np.zeros_like(flag)
+    out[where[full]] = True
+    return out
 
 
 def _subgrid(k: np.ndarray, w: np.ndarray, step: np.ndarray, refine: int) -> tuple[np.ndarray, np.ndarray]:
@@ -97,6 +113,7 @@ def adaptive_conductivity(
     max_iterations: int = 1,
     neighbours: bool = True,
     gap: float | None = None,
+    symmetry: Any = None,
     **kwargs: Any,
 ) -> xr.DataArray:
     """:func:`~properspin.conductivity` on ``grid(n)`` refined around the integrand's peaks.
@@ -121,6 +138,10 @@ def adaptive_conductivity(
         Also flag by the smallest occupied–occupied gap (eV): points whose gap between two bands both below the
         highest Fermi energy is below ``gap`` (``gap/refine^i`` in round i), besides those above ``threshold``
         (``threshold=math.inf`` leaves the gap alone).
+    symmetry
+        As for ``mesh.grid(n, symmetry=...)`` (:mod:`properspin.symmetry`): the base grid is reduced to its
+        irreducible wedge, whole stars are refined together, and the result is projected on the symmetry-allowed
+        form (verified on the model first; the full grid with a warning if the model breaks the symmetry).
     **kwargs
         ``temperature``, ``broadening``, ``degeneracy_tol``, ``engine`` for :func:`conductivity` (the
         flagging uses T = 0 occupations).
@@ -143,24 +164,36 @@ def adaptive_conductivity(
     if gap is not None and (isinstance(gap, bool) or not math.isfinite(gap) or gap <= 0):
         raise ValueError(f"gap must be a positive energy in eV (or None), got {gap!r}")
     resp = responses.get(response)
+    if resp.grand:
+        raise ValueError(f"adaptive refinement does not support {resp.name!r} (a grand-potential-weighted response); "
+                         "use conductivity() on a finer grid")
     if kwargs.get("broadening") is not None:
         resp = resp.with_params(broadening=kwargs["broadening"]) if "broadening" in resp.defaults else resp
     fermi_arr = np.atleast_1d(np.asarray(fermi, dtype=float))
-    base = meshes.resolve(meshes.grid(n), model)
+    base = meshes.resolve(meshes.grid(n, symmetry=symmetry), model, resp)
+    group = getattr(base, "group", None)
+    grid = getattr(base, "grid", base)
+    point_bytes = 8 * (model.dim + 1) * 4  # k and w, with the copies refinement makes
+    meshes.check_points(grid.size, point_bytes, "adaptive_conductivity base grid")
     k, w = base.points(model, 0, base.size)
-    step = model.reciprocal / np.asarray(base.n)[:, None]  # rows: grid step along each b_a
-    tol = float(kwargs.get("degeneracy_tol", 1e-6))
+    step = model.reciprocal / np.asarray(grid.n)[:, None]  # rows: grid step along each b_a
+    tol = float(kwargs.get("degeneracy_tol", DEGENERACY_TOL))
 
     score, unrefined, min_gap = _scan(model, resp, k, w, fermi_arr, tol)
+    if group is not None:
+        from .symmetry import apply_projector
+
+        sizes = tuple(len(v) for v in resp.coords(model.dim).values())
+        unrefined = apply_projector(unrefined.reshape(len(fermi_arr), *sizes), resp, group, model.dim)
     if np.any(np.asarray(kwargs.get("temperature", 0.0)) != 0):
         unrefined = conductivity(model, resp, fermi=fermi, mesh=base, **kwargs).values
-    cut = threshold * score.mean()
+    cut = threshold * np.average(score, weights=w)  # the full-grid mean (weights ∝ star sizes)
     keep_k, keep_w = [], []
     refined_base = 0
     for it in range(int(max_iterations)):
         flag = score > cut
-        if it == 0 and neighbours:
-            flag = _dilate(flag, base.n)  # the peaks' tails; the gap criterion flags cores itself
+        if it == 0 and neighbours:  # the peaks' tails; the gap criterion flags cores itself
+            flag = _dilate_stars(flag, base, model) if group is not None else _dilate(flag, grid.n)
         if gap is not None:
             flag |= min_gap < gap / refine**it
         if it == 0:
@@ -170,15 +203,25 @@ def adaptive_conductivity(
         if not flag.any():
             k, w = k[:0], w[:0]
             break
+        meshes.check_points(int(flag.sum()) * int(refine) ** model.dim + sum(len(x) for x in keep_w), point_bytes,
+                            f"adaptive_conductivity refinement {it + 1}")
         k, w = _subgrid(k[flag], w[flag], step / refine**it, int(refine))
         if it + 1 < max_iterations:
             score, _, min_gap = _scan(model, resp, k, w, fermi_arr, tol)
     keep_k.append(k)
     keep_w.append(w)
-    mesh = meshes.explicit(np.concatenate(keep_k), np.concatenate(keep_w), periodic=True, label="adaptive")
+    if group is not None:
+        from .symmetry import SymmetrizedMesh
+
+        mesh = SymmetrizedMesh(np.concatenate(keep_k), np.concatenate(keep_w), group, label="adaptive")
+    else:
+        mesh = meshes.explicit(np.concatenate(keep_k), np.concatenate(keep_w), periodic=True, label="adaptive")
     result = conductivity(model, resp, fermi=fermi, mesh=mesh, **kwargs)
+    if group is not None:
+        result.attrs |= {f"mesh_{k}" if not k.startswith("mesh") else k: v for k, v in base.describe().items()
+                         if k.startswith(("symmetry", "mesh_full"))}
     result.attrs |= {
-        "adaptive_base_grid": str(list(base.n)),
+        "adaptive_base_grid": str(list(grid.n)),
         "adaptive_refine": int(refine),
         "adaptive_threshold": float(threshold),
         "adaptive_criterion": "integrand" if gap is None else "integrand+occupied_gap",
@@ -189,3 +232,119 @@ def adaptive_conductivity(
         "adaptive_error_estimate": float(np.abs(result.values - np.reshape(unrefined, result.shape)).max()),
     }
     return result
+
+
+# ------------------------------------------------------------------------------------ postw90's refinement
+def _integrand(model: Model, resp: responses.Response, k: np.ndarray, fermi: np.ndarray, tol: float) -> np.ndarray:
+    """``I[k, f, c] = Σ_m θ(E_F − ε_mk) Q^c_mk`` (strict ε < E_F, as postw90), per unit weight (Å² for Ω)."""
+    g, q = states(model, resp, k, tol)  # q: (ncomp, N, n)
+    occ = (g.energies[None, :, :] < fermi[:, None, None]).astype(float)
+    return np.einsum("fkm,ckm->kfc", occ, q)
+
+
+def _score(resp: responses.Response, integrand: np.ndarray, dim: int, component: int | None) -> np.ndarray:
+    """postw90's refinement measure per (k, E_F): |Ω| (Å²) for the charge response (AHC), else |Q| of one
+    component (or the largest) in postw90's units (spin as σ, i.e. twice properspin's σ/2)."""
+    if resp.name == "charge":
+        q = integrand.reshape(*integrand.shape[:2], dim, dim)
+        return np.sqrt(0.5 * np.sum(q**2, axis=(-2, -1)))
+    scale = 2.0 if resp.kind == "spin" else 1.0
+    vals = np.abs(integrand) if component is None else np.abs(integrand[..., component : component + 1])
+    return scale * vals.max(axis=-1)
+
+
+def adaptive_fermi_scan(
+    model: Model,
+    response: str | responses.Response,
+    *,
+    fermi: Any,
+    n: int | tuple[int, ...],
+    refine: int = 5,
+    threshold: float = 100.0,
+    per_fermi: bool | None = None,
+    component: dict[str, str] | None = None,
+    degeneracy_tol: float = 1e-6,
+    chunk_size: int = 2000,
+) -> xr.DataArray:
+    """A Fermi scan on ``grid(n)`` with postw90's adaptive refinement (``berry_curv_adpt_kmesh``, T = 0).
+
+    Every point k of the Γ-centred grid is evaluated; where the occupied-state sum of the integrand exceeds
+    ``threshold`` it is replaced by a ``refine^d`` sub-grid of points k + (i + ½)/refine − ½ grid steps with
+    weights w/refine^d (postw90, berry.F90).  The measure is |Ω(k)| = |Σ_{ε<E_F} Ω_m| in Å² for the charge
+    response (postw90's AHC rule: ``berry_curv_adpt_kmesh_thresh``, refined separately at each Fermi energy:
+    ``per_fermi`` default True) and |Σ_{ε<E_F} Q| of ``component`` (e.g. ``{"spin": "z", "current": "x",
+    "field": "y"}``; None: the largest) for spin responses, in postw90's units (σ, not σ/2), refined at every
+    Fermi energy when any exceeds (postw90's SHC rule: ``per_fermi`` default False).  Occupations θ(E_F − ε)
+    with ε < E_F strictly, as postw90.  A single round: refined points are not refined again.
+
+    Returns the result with ``attrs["adaptive_points_refined"]`` (base points refined, per Fermi energy).
+    """
+    if not isinstance(model, Model) or not model.periodic:
+        raise ValueError("adaptive refinement needs a periodic properspin.Model (mesh.grid)")
+    if isinstance(refine, bool) or int(refine) != refine or refine < 1:
+        raise ValueError(f"refine must be a positive integer (postw90's berry_curv_adpt_kmesh), got {refine!r}")
+    if not math.isfinite(threshold) or threshold < 0:
+        raise ValueError(f"threshold must be a finite number ≥ 0 (Å², postw90's berry_curv_adpt_kmesh_thresh), "
+                         f"got {threshold!r}")
+    resp = responses.get(response)
+    if resp.needs_spin and not model.has_spin:
+        raise ValueError(f"response {resp.name!r} needs a spin operator, but model '{model.name}' has none")
+    fermi_arr = np.atleast_1d(np.asarray(fermi, dtype=float))
+    if fermi_arr.ndim != 1 or fermi_arr.size == 0 or not np.all(np.isfinite(fermi_arr)):
+        raise ValueError("fermi must be a finite number or 1D sequence of energies (eV)")
+    per_fermi = resp.name == "charge" if per_fermi is None else bool(per_fermi)
+    coords = resp.coords(model.dim)
+    comp_index = None
+    if component is not None:
+        if set(component) != set(coords):
+            raise ValueError(f"component must name {', '.join(coords)}, got {component!r}")
+        try:
+            comp_index = int(np.ravel_multi_index([coords[d].index(component[d]) for d in coords],
+                                                  [len(v) for v in coords.values()]))
+        except ValueError:
+            raise ValueError(f"unknown component {component!r}; labels: {coords}") from None
+    base = meshes.resolve(meshes.grid(n), model)
+    k_all, w_all = base.points(model, 0, base.size)
+    step = model.reciprocal / np.asarray(base.n)[:, None]
+    refine = int(refine)
+    total = 0.0
+    flagged_count = np.zeros(len(fermi_arr), dtype=int)
+    sub_points = 0
+    for start in range(0, base.size, chunk_size):
+        k, w = k_all[start : start + chunk_size], w_all[start : start + chunk_size]
+        vals = _integrand(model, resp, k, fermi_arr, degeneracy_tol)  # (N, nf, nc)
+        flag = _score(resp, vals, model.dim, comp_index) > threshold
+        if not per_fermi:
+            flag = np.broadcast_to(flag.any(axis=1, keepdims=True), flag.shape)
+        flagged_count += flag.sum(axis=0)
+        if refine == 1:  # berry_curv_adpt_kmesh = 1: the "refined" point is the point itself
+            flag = np.zeros_like(flag)
+        total = total + np.einsum("k,kfc->fc", w, vals * ~flag[..., None])
+        rows = np.flatnonzero(flag.any(axis=1))
+        for s in range(0, len(rows), max(1, chunk_size // refine**model.dim)):
+            idx = rows[s : s + max(1, chunk_size // refine**model.dim)]
+            ks, ws = _subgrid(k[idx], w[idx], step, refine)
+            sub = _integrand(model, resp, ks, fermi_arr, degeneracy_tol)  # (len(idx) r^d, nf, nc)
+            sub_points += len(ks)
+            mask = np.repeat(flag[idx], refine**model.dim, axis=0)
+            total = total + np.einsum("k,kfc->fc", ws, sub * mask[..., None])
+    shape = tuple(len(v) for v in coords.values())
+    values = resp.factor(model.dim) * np.asarray(total).reshape((len(fermi_arr),) + shape)
+    attrs = {
+        "response": resp.name,
+        "description": resp.description,
+        "units": resp.unit(model.dim),
+        "temperature_K": 0.0,
+        "occupation": "step, eps < E_F (postw90)",
+        "response_parameters": dict(resp.params),
+        "degeneracy_tol_eV": float(degeneracy_tol),
+        **model.describe(),
+        **{f"mesh_{key}" if not key.startswith("mesh") else key: v for key, v in base.describe().items()},
+        "adaptive_rule": "postw90 berry_curv_adpt_kmesh" + (" (per Fermi energy)" if per_fermi else " (all E_F)"),
+        "adaptive_refine": refine,
+        "adaptive_threshold": float(threshold),
+        "adaptive_threshold_units": "angstrom^2 (spin: postw90's sigma units)",
+        "adaptive_points_refined": flagged_count.tolist(),
+        "adaptive_subgrid_points": int(sub_points),
+    }
+    return make_result(values, {"fermi": fermi_arr, **coords}, attrs, resp.name)

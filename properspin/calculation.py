@@ -1,6 +1,6 @@
 """One call from a model to a labelled result: model → k-mesh → band geometry → response → sweep.
 
-:func:`conductivity` is the public entry point; it validates input, builds a :class:`~properspin.engine.Job`,
+:func:`conductivity` is the public entry point; it validates input, builds a :class:`~properspin.chunk.Job`,
 lets the :class:`~properspin.engine.Engine` stream the mesh, and labels the sums with units.
 """
 
@@ -15,7 +15,9 @@ import xarray as xr
 
 from . import mesh as meshes
 from . import responses
-from .engine import Engine, Job, default_chunk_size
+from .chunk import Job
+from .conventions import DEGENERACY_TOL
+from .engine import Engine, default_chunk_size
 from .model import Model
 from .results import make_result
 from .sweep import Sweep
@@ -51,7 +53,7 @@ def conductivity(
     mesh: meshes.Mesh,
     temperature: Any = 0.0,
     broadening: float | None = None,
-    degeneracy_tol: float = 1e-6,
+    degeneracy_tol: float = DEGENERACY_TOL,
     engine: Engine | None = None,
 ) -> xr.DataArray:
     """Intrinsic response tensor of ``model`` at every Fermi energy, from one pass over ``mesh``.
@@ -62,8 +64,11 @@ def conductivity(
         A :class:`~properspin.Model`.
     response
         ``"proper_spin"`` (Eq. 1), ``"conventional_spin"``, ``"torque_dipole"`` (proper − conventional),
-        ``"charge"`` (anomalous Hall), ``"appendix_c"`` (the four terms of App. C) or ``"torque"``; or a
-        response with its parameters set, ``responses.get("conventional_spin", broadening=0.01)``.
+        ``"charge"`` (anomalous Hall), ``"appendix_c"`` (the four terms of App. C), ``"torque"``, the
+        definition routes ``"conserved_spin_kubo"``, ``"torque_dipole_kubo"``, ``"conserved_spin_streda"``
+        (insulators: NaN and a :class:`MetallicFermiWarning` at Fermi energies in a band) or
+        ``"orbital_magnetization"``; or a response with its parameters set,
+        ``responses.get("conventional_spin", broadening=0.01)``.
     fermi
         Fermi energies in eV (any order; the result keeps it).
     mesh
@@ -90,14 +95,18 @@ def conductivity(
     if not isinstance(model, Model):
         raise TypeError(f"model must be a properspin.Model, got {type(model).__name__}")
     resp = responses.get(response)
-    if resp.needs_spin and model.spin is None:
-        raise ValueError(f"response {response!r} needs a spin operator, but model '{model.name}' has spin=None")
+    if resp.needs_spin and not model.has_spin:
+        why = model.info.get("spin_operator")
+        raise ValueError(f"response {resp.name!r} needs a spin operator, but model '{model.name}' has spin=None"
+                         + (f" ({why})" if why else ""))
     if model.dim not in (2, 3):
         raise ValueError(f"conductivities are defined for 2D and 3D models, not dim={model.dim}")
     fermi_in = _fermi_array(fermi)
     temps = _temperatures(temperature)
-    if not math.isfinite(degeneracy_tol) or degeneracy_tol < 0:
-        raise ValueError(f"degeneracy_tol must be a finite number ≥ 0 eV, got {degeneracy_tol!r}")
+    if not isinstance(degeneracy_tol, (int, float, np.integer, np.floating)) or not math.isfinite(degeneracy_tol) \
+            or degeneracy_tol <= 0:
+        raise ValueError(f"degeneracy_tol must be a finite number > 0 eV (with 0 every exactly degenerate pair "
+                         f"divides by zero), got {degeneracy_tol!r}")
     if broadening is not None:
         if "broadening" in resp.defaults:
             resp = resp.with_params(broadening=broadening)
@@ -105,10 +114,11 @@ def conductivity(
             raise ValueError(f"broadening must be a finite number ≥ 0 eV, got {broadening!r}")
         elif broadening:
             raise ValueError(f"broadening applies to the conventional spin current only, not {resp.name!r}")
-    mesh = meshes.resolve(mesh, model)
+    mesh = meshes.resolve(mesh, model, resp)
     meshes.check_cutoff(mesh, model, fermi_in)
+    check_precision(model, mesh, float(degeneracy_tol))
     isolated = None
-    if resp.kind == "spin" and resp.name != "conventional_spin" and model.dim == 2:
+    if resp.kind == "spin" and resp.uses_diagonal_spin and model.dim == 2:
         isolated = meshes.isolated_degeneracies(mesh, model, float(fermi_in.max()), degeneracy_tol)
     engine = engine or Engine(chunk_size=default_chunk_size(model.nbands))
 
@@ -121,9 +131,19 @@ def conductivity(
     shape = tuple(len(v) for v in comp.values())
     factor = resp.factor(model.dim)
     inverse = np.argsort(order)
-    values = np.stack([s.finish(p)[inverse] for s, p in zip(sweeps, total.partials, strict=True)])
+    values = np.stack([s.finish(p, grand=resp.grand)[inverse] for s, p in zip(sweeps, total.partials, strict=True)])
     values = factor * values.reshape((len(temps), len(fermi_in)) + shape)
+    if hasattr(mesh, "symmetrize"):  # irreducible wedge: project on the symmetry-allowed form (properspin.symmetry)
+        values = mesh.symmetrize(values, resp, model.dim)
+    if not np.all(np.isfinite(values)):
+        bad = np.argwhere(~np.isfinite(values))[0]
+        raise ValueError(f"{resp.name}: the sums are not finite ({np.count_nonzero(~np.isfinite(values))} "
+                         f"entries NaN or inf, first at E_F = {fermi_in[bad[1]]:g} eV): an overflow in the model's "
+                         "matrices (H, ∂H/∂k, spin, position) or a near-degenerate pair below degeneracy_tol")
 
+    gap_attrs: dict[str, Any] = {}
+    if resp.insulator_only:
+        values, gap_attrs = _outside_gaps(model, mesh, resp.name, fermi_in, temps, values)
     attrs: dict[str, Any] = {
         "response": resp.name,
         "description": resp.description,
@@ -137,6 +157,7 @@ def conductivity(
         **model.describe(),
         **{f"mesh_{k}" if not k.startswith("mesh") else k: v for k, v in mesh.describe().items()},
         **engine.describe(),
+        **gap_attrs,
     }
     treatment = resp.params.get("degenerate")
     if treatment is not None:
@@ -153,6 +174,63 @@ def conductivity(
     else:
         coords = {"temperature": temps, **coords}
     return make_result(values, coords, attrs, resp.name)
+
+
+#: Bound on the eigenvalue error of a Hermitian n × n matrix, in units of n ε_machine ‖H‖ (LAPACK's is O(n ε ‖H‖)).
+_EIGEN_ERROR = 8.0
+
+
+def check_precision(model: Model, mesh: meshes.Mesh, degeneracy_tol: float) -> None:
+    """Refuse an H whose size makes ``degeneracy_tol`` meaningless, judged at a few k-points of the mesh.
+
+    Eigenvalues are accurate to about ``n ε ‖H‖`` (ε = 2.2e-16): when that exceeds ``degeneracy_tol``, degenerate
+    bands split by round-off are not recognised and their 1/Δ² terms are garbage (H scaled by 1e300 gave NaN,
+    by 1e10 numbers that depend on round-off).  A tolerance above the whole spectrum width ``2‖H‖``
+    would exclude every pair.  Both are refused with the numbers.
+    """
+    k, _ = mesh.sample(model)
+    h = model.h(k)
+    with np.errstate(over="ignore", invalid="ignore"):
+        norm = float(np.max(np.linalg.norm(h, ord=2, axis=(1, 2)))) if h.shape[1] else 0.0
+    if not math.isfinite(norm) or norm > 1e100:
+        raise ValueError(f"H(k) of model '{model.name}' has a norm of {norm:.3g} eV: energies are in eV and must stay "
+                         "well below 1e100")
+    error = _EIGEN_ERROR * model.nbands * np.finfo(float).eps * norm
+    if error > degeneracy_tol:
+        raise ValueError(
+            f"H(k) of model '{model.name}' has a norm of {norm:.3g} eV, so its eigenvalues are accurate to about "
+            f"{error:.2g} eV only, more than degeneracy_tol = {degeneracy_tol:g} eV: degenerate bands could not be "
+            f"told apart from split ones. Raise degeneracy_tol above {error:.2g} eV or write H with smaller numbers "
+            "(energies in eV)")
+    if model.nbands > 1 and 0 < 2 * norm < degeneracy_tol:
+        raise ValueError(f"degeneracy_tol = {degeneracy_tol:g} eV exceeds the width of the whole spectrum "
+                         f"(2‖H‖ = {2 * norm:.3g} eV): every band pair would be excluded")
+
+
+#: An insulator-only response needs E_F at least this many k_BT from every band (on the mesh).
+GAP_MARGIN_KT = 10.0
+
+
+def _outside_gaps(model: Model, mesh: meshes.Mesh, name: str, fermi: np.ndarray, temps: np.ndarray,
+                  values: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:
+    """NaN at Fermi energies inside a band (or within 10 k_BT of one, on the mesh), with a warning."""
+    import warnings
+
+    from .filling import band_ranges
+    from .units import K_B_EV
+
+    ranges = band_ranges(model, mesh)
+    margin = GAP_MARGIN_KT * K_B_EV * float(np.max(temps))
+    inside = np.any((fermi[:, None] > ranges[None, :, 0] - margin) & (fermi[:, None] < ranges[None, :, 1] + margin),
+                    axis=1)
+    if inside.any():
+        values = values.copy()
+        values[:, inside] = np.nan
+        warnings.warn(
+            f"{name}: {int(inside.sum())} of {len(fermi)} Fermi energies lie in a band (or within "
+            f"{GAP_MARGIN_KT:g} k_BT of one) on this mesh; the response is defined for insulators only (its "
+            "Fermi-surface terms are not implemented), so they are NaN", MetallicFermiWarning, stacklevel=3)
+    return values, {"fermi_in_gap": (~inside).astype(int).tolist(), "band_ranges_eV": ranges.tolist()}
 
 
 _TREATMENTS = {
@@ -194,6 +272,10 @@ def _warn_isolated(name: str, found: list[dict[str, Any]]) -> None:
         UnresolvedDegeneracyWarning,
         stacklevel=3,
     )
+
+
+class MetallicFermiWarning(UserWarning):
+    """A Fermi energy lies in a band, where an insulator-only response is not defined."""
 
 
 class DegeneracyWarning(UserWarning):

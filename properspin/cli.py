@@ -1,7 +1,8 @@
-"""The ``properspin`` command: run, reproduce, models, info, plot.
+"""The ``properspin`` command: run, reproduce, models, info, plot, bands.
 
 Heavy modules (numpy, xarray, matplotlib) are imported inside the commands.  Errors are one message
-on stderr and a non-zero exit status (2 for a bad configuration or value), never a traceback.
+on stderr and a non-zero exit status (2 for a bad configuration or value, 1 for a file that cannot be read
+or written or for exhausted memory), never a traceback; 130 on Ctrl-C and 143 on SIGTERM.
 """
 
 from __future__ import annotations
@@ -24,7 +25,13 @@ _REPRODUCE_EXAMPLES = """examples:
   properspin reproduce --quick -o /tmp/f  # coarse meshes, under a minute"""
 
 _INFO_EXAMPLES = """examples:
-  properspin info results/rashba_proper_spin.nc"""
+  properspin info results/rashba_proper_spin.nc
+  properspin info path/to/Pt          # a Wannier90 run: Pt.win, Pt.chk(.fmt), Pt.eig, Pt.mmn, Pt.spn"""
+
+_BANDS_EXAMPLES = """examples:
+  properspin bands examples/wannier_fe.toml                          # Ω^z along Γ-H-N-Γ-P-H|P-N
+  properspin bands examples/wannier_fe.toml -Q proper_spin -c z,z    # Σ^{z,z} (Eq. 2)
+  properspin bands examples/qwz.toml --slice z=0 --extent 3.1416     # map of the occupied Ω with Fermi lines"""
 
 _PLOT_EXAMPLES = """examples:
   properspin plot results/rashba_proper_spin.nc                     # -> results/rashba_proper_spin.png
@@ -56,19 +63,41 @@ def _parser() -> argparse.ArgumentParser:
     rep = sub.add_parser("reproduce", help="reproduce the paper's figures", epilog=_REPRODUCE_EXAMPLES,
                          formatter_class=fmt, description="Recompute Figs. 1-2 of the paper (PNG, netCDF, CSV, "
                                                           "REPORT.md).")
-    rep.add_argument("-o", "--output", type=Path, default=Path("paper-figures"), metavar="DIR",
-                     help="output directory (default: paper-figures)")
+    rep.add_argument("-o", "--output", type=Path, default=None, metavar="DIR",
+                     help="output directory (default: paper-figures, or paper-figures-quick with --quick)")
     rep.add_argument("--quick", action="store_true", help="coarse meshes (under a minute)")
+    rep.add_argument("--force", action="store_true",
+                     help="let a --quick run replace the figures of a full-resolution one")
     rep.add_argument("-q", "--quiet", action="store_true", help="no progress output")
 
     sub.add_parser("models", help="list built-in models with parameters, units and defaults", formatter_class=fmt,
                    epilog="examples:\n  properspin models\n  properspin models rashba",
                    ).add_argument("names", nargs="*", metavar="NAME", help="only these models")
 
-    info = sub.add_parser("info", help="describe a result file", epilog=_INFO_EXAMPLES, formatter_class=fmt,
+    info = sub.add_parser("info", help="describe a result file or a Wannier90 run", epilog=_INFO_EXAMPLES,
+                          formatter_class=fmt,
                           description="Print what a result holds: response, dims, units, mesh, temperature, "
-                                      "model and parameters, version, timestamp.")
-    info.add_argument("result", type=Path, metavar="RESULT.nc")
+                                      "model and parameters, version, timestamp; or, for a Wannier90 seedname, "
+                                      "what was read from the run.")
+    info.add_argument("result", type=Path, metavar="RESULT.nc|SEEDNAME")
+
+    bands = sub.add_parser("bands", help="bands coloured by Ω, Σ, conventional spin curvature or spin; k maps",
+                           epilog=_BANDS_EXAMPLES, formatter_class=fmt,
+                           description="Bands of CONFIG's model along the lattice's standard path (or a map on a "
+                                       "plane with --slice), coloured by a per-band quantity; PNG + netCDF.")
+    bands.add_argument("config", type=Path, metavar="CONFIG.toml")
+    bands.add_argument("-Q", "--quantity", default="berry",
+                       choices=["berry", "proper_spin", "conventional_spin", "spin"],
+                       help="berry: Ω^c; proper_spin: Σ^{c,l} (Eq. 2); conventional_spin: Ω^{s,l}_ij; spin: <s^l>")
+    bands.add_argument("-c", "--component", help="c (berry), c,l (proper_spin), l,i,j (conventional_spin), "
+                                                 "l (spin); default z / z,z / z,x,y / z")
+    bands.add_argument("--fermi", type=float, help="E_F in eV (default: the first [fermi] energy of CONFIG)")
+    bands.add_argument("--slice", metavar="AXIS=VALUE", help="a map on the plane k_AXIS = VALUE (Å⁻¹), e.g. z=0")
+    bands.add_argument("--extent", type=float, help="half-width of the map (Å⁻¹; default: half the longest "
+                                                    "reciprocal vector)")
+    bands.add_argument("-n", type=int, default=None, help="points per side of the map (81) or on the longest "
+                                                          "path segment (120)")
+    bands.add_argument("-o", "--output", type=Path, metavar="OUT.png", help="default: CONFIG_bands.png / _slice.png")
 
     plot = sub.add_parser("plot", help="plot a result file to PNG", epilog=_PLOT_EXAMPLES, formatter_class=fmt,
                           description="Plot σ(E_F) of a result, one curve per component.")
@@ -98,7 +127,8 @@ def _reproduce(args: argparse.Namespace) -> int:
         print("properspin: error: the paper reproduction (properspin.paper.reproduce) is not available in this "
               "installation", file=sys.stderr)
         return 1
-    result = reproduce.run(output_dir=args.output, quick=args.quick, progress=not args.quiet)
+    output = args.output or Path("paper-figures-quick" if args.quick else "paper-figures")
+    result = reproduce.run(output_dir=output, quick=args.quick, progress=not args.quiet, force=args.force)
     return int(result) if isinstance(result, int) else 0
 
 
@@ -113,32 +143,85 @@ def _info(args: argparse.Namespace) -> int:
     from . import io
     from .results import parameters
 
+    seed = str(args.result)[: -len(".win")] if str(args.result).endswith(".win") else str(args.result)
+    if not args.result.is_file() and Path(seed + ".win").is_file() or str(args.result).endswith(".win"):
+        return _info_run(seed)
     res = io.load(args.result)
     a = res.attrs
-    print(f"file:        {args.result}")
-    print(f"response:    {a.get('response', res.name)} — {a.get('description', '')}")
-    print(f"units:       {a.get('units', '?')}")
-    print("dims:        " + ", ".join(f"{d} ({n})" for d, n in res.sizes.items()))
+    say = _clean_print  # every line goes through the sanitiser: attributes may hold terminal escapes
+    say(f"file:        {args.result}")
+    say(f"response:    {a.get('response', res.name)} — {a.get('description', '')}")
+    say(f"units:       {a.get('units', '?')}")
+    say("dims:        " + ", ".join(f"{d} ({n})" for d, n in res.sizes.items()))
     for d in res.dims:
         v = res[d].values
         span = f"{v.min():g} … {v.max():g} {res[d].attrs.get('units', '')}" if v.dtype.kind == "f" \
             else " ".join(str(x) for x in v)
-        print(f"  {d:<10} {span.strip()}")
+        say(f"  {d:<10} {span.strip()}")
     mesh = {k: a[k] for k in a if k.startswith("mesh")}
-    print("mesh:        " + ", ".join(f"{k.removeprefix('mesh_') if k != 'mesh' else 'kind'}={v}"
+    say("mesh:        " + ", ".join(f"{k.removeprefix('mesh_') if k != 'mesh' else 'kind'}={v}"
                                       for k, v in mesh.items()))
-    print(f"temperature: {a.get('temperature_K', '?')} K    broadening: {a.get('broadening_eV', 0)} eV")
-    print(f"model:       {a.get('model', '?')} (dim {a.get('dim', '?')}, {a.get('nbands', '?')} bands)")
+    say(f"temperature: {a.get('temperature_K', '?')} K    broadening: {a.get('broadening_eV', 0)} eV")
+    say(f"model:       {a.get('model', '?')} (dim {a.get('dim', '?')}, {a.get('nbands', '?')} bands)")
     for key in ("model_parameters", "model_info"):
         if key in a:
             value = parameters(res, key)
             items = value.items() if isinstance(value, dict) else [("", value)]
-            print(f"  {key.removeprefix('model_')}: " + ", ".join(f"{k}={v}" for k, v in items))
+            say(f"  {key.removeprefix('model_')}: " + ", ".join(f"{k}={v}" for k, v in items))
     if a.get("degenerate_kpoints"):
         how = str(a.get("degenerate_treatment", "exclude")).split(":")[0]
-        print(f"degenerate:  {a['degenerate_kpoints']} k-points with degenerate blocks ({how}), "
-              f"band pairs {a.get('degenerate_band_pairs')}")
-    print(f"version:     properspin {a.get('properspin_version', '?')}    created: {a.get('created', '?')}")
+        say(f"degenerate:  {a['degenerate_kpoints']} k-points with degenerate blocks ({how}), "
+            f"band pairs {a.get('degenerate_band_pairs')}")
+    say(f"version:     properspin {a.get('properspin_version', '?')}    created: {a.get('created', '?')}")
+    return 0
+
+
+_SHOWN = {"Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn"}  # categories printed as escapes (terminal control, bidi)
+
+
+def _clean(value: object) -> object:
+    """Text from a file, made safe for a terminal: control, format (bidi) and unassigned characters escaped."""
+    import unicodedata
+
+    if not isinstance(value, str):
+        return value
+    return "".join(c.encode("unicode_escape").decode("ascii") if unicodedata.category(c) in _SHOWN else c
+                   for c in value)
+
+
+def _clean_print(*parts: object) -> None:
+    print(*(_clean(str(p)) for p in parts))
+
+
+def _info_run(seed: str) -> int:
+    """What :func:`properspin.models.wannier90_run` reads from a Wannier90 run."""
+    from .models.wannier import read_wannier90_run
+
+    run = read_wannier90_run(seed)
+    d = run.describe()
+    s = run.settings
+    print(f"run:         {d['seedname']}")
+    for kind, path in d["files"].items():
+        print(f"  {kind:<10} {path}")
+    print(f"bands:       num_wann {d['num_wann']}, num_bands {d['num_bands']}, excluded {d['exclude_bands'] or 'none'}")
+    print(f"k-grid:      mp_grid {d['mp_grid']} ({d['num_kpts']} k-points), nntot {d['nntot']}, shells " + ", ".join(
+        f"|b| = {sh['radius_inv_angstrom']:.6f} Å⁻¹ × {sh['multiplicity']} (w_b = {sh['weight_angstrom2']:.6f} Å²)"
+        for sh in d["bvector_shells"]))
+    if d["disentangled"]:
+        print(f"disentangled: yes, outer window bands {d['outer_window_bands'][0]}..{d['outer_window_bands'][1]}, "
+              f"ndimwin {d['ndimwin_range'][0]}..{d['ndimwin_range'][1]}")
+    else:
+        print("disentangled: no")
+    print(f"real space:  {d['nrpts_wigner_seitz']} Wigner–Seitz vectors, use_ws_distance "
+          f"{'true' if d['use_ws_distance'] else 'false'}")
+    print(f"spin:        {d['spin_operator']}" + ("  (Qiao et al. spin current available)" if d["qiao_spin_current"]
+                                                  else ""))
+    if d["num_valence_bands"]:
+        print(f"scissors:    {d['scissors_shift_eV']} eV above band {d['num_valence_bands']}")
+    print(f"postw90:     fermi {s['fermi_energies'] or 'none'} eV, berry_kmesh {s['berry_kmesh']}, "
+          f"berry_task '{s['berry_task']}', kubo_smr_fixed_en_width {s['kubo_smr_fixed_en_width']} eV"
+          f"{' (adaptive smearing requested: not supported)' if s['kubo_adpt_smr'] else ''}, "
+          f"kubo_eigval_max {s['kubo_eigval_max']} eV, shc_method {s['shc_method']}")
     return 0
 
 
@@ -148,7 +231,35 @@ def _plot(args: argparse.Namespace) -> int:
 
     res = io.load(args.result)
     out = args.output or args.result.with_suffix(".png")
+    if out.resolve() == args.result.resolve():
+        raise ValueError(f"{out}: the plot would replace the result it is made from; choose another -o")
     print(plot_result(res, out, components=args.component))
+    return 0
+
+
+def _bands(args: argparse.Namespace) -> int:
+    from . import bands
+    from .config import build_model, load_config
+
+    cfg = load_config(args.config)
+    model = build_model(cfg, args.config)
+    fermi = args.fermi if args.fermi is not None else cfg.fermi.energies()[0]
+    if args.slice:
+        axis, _, value = args.slice.partition("=")
+        try:
+            offset = float(value or 0.0)
+        except ValueError:
+            raise ValueError(f"--slice expects AXIS=VALUE (e.g. z=0), got {args.slice!r}") from None
+        ds = bands.kslice(model, args.quantity, args.component, fermi=fermi, normal=axis.strip(), offset=offset,
+                          extent=args.extent, n=args.n or 81)
+        out = args.output or args.config.with_name(args.config.stem + "_slice.png")
+        png = bands.plot_kslice(ds, out)
+    else:
+        ds = bands.bands(model, args.quantity, args.component, fermi=fermi, npoints=args.n or 120)
+        out = args.output or args.config.with_name(args.config.stem + "_bands.png")
+        png = bands.plot_bands(ds, out)
+    print(png)
+    print(bands.save(ds, Path(png).with_suffix(".nc")))
     return 0
 
 
@@ -156,7 +267,8 @@ def _log_warning(message, category, filename, lineno, file=None, line=None) -> N
     log.warning("warning: %s: %s", category.__name__, message)
 
 
-_COMMANDS = {"run": _run, "reproduce": _reproduce, "models": _models, "info": _info, "plot": _plot}
+_COMMANDS = {"run": _run, "reproduce": _reproduce, "models": _models, "info": _info, "plot": _plot,
+             "bands": _bands}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -176,14 +288,22 @@ def main(argv: list[str] | None = None) -> int:
     show, warnings.showwarning = warnings.showwarning, _log_warning
     try:
         return _COMMANDS[args.command](args)
-    except KeyboardInterrupt:
-        print("properspin: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        from .engine import Terminated
+
+        print("properspin: " + ("terminated" if isinstance(exc, Terminated) else "interrupted"), file=sys.stderr)
+        return 143 if isinstance(exc, Terminated) else 130
     except (ValueError, TypeError) as exc:  # includes ConfigError
-        print(f"properspin: error: {exc}", file=sys.stderr)
+        print(f"properspin: error: {_clean(str(exc))}", file=sys.stderr)
         return 2
     except OSError as exc:
-        print(f"properspin: error: {exc}", file=sys.stderr)
+        print(f"properspin: error: {_clean(str(exc))}", file=sys.stderr)
+        return 1
+    except MemoryError as exc:
+        print(f"properspin: error: out of memory{': ' + str(exc) if str(exc) else ''}", file=sys.stderr)
+        return 1
+    except RecursionError:
+        print("properspin: error: input nested too deeply (recursion limit reached)", file=sys.stderr)
         return 1
     finally:
         warnings.showwarning = show

@@ -7,14 +7,18 @@ file, the key and what was expected, e.g. ``bad.toml: mesh.nk: expected a positi
 
 from __future__ import annotations
 
+import codecs
 import logging
 import re
+import shutil
 import tomllib
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import PydanticCustomError
+
+from .conventions import DEGENERACY_TOL
 
 if TYPE_CHECKING:  # pragma: no cover
     import xarray as xr
@@ -23,6 +27,8 @@ log = logging.getLogger(__name__)
 
 MESH_KINDS = ("grid", "disk", "sphere", "cylinder")
 FORMATS = ("netcdf", "csv", "png")
+#: ``[output] units = "wannier"``: 3D results in the units postw90 and WannierBerri print
+WANNIER_UNITS = {"(hbar/2e) S/m": "(hbar/e) S/cm", "S/m": "S/cm"}
 
 
 class ConfigError(ValueError):
@@ -69,11 +75,20 @@ class WannierSpec(_Section):
     dim: Literal[1, 2, 3] = 3
 
 
+class Wannier90RunSpec(_Section):
+    seedname: str
+    use_ws_distance: bool | None = None
+    spin: bool | Literal["auto"] = "auto"
+    scissors_shift: float | None = None
+    num_valence_bands: PosInt | None = None
+
+
 class ModelSpec(_Section):
     name: str | None = None
     parameters: dict[str, Any] = {}
     kp: KpSpec | None = None
     wannier90: WannierSpec | None = None
+    wannier90_run: Wannier90RunSpec | None = None
     zeeman: Vector3 | None = None
 
     @field_validator("name")
@@ -88,9 +103,9 @@ class ModelSpec(_Section):
 
     @model_validator(mode="after")
     def _one_source(self) -> ModelSpec:
-        given = [k for k in ("name", "kp", "wannier90") if getattr(self, k) is not None]
+        given = [k for k in ("name", "kp", "wannier90", "wannier90_run") if getattr(self, k) is not None]
         if len(given) != 1:
-            raise ValueError("expected exactly one of name (built-in model), kp or wannier90, "
+            raise ValueError("expected exactly one of name (built-in model), kp, wannier90 or wannier90_run, "
                              f"got {', '.join(given) or 'none'}")
         if self.parameters and self.name is None:
             raise ValueError("model.parameters belongs to a built-in model (model.name)")
@@ -127,11 +142,14 @@ class CylinderSpec(_Section):
     nphi: PosInt = 32
 
 
+MAX_FERMI = 1_000_000  # Fermi energies of one run file: each costs a row of partial sums per component
+
+
 class FermiSpec(_Section):
-    values: Annotated[list[float], Field(min_length=1)] | None = None
+    values: Annotated[list[float], Field(min_length=1, max_length=MAX_FERMI)] | None = None
     start: float | None = None
     stop: float | None = None
-    num: PosInt | None = None
+    num: Annotated[int, Field(gt=0, le=MAX_FERMI)] | None = None
 
     @model_validator(mode="after")
     def _one_form(self) -> FermiSpec:
@@ -158,8 +176,10 @@ class CalculationSpec(_Section):
     responses: Annotated[list[str], Field(min_length=1)] = ["proper_spin"]
     temperature: NonNegFloat = 0.0
     broadening: NonNegFloat = 0.0
-    degeneracy_tol: PosFloat = 1e-6
+    degeneracy_tol: PosFloat = DEGENERACY_TOL
     chunk_size: PosInt | None = None
+    max_kpoints: PosInt = 10**9
+    parameters: dict[str, dict[str, Any]] = {}
 
     @field_validator("responses")
     @classmethod
@@ -178,12 +198,37 @@ class OutputSpec(_Section):
     path: str = "results"
     name: str | None = None
     formats: list[Literal["netcdf", "csv", "png"]] = ["netcdf", "csv", "png"]
+    units: Literal["native", "wannier"] = "native"
+
+    @field_validator("path")
+    @classmethod
+    def _no_nul(cls, path: str) -> str:
+        if "\0" in path:
+            raise ValueError("the path contains a NUL byte")
+        return path
+
+    @field_validator("name")
+    @classmethod
+    def _plain_name(cls, name: str | None) -> str | None:
+        if name is not None:
+            check_stem(name)
+        return name
+
+
+def check_stem(name: str) -> str:
+    """An output file-name prefix must stay inside the output directory: no separators, '..' or NUL."""
+    if not name or name in (".", "..") or any(c in name for c in "/\\\0") or name != name.strip():
+        raise ValueError(f"expected a plain file-name prefix (no '/', '\\', '..', NUL or surrounding spaces; the "
+                         f"directory is [output] path), got {_got(name)}")
+    if any(ord(c) < 32 for c in name):
+        raise ValueError(f"expected a file-name prefix without control characters, got {_got(name)}")
+    return name
 
 
 class RunConfig(_Section):
     model: ModelSpec
-    mesh: Annotated[GridSpec | DiskSpec | SphereSpec | CylinderSpec, Field(discriminator="kind")]
-    fermi: FermiSpec
+    mesh: Annotated[GridSpec | DiskSpec | SphereSpec | CylinderSpec, Field(discriminator="kind")] | None = None
+    fermi: FermiSpec | None = None
     calculation: CalculationSpec = CalculationSpec()
     output: OutputSpec = OutputSpec()
 
@@ -313,16 +358,45 @@ def load_config(path: str | Path) -> RunConfig:
     """Read and validate a TOML run file (ConfigError on any problem)."""
     path = Path(path)
     try:
-        with open(path, "rb") as fh:
-            raw = tomllib.load(fh)
+        size = path.stat().st_size
+        if size > _MAX_BYTES:
+            raise ConfigError(path, [("", f"{size} bytes: a run file of more than {_MAX_BYTES} bytes is refused")])
+        data = path.read_bytes()
     except FileNotFoundError:
         raise ConfigError(path, [("", "no such file")]) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(path, [("", f"invalid TOML: {exc}")]) from None
+    except IsADirectoryError:
+        raise ConfigError(path, [("", "is a directory, not a TOML file")]) from None
+    except OSError as exc:
+        raise ConfigError(path, [("", f"cannot read: {exc.strerror or exc}")]) from None
+    try:
+        raw = tomllib.loads(_text(data))
+    except ValueError as exc:  # TOMLDecodeError, UnicodeDecodeError
+        raise ConfigError(path, [("", f"invalid TOML: {exc}" if isinstance(exc, tomllib.TOMLDecodeError)
+                                  else str(exc))]) from None
+    except RecursionError:
+        raise ConfigError(path, [("", "invalid TOML: arrays or tables nested too deeply")]) from None
     try:
         return RunConfig.model_validate(raw)
     except ValidationError as exc:
         raise ConfigError(path, _problems(exc)) from None
+
+
+_MAX_BYTES = 16 * 2**20
+
+
+def _text(data: bytes) -> str:
+    """UTF-8 text of a run file; a UTF-8 byte-order mark (Windows editors) is dropped, anything else that is
+    not UTF-8 is a ValueError saying where."""
+    if data.startswith(codecs.BOM_UTF8):
+        data = data[len(codecs.BOM_UTF8):]
+    elif data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise ValueError("the file is UTF-16 text; save it as UTF-8")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise ValueError(f"not UTF-8 text: byte 0x{data[exc.start]:02x} at line {line}; save the file as UTF-8"
+                         ) from None
 
 
 def build_model(cfg: RunConfig, source: str | Path) -> Any:
@@ -348,6 +422,21 @@ def build_model(cfg: RunConfig, source: str | Path) -> Any:
                 raise ConfigError(source, [("model.wannier90.path", f"no such file: {file}")])
             model = registry.get("wannier90").build(path=file, lattice=w.lattice, spinor_order=w.spinor_order,
                                                     use_position=w.use_position, dim=w.dim)
+        elif spec.wannier90_run is not None:
+            from .models.wannier import wannier90_run
+
+            w = spec.wannier90_run
+            words = [("use_ws_distance", "model.wannier90_run.use_ws_distance"),
+                     ("scissors", "model.wannier90_run.scissors_shift"),
+                     ("num_valence_bands", "model.wannier90_run.num_valence_bands"),
+                     (".spn", "model.wannier90_run.spin")]
+            default = "model.wannier90_run.seedname"
+            seed = (base / w.seedname).resolve()
+            try:
+                model = wannier90_run(seed, use_ws_distance=w.use_ws_distance, spin=w.spin,
+                                      scissors_shift=w.scissors_shift, num_valence_bands=w.num_valence_bands)
+            except FileNotFoundError as exc:
+                raise ConfigError(source, [("model.wannier90_run.seedname", str(exc))]) from None
         else:
             entry = registry.get(spec.name)  # type: ignore[arg-type]
             words = [(p.name, f"model.parameters.{p.name}") for p in entry.parameters()]
@@ -377,11 +466,18 @@ def _check_parameters(entry: Any, given: dict[str, Any], source: str | Path) -> 
         raise ConfigError(source, problems)
 
 
-def build_mesh(cfg: RunConfig) -> Any:
-    """The :mod:`properspin.mesh` object of the ``[mesh]`` section."""
+def build_mesh(cfg: RunConfig, model: Any = None) -> Any:
+    """The :mod:`properspin.mesh` object of the ``[mesh]`` section (without one: a Wannier90 run's
+    ``berry_kmesh``, a Γ-centred grid as postw90's)."""
     from . import mesh
 
     m = cfg.mesh
+    if m is None:
+        kmesh = _postw90(model).get("berry_kmesh")
+        if not kmesh:
+            raise ValueError("missing required key: no [mesh] section (only a Wannier90 run with berry_kmesh in its "
+                             ".win can do without)")
+        return mesh.grid(tuple(kmesh))
     if isinstance(m, GridSpec):
         return mesh.grid(m.n, shift=m.shift if isinstance(m.shift, float) else tuple(m.shift))
     params = m.model_dump(exclude={"kind"})
@@ -394,19 +490,46 @@ def _check(cfg: RunConfig, model: Any, source: str | Path) -> Any:
     from .responses import RESPONSES
 
     try:
-        mesh = meshes.resolve(build_mesh(cfg), model)
+        mesh = meshes.resolve(build_mesh(cfg, model), model)
     except ValueError as exc:
+        if cfg.mesh is None:
+            raise ConfigError(source, [("mesh", str(exc))]) from None
         key = "mesh.shift" if "shift" in str(exc) else "mesh.n" if cfg.mesh.kind == "grid" else "mesh.kind"
         raise ConfigError(source, [(key, str(exc))]) from None
     try:
-        meshes.check_cutoff(mesh, model, cfg.fermi.energies())
+        meshes.check_cutoff(mesh, model, fermi_energies(cfg, model))
     except ValueError as exc:
         raise ConfigError(source, [("mesh.radius", str(exc))]) from None
     for name in cfg.calculation.responses:
-        if RESPONSES[name].needs_spin and model.spin is None:
-            msg = f"response {name!r} needs a spin operator, but model '{model.name}' has none (try 'charge')"
+        if RESPONSES[name].needs_spin and not model.has_spin:
+            why = model.info.get("spin_operator", "")
+            msg = (f"response {name!r} needs a spin operator, but model '{model.name}' has none"
+                   + (f" ({why})" if why else "") + " (try 'charge')")
             raise ConfigError(source, [("calculation.responses", msg)])
+    for name, params in cfg.calculation.parameters.items():
+        if name not in cfg.calculation.responses:
+            raise ConfigError(source, [(f"calculation.parameters.{name}", "not one of calculation.responses")])
+        try:
+            RESPONSES[name].with_params(**params)
+        except (ValueError, TypeError) as exc:
+            raise ConfigError(source, [(f"calculation.parameters.{name}", str(exc))]) from None
     return mesh
+
+
+def _postw90(model: Any) -> dict[str, Any]:
+    info = getattr(model, "info", {}) or {}
+    return info.get("postw90", {}) if isinstance(info.get("postw90", {}), dict) else {}
+
+
+def fermi_energies(cfg: RunConfig, model: Any = None) -> list[float]:
+    """The ``[fermi]`` energies; without the section, a Wannier90 run's ``fermi_energy`` or scan (eV)."""
+    if cfg.fermi is not None:
+        return cfg.fermi.energies()
+    energies = _postw90(model).get("fermi_energies")
+    if not energies:
+        raise ValueError("missing required key: no [fermi] section (only a Wannier90 run with fermi_energy or "
+                         "fermi_energy_min/max in its .win can do without)")
+    return list(energies)
 
 
 def run_config(path: str | Path, output: str | Path | None = None, progress: bool | None = None,
@@ -421,26 +544,72 @@ def run_config(path: str | Path, output: str | Path | None = None, progress: boo
     path = Path(path)
     cfg = load_config(path)
     model = build_model(cfg, path)
+    try:
+        fermi = fermi_energies(cfg, model)
+    except ValueError as exc:
+        raise ConfigError(path, [("fermi", str(exc))]) from None
     mesh = _check(cfg, model, path)
     calc, out = cfg.calculation, cfg.output
     outdir = Path(output) if output is not None else path.parent / out.path
     stem = out.name or path.stem
-    engine = ps.Engine(chunk_size=calc.chunk_size, progress=progress) if calc.chunk_size else \
-        ps.Engine(chunk_size=_default_chunk(model), progress=progress)
-    fermi = cfg.fermi.energies()
+    formats = formats or list(out.formats)
+    _check_outputs(outdir, stem, calc.responses, formats, path, output is not None)
+    engine = ps.Engine(chunk_size=calc.chunk_size or _default_chunk(model), progress=progress,
+                       max_kpoints=calc.max_kpoints)
     results = {}
     for name in calc.responses:
-        broadening = calc.broadening if "broadening" in ps.responses.get(name).defaults else None
+        resp = ps.responses.get(name, **calc.parameters.get(name, {}))
+        broadening = calc.broadening if "broadening" in resp.defaults and "broadening" not in \
+            calc.parameters.get(name, {}) else None
         log.info("%s: %s on %s mesh (%d k-points), %d Fermi energies, T = %g K", path.name, name,
-                 cfg.mesh.kind, mesh.size, len(fermi), calc.temperature)
+                 cfg.mesh.kind if cfg.mesh else "grid (berry_kmesh)", mesh.size, len(fermi), calc.temperature)
         try:
-            res = ps.conductivity(model, name, fermi=fermi, mesh=mesh, temperature=calc.temperature,
+            res = ps.conductivity(model, resp, fermi=fermi, mesh=mesh, temperature=calc.temperature,
                                   broadening=broadening, degeneracy_tol=calc.degeneracy_tol, engine=engine)
         except ValueError as exc:
             raise ConfigError(path, [("calculation", str(exc))]) from None
+        if out.units == "wannier" and model.dim == 3:
+            res = ps.results.convert(res, WANNIER_UNITS.get(res.attrs["units"], res.attrs["units"]))
         results[name] = res
-        _write(res, outdir / f"{stem}_{name}", formats or list(out.formats), model, mesh)
+        failures = _write(res, outdir / f"{stem}_{name}", formats, model, mesh)
+        if failures:
+            raise OutputError(failures, results)
     return results
+
+
+class OutputError(OSError):
+    """Writing results failed (disk full, directory removed meanwhile ...); ``results`` holds every result
+    computed so far, in memory and intact, and ``str()`` names each file that could not be written."""
+
+    def __init__(self, failures: list[str], results: dict[str, xr.DataArray]):
+        super().__init__("; ".join(failures) + " (the results computed so far are kept: OutputError.results)")
+        self.results = results
+
+
+def _check_outputs(outdir: Path, stem: str, responses: list[str], formats: list[str], source: Path,
+                   from_option: bool) -> None:
+    """Refuse, before the first k-point, an output that could not be written (docs/cli.md)."""
+    from . import io
+
+    key = "--output" if from_option else "output.path"
+    try:
+        check_stem(stem)
+    except ValueError as exc:
+        raise ConfigError(source, [("output.name", f"{exc} (the run file's name is the default)")]) from None
+    suffix = {"netcdf": ".nc", "csv": ".csv", "png": ".png"}
+    try:
+        if outdir.exists() and not outdir.is_dir():
+            raise NotADirectoryError(f"{outdir} exists and is not a directory")
+        for name in responses:
+            for fmt in formats:
+                io.check_target(outdir / f"{stem}_{name}{suffix[fmt]}")
+        existing = next(p for p in (outdir, *outdir.parents) if p.exists())
+        free = shutil.disk_usage(existing).free
+    except (OSError, ValueError) as exc:
+        raise ConfigError(source, [(key, f"cannot write the results there: {exc}")]) from None
+    need = len(responses) * sum(_OUTPUT_BYTES[f] for f in formats)
+    if free < need:
+        raise ConfigError(source, [(key, f"{outdir} has {free} bytes free; the results need about {need}")])
 
 
 def _default_chunk(model: Any) -> int:
@@ -449,21 +618,34 @@ def _default_chunk(model: Any) -> int:
     return default_chunk_size(model.nbands)
 
 
-def _write(res: xr.DataArray, base: Path, formats: list[str], model: Any, mesh: Any) -> None:
+#: Bytes a result file may take (a generous bound for the free-space check before computing).
+_OUTPUT_BYTES = {"netcdf": 200_000, "csv": 200_000, "png": 400_000}
+
+
+def _write(res: xr.DataArray, base: Path, formats: list[str], model: Any, mesh: Any) -> list[str]:
+    """Write every format; returns the failures (each an OSError message naming its file)."""
     from . import io
 
+    failures = []
     for fmt in formats:
-        if fmt == "netcdf":
-            target = io.save(res, base.with_suffix(".nc"))
-        elif fmt == "csv":
-            target = io.to_csv(res, base.with_suffix(".csv"))
-        elif fmt == "png":
-            from .plotting import default_kpath, plot_result
+        try:
+            if fmt == "netcdf":
+                target = io.save(res, base.with_name(base.name + ".nc"))
+            elif fmt == "csv":
+                target = io.to_csv(res, base.with_name(base.name + ".csv"))
+            elif fmt == "png":
+                from .plotting import default_kpath, plot_result
 
-            target = plot_result(res, base.with_suffix(".png"), bands=(model, default_kpath(model, mesh)))
-        else:  # pragma: no cover - validated by the schema
-            raise ValueError(f"unknown output format {fmt!r}; choose from {', '.join(FORMATS)}")
+                target = plot_result(res, base.with_name(base.name + ".png"),
+                                     bands=(model, default_kpath(model, mesh)))
+            else:  # pragma: no cover - validated by the schema
+                raise ValueError(f"unknown output format {fmt!r}; choose from {', '.join(FORMATS)}")
+        except OSError as exc:
+            failures.append(str(exc))
+            continue
         log.info("wrote %s", target)
+    return failures
 
 
-__all__ = ["ConfigError", "RunConfig", "build_mesh", "build_model", "load_config", "run_config"]
+__all__ = ["ConfigError", "OutputError", "RunConfig", "build_mesh", "build_model", "fermi_energies", "load_config",
+           "run_config"]

@@ -10,8 +10,8 @@ about 30 % faster for 8 ≤ n ≤ 24 (18 × 18: 25 µs instead of 33 µs on the 
 n = 2–4; from ``_SMALL_MAX`` bands on, and for real matrices, numpy's divide and conquer is used.
 
 The LAPACK routines are scipy's (``scipy.linalg.cython_lapack``), registered with LLVM under fixed names so
-that the compiled function can be cached on disk.  Any failure (no numba or scipy, a QL iteration that does
-not converge) falls back to ``numpy.linalg.eigh``.
+that the compiled function can be cached on disk.  Any failure (no numba or scipy, ``NUMBA_DISABLE_JIT=1``, a QL
+iteration that does not converge) falls back to ``numpy.linalg.eigh``.
 """
 
 from __future__ import annotations
@@ -42,9 +42,13 @@ def available() -> bool:
 
 
 def _build():  # noqa: ANN202 - returns a compiled function or None
+    from ._numba import jit_enabled, njit
+
+    if not jit_enabled():  # NUMBA_DISABLE_JIT: the LAPACK calls below would not run as Python
+        return None
     try:
         import llvmlite.binding as llvm
-        from numba import njit, types
+        from numba import types
         from numba.extending import get_cython_function_address
     except ImportError:  # pragma: no cover - numba is a dependency
         return None

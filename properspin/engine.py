@@ -1,4 +1,6 @@
-"""The engine: stream a mesh in chunks, evaluate a response per chunk, add the partial Fermi sums.
+"""The engine: where chunks run.  It streams a mesh in chunks, runs each (:func:`properspin.chunk.run_chunk`:
+what a chunk computes) in this process, local worker processes, an executor, Dask or MPI, and adds the
+partial Fermi sums.
 
 A chunk is a contiguous range of mesh indices.  Its result is a list of partial-sum arrays (one per
 temperature, see :mod:`properspin.sweep`) plus degeneracy diagnostics; partials are added in chunk
@@ -9,6 +11,7 @@ Memory is bounded by the chunk size whatever the mesh size.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import ctypes
 import functools
 import hashlib
@@ -17,79 +20,25 @@ import math
 import multiprocessing as mp
 import os
 import pickle
+import signal
+import threading
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from . import geometry as geo
-from .mesh import Mesh
-from .model import Model
-from .responses import Response
-from .sweep import Sweep
+from .chunk import ChunkResult, Job, run_chunk
 
+if TYPE_CHECKING:
+    from .mesh import Mesh
+    from .model import Model
 
-@dataclass(frozen=True)
-class Job:
-    """Everything a worker needs to evaluate one chunk (picklable when the model is)."""
-
-    model: Model
-    mesh: Mesh
-    response: Response
-    sweeps: tuple[Sweep, ...]
-    degeneracy_tol: float
-
-    @property
-    def ncomp(self) -> int:
-        return int(np.prod([len(v) for v in self.response.coords(self.model.dim).values()]))
-
-
-@dataclass
-class ChunkResult:
-    partials: list[np.ndarray]
-    degenerate_kpoints: int = 0
-    degenerate_bands: set[tuple[int, int]] = field(default_factory=set)
-
-
-def run_chunk(job: Job, start: int, stop: int) -> ChunkResult:
-    """Evaluate ``job`` on mesh indices ``[start, stop)``: the hot path.
-
-    The fused numba kernel (:mod:`properspin.kernels`) covers proper/conventional spin, torque dipole and
-    charge; the numpy formulas of :mod:`properspin.geometry` (the reference it is tested against) do the rest.
-    """
-    k, w = job.mesh.points(job.model, start, stop)
-    from . import kernels  # compiled fused kernel (numba); None for what it does not cover
-
-    resp = job.response
-    if resp.fused_mode is not None:
-        fast = kernels.kernel_chunk(resp.name, job.model, k, w, job.sweeps, job.degeneracy_tol,
-                                    resp.params.get("broadening", 0.0))
-        # The kernel does Eq. (2) with degenerate pairs excluded; where a degenerate block carries a spin that is
-        # not ∝ 1 (flagged) the block-trace form differs, and this chunk runs on the numpy path instead.
-        if fast is not None and not (fast.degenerate_kpoints and resp.params.get("degenerate") == "block_trace"):
-            return ChunkResult(*fast)
-    g = resp.band_geometry(job.model, k, job.degeneracy_tol)
-    q = resp.formula(g, resp.params)  # (*comp, N, n)
-    nk, nb = g.energies.shape
-    q = q.reshape(-1, nk, nb) * w[None, :, None]
-    values = q.reshape(q.shape[0], -1).T  # (N*n, ncomp)
-    energies = g.energies.reshape(-1)
-    out = ChunkResult([])
-    for sweep in job.sweeps:
-        partial = sweep.empty(values.shape[1])
-        sweep.accumulate(partial, energies, values)
-        out.partials.append(partial)
-    if job.response.kind == "spin" and job.response.name != "conventional_spin":
-        bad = geo.degenerate_contributions(g)
-        if bad.any():
-            out.degenerate_kpoints = int(bad.any(axis=(1, 2)).sum())
-            rows, cols = np.nonzero(bad.any(axis=0))
-            out.degenerate_bands = {(int(m), int(n)) for m, n in zip(rows, cols, strict=True) if m < n}
-    return out
+__all__ = ["ChunkResult", "Engine", "Job", "default_chunk_size", "run_chunk", "run_chunk_limited"]
 
 
 def _merge(total: ChunkResult | None, part: ChunkResult) -> ChunkResult:
@@ -130,6 +79,13 @@ class Engine:
         Progress bar on stderr (``None``: only when stderr is a terminal).
     blas_threads
         BLAS threads per process while chunks run (1: parallelism comes from workers, not BLAS).
+    max_kpoints
+        Largest mesh accepted (default 10⁹ k-points); a larger one is refused before the first k-point with an
+        estimate of its CPU time and memory.  ``None`` lifts the limit.  A mesh whose chunks would not fit in
+        the machine's memory is refused whatever this says (lower ``chunk_size``).
+
+    Local worker processes die with this process (also on SIGKILL), and SIGTERM stops a run as Ctrl-C does:
+    finished chunks stay in the checkpoint, and running again resumes to the identical result.
     """
 
     chunk_size: int = 20_000
@@ -139,8 +95,12 @@ class Engine:
     checkpoint: str | Path | None = None
     progress: bool | None = None
     blas_threads: int | None = 1
+    max_kpoints: int | None = 10**9
 
     def __post_init__(self) -> None:
+        if self.max_kpoints is not None and (isinstance(self.max_kpoints, bool) or int(self.max_kpoints)
+                                             != self.max_kpoints or self.max_kpoints < 1):
+            raise ValueError(f"max_kpoints must be a positive integer or None, got {self.max_kpoints!r}")
         if isinstance(self.chunk_size, bool) or int(self.chunk_size) != self.chunk_size or self.chunk_size < 1:
             raise ValueError(f"chunk_size must be a positive integer, got {self.chunk_size!r}")
         if self.workers is not None and (isinstance(self.workers, bool) or int(self.workers) != self.workers
@@ -162,22 +122,37 @@ class Engine:
 
     def run(self, job: Job) -> ChunkResult:
         ranges = self.ranges(job.mesh.size)
+        _check_size(self, job, ranges)
+        show = _show_progress(self.progress)
+        if show and not self.checkpoint and len(ranges) < _BAR_STEPS and job.mesh.size >= 2 * _BAR_MIN:
+            # a bar that can move: a mesh that fits one chunk is split into ~20 (results change only by round-off)
+            step = max(_BAR_MIN, -(-job.mesh.size // _BAR_STEPS))
+            ranges = [(a, min(job.mesh.size, a + step)) for a in range(0, job.mesh.size, step)]
         ckpt = _Checkpoint(self.checkpoint, job, ranges) if self.checkpoint else None
         done, total = ckpt.load() if ckpt else (0, None)
-        bar = _progress(len(ranges), self.progress, job)
+        bar = _progress(len(ranges), show, job)
         bar.update(done)
         todo = ranges[done:]
+        results = self._results(job, todo)
         try:
-            with threadpool_limits(self.blas_threads):
-                for count, part in self._results(job, todo):  # in chunk order: deterministic sums
+            with threadpool_limits(self.blas_threads), _sigterm_as_interrupt():
+                for count, part in results:  # in chunk order: deterministic sums
                     total = _merge(total, part)
                     done += count
                     if ckpt:
                         ckpt.save(done, total)
                     bar.update(count)
+        except MemoryError:
+            kept = f"; the {done} finished chunks are kept in {ckpt.path}" if ckpt and done else ""
+            raise MemoryError(f"out of memory computing {job.response.name} in chunks of up to {ranges[0][1]} "
+                              f"k-points ({_gigabytes(_chunk_bytes(self, job, ranges))} per process estimated): "
+                              f"lower Engine(chunk_size=...), the number of workers or of Fermi energies{kept}"
+                              ) from None
         finally:
+            results.close()  # stops and reaps local workers at once when the run is interrupted
             bar.close()
-        assert total is not None
+        if total is None:  # an empty range list cannot happen (meshes have ≥ 1 point); be explicit anyway
+            raise ValueError("the mesh has no k-points")
         if ckpt:
             ckpt.remove()
         return total
@@ -284,11 +259,144 @@ def _dask_results(scheduler: Any, job: Job, todo: list[tuple[int, int]], blas: i
 
 
 def _forked_results(job: Job, todo: list[tuple[int, int]], workers: int) -> Iterator[ChunkResult]:
+    """Chunks on local worker processes (fork), which die with this process (see :func:`_worker_start`).
+
+    Stopped early (an exception, Ctrl-C, SIGTERM, or the consumer closing this generator), the workers are
+    killed and reaped before it returns, instead of finishing every queued chunk first.
+    """
     global _FORKED_JOB
     _FORKED_JOB = job  # workers inherit it at fork: models built from closures need no pickling
-    with cf.ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as pool:
+    pool = cf.ProcessPoolExecutor(workers, mp_context=mp.get_context("fork"), initializer=_worker_start,
+                                  initargs=(os.getpid(),))
+    finished = False
+    try:
         futures = [pool.submit(_run_forked, a, b) for a, b in todo]
         yield from (f.result() for f in futures)
+        finished = True
+    finally:
+        if not finished:
+            _kill_workers(pool)
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _kill_workers(pool: cf.ProcessPoolExecutor) -> None:
+    """SIGKILL the pool's processes and reap them (they hold no state worth keeping: the sums are here)."""
+    procs = list((getattr(pool, "_processes", None) or {}).values())
+    for proc in procs:
+        if proc.is_alive():
+            proc.kill()
+    for proc in procs:
+        proc.join(timeout=5)
+
+
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def _worker_start(parent: int) -> None:
+    """Start-up of a local worker: die with the parent, leave signals to it.
+
+    * ``prctl(PR_SET_PDEATHSIG, SIGKILL)`` (Linux): the kernel kills the worker when the parent dies, even by
+      SIGKILL; a parent already gone before that call is caught by comparing ``getppid()``;
+    * a watchdog thread polls ``getppid()`` as a fallback (other systems, or a death signal lost);
+    * SIGINT is ignored (Ctrl-C reaches the whole process group; the parent stops and kills its workers) and
+      SIGTERM is the default again (the parent's handler, inherited at fork, raises KeyboardInterrupt).
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):  # pragma: no cover - not Linux
+        pass
+    if os.getppid() != parent:
+        os._exit(1)
+    threading.Thread(target=_watch_parent, args=(parent,), name="properspin-watchdog", daemon=True).start()
+
+
+def _watch_parent(parent: int, period: float = 0.5) -> None:
+    import time
+
+    while os.getppid() == parent:
+        time.sleep(period)
+    os._exit(1)  # orphaned: nobody will read the result
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM during :meth:`Engine.run`: a clean stop as Ctrl-C (checkpoint kept, workers killed)."""
+
+
+@contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """Turn SIGTERM into :class:`Terminated` while chunks run (main thread, default handler only)."""
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGTERM) \
+            is not signal.SIG_DFL:
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        raise Terminated("terminated (SIGTERM)")
+
+    signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+#: Rough single-core cost of one k-point with n bands, µs (the fused kernel, measured on the development
+#: machine for 2–36 bands; a Wannier model with many R vectors costs more): 3 + 0.6 n² + 0.005 n³.
+def _microseconds_per_kpoint(n: int) -> float:
+    return 3.0 + 0.6 * n**2 + 0.005 * n**3
+
+
+def _chunk_bytes(engine: Engine, job: Job, ranges: list[tuple[int, int]]) -> float:
+    """Memory of one process while it runs a chunk, estimated for the numpy path (the kernel needs less):
+    the (N, n, n) complex band-basis matrices, the per-state values and the partial sums."""
+    n, dim, ncomp = job.model.nbands, job.model.dim, job.ncomp
+    chunk = max((b - a for a, b in ranges), default=0)
+    matrices = chunk * n * n * 16 * (2 * dim + 12)
+    values = chunk * n * max(ncomp, 1) * 8 * 3
+    return float(matrices + values + _partial_bytes(job))
+
+
+def _partial_bytes(job: Job) -> float:
+    """The running sums and one chunk's partial sums (every temperature)."""
+    return float(sum(s.nbins for s in job.sweeps) * max(job.ncomp, 1) * 8 * 2)
+
+
+_PROCESS_BYTES = 50e6  # a worker process of its own (interpreter, numpy, numba) beyond what fork shares
+
+
+def _gigabytes(nbytes: float) -> str:
+    return f"{nbytes / 1e9:.3g} GB"
+
+
+def _check_size(engine: Engine, job: Job, ranges: list[tuple[int, int]]) -> None:
+    """Refuse, before the first k-point, a mesh above ``max_kpoints`` or chunks that cannot fit in memory."""
+    size, n = job.mesh.size, job.model.nbands
+    hours = size * _microseconds_per_kpoint(n) * 1e-6 / 3600
+    local = min(engine.nworkers, len(ranges)) if engine.executor is None and engine.scheduler is None else 1
+    need = _chunk_bytes(engine, job, ranges) * max(local, 1)
+    if local > 1:  # forked workers, and the parent holding the running sums
+        need += local * _PROCESS_BYTES + _partial_bytes(job)
+    estimate = (f"estimated ≈ {hours:.3g} CPU-hours at ≈ {_microseconds_per_kpoint(n):.3g} µs per k-point for "
+                f"{n} bands, and ≈ {_gigabytes(need)} of memory for {max(local, 1)} process(es)")
+    if engine.max_kpoints is not None and size > engine.max_kpoints:
+        raise ValueError(f"the mesh has {size:.4g} k-points, more than max_kpoints = {engine.max_kpoints:.4g} "
+                         f"({estimate}): use a coarser mesh, or Engine(max_kpoints=None) ([calculation] max_kpoints "
+                         "in a run file) if you mean it")
+    total = _physical_memory()
+    if total and need > total:
+        raise ValueError(f"chunks of up to {max(b - a for a, b in ranges)} k-points need ≈ {_gigabytes(need)} of "
+                         f"memory, more than this machine's {_gigabytes(total)} ({estimate}): lower "
+                         "Engine(chunk_size=...), the number of workers, Fermi energies or temperatures")
+
+
+def _physical_memory() -> int:
+    try:
+        return int(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - not POSIX
+        return 0
 
 
 def _mpi_results(job: Job, todo: list[tuple[int, int]], blas: int | None) -> Iterator[tuple[int, ChunkResult]]:
@@ -338,45 +446,184 @@ def _run_forked(start: int, stop: int) -> ChunkResult:
 
 
 class _Checkpoint:
-    """Running partial sums of a calculation, keyed by a fingerprint of everything that determines them."""
+    """Running partial sums of a calculation, keyed on its content.
+
+    The key hashes the response (name, parameters, formula), the mesh (every point of an explicit one), the
+    Fermi energies, temperatures, degeneracy tolerance and chunk layout, the model's description and the
+    SHA-256 of every file it names (a Wannier ``_tb.dat`` edited in place).  Next to it the file keeps a probe
+    of the model's content: H, ∂H/∂k, spin and position matrix at a few fixed k-points of the mesh, which
+    must agree to 1e-9 (two custom models, both called "custom", differ there).  A checkpoint whose counts are
+    out of range, whose sums are not finite or have the wrong shape is refused; so is any unreadable file.
+    """
 
     def __init__(self, path: str | Path, job: Job, ranges: list[tuple[int, int]]) -> None:
+        from . import __version__
+        from .io import check_target
+
         self.path = Path(path)
-        desc = {"response": job.response.name, "params": job.response.params, "model": job.model.describe(),
-                "mesh": job.mesh.describe(),
-                "fermi": [s.fermi.tolist() for s in job.sweeps], "T": [s.temperature for s in job.sweeps],
-                "tol": job.degeneracy_tol,
-                "chunks": [len(ranges), ranges[0][1] if ranges else 0]}
-        self.key = hashlib.sha256(json.dumps(desc, sort_keys=True, default=str).encode()).hexdigest()
+        try:  # before the first k-point: a directory in the way, no permission, a NUL byte
+            check_target(self.path)
+        except OSError as exc:
+            raise type(exc)(exc.errno, f"checkpoint: {exc.strerror}") from None
+        except ValueError as exc:
+            raise ValueError(f"checkpoint: {exc}") from None
+        self.job, self.ranges = job, ranges
+        resp = job.response
+        self.desc = {
+            "response": [resp.name, resp.params, _code_id(resp.formula)],
+            "model": job.model.describe(), "model files": _file_hashes(job.model),
+            "mesh": [job.mesh.describe(), _points_hash(job.mesh)],
+            "Fermi energies": [s.fermi.tolist() for s in job.sweeps],
+            "temperatures": [s.temperature for s in job.sweeps],
+            "degeneracy_tol": job.degeneracy_tol,
+            "chunk layout": hashlib.sha256(np.asarray(ranges, dtype=np.int64).tobytes()).hexdigest(),
+            "properspin version": __version__,
+        }
+        try:
+            self.text = json.dumps(self.desc, sort_keys=True, default=str)
+        except (RecursionError, ValueError) as exc:
+            raise ValueError(f"checkpoint: the model's parameters or info cannot be described ({exc})") from None
+        self.key = hashlib.sha256(self.text.encode()).hexdigest()
+        self.probe = _probe(job)
+        self._warned = False
+
+    def _corrupt(self, what: str) -> ValueError:
+        return ValueError(f"checkpoint {self.path} is corrupt or unreadable ({what}); delete it to start over")
 
     def load(self) -> tuple[int, ChunkResult | None]:
         if not self.path.exists():
             return 0, None
         try:
             with np.load(self.path, allow_pickle=False) as f:
-                key, done = str(f["key"]), int(f["done"])
-                partials = [f[f"partial{i}"] for i in range(int(f["nsweeps"]))]
-                kpts, bands = int(f["degenerate_kpoints"]), f["degenerate_bands"]
+                arrays = {name: f[name] for name in f.files}
         except Exception as exc:  # noqa: BLE001 - any unreadable file is a corrupt checkpoint
-            raise ValueError(f"checkpoint {self.path} is corrupt or unreadable ({exc}); delete it to start over"
-                             ) from None
-        if key != self.key:
-            raise ValueError(f"checkpoint {self.path} belongs to a different calculation (model, mesh, response, "
-                             "Fermi energies, temperature or chunk size differ); delete it or choose another path")
-        return done, ChunkResult(partials, kpts, {(int(a), int(b)) for a, b in bands.reshape(-1, 2)})
+            raise self._corrupt(str(exc)) from None
+        missing = {"key", "done", "nsweeps", "degenerate_kpoints", "degenerate_bands", "probe"} - set(arrays)
+        if missing:
+            raise self._corrupt(f"no {', '.join(sorted(missing))}; written by an older version?")
+        if str(arrays["key"]) != self.key:
+            raise ValueError(f"checkpoint {self.path} belongs to a different calculation ({self._difference(arrays)} "
+                             "differ); delete it or choose another path")
+        probe = arrays["probe"]
+        scale = max(1.0, float(np.max(np.abs(self.probe), initial=0.0)))
+        if probe.shape != self.probe.shape or not np.allclose(probe, self.probe, rtol=1e-9, atol=1e-9 * scale):
+            raise ValueError(f"checkpoint {self.path} belongs to a different calculation (the model's H(k), ∂H/∂k, "
+                             "spin or position matrix differ at the probe k-points, although its name and "
+                             "parameters agree); delete it or choose another path")
+        return self._validated(arrays)
+
+    def _difference(self, arrays: dict[str, np.ndarray]) -> str:
+        try:
+            old = json.loads(str(arrays["desc"]))
+            new = json.loads(self.text)
+            keys = [k for k in new if old.get(k) != new[k]]
+        except (KeyError, ValueError):
+            keys = []
+        return ", ".join(keys) if keys else "model, mesh, response, Fermi energies, temperature or chunk size"
+
+    def _validated(self, a: dict[str, np.ndarray]) -> tuple[int, ChunkResult]:
+        def integer(name: str, lo: int, hi: int) -> int:
+            v = a[name]
+            if v.shape != () or v.dtype.kind not in "iu" or not lo <= int(v) <= hi:
+                raise self._corrupt(f"{name} = {v.tolist()!r} is not an integer in [{lo}, {hi}]")
+            return int(v)
+
+        done = integer("done", 1, len(self.ranges))
+        integer("nsweeps", len(self.job.sweeps), len(self.job.sweeps))
+        partials = []
+        for i, sweep in enumerate(self.job.sweeps):
+            p = a.get(f"partial{i}")
+            shape = (sweep.nbins, self.job.ncomp)
+            if p is None or p.shape != shape or p.dtype != np.float64:
+                raise self._corrupt(f"partial sum {i} is {None if p is None else (p.shape, str(p.dtype))}, "
+                                    f"expected float64 of shape {shape}")
+            if not np.all(np.isfinite(p)):
+                raise self._corrupt(f"partial sum {i} contains NaN or inf")
+            partials.append(p)
+        kpts = integer("degenerate_kpoints", 0, self.job.mesh.size)
+        bands = a["degenerate_bands"]
+        n = self.job.model.nbands
+        if bands.dtype.kind not in "iu" or bands.ndim != 2 or bands.shape[1] != 2 or np.any(bands < 0) \
+                or np.any(bands >= n):
+            raise self._corrupt(f"degenerate_bands is not a list of band pairs in [0, {n})")
+        return done, ChunkResult(partials, kpts, {(int(m), int(k)) for m, k in bands})
 
     def save(self, done: int, total: ChunkResult) -> None:
-        tmp = self.path.with_name(self.path.name + ".tmp")
+        """Write atomically; a failure (disk full, directory gone) warns once and the run goes on."""
+        tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")  # two runs on one path do not mix
         arrays = {f"partial{i}": p for i, p in enumerate(total.partials)}
-        with open(tmp, "wb") as fh:
-            np.savez(fh, key=self.key, done=done, nsweeps=len(total.partials),
-                     degenerate_kpoints=total.degenerate_kpoints,
-                     degenerate_bands=np.array(sorted(total.degenerate_bands), dtype=np.int64).reshape(-1, 2),
-                     **arrays)
-        os.replace(tmp, self.path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with open(tmp, "wb") as fh:
+                np.savez(fh, key=self.key, desc=self.text, probe=self.probe, done=done, nsweeps=len(total.partials),
+                         degenerate_kpoints=total.degenerate_kpoints,
+                         degenerate_bands=np.array(sorted(total.degenerate_bands), dtype=np.int64).reshape(-1, 2),
+                         **arrays)
+            os.replace(tmp, self.path)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            if not self._warned:
+                self._warned = True
+                warnings.warn(f"checkpoint {self.path} could not be written ({exc.strerror or exc}); the run goes on, "
+                              "but an interruption now loses the chunks since the last checkpoint", RuntimeWarning,
+                              stacklevel=3)
 
     def remove(self) -> None:
         self.path.unlink(missing_ok=True)
+
+
+def _code_id(func: Any) -> str:
+    """Module, name and bytecode hash of a response formula (a custom formula under a built-in name differs)."""
+    code = getattr(func, "__code__", None)
+    digest = hashlib.sha256(code.co_code + repr(code.co_names).encode()).hexdigest()[:16] if code else ""
+    return f"{getattr(func, '__module__', '')}.{getattr(func, '__qualname__', type(func).__name__)}:{digest}"
+
+
+def _file_hashes(model: Model) -> dict[str, str]:
+    """SHA-256 of every existing file named by a string in the model's parameters or info (its source files)."""
+    out: dict[str, str] = {}
+    stack: list[Any] = [model.parameters, model.info]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, (list, tuple)):
+            stack.extend(item)
+        elif isinstance(item, (str, os.PathLike)) and len(str(item)) < 4096 and "\0" not in str(item):
+            try:
+                path = Path(item)
+                if str(path) not in out and path.is_file():
+                    digest = hashlib.sha256()
+                    with open(path, "rb") as fh:
+                        for block in iter(lambda fh=fh: fh.read(1 << 20), b""):
+                            digest.update(block)
+                    out[str(path)] = digest.hexdigest()
+            except OSError:
+                continue
+    return out
+
+
+def _points_hash(mesh: Mesh) -> str:
+    """Hash of an explicit mesh's points and weights (its description holds only a label and a size)."""
+    from .mesh import Explicit
+
+    if not isinstance(mesh, Explicit):
+        return ""
+    return hashlib.sha256(np.ascontiguousarray(mesh.k).tobytes() + np.ascontiguousarray(mesh.w).tobytes()).hexdigest()
+
+
+def _probe(job: Job) -> np.ndarray:
+    """The model's content at a few fixed mesh points: k, w, H, ∂H/∂k, spin and position matrix, flattened."""
+    model = job.model
+    k, w = job.mesh.sample(model)
+    parts = [k, w, model.h(k), model.dh(k)]
+    if model.spin is not None:
+        parts.append(model.spin)
+    position = model.berry_connection_orbital(k)
+    if position is not None:
+        parts.append(position)
+    return np.concatenate([np.asarray(p, dtype=complex).ravel() for p in parts])
 
 
 class _NoBar:
@@ -387,12 +634,20 @@ class _NoBar:
         pass
 
 
-def _progress(total: int, show: bool | None, job: Job) -> Any:
+_BAR_STEPS, _BAR_MIN = 20, 256  # a shown bar gets about 20 steps, chunks of at least 256 k-points
+
+
+def _show_progress(show: bool | None) -> bool:
+    """``progress=None``: a bar exactly when stderr is a terminal."""
     import sys
 
-    if show is None:
-        show = sys.stderr.isatty() and total > 1
-    if not show:
+    return bool(sys.stderr.isatty()) if show is None else bool(show)
+
+
+def _progress(total: int, show: bool, job: Job) -> Any:
+    import sys
+
+    if not show or total < 2:
         return _NoBar()
     from tqdm import tqdm
 

@@ -53,6 +53,7 @@ def _chunks(model: Model, mesh: meshes.Mesh) -> Iterator[tuple[np.ndarray, np.nd
 
 def _states(model: Model, mesh: meshes.Mesh) -> tuple[np.ndarray, np.ndarray]:
     """All eigenvalues sorted ascending, with the electron weight of each state."""
+    meshes.check_points(mesh.size, 16 * 4 * model.nbands, "fermi_level")  # energies, weights, sort, cumsum
     es, ws = [], []
     for e, w in _chunks(model, mesh):
         es.append(e.ravel())
@@ -60,6 +61,15 @@ def _states(model: Model, mesh: meshes.Mesh) -> tuple[np.ndarray, np.ndarray]:
     e, w = np.concatenate(es), np.concatenate(ws)
     order = np.argsort(e, kind="stable")
     return e[order], w[order]
+
+
+def band_ranges(model: Model, mesh: meshes.Mesh) -> np.ndarray:
+    """(n, 2) lowest and highest energy of each band on the mesh (eV), streamed in chunks."""
+    lo = np.full(model.nbands, np.inf)
+    hi = np.full(model.nbands, -np.inf)
+    for e, _ in _chunks(model, meshes.resolve(mesh, model)):
+        lo, hi = np.minimum(lo, e.min(0)), np.maximum(hi, e.max(0))
+    return np.stack([lo, hi], axis=1)
 
 
 def fermi_level(model: Model, electrons: float, mesh: meshes.Mesh, temperature: float = 0.0) -> float:
@@ -127,6 +137,7 @@ def carrier_density(model: Model, fermi: Any, mesh: meshes.Mesh, temperature: fl
     mesh = meshes.resolve(mesh, model)
     if not model.periodic:
         meshes.check_cutoff(mesh, model, fermi_in)
+    meshes.check_points(mesh.size, 0, "carrier_density")  # streamed: the limit on its time only
     levels, inverse = np.unique(fermi_in, return_inverse=True)
     sweep = Sweep(levels, t)
     partial = sweep.empty(1)

@@ -21,11 +21,14 @@ occupied–empty and occupied–occupied parts (with an optional dephasing weigh
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from .model import CYCLIC_PAIRS as _CYCLIC
+from .conventions import CYCLIC_PAIRS as _CYCLIC
+from .conventions import DEGENERACY_TOL, excluded, gauge_dependent, new_block, spin_split
 from .model import Model
 
 
@@ -39,6 +42,11 @@ class BandGeometry:
     torque: np.ndarray | None  # (3, N, n, n) band basis, t = i[H, s]/ħ in eV
     degeneracy_tol: float
     wannier_curvature: np.ndarray | None = None  # (nc, N, n): (U† F^W U)_mm of a Wannier model, Å²
+    #: the model's ab-initio spin current (Model.spin_current) at these k, evaluated on first use
+    spin_current_source: Callable[[], np.ndarray] | None = None
+    _cache: dict = field(default_factory=dict, repr=False)
+    model: Model | None = None  # the model and k-points (N, dim) it came from, for responses that need
+    k: np.ndarray | None = None  # H away from these k (finite q) or H + h·s (Zeeman derivatives)
     position: np.ndarray | None = None  # (dim, N, n, n): Ā = U† A^W U, band-basis Wannier position term, Å
 
     @property
@@ -50,13 +58,12 @@ class BandGeometry:
         d = self.energies[:, :, None] - self.energies[:, None, :]
         with np.errstate(divide="ignore"):
             out = 1.0 / (d * d + broadening**2)
-        out[np.abs(d) < self.degeneracy_tol] = 0.0
+        out[excluded(d, self.degeneracy_tol)] = 0.0
         return out
 
     def degenerate_pairs(self) -> np.ndarray:
         """Boolean (N, n, n) mask of off-diagonal pairs closer than ``degeneracy_tol``."""
-        d = np.abs(self.energies[:, :, None] - self.energies[:, None, :])
-        mask = d < self.degeneracy_tol
+        mask = excluded(self.energies[:, :, None] - self.energies[:, None, :], self.degeneracy_tol)
         n = self.energies.shape[1]
         mask[:, np.arange(n), np.arange(n)] = False
         return mask
@@ -67,7 +74,8 @@ class BandGeometry:
             return None if x is None else np.take(x, np.flatnonzero(keep) if np.asarray(keep).dtype == bool
                                                   else keep, axis=axis)
         return BandGeometry(cut(self.energies, 0), cut(self.velocity, 1), cut(self.spin, 1), cut(self.torque, 1),
-                            self.degeneracy_tol, cut(self.wannier_curvature, 1), cut(self.position, 1))
+                            self.degeneracy_tol, cut(self.wannier_curvature, 1), model=self.model,
+                            k=cut(self.k, 0), position=cut(self.position, 1))
 
     def rotated(self, w: np.ndarray) -> BandGeometry:
         """The same states in another gauge ``U → U W``, ``w`` (N, n, n) unitary and block-diagonal on the
@@ -78,7 +86,7 @@ class BandGeometry:
         def rot(x: np.ndarray | None) -> np.ndarray | None:
             return None if x is None else wd[None] @ x @ w[None]
         return BandGeometry(self.energies, rot(self.velocity), rot(self.spin), rot(self.torque), self.degeneracy_tol,
-                            self.wannier_curvature, rot(self.position))
+                            self.wannier_curvature, model=self.model, k=self.k, position=rot(self.position))
 
     @property
     def spin_diagonal(self) -> np.ndarray:
@@ -86,12 +94,31 @@ class BandGeometry:
         self._need_spin()
         return np.einsum("lkmm->lkm", self.spin).real
 
+    def spin_current(self, method: str = "simple") -> np.ndarray:
+        """Band-basis conventional spin current ½{s^l, v^a}, (3, dim, N, n, n) in ħ·eV·Å.
+
+        ``"simple"``: from the model's own s and v (products inside its bands); ``"qiao"``: the model's
+        ``spin_current`` (Qiao et al., PRB 98, 214402: <ψ_n|σ v|ψ_m> through all ab-initio bands of a
+        Wannier90 run).
+        """
+        if method == "simple":
+            self._need_spin()
+            return _anticommutator_with_velocity(self.spin, self)
+        if method != "qiao":
+            raise ValueError(f"spin-current method must be 'simple' or 'qiao', got {method!r}")
+        if self.spin_current_source is None:
+            raise ValueError("method='qiao' needs a model with ab-initio spin-current matrix elements "
+                             "(Model.spin_current: a Wannier90 run read with its .spn, .mmn and .eig)")
+        if "qiao" not in self._cache:
+            self._cache["qiao"] = np.asarray(self.spin_current_source())
+        return self._cache["qiao"]
+
     def _need_spin(self) -> None:
         if self.spin is None:
             raise ValueError("this quantity needs a spin operator, but the model has spin=None")
 
 
-def band_geometry(model: Model, k: np.ndarray, degeneracy_tol: float = 1e-6, with_spin: bool = True,
+def band_geometry(model: Model, k: np.ndarray, degeneracy_tol: float = DEGENERACY_TOL, with_spin: bool = True,
                   with_torque: bool = True, with_curvature: bool = True) -> BandGeometry:
     """Diagonalise H(k) and rotate ∂H/∂k, the position term and (``with_spin``) the spin into the band basis.
 
@@ -110,7 +137,8 @@ def geometry_from_eigenvectors(
 ) -> BandGeometry:
     """Band-basis quantities from given eigenvectors ``u`` (N, n, n) — any gauge (phases, rotations)."""
     ud = u.conj().transpose(0, 2, 1)
-    velocity = ud @ model.dh(k) @ u
+    dh_bar = ud @ model.dh(k) @ u
+    velocity = dh_bar
     a_w = model.berry_connection_orbital(k)
     f_bar = a_bar = None
     if a_w is not None:
@@ -124,7 +152,16 @@ def geometry_from_eigenvectors(
         if with_torque:
             t_orb = 1j * (h[None] @ model.spin[:, None] - model.spin[:, None] @ h[None])
             torque = ud[None] @ t_orb @ u[None]
-    return BandGeometry(energies, velocity, spin, torque, degeneracy_tol, f_bar, a_bar)
+    elif model.spin_k is not None and with_spin:  # S(k) of a Wannier90 run: t = i[H(k), S(k)]
+        s_orb = model.spin_at(k)
+        spin = ud[None] @ s_orb @ u[None]
+        if with_torque:
+            torque = ud[None] @ (1j * (h[None] @ s_orb - s_orb @ h[None])) @ u[None]
+    source = None
+    if model.spin_current is not None:
+        source = functools.partial(model.spin_current, k, energies, u, dh_bar, degeneracy_tol)
+    return BandGeometry(energies, velocity, spin, torque, degeneracy_tol, f_bar, source, model=model, k=k,
+                        position=a_bar)
 
 
 def _wannier_curvature(a_w: np.ndarray, curl: np.ndarray, u: np.ndarray, ud: np.ndarray) -> np.ndarray:
@@ -146,7 +183,7 @@ def berry_connection(g: BandGeometry) -> np.ndarray:
     d = g.energies[:, None, :] - g.energies[:, :, None]  # ε_n − ε_m
     with np.errstate(divide="ignore", invalid="ignore"):
         r = 1j * g.velocity / d
-    r[:, np.abs(d) < g.degeneracy_tol] = 0.0
+    r[:, excluded(d, g.degeneracy_tol)] = 0.0
     return r
 
 
@@ -195,9 +232,10 @@ def proper_spin_curvature(g: BandGeometry, degenerate: str = "block_trace") -> n
 
 # ------------------------------------------------------------------------ degenerate blocks (conventions §3)
 def block_labels(energies: np.ndarray, tol: float) -> np.ndarray:
-    """(N, n) block index of each band: consecutive (sorted) bands closer than ``tol`` share a block."""
+    """(N, n) block index of each band: consecutive (sorted) bands whose gap is excluded share a block
+    (:func:`properspin.conventions.new_block`)."""
     new = np.ones(energies.shape, dtype=bool)
-    new[:, 1:] = np.diff(energies, axis=1) >= tol
+    new[:, 1:] = new_block(np.diff(energies, axis=1), tol)
     return np.cumsum(new, axis=1) - 1
 
 
@@ -211,7 +249,7 @@ def degenerate_kpoints(g: BandGeometry) -> np.ndarray:
     """(N,) True at k-points with a block of two or more bands."""
     if g.energies.shape[1] < 2:
         return np.zeros(len(g.energies), dtype=bool)
-    return (np.diff(g.energies, axis=1) < g.degeneracy_tol).any(axis=1)
+    return (~new_block(np.diff(g.energies, axis=1), g.degeneracy_tol)).any(axis=1)
 
 
 def block_share(q: np.ndarray, same: np.ndarray) -> np.ndarray:
@@ -406,12 +444,17 @@ def _block_eigh(mat: np.ndarray, same: np.ndarray) -> tuple[np.ndarray, np.ndarr
 
 
 # ------------------------------------------------------------------------ density-matrix responses
-def density_response(g: BandGeometry, a_op: np.ndarray, broadening: float = 0.0) -> np.ndarray:
+def density_response(g: BandGeometry, a_op: np.ndarray, broadening: float = 0.0,
+                     eigval_max: float | None = None) -> np.ndarray:
     """Per-band ``Q^j_m = Σ_n 2 Im(A_nm V^j_mn)/(Δ² + η²)`` so that ``Tr(A ρ_E) = e E_j Σ_m f_m Q^j_m``.
 
     ``a_op`` (..., N, n, n) Hermitian band-basis operator; returns (..., dim_j, N, n).  ρ_E is Eq. (6).
+    ``eigval_max`` (eV) drops every pair with a band above it (Wannier90's ``kubo_eigval_max``).
     """
     inv = g.inverse_gap_squared(broadening)
+    if eigval_max is not None and np.isfinite(eigval_max):
+        high = g.energies > eigval_max
+        inv = np.where(high[:, :, None] | high[:, None, :], 0.0, inv)
     a_t = np.swapaxes(a_op, -1, -2)
     return np.stack([2 * ((a_t * g.velocity[j]).imag * inv).sum(-1) for j in range(g.dim)], axis=-3)
 
@@ -423,10 +466,34 @@ def _anticommutator_with_velocity(op: np.ndarray, g: BandGeometry) -> np.ndarray
     return 0.5 * (o @ v + v @ o)
 
 
-def conventional_spin_curvature(g: BandGeometry, broadening: float = 0.0) -> np.ndarray:
-    """Conventional (Kubo) spin response: ``Tr(½{s^l, v_i} ρ_E)`` per band, shape (3, dim_i, dim_j, N, n)."""
-    g._need_spin()
-    return density_response(g, _anticommutator_with_velocity(g.spin, g), broadening)
+def conventional_spin_curvature(g: BandGeometry, broadening: float = 0.0, method: str = "simple",
+                                eigval_max: float | None = None) -> np.ndarray:
+    """Conventional (Kubo) spin response: ``Tr(½{s^l, v_i} ρ_E)`` per band, shape (3, dim_i, dim_j, N, n).
+
+    ``method`` chooses the spin-current matrix (:meth:`BandGeometry.spin_current`): ``"simple"`` ½{s, v} inside
+    the model's bands, ``"qiao"`` the ab-initio one of a Wannier90 run (Qiao et al. 2018, as postw90).
+    """
+    return density_response(g, g.spin_current(method), broadening, eigval_max)
+
+
+def conventional_spin_curvature_ac(g: BandGeometry, frequency: float, broadening: float, method: str = "simple",
+                                   eigval_max: float | None = None) -> np.ndarray:
+    """The ac (Kubo) conventional spin response per band, (2, 3, dim_i, dim_j, N, n): real and imaginary parts of
+    ``Q_m(ω) = Σ_n 2 Im(J_nm V^j_mn) / (Δ_mn² − (ħω + iη)²)`` (postw90's ``shc_freq_scan``; ω, η in eV); at ω = 0 the
+    real part is :func:`conventional_spin_curvature` and the imaginary part vanishes."""
+    d = g.energies[:, :, None] - g.energies[:, None, :]
+    z = complex(frequency, broadening)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        fac = 1.0 / (d * d - z * z)
+    skip = np.abs(d) < g.degeneracy_tol
+    skip[:, np.arange(d.shape[1]), np.arange(d.shape[1])] = True
+    if eigval_max is not None and np.isfinite(eigval_max):
+        high = g.energies > eigval_max
+        skip |= high[:, :, None] | high[:, None, :]
+    fac[skip] = 0.0
+    a_t = np.swapaxes(g.spin_current(method), -1, -2)
+    q = np.stack([2 * ((a_t * g.velocity[j]).imag * fac).sum(-1) for j in range(g.dim)], axis=-3)
+    return np.stack([q.real, q.imag])
 
 
 def _split_spin(g: BandGeometry, same: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -456,7 +523,7 @@ def appendix_c_terms(g: BandGeometry, degenerate: str = "block_trace") -> dict[s
         n = g.energies.shape[1]
         same = np.broadcast_to(np.eye(n, dtype=bool), g.energies.shape + (n,))
         d = g.energies[:, None, :] - g.energies[:, :, None]
-        exclude = np.abs(d) < g.degeneracy_tol
+        exclude = excluded(d, g.degeneracy_tol)
     else:
         same = exclude = same_block(g)
     s_d, s_od = _split_spin(g, same)
@@ -500,12 +567,12 @@ def degenerate_contributions(g: BandGeometry) -> np.ndarray:
 
     Inside a degenerate subspace D the band-diagonal spin of Eq. (2) depends on the basis chosen in D
     unless the spin restricted to D is ∝ 1; a pair is flagged when ``s^l_nn'`` ≠ 0 or
-    ``s^l_nn ≠ s^l_n'n'`` for some l.
+    ``s^l_nn ≠ s^l_n'n'`` for some l (the rule of :mod:`properspin.conventions`).
     """
     mask = g.degenerate_pairs()
     if not mask.any() or g.spin is None:
         return mask & False
     s = g.spin
     sd = g.spin_diagonal
-    split = np.max(np.abs(s) + np.abs(sd[:, :, :, None] - sd[:, :, None, :]), axis=0)
-    return mask & (split > 1e-8)
+    split = np.max(spin_split(s, sd[:, :, :, None], sd[:, :, None, :]), axis=0)
+    return mask & gauge_dependent(split)

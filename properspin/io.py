@@ -1,17 +1,23 @@
 """Result files: netCDF (lossless, :func:`save` / :func:`load`) and CSV (:func:`to_csv`, for spreadsheets).
 
-Both are written atomically: to a temporary file in the target directory, then ``os.replace``d, so
-an interrupted run never leaves a half-written result under the final name.
+Both are made in memory and then written atomically (:func:`write_bytes`): to a temporary file in the target
+directory, flushed to disk, then ``os.replace``d, so an interrupted run never leaves a half-written result
+under the final name.  HDF5 never writes to the disk itself: a full disk made h5py crash the interpreter
+(segmentation fault) while it cleaned up; now it is an ``OSError`` naming the file, and the result in memory
+stays usable.  :func:`check_target` validates an output path before anything is computed.
 """
 
 from __future__ import annotations
 
 import contextlib
 import csv
+import errno
 import importlib.util
+import io
 import itertools
 import os
 import secrets
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,6 +26,8 @@ if TYPE_CHECKING:  # pragma: no cover
     import xarray as xr
 
 PathLike = str | os.PathLike
+
+_NAME_MAX = 255  # bytes in one file name on Linux, macOS and Windows file systems
 
 #: Dimensions that label one component (everything except ``fermi`` and ``temperature``).
 _SWEEP_DIMS = ("temperature", "fermi")
@@ -49,28 +57,89 @@ def _atomic(path: PathLike, suffix: str) -> Iterator[Path]:
         raise
 
 
+def check_target(path: PathLike) -> Path:
+    """Refuse, before any computing, an output path that cannot be written: a NUL byte, a directory in its
+    place, a file where a parent directory should be, a directory without write permission or on a read-only
+    file system (tested by creating and removing a temporary file in the nearest existing parent).  Creates
+    nothing: :func:`write_bytes` makes the missing directories."""
+    target = Path(path)
+    if "\0" in str(target):
+        raise ValueError(f"output path {str(target)!r} contains a NUL byte")
+    if target.is_dir():
+        raise IsADirectoryError(errno.EISDIR, f"cannot write {target}: a directory is in the way")
+    if target.exists() and not target.is_file():  # a device, FIFO or socket: the rename would replace it
+        raise OSError(errno.EEXIST, f"cannot write {target}: it exists and is not a regular file")
+    if len(target.name.encode()) > _NAME_MAX - 32:  # room for the temporary name of _atomic
+        raise OSError(errno.ENAMETOOLONG, f"cannot write {target}: file name longer than {_NAME_MAX - 32} bytes")
+    parent = target.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    try:
+        if not parent.is_dir():
+            raise NotADirectoryError(errno.ENOTDIR, f"{parent} is not a directory")
+        with tempfile.TemporaryFile(dir=parent, prefix=f".{target.name[:40]}."):
+            pass
+    except OSError as exc:
+        raise type(exc)(exc.errno, f"cannot write {target}: {exc.strerror or exc}") from None
+    return target
+
+
+def write_bytes(path: PathLike, data: bytes | memoryview) -> Path:
+    """Write ``data`` atomically (temporary file, fsync, rename); OSError naming the path on any failure."""
+    target = check_target(path)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with _atomic(target, ".tmp") as tmp, open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+    except OSError as exc:
+        raise type(exc)(exc.errno, f"cannot write {target}: {exc.strerror or exc}") from None
+    return target
+
+
 def save(result: xr.DataArray, path: PathLike) -> Path:
-    """Write ``result`` (values, coords, attrs) to a netCDF-4 file; returns the path."""
+    """Write ``result`` (values, coords, attrs) to a netCDF-4 file; returns the path.
+
+    The file is made in memory first (:func:`write_bytes`): a full disk is an ``OSError`` naming ``path``,
+    never a crash, and ``result`` is unchanged.
+    """
+    from . import __version__
     from .results import _attr
 
     result = result.copy(deep=False)
-    result.attrs = {k: _attr(v) for k, v in result.attrs.items()}
-    with _atomic(path, ".nc.tmp") as tmp:
-        result.to_netcdf(tmp, engine=_engine())
-    return Path(path)
+    result.attrs = {"properspin_version": __version__} | {k: _attr(v) for k, v in result.attrs.items()}
+    engine = _engine()
+    if engine == "h5netcdf":
+        return write_bytes(path, result.to_netcdf(engine=engine))
+    check_target(path)  # pragma: no cover - netCDF4 (no h5py) writes files only
+    with _atomic(path, ".nc.tmp") as tmp:  # pragma: no cover
+        result.to_netcdf(tmp, engine=engine)
+    return Path(path)  # pragma: no cover
 
 
 def load(path: PathLike) -> xr.DataArray:
-    """Read a result written by :func:`save`: values, coords and attrs identical to what was saved."""
+    """Read a result written by :func:`save`: values, coords and attrs identical to what was saved.
+
+    ValueError for any other file, including netCDF/HDF5 files that properspin did not write.
+    """
+    import warnings
+
     import xarray as xr
 
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such result file")
     try:
-        return xr.load_dataarray(path, engine=_engine())
-    except (OSError, ValueError) as exc:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # h5netcdf's notes on plain HDF5 files
+            result = xr.load_dataarray(path, engine=_engine())
+    except (OSError, ValueError, KeyError, TypeError) as exc:
         raise ValueError(f"{path}: not a properspin netCDF result ({exc})") from None
+    if "properspin_version" not in result.attrs:
+        raise ValueError(f"{path}: not a properspin netCDF result (a netCDF/HDF5 file without properspin's "
+                         "attributes)")
+    return result
 
 
 def component_dims(result: xr.DataArray) -> list[str]:
@@ -79,10 +148,12 @@ def component_dims(result: xr.DataArray) -> list[str]:
 
 
 def component_label(result: xr.DataArray, index: dict[str, str]) -> str:
-    """Column name: ``sigma_z_yx`` (σ^z_yx), ``sigma_xy``, ``C6_sigma_z_yx``, ``torque_y_x``."""
+    """Column name: ``sigma_z_yx`` (σ^z_yx), ``sigma_xy``, ``C6_sigma_z_yx``, ``torque_y_x``, ``M_z``."""
     prefix = f"{index['term']}_" if "term" in index else ""
-    if result.attrs.get("response") == "torque":
+    if "spin" in result.dims and "current" not in result.dims:  # a torque density (spin, field)
         return f"{prefix}torque_{index['spin']}_{index['field']}"
+    if "axis" in index:  # orbital magnetisation
+        return f"{prefix}M_{index['axis']}"
     spin = f"_{index['spin']}" if "spin" in index else ""
     return f"{prefix}sigma{spin}_{index.get('current', '')}{index.get('field', '')}"
 
@@ -115,16 +186,21 @@ def to_csv(result: xr.DataArray, path: PathLike) -> Path:
         + ("; temperature_K in K" if "temperature" in sweep else ""),
         "# column sigma_l_ij = σ^l_ij (spin l, current i, field j; J^l_i = σ^l_ij E_j)",
     ]
-    header += [f"# {key}: {value}" for key, value in result.attrs.items()]
+    header += [f"# {key}: {_one_line(value)}" for key, value in result.attrs.items()]
     names = [{"temperature": "temperature_K", "fermi": "fermi_eV"}[d] for d in sweep]
     names += [component_label(result, c) for c in comps]
     sweep_values = [result[d].values for d in sweep]
     table = data.values.reshape(*(len(v) for v in sweep_values), len(comps))
-    with _atomic(path, ".csv.tmp") as tmp, open(tmp, "w", newline="", encoding="utf-8") as fh:
-        fh.write("\n".join(header) + "\n")
-        writer = csv.writer(fh)
-        writer.writerow(names)
-        for idx in itertools.product(*(range(len(v)) for v in sweep_values)):
-            row = [_number(v[i]) for v, i in zip(sweep_values, idx, strict=True)]
-            writer.writerow(row + [_number(x) for x in table[idx]])
-    return Path(path)
+    fh = io.StringIO(newline="")
+    fh.write("\n".join(header) + "\n")
+    writer = csv.writer(fh)
+    writer.writerow(names)
+    for idx in itertools.product(*(range(len(v)) for v in sweep_values)):
+        row = [_number(v[i]) for v, i in zip(sweep_values, idx, strict=True)]
+        writer.writerow(row + [_number(x) for x in table[idx]])
+    return write_bytes(path, fh.getvalue().encode("utf-8"))
+
+
+def _one_line(value: Any) -> str:
+    """An attribute as one comment line: a line break in a value would start a data row of the CSV."""
+    return str(value).replace("\r", "\\r").replace("\n", "\\n")

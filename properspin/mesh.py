@@ -27,11 +27,24 @@ def _positive_int(value: Any, name: str) -> int:
     return int(value)
 
 
+#: Largest number of k-points accepted by default: ``Engine(max_kpoints=...)`` for conductivities; for
+#: :mod:`properspin.filling` and :mod:`properspin.adaptive` (which hold every point or eigenvalue) raise this
+#: module constant if you mean it.
+MAX_KPOINTS = 10**9
+
+#: Most Gauss–Legendre points per direction of a cutoff mesh (the rule costs O(n²) to build; exponential
+#: convergence makes more than a few hundred pointless).
+MAX_GAUSS = 10_000
+
+
 def _positive_float(value: Any, name: str) -> float:
     v = float(value)
     if not math.isfinite(v) or v <= 0:
         raise ValueError(f"{name} must be a positive finite number, got {value!r}")
     return v
+
+
+_SAMPLE_FRACTIONS = (0.1372, 0.4193, 0.7331, 0.9713, 0.2857, 0.6180)
 
 
 class Mesh:
@@ -65,6 +78,13 @@ class Mesh:
         if self.dim is not None and self.dim != model.dim:
             raise ValueError(f"{type(self).__name__} is {self.dim}-dimensional, model is {model.dim}D")
 
+    def sample(self, model: Model, count: int = 4) -> tuple[np.ndarray, np.ndarray]:
+        """A few k-points (and weights) at fixed, generic positions of the index range: probes for checks."""
+        size = self.size
+        index = sorted({min(size - 1, int(f * size)) for f in _SAMPLE_FRACTIONS[:count]})
+        parts = [self.points(model, i, i + 1) for i in index]
+        return np.concatenate([k for k, _ in parts]), np.concatenate([w for _, w in parts])
+
     def all_points(self, model: Model) -> tuple[np.ndarray, np.ndarray]:
         """Every k-point and weight at once (small meshes, plotting, tests)."""
         self.check(model)
@@ -89,7 +109,9 @@ class Mesh:
 class Grid(Mesh):
     """Monkhorst–Pack grid ``k = Σ_a (i_a + shift_a)/n_a b_a`` over the reciprocal cell (conventions §4).
 
-    ``shift`` in units of the grid step (0: Γ-centred; 0.5: the classic MP offset for even n).
+    ``shift`` in units of the grid step (0: Γ-centred; 0.5: the classic MP offset for even n), at most 1 in
+    magnitude: shifts that differ by an integer give the same grid, and a large one would swamp the index
+    ``i_a`` in floating point (``shift = 1e17`` made every k-point the same).
     """
 
     n: tuple[int, ...]
@@ -122,18 +144,35 @@ class Grid(Mesh):
         return bool(np.all(np.abs(i - np.round(i)) < atol * np.asarray(self.n)))
 
 
-def grid(n: int | tuple[int, ...], dim: int | None = None, shift: float | tuple[float, ...] = 0.0) -> Mesh:
+def grid(n: int | tuple[int, ...], dim: int | None = None, shift: float | tuple[float, ...] = 0.0,
+         symmetry: Any = None, symmetry_tol: float = 1e-3) -> Mesh:
     """Monkhorst–Pack grid with ``n`` points per reciprocal vector (an int, or one per dimension).
 
     With an int ``n`` the dimension is taken from the model at run time (``dim`` fixes it here).
+    ``symmetry``: a :class:`~properspin.symmetry.Structure` (or its ``MagneticGroup``, or a ``.win`` path) —
+    only the irreducible wedge is computed and the result is symmetrised (:mod:`properspin.symmetry`); the
+    model is checked for the symmetry first (tolerance ``symmetry_tol``) and the full grid used, with a
+    warning, when it breaks it.
     """
+    if symmetry is not None:
+        from .symmetry import SymmetricGrid
+
+        return SymmetricGrid(grid(n, dim, shift), symmetry, symmetry_tol)
     if np.ndim(n) == 0:
+        _check_shift(np.ravel(np.asarray(shift, dtype=float)).tolist(), shift)
         return _GridSpec(_positive_int(n, "grid n"), dim, shift)
     ns = tuple(_positive_int(x, "grid n") for x in n)
     shifts = (float(shift),) * len(ns) if np.ndim(shift) == 0 else tuple(float(s) for s in shift)
     if len(shifts) != len(ns):
         raise ValueError("grid shift must be a number or one per dimension")
+    _check_shift(shifts, shift)
     return Grid(ns, shifts)
+
+
+def _check_shift(shifts: Any, given: Any) -> None:
+    if not all(math.isfinite(s) and abs(s) <= 1 for s in shifts):
+        raise ValueError(f"grid shift must be finite and at most 1 in magnitude (units of the grid step; shifts "
+                         f"differing by an integer give the same grid), got {given!r}")
 
 
 @dataclass(frozen=True)
@@ -163,11 +202,14 @@ class _GridSpec(Mesh):
         return {"mesh": "grid", "mesh_n": self.n_per_dim}
 
 
-def resolve(mesh: Mesh, model: Model) -> Mesh:
-    """Fix a model-dependent mesh (``grid(n)``) to the model and check compatibility."""
+def resolve(mesh: Mesh, model: Model, response: Any = None) -> Mesh:
+    """Fix a model-dependent mesh (``grid(n)``; ``grid(n, symmetry=...)`` for ``response``) to the model and
+    check compatibility."""
     if not isinstance(mesh, Mesh):
         raise TypeError(f"mesh must be a properspin.mesh mesh (grid, disk, sphere, cylinder), got {mesh!r}")
     mesh.check(model)
+    if hasattr(mesh, "resolve_for"):
+        return mesh.resolve_for(model, response)
     if isinstance(mesh, _GridSpec):
         mesh = mesh.resolve(model)
         mesh.check(model)
@@ -210,7 +252,17 @@ def explicit(k: np.ndarray, weights: np.ndarray, periodic: bool, label: str = "e
 
 # ---------------------------------------------------------------------------- continuum cutoffs
 def _gauss(n: int, a: float, b: float) -> tuple[np.ndarray, np.ndarray]:
-    x, w = np.polynomial.legendre.leggauss(n)
+    """Gauss–Legendre rule of ``n`` points on [a, b]; numpy's up to 1000 points, scipy's O(n²) one above
+    (numpy's companion-matrix eigenvalues cost O(n³) time and O(n²) memory: nk = 20000 never finished)."""
+    if n > MAX_GAUSS:
+        raise ValueError(f"{n} Gauss–Legendre points in one direction: at most {MAX_GAUSS} are supported (the rule "
+                         "converges exponentially; a few hundred points resolve any cutoff mesh)")
+    if n <= 1000:
+        x, w = np.polynomial.legendre.leggauss(n)
+    else:
+        from scipy.special import roots_legendre
+
+        x, w = roots_legendre(n)
     return 0.5 * (b - a) * x + 0.5 * (b + a), 0.5 * (b - a) * w
 
 
@@ -333,6 +385,20 @@ def cylinder(radius: float, half_height: float, nk: int, nz: int, nphi: int) -> 
     nk, nz, nphi = (_positive_int(v, n) for v, n in ((nk, "nk"), (nz, "nz"), (nphi, "nphi")))
     params = (("radius", radius), ("half_height", half_height), ("nk", nk), ("nz", nz), ("nphi", nphi))
     return Cylinder((_gauss(nk, 0, radius), _gauss(nz, -half_height, half_height), _azimuth(nphi)), params)
+
+
+def check_points(count: int, bytes_per_point: float, what: str) -> None:
+    """Refuse ``count`` k-points above :data:`MAX_KPOINTS`, or whose arrays (``bytes_per_point`` each) would
+    not fit in the machine's memory, before anything is computed."""
+    from .engine import _physical_memory
+
+    need, total = count * bytes_per_point, _physical_memory()
+    if count > MAX_KPOINTS:
+        raise ValueError(f"{what}: {count:.4g} k-points, more than properspin.mesh.MAX_KPOINTS = {MAX_KPOINTS:.4g} "
+                         f"(≈ {need / 1e9:.3g} GB held at once): use a coarser mesh")
+    if total and need > total:
+        raise ValueError(f"{what}: {count:.4g} k-points need ≈ {need / 1e9:.3g} GB at once, more than this "
+                         f"machine's {total / 1e9:.3g} GB: use a coarser mesh")
 
 
 def check_cutoff(mesh: Mesh, model: Model, fermi: np.ndarray) -> None:

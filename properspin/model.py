@@ -10,11 +10,14 @@ spin operators in units of ħ (spin ½ is σ/2).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
+
+from .conventions import CYCLIC_PAIRS, HERMITIAN_RTOL
 
 Array = np.ndarray
 KFunction = Callable[[Array], Array]
@@ -27,8 +30,8 @@ PAULI = np.array(
 #: Spin-½ operators s/ħ = σ/2.
 SPIN_HALF = PAULI / 2
 
-#: Cyclic (a, b) → c pairs of the curl-like quantities (Ω^c, Σ^{c,l}, F^W_c): c = x, y, z in 3D, only z in 2D.
-CYCLIC_PAIRS = {3: ((1, 2), (2, 0), (0, 1)), 2: ((0, 1),)}
+#: Allowed finite-difference steps (Å⁻¹ or 1/a): fourth-order differences err by ~step⁴ and by ~1e-16/step.
+FD_STEP_RANGE = (1e-7, 1e-2)
 
 
 @dataclass(frozen=True, eq=False)
@@ -41,7 +44,9 @@ class Model:
         ``hamiltonian(k)`` with k of shape ``(N, dim)`` returns ``(N, n, n)`` Hermitian matrices (eV).
     gradient
         ``gradient(k)`` returns ``(dim, N, n, n)`` = ∂H/∂k_a (eV·Å).  ``None``: fourth-order central
-        finite differences with step ``fd_step`` (accurate to ~1e-10 relative for smooth H).
+        finite differences with step ``fd_step`` (accurate to ~1e-10 relative for smooth H).  ``fd_step``
+        (k units) must lie in :data:`FD_STEP_RANGE`: a larger step is not a derivative (``fd_step = 2``
+        gave σ_xy = 0.45 instead of 1 for QWZ), a smaller one is round-off.
     spin
         ``(3, n, n)`` spin operators in units of ħ (σ/2 for spin ½), or ``None`` for a charge-only model.
     dim
@@ -56,6 +61,14 @@ class Model:
     position_gradient
         Optional ``(dim, dim, N, n, n)`` = ∂_a A^W_b (analytic for Wannier models); finite differences of
         ``position`` when ``None``.  Enters the Berry curvature through F^W (Wang et al. Eq. 27).
+    spin_k
+        Optional ``spin_k(k)`` returning ``(3, N, n, n)`` spin operators (ħ) that depend on k, as the projected
+        spin S(k) = Σ_R e^{ik·R} S(R) of a Wannier90 run (``.spn``); give either ``spin`` or ``spin_k``.
+    spin_current
+        Optional ``spin_current(k, energies, u, dh_bar, degeneracy_tol)`` returning the band-basis conventional
+        spin current ½{s^l, v^a} (3, dim, N, n, n) in ħ·eV·Å built beyond the model's own bands (Qiao et al.,
+        PRB 98, 214402, from a Wannier90 run); ``u`` are the eigenvectors of H(k), ``dh_bar = U† ∂H U``.  Used by
+        ``conventional_spin`` with ``method="qiao"``.
     name, parameters, info
         Labels copied into every result: model name, the parameters that built it (with units in
         the keys or in ``info``), and free-form notes (spin convention, energy reference, ...).
@@ -72,6 +85,8 @@ class Model:
     parameters: dict[str, Any] = field(default_factory=dict)
     info: dict[str, Any] = field(default_factory=dict)
     fd_step: float = 1e-4
+    spin_k: KFunction | None = None
+    spin_current: Callable[..., Array] | None = None
 
     def __post_init__(self) -> None:
         if self.dim not in (1, 2, 3):
@@ -84,6 +99,19 @@ class Model:
             raise TypeError("Model.position must be a callable k -> (dim, N, n, n), or None")
         if self.position_gradient is not None and (self.position is None or not callable(self.position_gradient)):
             raise TypeError("Model.position_gradient must be a callable k -> (dim, dim, N, n, n) next to position")
+        try:
+            step = float(self.fd_step)
+        except (TypeError, ValueError):
+            step = math.nan
+        lo, hi = FD_STEP_RANGE
+        if not lo <= step <= hi:  # also NaN
+            raise ValueError(f"Model.fd_step must be a finite-difference step in [{lo:g}, {hi:g}] (k units), "
+                             f"got {self.fd_step!r}")
+        object.__setattr__(self, "fd_step", step)
+        if self.spin_k is not None and (not callable(self.spin_k) or self.spin is not None):
+            raise TypeError("Model.spin_k must be a callable k -> (3, N, n, n), given instead of a constant spin")
+        if self.spin_current is not None and not callable(self.spin_current):
+            raise TypeError("Model.spin_current must be a callable (k, energies, u, dh_bar, tol) -> (3, dim, N, n, n)")
         if self.reciprocal is not None:
             rec = np.asarray(self.reciprocal, dtype=float)
             if rec.shape != (self.dim, self.dim):
@@ -125,6 +153,11 @@ class Model:
         return cached
 
     @property
+    def has_spin(self) -> bool:
+        """Whether the model has a spin operator (constant ``spin`` or k-dependent ``spin_k``)."""
+        return self.spin is not None or self.spin_k is not None
+
+    @property
     def directions(self) -> tuple[str, ...]:
         """Cartesian labels of the k directions ("x", "y"[, "z"])."""
         return ("x", "y", "z")[: self.dim]
@@ -142,7 +175,7 @@ class Model:
             raise ValueError(f"hamiltonian(k) contains NaN or inf (first at k = {k[bad]})")
         herm = np.max(np.abs(h - h.conj().transpose(0, 2, 1)), axis=(1, 2))
         scale = 1.0 + np.max(np.abs(h), axis=(1, 2))
-        if np.any(herm > 1e-9 * scale):
+        if np.any(herm > HERMITIAN_RTOL * scale):
             bad = int(np.argmax(herm / scale))
             raise ValueError(
                 f"hamiltonian(k) is not Hermitian: max |H - H†| = {herm[bad]:.3g} eV at k = {k[bad]}"
@@ -160,9 +193,21 @@ class Model:
             raise ValueError(
                 f"gradient(k) returned shape {g.shape}, expected {(self.dim, k.shape[0], n, n)}"
             )
-        if not np.all(np.isfinite(g)):
-            raise ValueError("gradient(k) contains NaN or inf")
+        _check_finite(g, "gradient(k)", k)
         return g
+
+    def spin_at(self, k: Array) -> Array | None:
+        """Spin operators at k, ``(3, N, n, n)`` (ħ); a constant ``spin`` broadcast, None without spin."""
+        if self.spin_k is None:
+            return None if self.spin is None else np.broadcast_to(self.spin[:, None], (3, len(k)) + self.spin.shape[1:])
+        k = self._check_k(k)
+        s = np.asarray(self.spin_k(k))
+        n = self.nbands
+        if s.shape != (3, k.shape[0], n, n):
+            raise ValueError(f"spin_k(k) returned shape {s.shape}, expected {(3, k.shape[0], n, n)}")
+        if not np.all(np.isfinite(s)):
+            raise ValueError("spin_k(k) contains NaN or inf")
+        return s
 
     def berry_connection_orbital(self, k: Array) -> Array | None:
         """Orbital-basis position matrix A^W_a(k) of a Wannier model, or None (tight-binding limit)."""
@@ -173,6 +218,7 @@ class Model:
         n = self.nbands
         if a.shape != (self.dim, k.shape[0], n, n):
             raise ValueError(f"position(k) returned shape {a.shape}, expected {(self.dim, k.shape[0], n, n)}")
+        _check_finite(a, "position(k)", k)
         return a
 
     def berry_connection_orbital_gradient(self, k: Array) -> Array | None:
@@ -187,6 +233,7 @@ class Model:
         if g.shape != (self.dim, self.dim, k.shape[0], n, n):
             raise ValueError(f"position_gradient(k) returned shape {g.shape}, "
                              f"expected {(self.dim, self.dim, k.shape[0], n, n)}")
+        _check_finite(g, "position_gradient(k)", k)
         return g
 
     def berry_connection_orbital_curl(self, k: Array) -> Array | None:
@@ -199,23 +246,17 @@ class Model:
             return None
         curl = getattr(self.position_gradient, "curl", None)
         if curl is not None:
-            return np.asarray(curl(self._check_k(k)))
+            k = self._check_k(k)
+            out = np.asarray(curl(k))
+            _check_finite(out, "position_gradient.curl(k)", k)
+            return out
         da = self.berry_connection_orbital_gradient(k)
         return np.stack([da[a, b] - da[b, a] for a, b in CYCLIC_PAIRS[self.dim]])
 
     def _finite_difference(self, k: Array, func: KFunction | None = None) -> Array:
-        step = self.fd_step
-        h = self.hamiltonian if func is None else func
-        out = []
-        for a in range(self.dim):
-            dk = np.zeros(self.dim)
-            dk[a] = step
-            d = (
-                -np.asarray(h(k + 2 * dk)) + 8 * np.asarray(h(k + dk))
-                - 8 * np.asarray(h(k - dk)) + np.asarray(h(k - 2 * dk))
-            ) / (12 * step)
-            out.append(d)
-        return np.stack(out)
+        out = _central_difference(self.hamiltonian if func is None else func, k, self.fd_step, self.dim)
+        _check_finite(out, "finite differences of " + ("hamiltonian(k)" if func is None else "position(k)"), k)
+        return out
 
     def _check_k(self, k: Array) -> Array:
         k = np.asarray(k, dtype=float)
@@ -237,21 +278,35 @@ class Model:
         that the band-diagonal spin ``s_nn`` of Eq. (2) is well defined; see the degeneracy notes in
         the documentation for the ``m → 0`` limit.  ``zeeman`` in eV.
         """
-        if self.spin is None:
+        if not self.has_spin:
             raise ValueError("with_zeeman needs a model with a spin operator (Model.spin is None)")
         m = np.asarray(zeeman, dtype=float)
         if m.shape != (3,) or not np.all(np.isfinite(m)):
             raise ValueError(f"zeeman must be three finite numbers (mx, my, mz) in eV, got {zeeman!r}")
-        term = 2 * np.einsum("l,lij->ij", m, self.spin)
         base = self.hamiltonian
-
-        def hamiltonian(k: Array) -> Array:
-            return np.asarray(base(k)) + term
-
         params = dict(self.parameters)
         prev = np.asarray(params.get("zeeman_eV", (0.0, 0.0, 0.0)), dtype=float)
         params["zeeman_eV"] = tuple(float(x) for x in prev + m)
-        return replace(self, hamiltonian=hamiltonian, parameters=params)
+        if self.spin_k is None:
+            term = 2 * np.einsum("l,lij->ij", m, self.spin)
+
+            def hamiltonian(k: Array) -> Array:
+                return np.asarray(base(k)) + term
+
+            return replace(self, hamiltonian=hamiltonian, parameters=params)
+        spin_k, grad = self.spin_k, self.gradient
+
+        def zeeman_k(k: Array) -> Array:
+            return 2 * np.einsum("l,lkij->kij", m, np.asarray(spin_k(k)))
+
+        def hamiltonian_k(k: Array) -> Array:
+            return np.asarray(base(k)) + zeeman_k(k)
+
+        def gradient_k(k: Array) -> Array:  # ∂(m·σ(k)) by finite differences next to the analytic ∂H
+            return np.asarray(grad(k)) + _central_difference(zeeman_k, k, self.fd_step, self.dim)
+
+        return replace(self, hamiltonian=hamiltonian_k, gradient=None if grad is None else gradient_k,
+                       parameters=params)
 
     def transformed(self, unitary: Array) -> Model:
         """The same physics in a rotated orbital basis: H → W† H W, spin → W† s W (gauge test)."""
@@ -262,6 +317,7 @@ class Model:
         wd = w.conj().T
         h0, g0, p0, q0 = self.hamiltonian, self.gradient, self.position, self.position_gradient
         spin = None if self.spin is None else wd @ self.spin @ w
+        s0, j0 = self.spin_k, self.spin_current
         return replace(
             self,
             hamiltonian=lambda k: wd @ np.asarray(h0(k)) @ w,
@@ -269,6 +325,8 @@ class Model:
             position=None if p0 is None else (lambda k: wd @ np.asarray(p0(k)) @ w),
             position_gradient=None if q0 is None else (lambda k: wd @ np.asarray(q0(k)) @ w),
             spin=spin,
+            spin_k=None if s0 is None else (lambda k: wd @ np.asarray(s0(k)) @ w),
+            spin_current=None if j0 is None else (lambda k, e, u, dh, tol: j0(k, e, w @ u, dh, tol)),
         )
 
     def describe(self) -> dict[str, Any]:
@@ -281,3 +339,65 @@ class Model:
             "nbands": self.nbands,
             "periodic": self.periodic,
         }
+
+
+def _check_finite(a: Array, what: str, k: Array) -> None:
+    """ValueError naming the first k-point where ``a`` (``(..., N, n, n)``) has NaN or inf."""
+    if np.all(np.isfinite(a)):
+        return
+    bad = ~np.all(np.isfinite(a), axis=(-2, -1))
+    first = int(np.argwhere(bad.reshape(-1, bad.shape[-1]).any(axis=0))[0, 0])
+    raise ValueError(f"{what} contains NaN or inf (first at k = {k[first]})")
+
+
+# ---------------------------------------------------------------------------------------------- joint evaluation
+class Evaluator(Protocol):
+    """Computes several named k-dependent quantities at once (e.g. the Fourier sums of a Wannier model)."""
+
+    def evaluate(self, k: Array, what: Sequence[str]) -> dict[str, Array]: ...
+
+
+@dataclass(frozen=True, eq=False)
+class EvaluatorView:
+    """A k-function that is one output of an :class:`Evaluator`: ``view(k) = evaluator.evaluate(k, (name,))[name]``.
+
+    A model whose ``hamiltonian``, ``gradient``, ``position``, ... are views of one evaluator can have them
+    computed together (:func:`evaluate_together`); each view alone is an ordinary function of k.
+    """
+
+    evaluator: Evaluator
+    name: str
+
+    def __call__(self, k: Array) -> Array:
+        return self.evaluator.evaluate(k, (self.name,))[self.name]
+
+
+def evaluate_together(k: Array, functions: Mapping[str, KFunction | None]) -> dict[str, Array]:
+    """``{key: f(k)}`` for every function given (``None`` skipped, values unvalidated); the
+    :class:`EvaluatorView`s of one evaluator are computed in one ``evaluate`` call (one phase computation for a
+    Wannier model), every other function on its own."""
+    out: dict[str, Array] = {}
+    groups: dict[int, tuple[Evaluator, list[tuple[str, str]]]] = {}
+    for key, f in functions.items():
+        if isinstance(f, EvaluatorView):
+            groups.setdefault(id(f.evaluator), (f.evaluator, []))[1].append((key, f.name))
+        elif f is not None:
+            out[key] = np.asarray(f(k))
+    for evaluator, items in groups.values():
+        values = evaluator.evaluate(k, tuple(dict.fromkeys(name for _, name in items)))
+        out.update({key: values[name] for key, name in items})
+    return out
+
+
+def _central_difference(func: KFunction, k: Array, step: float, dim: int) -> Array:
+    """Fourth-order central differences of ``func`` along each k direction, ``(dim, ...)``."""
+    out = []
+    for a in range(dim):
+        dk = np.zeros(dim)
+        dk[a] = step
+        d = (
+            -np.asarray(func(k + 2 * dk)) + 8 * np.asarray(func(k + dk))
+            - 8 * np.asarray(func(k - dk)) + np.asarray(func(k - 2 * dk))
+        ) / (12 * step)
+        out.append(d)
+    return np.stack(out)

@@ -12,14 +12,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .io import component_dims
-
 if TYPE_CHECKING:  # pragma: no cover
     import xarray as xr
 
     from .model import Model
 
 KPath = Sequence[tuple[str, Sequence[float]]]
+
+#: Dimensions whose labels select a tensor component; every other dimension but the x axis gives curves.
+COMPONENT_DIMS = ("spin", "current", "field")
 
 _PRETTY_UNITS = {"e/8pi": "e/8π", "e^2/h": "e²/h", "(hbar/2e) S/m": "(ħ/2e) S/m", "C/m^2": "C/m²"}
 
@@ -29,18 +30,37 @@ def pretty_unit(unit: str) -> str:
     return _PRETTY_UNITS.get(unit, unit.replace("hbar", "ħ").replace("pi", "π"))
 
 
+def _component_dims(result: xr.DataArray) -> list[str]:
+    return [d for d in result.dims if d in COMPONENT_DIMS]
+
+
+def x_dim(result: xr.DataArray) -> str:
+    """The horizontal axis: ``fermi`` when there is one, else the last dimension with numeric coordinates
+    (``gate_field`` of the paper's Fig. 2(b))."""
+    if "fermi" in result.dims:
+        return "fermi"
+    numeric = [d for d in result.dims if d not in COMPONENT_DIMS and result[d].values.dtype.kind in "fiu"]
+    if not numeric:
+        raise ValueError(f"nothing to plot against: no numeric dimension among {list(result.dims)}")
+    return numeric[-1]
+
+
 def symbol(result: xr.DataArray, index: dict[str, str]) -> str:
     """Mathtext symbol of one component: ``$\\sigma^{z}_{yx}$``, ``$\\sigma_{xy}$``, ``$t^{y}_{x}$``."""
+    if not any(d in index for d in COMPONENT_DIMS):  # a result of one component (paper's Fig. 2(b))
+        return str(result.name or "σ").replace("$", "")
     term = f"{index['term']}: " if "term" in index else ""
-    if result.attrs.get("response") == "torque":
+    if "spin" in result.dims and "current" not in result.dims:  # a torque density (spin, field)
         return f"{term}$t^{{{index['spin']}}}_{{{index['field']}}}$"
+    if "axis" in index:
+        return f"{term}$M_{{{index['axis']}}}$"
     sup = f"^{{{index['spin']}}}" if "spin" in index else ""
     return f"{term}$\\sigma{sup}_{{{index.get('current', '')}{index.get('field', '')}}}$"
 
 
 def parse_component(text: str | Sequence[str] | dict[str, str], result: xr.DataArray) -> dict[str, str]:
     """``"z,y,x"`` / ``"zyx"`` / ``("z", "y", "x")`` / a dict → ``{spin: z, current: y, field: x}``."""
-    dims = [d for d in component_dims(result) if d != "term"]
+    dims = _component_dims(result)
     if isinstance(text, dict):
         labels = [text.get(d) for d in dims]
     elif isinstance(text, str):
@@ -59,7 +79,9 @@ def parse_component(text: str | Sequence[str] | dict[str, str], result: xr.DataA
 
 def default_components(result: xr.DataArray, limit: int = 9) -> list[dict[str, str]]:
     """The non-negligible Hall components: σ^l_ij with i > j for spin (σ^z_yx), i < j for charge (σ_xy)."""
-    dims = [d for d in component_dims(result) if d != "term"]
+    dims = _component_dims(result)
+    if not dims:
+        return [{}]
     grids = np.meshgrid(*[[str(v) for v in result[d].values] for d in dims], indexing="ij")
     cands = [dict(zip(dims, combo, strict=True)) for combo in zip(*(g.ravel() for g in grids), strict=True)]
     if "current" in dims and "field" in dims:
@@ -90,13 +112,20 @@ def band_path(kpath: KPath, n: int = 60) -> tuple[np.ndarray, np.ndarray, list[f
 
 
 def default_kpath(model: Model, mesh: Any = None) -> list[tuple[str, list[float]]]:
-    """Γ–X–M(–R)–Γ over the reciprocal cell of a lattice model; −k_x → Γ → k_x (or k_z) to the cutoff."""
+    """The lattice's standard path (:mod:`properspin.kpath`: Γ–M–K–Γ hexagonal, Γ–X–U|K–Γ–L–W–X fcc, …; where it
+    breaks, the straight line between the two points is drawn) for a lattice model; −k_x → Γ → k_x (or k_z) to
+    the cutoff for a continuum model."""
     dim = model.dim
     if model.periodic:
-        b = np.asarray(model.reciprocal)
-        pts = [np.zeros(dim)] + [b[: i + 1].sum(axis=0) / 2 for i in range(dim)] + [np.zeros(dim)]
-        names = ["Γ", "X", "M", "R"][: dim + 1] + ["Γ"]
-        return [(n, p.tolist()) for n, p in zip(names, pts, strict=True)]
+        from . import kpath
+
+        segments = kpath.lattice_path(2 * np.pi * np.linalg.inv(model.reciprocal).T, dim=dim)
+        corners = [(segments[0][0], segments[0][1].tolist())]
+        for la, ka, lb, kb in segments:
+            if corners[-1][0] != la:  # a break in the path: the straight line U → K is drawn
+                corners.append((la, ka.tolist()))
+            corners.append((lb, kb.tolist()))
+        return corners
     params = dict(getattr(mesh, "params", ())) if mesh is not None else {}
     r = float(params.get("radius", 0.1))
     h = float(params.get("half_height", r))
@@ -116,39 +145,65 @@ def plot_result(
     ``components`` e.g. ``["z,y,x"]`` (σ^z_yx) or ``["x,y"]`` (σ_xy); ``bands = (model, kpath)`` adds a
     band-structure panel (``kpath`` a list of ``(label, k)`` corners, see :func:`default_kpath`).
     """
+    import itertools
+
     from matplotlib.figure import Figure
 
     comps = [parse_component(c, result) for c in components] if components else default_components(result)
     unit = pretty_unit(str(result.attrs.get("units", "")))
-    terms = [str(t) for t in result["term"].values] if "term" in result.dims else [None]
-    temps = list(result["temperature"].values) if "temperature" in result.dims else [None]
+    xd = x_dim(result)
+    series = [d for d in result.dims if d not in COMPONENT_DIMS and d != xd]  # term, temperature, material, ...
+    combos = [dict(zip(series, c, strict=True)) for c in itertools.product(*(result[d].values for d in series))]
 
     fig = Figure(figsize=(10.5 if bands else 6.5, 4.5), layout="constrained")
     axes = fig.subplots(1, 2, width_ratios=[1, 1.4]) if bands else [fig.subplots()]
     ax = axes[-1]
-    fermi = result["fermi"].values
-    order = np.argsort(fermi)
+    x = result[xd].values
+    order = np.argsort(x)
     for comp in comps:
-        for term in terms:
-            for temp in temps:
-                index = {**comp, **({"term": term} if term else {})}
-                sel = index | ({"temperature": temp} if temp is not None else {})
-                label = symbol(result, index) + (f", T = {temp:g} K" if temp is not None else "")
-                ax.plot(fermi[order], result.sel(sel).values[order], marker="." if len(fermi) < 40 else None,
-                        label=label)
+        for extra in combos:
+            index = {**comp, **({"term": str(extra["term"])} if "term" in extra else {})}
+            label = ", ".join([symbol(result, index)] + [_series_label(result, d, v) for d, v in extra.items()
+                                                          if d != "term"])
+            ax.plot(x[order], result.sel({**comp, **extra}).values[order], marker="." if len(x) < 40 else None,
+                    label=label)
     ax.axhline(0.0, color="0.6", lw=0.6)
-    ax.set_xlabel("$E_F$ (eV)")
-    single = len(comps) * len(terms) * len(temps) == 1
-    name = symbol(result, {**comps[0], **({"term": terms[0]} if terms[0] else {})}) if single else "σ"
+    ax.set_xlabel("$E_F$ (eV)" if xd == "fermi" else _axis_label(result, xd))
+    single = len(comps) * len(combos) == 1
+    first = {**comps[0], **({"term": str(combos[0]["term"])} if "term" in combos[0] else {})}
+    name = symbol(result, first) if single else "σ"
     ax.set_ylabel(f"{name} ({unit})")
     if not single:
         ax.legend(fontsize="small")
     ax.set_title(f"{result.attrs.get('response', result.name)} — {result.attrs.get('model', '')}",
                  fontsize="medium")
     if bands:
-        _bands(axes[0], *bands, fermi)
-    fig.savefig(path, dpi=120)
-    return Path(path)
+        _bands(axes[0], *bands, x if xd == "fermi" else np.zeros(1))
+    return _save_png(fig, path)
+
+
+def _series_label(result: xr.DataArray, dim: str, value: Any) -> str:
+    if dim == "temperature":
+        return f"T = {float(value):g} K"
+    unit = result[dim].attrs.get("units", "")
+    text = f"{float(value):g}" if np.asarray(value).dtype.kind in "fiu" else str(value)
+    return f"{dim} = {text} {unit}".rstrip()
+
+
+def _axis_label(result: xr.DataArray, dim: str) -> str:
+    unit = result[dim].attrs.get("units", "")
+    return f"{dim.replace('_', ' ')} ({unit})" if unit else dim.replace("_", " ")
+
+
+def _save_png(fig: Any, path: str | Path) -> Path:
+    """PNG made in memory, then written atomically (an OSError naming ``path`` on failure)."""
+    import io as stdio
+
+    from .io import write_bytes
+
+    buf = stdio.BytesIO()
+    fig.savefig(buf, dpi=120, format="png")
+    return write_bytes(path, buf.getvalue())
 
 
 def _bands(ax: Any, model: Model, kpath: KPath, fermi: np.ndarray) -> None:
@@ -156,8 +211,11 @@ def _bands(ax: Any, model: Model, kpath: KPath, fermi: np.ndarray) -> None:
     e = model.energies(k)
     ax.plot(x, e, color="k", lw=1)
     lo, hi = float(np.min(fermi)), float(np.max(fermi))
-    pad = max(0.5 * (hi - lo), 0.02 * max(1.0, abs(hi)), 1e-3)
     ax.axhspan(lo, hi, color="tab:blue", alpha=0.12, lw=0)
+    below, above = e[e < lo], e[e > hi]  # show at least the nearest bands (an insulator's gap edges)
+    lo = min(lo, float(below.max())) if below.size else lo
+    hi = max(hi, float(above.min())) if above.size else hi
+    pad = max(0.5 * (hi - lo), 0.02 * max(1.0, abs(hi)), 1e-3)
     ax.set_ylim(lo - pad, hi + pad)
     ax.set_xlim(x[0], x[-1])
     ax.set_xticks(ticks, labels)

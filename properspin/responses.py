@@ -12,11 +12,22 @@ response               per-band quantity                                        
 ``charge``             ``−ε_ijc Ω^c_m`` — anomalous Hall (s_nn → −e)               current, field
 ``appendix_c``         (C6), (C7), (C11), (C24)                                    term, spin, current, field
 ``torque``             ``Tr(t^l ρ_E)``, the torque density (conventions §6)               spin, field
+``conventional_spin_ac`` Re, Im of the ac Kubo spin current at ħω (postw90's freq. scan)  part, spin, current, field
+``torque_dipole_kubo`` torque dipole from its definition, finite-q Kubo (route 1)          spin, current, field
+``conserved_spin_kubo`` conventional + ``torque_dipole_kubo``: Shi's 𝒥 = d(rs)/dt        spin, current, field
+``conserved_spin_streda`` ``ε_ijc (−ħ/e) ∂M_c/∂h_l``, spin Středa (route 2)             spin, current, field
+``orbital_magnetization`` ``M_c`` (modern theory), A (2D) or A/m (3D)                     axis
 =====================  ==========================================================  =========================
+
+The last four (:mod:`properspin.conserved`, :mod:`properspin.orbital`) need a lattice model with point orbitals;
+the three spin ones hold with E_F in a gap (no Fermi-surface terms).  A response with ``grand=True`` returns
+three parts ``(q_f, q_G, ε q_G)`` and is summed as ``Σ f(ε − μ) q_f + Σ G(ε − μ) q_G`` with the grand-potential
+occupation ``G(x) = k_BT ln(1 + e^{−x/k_BT})`` (:meth:`properspin.sweep.Sweep.finish`).
 
 Parameters of ``proper_spin`` (conventions §3): ``degenerate`` ("block_trace" default / "exclude" /
 "regulated_limit" with ``regulator`` = m̂), ``occupation_split`` and ``dephasing`` η (eV); the regulated limit
-and the occupation split add a leading ``part`` dimension.
+and the occupation split add a leading ``part`` dimension.  ``torque_dipole`` and ``appendix_c`` take
+``degenerate`` ("block_trace" / "exclude") too.
 """
 
 from __future__ import annotations
@@ -28,8 +39,9 @@ from typing import Any
 
 import numpy as np
 
+from . import conserved, orbital, units
 from . import geometry as geo
-from . import units
+from .kernels import KernelMode
 
 SPIN_LABELS = ("x", "y", "z")
 APPENDIX_C_TERMS = ("C6", "C7", "C11", "C24")
@@ -43,10 +55,16 @@ class Response:
     values of this instance (defaults filled in).  Parameters are set with :meth:`with_params` or
     :func:`get` (``get("conventional_spin", broadening=0.01)``), validated by ``check`` when given, and
     recorded in every result's attributes.  ``kernel_mode`` is the fused-kernel path
-    (:mod:`properspin.kernels`) for this response, used only while every parameter outside
+    (:class:`properspin.kernels.KernelMode`) for this response, used only while every parameter outside
     ``kernel_params`` keeps its default and those named in ``kernel_values`` take one of the values listed
-    there; otherwise the numpy formula runs.  ``parts`` (params → labels or None) adds a leading ``part``
-    dimension for parameter choices that split the response into parts.
+    there; otherwise the numpy formula runs (:mod:`properspin.chunk`).
+    ``diagonal_spin`` says whether the formula uses the band-diagonal spin ``s_nn`` (then near-degenerate
+    pairs where it is gauge-dependent are counted and reported, conventions §3); unset: every ``"spin"``
+    response does.  ``labels`` gives the coordinate labels of dimensions of its own (e.g. ``{"term": (...)}``);
+    ``parts`` (params → labels or None) adds a leading ``part`` dimension for parameter choices that split the
+    response into parts; ``geometry`` names the optional :class:`~properspin.geometry.BandGeometry` pieces the
+    formula needs (``"torque"``, ``"curvature"``: the Wannier curvature); ``unit_of = (factor(dim), unit(dim))``
+    replaces the factor and unit of its ``kind`` (a new kind of quantity).
     """
 
     name: str
@@ -62,6 +80,11 @@ class Response:
     parts: Callable[[Mapping[str, Any]], tuple[str, ...] | None] | None = None
     geometry: tuple[str, ...] = ()  # optional BandGeometry pieces the formula needs: "torque", "curvature"
     description: str = ""
+    diagonal_spin: bool | None = None
+    labels: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    unit_of: tuple[Callable[[int], float], Callable[[int], str]] | None = None
+    grand: bool = False  # parts (q_f, q_G, ε q_G): Σ f q_f + Σ G q_G (see module docstring)
+    insulator_only: bool = False  # defined with E_F in a gap only: NaN (and a warning) at other Fermi energies
 
     def __post_init__(self) -> None:
         unknown = set(self.params) - set(self.defaults)
@@ -94,6 +117,11 @@ class Response:
                                  with_curvature="curvature" in self.geometry)
 
     @property
+    def uses_diagonal_spin(self) -> bool:
+        """Whether the formula uses ``s_nn`` (Eq. 2), so that degenerate pairs are checked (conventions §3)."""
+        return self.kind == "spin" if self.diagonal_spin is None else bool(self.diagonal_spin)
+
+    @property
     def fused_mode(self) -> int | None:
         """The fused-kernel mode for these parameters, or ``None`` (numpy path)."""
         if self.kernel_mode is None:
@@ -108,21 +136,29 @@ class Response:
 
     def coords(self, dim: int) -> dict[str, tuple[str, ...]]:
         labels = {"spin": SPIN_LABELS, "current": SPIN_LABELS[:dim], "field": SPIN_LABELS[:dim],
-                  "term": APPENDIX_C_TERMS}
-        out = {d: labels[d] for d in self.dims}
+                  "axis": SPIN_LABELS if dim == 3 else ("z",), **self.labels}
+        out = {d: tuple(labels[d]) for d in self.dims}
         parts = self.parts(self.params) if self.parts is not None else None
-        return {"part": parts, **out} if parts else out
+        return {"part": tuple(parts), **out} if parts else out
 
     def factor(self, dim: int) -> float:
+        if self.unit_of is not None:
+            return self.unit_of[0](dim)
         if self.kind == "spin":
             return units.spin_factor(dim)
         if self.kind == "charge":
             return units.charge_factor(dim)
+        if self.kind == "magnetization":
+            return units.E2_OVER_HBAR / units.ANGSTROM ** (dim - 2)  # (e/ħ)·eV·Å^(2−d) → A (2D), A/m (3D)
         return units.E_CHARGE / units.ANGSTROM ** (dim - 1)  # torque: e Å^(1-d) → C m^(1-d)
 
     def unit(self, dim: int) -> str:
+        if self.unit_of is not None:
+            return self.unit_of[1](dim)
         if self.kind == "torque":
             return "C/m^2" if dim == 3 else "C/m"
+        if self.kind == "magnetization":
+            return "A/m" if dim == 3 else "A"
         return units.UNITS[(self.kind, dim)]
 
 
@@ -135,6 +171,54 @@ def _check_broadening(params: dict[str, Any]) -> dict[str, Any]:
     if not math.isfinite(eta) or eta < 0:
         raise ValueError(f"broadening must be a finite number ≥ 0 eV, got {params['broadening']!r}")
     return {**params, "broadening": eta}
+
+
+def _check_conventional(params: dict[str, Any]) -> dict[str, Any]:
+    params = _check_broadening(params)
+    if params["method"] not in ("simple", "qiao"):
+        raise ValueError(f"method must be 'simple' (½{{s, v}} inside the model) or 'qiao' (ab-initio spin current "
+                         f"of a Wannier90 run), got {params['method']!r}")
+    emax = params["eigval_max"]
+    try:
+        emax = float(emax)
+    except (TypeError, ValueError):
+        raise ValueError(f"eigval_max must be a number in eV (inf: no limit), got {params['eigval_max']!r}") from None
+    if math.isnan(emax):
+        raise ValueError("eigval_max must be a number in eV (inf: no limit), got NaN")
+    return {**params, "eigval_max": emax}
+
+
+def _check_ac(params: dict[str, Any]) -> dict[str, Any]:
+    params = _check_conventional(params)
+    try:
+        omega = float(params["frequency"])
+    except (TypeError, ValueError):
+        raise ValueError(f"frequency must be a number ħω ≥ 0 in eV, got {params['frequency']!r}") from None
+    if not math.isfinite(omega) or omega < 0:
+        raise ValueError(f"frequency must be a number ħω ≥ 0 in eV, got {params['frequency']!r}")
+    if omega > 0 and params["broadening"] <= 0:
+        raise ValueError("an ac response (frequency > 0) needs a broadening η > 0 eV: the poles at Δ = ħω are real")
+    return {**params, "frequency": omega}
+
+
+def _conventional_ac(g: geo.BandGeometry, p: Mapping[str, Any]) -> np.ndarray:
+    return geo.conventional_spin_curvature_ac(g, p["frequency"], p["broadening"], p["method"], p["eigval_max"])
+
+
+def _positive_step(name: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    def check(params: dict[str, Any]) -> dict[str, Any]:
+        try:
+            step = float(params[name])
+        except (TypeError, ValueError):
+            step = math.nan
+        if not math.isfinite(step) or not 0 < step <= 0.1:
+            raise ValueError(f"{name} must be a finite number in (0, 0.1], got {params[name]!r}")
+        out = {**params, name: step}
+        if "method" in params and params["method"] not in ("analytic", "finite_difference"):
+            raise ValueError(f"method must be 'analytic' or 'finite_difference', got {params['method']!r}")
+        return out
+
+    return check
 
 
 _DEGENERATE = ("block_trace", "exclude")
@@ -199,11 +283,12 @@ def _proper(g: geo.BandGeometry, p: Mapping[str, Any]) -> np.ndarray:
 
 
 def _conventional(g: geo.BandGeometry, p: Mapping[str, Any]) -> np.ndarray:
-    return geo.conventional_spin_curvature(g, p["broadening"])
+    return geo.conventional_spin_curvature(g, p["broadening"], p.get("method", "simple"),
+                                           p.get("eigval_max", math.inf))
 
 
 def _torque_dipole(g: geo.BandGeometry, p: Mapping[str, Any]) -> np.ndarray:
-    return _proper(g, p) - _conventional(g, p)
+    return _proper(g, p) - geo.conventional_spin_curvature(g, p["broadening"])
 
 
 def _charge(g: geo.BandGeometry, p: Mapping[str, Any]) -> np.ndarray:
@@ -219,8 +304,32 @@ def _torque(g: geo.BandGeometry, p: Mapping[str, Any]) -> np.ndarray:
     return geo.torque_response(g)
 
 
+def _torque_dipole_kubo(g: geo.BandGeometry, p: Mapping[str, Any]) -> np.ndarray:
+    if p["method"] == "analytic":
+        return conserved.torque_dipole_analytic(g)
+    return conserved.torque_dipole_finite_difference(g, p["q_step"])
+
+
+def _conserved_kubo(g: geo.BandGeometry, p: Mapping[str, Any]) -> np.ndarray:
+    return conserved.conserved_kubo(g, p["method"], p["q_step"])
+
+
+def _conserved_streda(g: geo.BandGeometry, p: Mapping[str, Any]) -> np.ndarray:
+    return conserved.spin_streda(g, p["zeeman_step"])
+
+
+def _orbital_magnetization(g: geo.BandGeometry, p: Mapping[str, Any]) -> np.ndarray:
+    return orbital.orbital_magnetization(g)
+
+
 _SPIN_DIMS = ("spin", "current", "field")
+# route 1: "analytic" (Daleckii–Krein) or "finite_difference" in q with step q_step (Å⁻¹, 4th order)
+_KUBO = {"method": "analytic", "q_step": 1e-3}
+_ZEEMAN = {"zeeman_step": 1e-3}  # eV: step of the 4th-order difference in h (H + h s^l, s in ħ)
 _ETA = {"broadening": 0.0}  # η (eV) in 1/(Δ² + η²) of the conventional current (Wannier90's habit); 0: clean limit
+#: conventional spin current: η; the spin-current matrix ("simple" ½{s, v} inside the model, "qiao" the ab-initio
+#: one of a Wannier90 run); eigval_max (eV): pairs with a band above it are dropped (postw90's kubo_eigval_max)
+_CONVENTIONAL = {**_ETA, "method": "simple", "eigval_max": math.inf}
 #: Degenerate bands (conventions §3): "block_trace" (default: Eq. (2) in block-trace form wherever bands are
 #: degenerate within ``degeneracy_tol``), "exclude" (Eq. (2), pairs inside the tolerance dropped, s_nn of the
 #: eigensolver's basis), "regulated_limit" (proper spin only: the λ → 0 limit of H + λ m̂·σ along
@@ -236,22 +345,38 @@ def _check_torque_dipole(params: dict[str, Any]) -> dict[str, Any]:
 RESPONSES: dict[str, Response] = {
     r.name: r
     for r in (
-        Response("proper_spin", "spin", _SPIN_DIMS, _proper, _PROPER, check=_check_proper, kernel_mode=1,
-                 kernel_values=_KERNEL_DEG, parts=_proper_parts,
+        Response("proper_spin", "spin", _SPIN_DIMS, _proper, _PROPER, check=_check_proper,
+                 kernel_mode=KernelMode.PROPER_SPIN, kernel_values=_KERNEL_DEG, parts=_proper_parts,
                  description="intrinsic proper (conserved) spin conductivity, Eq. (1)"),
-        Response("conventional_spin", "spin", _SPIN_DIMS, _conventional, _ETA, check=_check_broadening,
-                 kernel_mode=2, kernel_params=("broadening",),
+        Response("conventional_spin", "spin", _SPIN_DIMS, _conventional, _CONVENTIONAL, check=_check_conventional,
+                 kernel_mode=KernelMode.CONVENTIONAL_SPIN, kernel_params=("broadening",), diagonal_spin=False,
                  description="conventional intrinsic (Kubo) spin Hall conductivity, j = ½{s, v}"),
         Response("torque_dipole", "spin", _SPIN_DIMS, _torque_dipole, {**_ETA, **_DEG}, check=_check_torque_dipole,
-                 kernel_mode=3, kernel_params=("broadening",), kernel_values=_KERNEL_DEG,
+                 kernel_mode=KernelMode.TORQUE_DIPOLE, kernel_params=("broadening",), kernel_values=_KERNEL_DEG,
                  description="torque-dipole spin conductivity = proper − conventional"),
-        Response("charge", "charge", ("current", "field"), _charge, kernel_mode=0, geometry=("curvature",),
-                 description="intrinsic anomalous Hall conductivity (Berry curvature)"),
+        Response("charge", "charge", ("current", "field"), _charge, kernel_mode=KernelMode.CHARGE,
+                 geometry=("curvature",), description="intrinsic anomalous Hall conductivity (Berry curvature)"),
         Response("appendix_c", "spin", ("term",) + _SPIN_DIMS, _appendix_c, _DEG, check=_check_degenerate,
-                 geometry=("torque",),
+                 labels={"term": APPENDIX_C_TERMS}, geometry=("torque",),
                  description="Appendix C terms (C6), (C7), (C11), (C24) as spin conductivities"),
         Response("torque", "torque", ("spin", "field"), _torque, geometry=("torque",),
                  description="spin torque density per unit field, Tr(t^l ρ_E)"),
+        Response("conventional_spin_ac", "spin", ("part",) + _SPIN_DIMS, _conventional_ac,
+                 {**_CONVENTIONAL, "frequency": 0.0}, check=_check_ac, labels={"part": ("re", "im")},
+                 diagonal_spin=False,
+                 description="ac conventional spin Hall conductivity σ(ω) (Kubo, fixed broadening η): Re and Im"),
+        Response("torque_dipole_kubo", "spin", _SPIN_DIMS, _torque_dipole_kubo, _KUBO, check=_positive_step("q_step"),
+                 diagonal_spin=False, insulator_only=True, geometry=("torque",),
+                 description="torque dipole from its definition (finite-q Kubo, τ = −∇·P_τ), insulators"),
+        Response("conserved_spin_kubo", "spin", _SPIN_DIMS, _conserved_kubo, _KUBO, check=_positive_step("q_step"),
+                 diagonal_spin=False, insulator_only=True, geometry=("torque",),
+                 description="conserved spin current d(rs)/dt from its definition: conventional + finite-q "
+                             "Kubo torque dipole, insulators"),
+        Response("conserved_spin_streda", "spin", _SPIN_DIMS, _conserved_streda, _ZEEMAN,
+                 check=_positive_step("zeeman_step"), grand=True, diagonal_spin=False, insulator_only=True,
+                 description="Hall part of the conserved spin current by spin Středa, −(ħ/e)∂M_c/∂h_l, insulators"),
+        Response("orbital_magnetization", "magnetization", ("axis",), _orbital_magnetization, grand=True,
+                 diagonal_spin=False, description="orbital magnetisation (modern theory), point orbitals"),
     )
 }
 

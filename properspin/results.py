@@ -7,6 +7,7 @@ Attributes are kept netCDF-safe (strings and numbers); nested provenance is stor
 from __future__ import annotations
 
 import json
+import reprlib
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,7 +20,10 @@ def _attr(value: Any) -> Any:
         return value
     if isinstance(value, bool):
         return int(value)
-    return json.dumps(value, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o))
+    try:
+        return json.dumps(value, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o))
+    except (RecursionError, ValueError) as exc:  # nested too deeply, or a circular reference
+        raise ValueError(f"an attribute cannot be stored ({exc}): {reprlib.repr(value)}") from None
 
 
 def make_result(values: np.ndarray, coords: dict[str, Any], attrs: dict[str, Any], name: str) -> xr.DataArray:
@@ -36,6 +40,24 @@ def make_result(values: np.ndarray, coords: dict[str, Any], attrs: dict[str, Any
     if "temperature" in da.coords:
         da["temperature"].attrs["units"] = "K"
     return da
+
+
+def convert(result: xr.DataArray, to: str) -> xr.DataArray:
+    """The result in another unit: 3D spin responses (native ``(hbar/2e) S/m``) in ``"(hbar/e) S/cm"`` (as
+    postw90 and WannierBerri print them), ``"(hbar/2e) S/cm"`` or ``"(hbar/e) S/m"``; 3D charge (``S/m``) in
+    ``"S/cm"``; and back.  Attributes are kept, ``units`` is updated."""
+    from .units import conversion_factor
+
+    unit = result.attrs.get("units")
+    if not isinstance(unit, str):
+        raise ValueError("the result has no 'units' attribute to convert from")
+    factor = conversion_factor(unit, to)
+    out = result.copy(data=result.values * factor)
+    out.attrs = {**result.attrs, "units": to}
+    for key in ("adaptive_error_estimate",):
+        if key in out.attrs:
+            out.attrs[key] = float(out.attrs[key]) * factor
+    return out
 
 
 def parameters(result: xr.DataArray, key: str) -> Any:

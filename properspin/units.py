@@ -25,11 +25,15 @@ UNITS = {
     ("charge", 3): "S/m",
 }
 
-#: Alternative 3D units offered by :func:`convert`.
-ALTERNATIVE_UNITS = {
-    "(hbar/2e) S/m": {"(hbar/e) S/cm": 0.5 * 1e-2, "(hbar/2e) S/cm": 1e-2},
-    "S/m": {"S/cm": 1e-2},
+#: 3D units of each family and their size relative to the family's native unit (value_native × scale = value).
+#: Spin conductivities: properspin's native (ħ/2e) S/m; Wannier codes (postw90, WannierBerri) print (ħ/e) S/cm.
+UNIT_SCALES = {
+    "(hbar/2e) S/m": {"(hbar/2e) S/m": 1.0, "(hbar/2e) S/cm": 1e-2, "(hbar/e) S/m": 0.5, "(hbar/e) S/cm": 0.5e-2},
+    "S/m": {"S/m": 1.0, "S/cm": 1e-2},
 }
+
+#: Alternative 3D units offered by :func:`convert`, from each native unit.
+ALTERNATIVE_UNITS = {native: {u: f for u, f in table.items() if u != native} for native, table in UNIT_SCALES.items()}
 
 
 def spin_factor(dim: int) -> float:
@@ -50,11 +54,17 @@ def charge_factor(dim: int) -> float:
     raise ValueError(f"charge conductivity is defined for dim 2 or 3, not {dim}")
 
 
-def convert(values, unit: str, to: str):
-    """Convert a number or array from ``unit`` to ``to`` (only the documented 3D alternatives)."""
+def conversion_factor(unit: str, to: str) -> float:
+    """Factor turning a value in ``unit`` into ``to`` (both 3D units of the same family in :data:`UNIT_SCALES`)."""
     if unit == to:
-        return values
-    try:
-        return values * ALTERNATIVE_UNITS[unit][to]
-    except KeyError:
-        raise ValueError(f"cannot convert {unit!r} to {to!r}") from None
+        return 1.0
+    for table in UNIT_SCALES.values():
+        if unit in table and to in table:
+            return table[to] / table[unit]
+    known = "; ".join(", ".join(table) for table in UNIT_SCALES.values())
+    raise ValueError(f"cannot convert {unit!r} to {to!r} (3D units: {known})")
+
+
+def convert(values, unit: str, to: str):
+    """Convert a number or array from ``unit`` to ``to`` (the 3D units of :data:`UNIT_SCALES`)."""
+    return values if unit == to else values * conversion_factor(unit, to)

@@ -13,6 +13,7 @@ def _sxy(res) -> float:
     return float(res.sel(current="x", field="y")[0])
 
 
+@pytest.mark.slow
 def test_adaptive_beats_uniform_near_transition():
     model = ps.models.qwz(1.9)  # gap 0.2 at M: sharp curvature; lower-band C = −1 → σ_xy = +1 e²/h
     coarse = _sxy(ps.conductivity(model, "charge", fermi=0.0, mesh=ps.mesh.grid(30)))

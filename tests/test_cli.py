@@ -13,9 +13,11 @@ import pytest
 from properspin import io, registry
 from properspin.cli import main
 
+from .conftest import FE
+
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
-FE = ROOT.parent / "shared" / "data" / "Fe_tb.dat"
+PT_WIN = ROOT.parent / "shared" / "data" / "wannier90" / "Pt" / "Pt.win"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
@@ -93,10 +95,27 @@ def _wannier_fe(r):
     assert 100 < abs(res.sel(current="x", field="y", fermi=17.69).item()) / 100 < 2000  # S/cm, coarse grid
 
 
-CHECKS = {"qwz": _qwz, "massive_dirac": _massive_dirac, "rashba": _rashba, "rashba_kp": _rashba_kp,
+def _wannier90_pt_shc(r):
+    res = r["conventional_spin"]
+    assert res.attrs["units"] == "(hbar/e) S/cm"
+    sxy = res.sel(spin="z", current="x", field="y", fermi=18.3823).item()
+    assert 1000 < sxy < 4000  # (ħ/e) S/cm, coarse 9³ grid (2658)
+    # σ^z_yx = −σ^z_xy up to the symmetry breaking of the Wannier functions (3.5 % on this coarse grid)
+    assert abs(res.sel(spin="z", current="y", field="x", fermi=18.3823).item() + sxy) < 0.06 * sxy
+
+
+def _haldane(r):
+    res = r["charge"]
+    assert res.attrs["units"] == "e^2/h"
+    sxy = res.sel(current="x", field="y").values
+    np.testing.assert_allclose(np.abs(sxy), 1.0, atol=1e-3)  # Chern insulator: quantised in the whole gap
+    assert np.all(np.sign(sxy) == np.sign(sxy[0]))
+
+
+CHECKS = {"qwz": _qwz, "haldane": _haldane, "massive_dirac": _massive_dirac, "rashba": _rashba, "rashba_kp": _rashba_kp,
           "bhz": _bhz, "topological_insulator": _topological_insulator, "hole_quantum_well": _hole_quantum_well,
           "topological_insulator_lattice": _topological_insulator_lattice,
-          "wannier_fe": _wannier_fe}
+          "wannier_fe": _wannier_fe, "wannier90_pt_shc": _wannier90_pt_shc}
 
 
 def test_every_example_has_a_check_and_every_builtin_an_example():
@@ -112,6 +131,8 @@ def test_example_end_to_end(name, tmp_path, capsys):
     config = EXAMPLES / f"{name}.toml"
     if name == "wannier_fe" and not FE.is_file():
         pytest.skip(f"{FE} not present (data outside the repository)")
+    if name == "wannier90_pt_shc" and not PT_WIN.is_file():
+        pytest.skip(f"{PT_WIN} not present (data outside the repository)")
     assert main(["run", str(config), "--output", str(tmp_path), "--quiet"]) == 0
     assert "Traceback" not in capsys.readouterr().err
     cfg = tomllib.loads(config.read_text(encoding="utf-8"))
@@ -181,14 +202,16 @@ def test_missing_files_are_errors_without_traceback(tmp_path, capsys):
 def test_reproduce_dispatches_to_paper_module(monkeypatch, tmp_path):
     calls = []
     fake = types.ModuleType("properspin.paper.reproduce")
-    fake.run = lambda output_dir, quick, progress: calls.append((output_dir, quick, progress))
+    fake.run = lambda output_dir, quick, progress, force: calls.append((output_dir, quick, progress, force))
     monkeypatch.setitem(sys.modules, "properspin.paper.reproduce", fake)
     import properspin.paper
 
     monkeypatch.setattr(properspin.paper, "reproduce", fake, raising=False)
     assert main(["reproduce", "--output", str(tmp_path), "--quick", "--quiet"]) == 0
     assert main(["reproduce"]) == 0
-    assert calls == [(tmp_path, True, False), (Path("paper-figures"), False, True)]
+    assert main(["reproduce", "--quick", "--force"]) == 0  # a quick run has its own default folder
+    assert calls == [(tmp_path, True, False, False), (Path("paper-figures"), False, True, False),
+                     (Path("paper-figures-quick"), True, True, True)]
 
 
 def test_reproduce_without_paper_module_is_a_clear_error(monkeypatch, capsys):

@@ -157,6 +157,9 @@ def test_every_example_validates(example):
     if cfg.model.wannier90 is not None:
         assert cfg.model.wannier90.spinor_order == "interleaved"
         return  # the data file lies outside the repository; see test_cli for the run
+    if cfg.model.wannier90_run is not None:
+        assert cfg.fermi is None and cfg.mesh is None  # both from the run's .win
+        return  # the run lies outside the repository; see test_cli for the run
     model = build_model(cfg, example)
     assert model.nbands >= 2
     assert mesh.resolve(build_mesh(cfg), model).size >= 1000

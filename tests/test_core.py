@@ -9,6 +9,8 @@ import properspin as ps
 from properspin import geometry as geo
 from properspin import mesh, models
 
+from .conftest import random_hermitian, random_unitary
+
 RNG = np.random.default_rng(7)
 
 
@@ -16,21 +18,11 @@ def zyx(result):
     return result.sel(spin="z", current="y", field="x").values
 
 
-def random_hermitian(n, rng=RNG):
-    a = rng.normal(size=(n, n)) + 1j * rng.normal(size=(n, n))
-    return (a + a.conj().T) / 2
-
-
-def random_unitary(n, rng=RNG):
-    q, r = np.linalg.qr(rng.normal(size=(n, n)) + 1j * rng.normal(size=(n, n)))
-    return q * (np.diag(r) / abs(np.diag(r)))
-
-
 def random_model(n, dim=2, periodic=False, rng=RNG, spin=None):
     """Smooth random Hermitian model: H0 + Σ_a sin(k_a) Ha + Σ_a (1 − cos k_a) Ga."""
-    h0 = random_hermitian(n, rng)
-    ha = [random_hermitian(n, rng) for _ in range(dim)]
-    ga = [random_hermitian(n, rng) for _ in range(dim)]
+    h0 = random_hermitian(rng, n)
+    ha = [random_hermitian(rng, n) for _ in range(dim)]
+    ga = [random_hermitian(rng, n) for _ in range(dim)]
 
     def h(k):
         out = np.broadcast_to(h0, (len(k), n, n)).copy()
@@ -43,7 +35,7 @@ def random_model(n, dim=2, periodic=False, rng=RNG, spin=None):
                          for a in range(dim)])
 
     if spin is None:
-        spin = np.stack([random_hermitian(n, rng) for _ in range(3)])
+        spin = np.stack([random_hermitian(rng, n) for _ in range(3)])
     rec = 2 * np.pi * np.eye(dim) if periodic else None
     return ps.Model(h, dh, spin, dim, reciprocal=rec, name="random")
 
@@ -58,6 +50,7 @@ def test_qwz_chern_number(u, chern):
     assert r.sel(current="x", field="x").item() == 0.0
 
 
+@pytest.mark.slow
 def test_massive_dirac_in_gap_and_in_band():
     v, delta, radius = 2.0, 0.1, 5.0
     edge = np.hypot(delta, v * radius)
@@ -179,7 +172,7 @@ def test_berry_connection_against_finite_differences():
 @pytest.mark.parametrize("response", ["proper_spin", "conventional_spin", "torque_dipole", "charge"])
 def test_basis_change_invariance(response):
     model = random_model(4, periodic=True)
-    w = random_unitary(4)
+    w = random_unitary(RNG, 4)
     fermi = np.linspace(-2, 2, 7)
     a = ps.conductivity(model, response, fermi=fermi, mesh=mesh.grid(12))
     b = ps.conductivity(model.transformed(w), response, fermi=fermi, mesh=mesh.grid(12))
@@ -248,12 +241,12 @@ def test_fermi_order_is_kept_and_cost_is_single_pass():
 
 # ---------------------------------------------------------------------------- degeneracies
 def test_degenerate_bands_are_reported():
-    model = models.bhz(1.0).transformed(random_unitary(4))
+    model = models.bhz(1.0).transformed(random_unitary(RNG, 4))
     with pytest.warns(ps.DegeneracyWarning, match="near-degenerate"):
         r = ps.conductivity(model, ps.responses.get("proper_spin", degenerate="exclude"), fermi=0.0,
                             mesh=mesh.grid(12))
     assert r.attrs["degenerate_kpoints"] > 0
-    lifted = ps.conductivity(models.bhz(1.0).with_zeeman((0, 0, 1e-3)).transformed(random_unitary(4)),
+    lifted = ps.conductivity(models.bhz(1.0).with_zeeman((0, 0, 1e-3)).transformed(random_unitary(RNG, 4)),
                              "proper_spin", fermi=0.0, mesh=mesh.grid(24))
     assert lifted.attrs["degenerate_kpoints"] == 0
     assert zyx(lifted) == pytest.approx(4.0, abs=1e-6)

@@ -7,11 +7,11 @@ import pytest
 
 from properspin import eigen
 
+from .conftest import random_hermitian
+
 
 def _hermitian(n: int, count: int, seed: int) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    a = rng.normal(size=(count, n, n)) + 1j * rng.normal(size=(count, n, n))
-    return a + a.conj().transpose(0, 2, 1)
+    return random_hermitian(np.random.default_rng(seed), n, 2.0, count)  # A + A†
 
 
 def _check(h: np.ndarray, e: np.ndarray, u: np.ndarray) -> None:

@@ -121,6 +121,7 @@ def test_engine_rejects_bad_settings():
         ps.Engine(executor="dask")
 
 
+@pytest.mark.slow
 def test_dask_local_cluster_gives_the_serial_result():
     distributed = pytest.importorskip("distributed", reason="Dask not installed (pip install 'properspin[dask]')")
     serial = _run(engine=ps.Engine(chunk_size=200))
@@ -133,6 +134,7 @@ def test_dask_local_cluster_gives_the_serial_result():
     assert via_client.attrs["executor"] == "dask.distributed"
 
 
+@pytest.mark.slow
 def test_mpi_two_ranks_give_the_serial_result(tmp_path):
     import shutil
     import subprocess
@@ -168,6 +170,7 @@ np.save(sys.argv[2], res.values)
 """
 
 
+@pytest.mark.slow
 def test_sigkill_then_resume_gives_identical_result(tmp_path):
     import signal
     import subprocess

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,7 +11,7 @@ import properspin as ps
 from properspin.filling import carrier_density, fermi_level
 from properspin.units import HBAR2_OVER_2M0
 
-FE = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "Fe_tb.dat"
+from .conftest import FE, needs_fe
 
 
 def test_qwz_half_filling_lies_in_gap():
@@ -76,7 +75,7 @@ def test_bad_inputs():
         fermi_level(ps.models.rashba(1e-9, 1.0), 10.0, ps.mesh.disk(0.5, 20, 4))
 
 
-@pytest.mark.skipif(not FE.is_file(), reason=f"real-data file {FE} absent (no ../shared/data)")
+@needs_fe
 def test_fe_fermi_level():
     from properspin.models.wannier import wannier90
 

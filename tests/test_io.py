@@ -50,8 +50,9 @@ def test_save_replaces_atomically_and_keeps_old_file_on_failure(spin_result, cha
     io.save(charge_result, path)  # overwrite
     xr.testing.assert_identical(io.load(path), charge_result)
 
-    def broken(self, target, **kwargs):
-        open(target, "wb").write(b"partial")
+    def broken(self, target=None, **kwargs):
+        if target is not None:
+            open(target, "wb").write(b"partial")
         raise OSError("disk full")
 
     monkeypatch.setattr(xr.DataArray, "to_netcdf", broken)
@@ -132,3 +133,20 @@ def test_default_components_are_the_hall_ones(spin_result, charge_result):
 
     assert default_components(spin_result) == [{"spin": "z", "current": "y", "field": "x"}]
     assert default_components(charge_result) == [{"current": "x", "field": "y"}]
+
+
+def test_torque_density_labels_come_from_the_dimensions(tmp_path):
+    """A (spin, field) result is a torque density whatever the response's name: CSV columns torque_l_j, the
+    symbol t^l_j, and the values as computed."""
+    from properspin.plotting import symbol
+
+    model = models.rashba(alpha=0.3, mass=1.0, zeeman=(0, 0, 1e-3))
+    res = ps.conductivity(model, "torque", fermi=[0.1], mesh=mesh.disk(0.6, 20, 8))
+    renamed = res.copy()
+    renamed.attrs["response"] = "my_torque"
+    for r in (res, renamed):
+        path = io.to_csv(r, tmp_path / f"{r.attrs['response']}.csv")
+        rows = [row for row in csv.reader(line for line in path.read_text().splitlines() if not line.startswith("#"))]
+        assert rows[0][-6:] == [f"torque_{l}_{j}" for l in "xyz" for j in "xy"]
+        assert float(rows[1][rows[0].index("torque_z_x")]) == pytest.approx(float(r.sel(spin="z", field="x")[0]))
+        assert symbol(r, {"spin": "y", "field": "x"}) == "$t^{y}_{x}$"

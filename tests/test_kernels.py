@@ -1,37 +1,38 @@
 """The compiled chunk kernel (properspin.kernels) against the numpy reference path.
 
-The reference is the numpy pipeline written out here — geometry.band_geometry, the response formula,
-Sweep.accumulate and geometry.degenerate_contributions — so it stays independent of how the engine
-dispatches chunks.  Partial sums must agree to 1e-12 of their largest entry.
+The reference is the numpy chunk path, properspin.chunk.numpy_chunk (geometry.band_geometry, the response
+formula, Sweep.accumulate and geometry.degenerate_contributions), called directly so that the comparison does
+not depend on how the engine dispatches chunks.  Partial sums must agree to 1e-12 of their largest entry.
 """
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 import properspin as ps
-from properspin import geometry as geo
-from properspin import mesh, models, responses
+from properspin import chunk, mesh, models, responses
 from properspin.models.wannier import wannier90
-from properspin.sweep import Sweep
+from properspin.sweep import Sweep, sweep_spec
+
+from .conftest import FE, needs_fe, random_hermitian
 
 pytest.importorskip("numba")
-from properspin import kernels  # noqa: E402
+from properspin import kernel_stages, kernels  # noqa: E402
 
 RTOL = 1e-12
 SUPPORTED = ("proper_spin", "conventional_spin", "torque_dipole", "charge")
 FERMI = np.linspace(-3.0, 3.0, 61)
 
 
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _compiled(compiled_kernels):
+    """Both kernel copies compiled (or loaded from numba's cache) before the first test."""
+
+
 # ---------------------------------------------------------------------------------------------- models
-def _hermitian(rng, n, scale=1.0):
-    a = rng.normal(size=(n, n)) + 1j * rng.normal(size=(n, n))
-    return scale * (a + a.conj().T) / 2
-
-
 def random_model(n, dim, periodic, seed, position=False, real=False):
     """Random smooth Hermitian model with random (dense, Hermitian) spin matrices.
 
@@ -40,12 +41,12 @@ def random_model(n, dim, periodic, seed, position=False, real=False):
     ``real`` makes H and ∂H real symmetric (eigh then returns real eigenvectors).
     """
     rng = np.random.default_rng(seed)
-    herm = (lambda s=1.0: rng.normal(size=(n, n)) * s) if real else (lambda s=1.0: _hermitian(rng, n, s))
+    herm = (lambda s=1.0: rng.normal(size=(n, n)) * s) if real else (lambda s=1.0: random_hermitian(rng, n, s))
     sym = (lambda m: (m + m.T) / 2) if real else (lambda m: m)
     h0 = sym(herm(1.5))
     ha = [sym(herm()) for _ in range(dim)]
     ga = [sym(herm(0.5)) for _ in range(dim)]
-    spin = np.stack([_hermitian(rng, n, 0.5) for _ in range(3)])
+    spin = np.stack([random_hermitian(rng, n, 0.5) for _ in range(3)])
 
     if periodic:
         def f(x):
@@ -76,8 +77,8 @@ def random_model(n, dim, periodic, seed, position=False, real=False):
 
     pos = None
     if position:
-        pa = [_hermitian(rng, n, 0.3) for _ in range(dim)]
-        qa = [_hermitian(rng, n, 0.2) for _ in range(dim)]
+        pa = [random_hermitian(rng, n, 0.3) for _ in range(dim)]
+        qa = [random_hermitian(rng, n, 0.2) for _ in range(dim)]
 
         def pos(k):
             return np.stack([pa[a] + np.cos(k[:, a])[:, None, None] * qa[a] for a in range(dim)])
@@ -99,36 +100,29 @@ def _sweeps(temperatures=(0.0, 300.0), fermi=FERMI):
 
 
 # ---------------------------------------------------------------------------------------------- reference
+def _response(name, eta=0.0):
+    resp = responses.get(name, **({"broadening": eta} if eta else {}))
+    if "degenerate" in resp.defaults:  # the kernel's own semantics; chunk.evaluate falls back for block traces
+        resp = resp.with_params(degenerate="exclude")
+    return resp
+
+
 def numpy_chunk(name, model, k, w, sweeps, tol, eta):
     """The numpy path: (partials, degenerate k-points, degenerate band pairs)."""
-    g = geo.band_geometry(model, k, tol)
-    resp = responses.get(name, **({"broadening": eta} if eta else {}))
-    if "degenerate" in resp.defaults:  # the kernel's own semantics; the engine falls back for block traces
-        resp = resp.with_params(degenerate="exclude")
-    q = resp.formula(g, resp.params)
-    nk, nb = g.energies.shape
-    q = q.reshape(-1, nk, nb) * w[None, :, None]
-    values = q.reshape(q.shape[0], -1).T
-    energies = g.energies.reshape(-1)
-    partials = []
-    for sweep in sweeps:
-        p = sweep.empty(values.shape[1])
-        sweep.accumulate(p, energies, values)
-        partials.append(p)
-    nbad, pairs = 0, set()
-    if resp.kind == "spin" and name != "conventional_spin":
-        bad = geo.degenerate_contributions(g)
-        nbad = int(bad.any(axis=(1, 2)).sum())
-        pairs = {(int(m), int(n)) for m, n in zip(*np.nonzero(bad.any(axis=0)), strict=True) if m < n}
-    return partials, nbad, pairs
+    ref = chunk.numpy_chunk(model, _response(name, eta), k, w, sweeps, tol)
+    return ref.partials, ref.degenerate_kpoints, ref.degenerate_bands
+
+
+def kernel_chunk(name, model, k, w, sweeps, tol, eta=0.0):
+    return kernels.kernel_chunk(_response(name, eta), model, k, w, sweeps, tol)
 
 
 def compare(name, model, m, sweeps, tol=1e-6, eta=0.0, scale_from=None):
     """Kernel vs numpy on the whole mesh; returns the kernel result."""
     k, w = m.points(model, 0, m.size)
     ref, nbad, pairs = numpy_chunk(name, model, k, w, sweeps, tol, eta)
-    got = kernels.kernel_chunk(name, model, k, w, sweeps, tol, eta)
-    assert got is not None
+    got = kernel_chunk(name, model, k, w, sweeps, tol, eta)
+    assert isinstance(got, chunk.ChunkResult)
     assert len(got.partials) == len(ref)
     for p_ref, p_got, sweep in zip(ref, got.partials, sweeps, strict=True):
         assert p_got.shape == p_ref.shape == (sweep.nbins, p_ref.shape[1])
@@ -171,7 +165,7 @@ def test_non_hermitian_position_falls_back():
     model = ps.Model(base.hamiltonian, base.gradient, base.spin, 2, reciprocal=base.reciprocal,
                      position=lambda k: base.position(k) + skew)
     k, w = mesh.resolve(mesh.grid(4), model).all_points(model)
-    assert kernels.kernel_chunk("proper_spin", model, k, w, _sweeps(), 1e-6, 0.0) is None
+    assert kernel_chunk("proper_spin", model, k, w, _sweeps(), 1e-6, 0.0) is None
 
 
 def test_position_not_hermitian_at_one_k_point_falls_back():
@@ -187,8 +181,8 @@ def test_position_not_hermitian_at_one_k_point_falls_back():
         return a
 
     model = ps.Model(base.hamiltonian, base.gradient, base.spin, 2, reciprocal=base.reciprocal, position=position)
-    assert kernels.kernel_chunk("charge", model, k, w, _sweeps(), 1e-6, 0.0) is None
-    assert kernels.kernel_chunk("charge", model, np.delete(k, 5, 0), np.delete(w, 5), _sweeps(), 1e-6, 0.0) is not None
+    assert kernel_chunk("charge", model, k, w, _sweeps(), 1e-6, 0.0) is None
+    assert kernel_chunk("charge", model, np.delete(k, 5, 0), np.delete(w, 5), _sweeps(), 1e-6, 0.0) is not None
 
 
 @pytest.mark.parametrize("name", SUPPORTED)
@@ -238,23 +232,28 @@ def test_fermi_grids(fermi):
 
 
 def test_bins_are_searchsorted_left():
+    """The bucket table of Sweep.binning and the kernel's search: searchsorted(fermi, ε, 'left'), also for the
+    second of two stacked sweeps (offsets into the flat arrays of sweep_spec)."""
     fermi = np.array([-1.0, -0.5, 0.0, 0.25, 2.0])
-    ints, floats, fermi_all, tables = kernels._sweep_spec((Sweep(fermi, 0.0),))
     energies = np.array([-0.7, -0.5, -0.4999999999, 0.0, 0.1, 0.25, 0.2500000001, 1.9, 2.0])
     expected = np.searchsorted(fermi, energies, side="left")
-    got = [kernels._bin_t0(fermi_all, 0, len(fermi), tables, 0, ints[0, 5], floats[0, 1], e) for e in energies]
-    assert got == expected.tolist()
+    for sweeps, s in (((Sweep(fermi, 0.0),), 0), ((Sweep(FERMI, 0.0), Sweep(FERMI, 30.0), Sweep(fermi, 0.0)), 2)):
+        spec = sweep_spec(sweeps)
+        got = [kernel_stages._bin_t0(spec.fermi, spec.foff[s], spec.nodes[s], spec.table, spec.toff[s],
+                                     spec.nbuckets[s], spec.scale[s], e) for e in energies]
+        assert got == expected.tolist()
+    assert spec.row.tolist() == [0, 62, 62 + sweeps[1].nbins] and spec.kind.tolist() == [0, 1, 0]
 
 
 def test_unsupported_responses_return_none():
     model = random_model(3, 2, True, seed=1)
     k, w = mesh.resolve(mesh.grid(3), model).all_points(model)
     for name in ("appendix_c", "torque"):
-        assert kernels.kernel_chunk(name, model, k, w, _sweeps(), 1e-6, 0.0) is None
+        assert kernel_chunk(name, model, k, w, _sweeps(), 1e-6, 0.0) is None
     nospin = models.qwz(1.0)
-    assert kernels.kernel_chunk("proper_spin", nospin, k, w, _sweeps(), 1e-6, 0.0) is None
-    assert not kernels.supports("torque", model)
-    assert kernels.supports("charge", nospin)
+    assert kernel_chunk("proper_spin", nospin, k, w, _sweeps(), 1e-6, 0.0) is None
+    assert not kernels.supports(responses.get("torque"), model)
+    assert kernels.supports(responses.get("charge"), nospin)
 
 
 def test_invalid_model_output_raises_like_model():
@@ -273,10 +272,10 @@ def test_invalid_model_output_raises_like_model():
 
     m1 = ps.Model(bad_h, base.gradient, base.spin, 2, reciprocal=base.reciprocal)
     with pytest.raises(ValueError, match="not Hermitian"):
-        kernels.kernel_chunk("proper_spin", m1, k, w, _sweeps(), 1e-6, 0.0)
+        kernel_chunk("proper_spin", m1, k, w, _sweeps(), 1e-6, 0.0)
     m2 = ps.Model(base.hamiltonian, bad_dh, base.spin, 2, reciprocal=base.reciprocal)
     with pytest.raises(ValueError, match="NaN or inf"):
-        kernels.kernel_chunk("proper_spin", m2, k, w, _sweeps(), 1e-6, 0.0)
+        kernel_chunk("proper_spin", m2, k, w, _sweeps(), 1e-6, 0.0)
 
 
 def test_finite_difference_gradient():
@@ -298,10 +297,7 @@ def test_blocks_add_up(monkeypatch, name):
     assert got.degenerate_kpoints == m.size == 81
 
 
-FE = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "Fe_tb.dat"
-
-
-@pytest.mark.skipif(not FE.is_file(), reason=f"real-data file {FE} absent (no ../shared/data)")
+@needs_fe
 @pytest.mark.parametrize("name", SUPPORTED)
 def test_fe_wannier_model(name):
     """bcc Fe, 18 Wannier functions with position matrix elements (BLAS path, Wannier curvature for charge)."""

@@ -83,7 +83,10 @@ def test_reproduce_quick_writes_every_file(tmp_path):
             f = tmp_path / f"{name}.{ext}"
             assert f.exists() and f.stat().st_size > 200, f
         assert (tmp_path / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    for name in ("fig2a_subbands", "fig2b_subbands"):  # the well solved in z (issue 16)
+        assert (tmp_path / f"{name}.nc").stat().st_size > 200 and (tmp_path / f"{name}.csv").stat().st_size > 200
     text = report.read_text()
+    assert "## Fig. 2 with the well solved in z" in text and "full sine basis, nbasis = 12" in text
     assert "Conduction-band bottom near 270 meV: **reproduced**" in text
     assert "271.7 meV" in text
     assert "σ^x_zx negligible against σ^y_zx: **reproduced**" in text

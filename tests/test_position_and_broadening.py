@@ -11,18 +11,15 @@ import properspin as ps
 from properspin import geometry as geo
 from properspin import mesh, models
 
+from .conftest import random_hermitian
+
 RNG = np.random.default_rng(11)
-
-
-def _random_hermitian(n):
-    a = RNG.normal(size=(n, n)) + 1j * RNG.normal(size=(n, n))
-    return (a + a.conj().T) / 2
 
 
 def _two_conventions(n=4, dim=3):
     """Model A: Wannier-90 convention H(k) with orbital centres τ as position term; model B: the same crystal
     in the tight-binding convention H_B = D† H D, D = diag(e^{ik·τ}), without position term."""
-    hs = [_random_hermitian(n) for _ in range(2 * dim + 1)]
+    hs = [random_hermitian(RNG, n) for _ in range(2 * dim + 1)]
     tau = np.repeat(RNG.uniform(-0.5, 0.5, size=(n // 2, dim)), 2, axis=0)  # spinor pairs share a centre
 
     def h_a(k):
@@ -148,7 +145,8 @@ def test_broadening_as_response_parameter_equals_keyword():
     np.testing.assert_allclose(by_obj.values, by_kw.values, rtol=0, atol=1e-14)
     assert np.abs(by_obj.values - clean.values).max() > 1e-3 * np.abs(clean.values).max()
     assert by_obj.attrs["broadening_eV"] == 0.03
-    assert json.loads(by_obj.attrs["response_parameters"]) == {"broadening": 0.03}
+    assert json.loads(by_obj.attrs["response_parameters"]) == {"broadening": 0.03, "method": "simple",
+                                                                "eigval_max": float("inf")}
     assert resp.fused_mode == 2  # the fused kernel honours η
     with pytest.raises(ValueError, match="no parameter"):
         ps.responses.get("proper_spin", broadening=0.01)

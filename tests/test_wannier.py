@@ -24,9 +24,7 @@ from properspin.models.wannier import (
     write_tb,
 )
 
-DATA = Path(__file__).parents[1] / ".." / "shared" / "data"
-FE = DATA / "Fe_tb.dat"
-needs_fe = pytest.mark.skipif(not FE.is_file(), reason=f"real-data file {FE} absent (no ../shared/data)")
+from .conftest import FE, needs_fe
 
 LATTICE = np.array([[2.0, 0.1, 0.0], [0.3, 2.5, 0.2], [0.0, -0.4, 3.1]])
 
@@ -443,15 +441,36 @@ def _direct_sum(wh: WannierHamiltonian, k: np.ndarray, blocks: np.ndarray) -> np
 def test_fourier_sums_equal_the_definition_hermitian_and_not():
     """H, ∂H and A^W by the folded lower-triangle products equal the direct complex sums (1e-12) and come out
     exactly Hermitian; a block set that is not Hermitian (H_{−R} ≠ H_R†) takes the full product and is also
-    the definition.  The shared phases are recomputed when k changes (two k sets in turn)."""
-    from properspin.models.wannier.fourier import _FourierSum, _Phases
+    the definition.  H, ∂H, A^W and ∂A^W are views of one evaluator, which computes the phases once for all the
+    sums asked for and remembers nothing between calls (two k sets in turn, one at a time and together)."""
+    from properspin.model import evaluate_together
+    from properspin.models.wannier.fourier import WannierSums
 
     wh = random_wannier(5, seed=3)
     model = wh.to_model()
-    assert model.hamiltonian.lower is not None and model.gradient.lower is not None
-    assert model.gradient.phases is model.hamiltonian.phases is model.position.phases
+    sums = model.hamiltonian.evaluator
+    assert sums.sums["h"].lower is not None and sums.sums["dh"].lower is not None
+    assert model.gradient.evaluator is sums and model.position.evaluator is sums
+    assert model.position_gradient.evaluator is sums and model.position_gradient.curl.evaluator is sums
     rcart = wh.rvec @ wh.lattice
+    calls = []
+    cos = np.cos
+
+    def counting_cos(x):
+        calls.append(x.shape)
+        return cos(x)
+
     for k in (random_k(model, 7, seed=4), random_k(model, 9, seed=5), random_k(model, 7, seed=4)):
+        np.cos = counting_cos
+        try:
+            together = evaluate_together(k, {"h": model.hamiltonian, "dh": model.gradient, "pos": model.position})
+        finally:
+            np.cos = cos
+        assert len(calls) == 1  # one phase computation for the three sums
+        calls.clear()
+        np.testing.assert_array_equal(together["h"], model.hamiltonian(k))
+        np.testing.assert_array_equal(together["dh"], model.gradient(k))
+        np.testing.assert_array_equal(together["pos"], model.position(k))
         h = model.h(k)
         np.testing.assert_allclose(h, _direct_sum(wh, k, wh.ham), rtol=0, atol=1e-12)
         assert np.array_equal(h, h.conj().transpose(0, 2, 1))
@@ -461,10 +480,10 @@ def test_fourier_sums_equal_the_definition_hermitian_and_not():
                                    rtol=0, atol=1e-12)
     skew = wh.ham.copy()
     skew[1] += 0.3  # H_{R1} no longer the adjoint of H_{−R1}
-    plain = _FourierSum(rcart, (skew / wh.deg[:, None, None])[:, None], single=True)
-    assert plain.lower is None and isinstance(plain.phases, _Phases)
+    plain = WannierSums(rcart, {"h": skew / wh.deg[:, None, None]})
+    assert plain.sums["h"].lower is None and plain.folded
     k = random_k(model, 6, seed=6)
-    np.testing.assert_allclose(plain(k), _direct_sum(wh, k, skew), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(plain.function("h")(k), _direct_sum(wh, k, skew), rtol=0, atol=1e-12)
 
 
 def _long_range_wannier(n: int = 4, rmax: int = 3, seed: int = 11) -> WannierHamiltonian:
@@ -479,11 +498,12 @@ def test_line_sums_on_a_grid_equal_the_definition():
     result is the direct sum to 1e-12 and exactly Hermitian.  Scattered k-points take the direct path (None)."""
     wh = _long_range_wannier()
     model = wh.to_model()
-    assert model.hamiltonian.lines is not None and model.position_gradient.full.lines is not None
+    sums = model.hamiltonian.evaluator
+    assert sums.lines is not None and all(sums.sums[s].line_blocks is not None for s in ("h", "dh", "dpos", "curl"))
     grid = properspin.mesh.resolve(properspin.mesh.grid(6), model)
     k, _ = grid.points(model, 40, 140)  # 100 k-points on 4 lines of 6 (and parts of two more)
-    assert model.hamiltonian.lines(k) is not None
-    assert model.hamiltonian.lines(random_k(model, 40)) is None
+    assert sums.lines.group(k) is not None
+    assert sums.lines.group(random_k(model, 40)) is None
     rcart = wh.rvec @ wh.lattice
     h = model.h(k)
     np.testing.assert_allclose(h, _direct_sum(wh, k, wh.ham), rtol=0, atol=1e-12)
@@ -502,9 +522,7 @@ def test_line_sums_give_the_same_conductivity():
     fermi = np.linspace(-2, 2, 5)
     fast = wh.to_model(spinor_order="interleaved")
     slow = wh.to_model(spinor_order="interleaved")
-    for s in (slow.hamiltonian, slow.gradient, slow.position, slow.position_gradient.full,
-              slow.position_gradient.curl_sum):
-        s.lines = None
+    slow.hamiltonian.evaluator.lines = None  # one evaluator: no line sums for H, ∂H, A^W, ∂A^W
     for response in ("charge", "proper_spin"):
         a = properspin.conductivity(fast, response, fermi=fermi, mesh=properspin.mesh.grid(8))
         b = properspin.conductivity(slow, response, fermi=fermi, mesh=properspin.mesh.grid(8))

@@ -59,6 +59,16 @@ LUTTINGER_PAPER: dict[str, tuple[float, float, float]] = {
 
 SPIN_OPTIONS = ("hbar_J", "hbar_J_over_3")
 MAGNETIZATION_FORMS = ("projected", "J", "none")
+METHODS = ("bastard", "subbands", "full")
+
+#: Default barrier height (eV) of the confinement check: a typical valence-band offset of the barrier
+#: material (GaAs/Al0.3Ga0.7As ≈ 0.15–0.2 eV).  ``math.inf`` declares ideal hard walls.
+DEFAULT_BARRIER: float = 0.2
+
+#: Default basis sizes of ``method="subbands"`` / ``"full"`` (converged for the paper's wells, see
+#: docs/tutorial-hole-gas.md).
+DEFAULT_NBASIS: int = 40
+DEFAULT_NSUB: int = 8
 
 
 def spin32_matrices() -> Array:
@@ -213,6 +223,27 @@ def luttinger_bulk(kx: Any, ky: Any, kz: Any, gammas: tuple[float, float, float]
 
 
 # ---------------------------------------------------------------------------- the model
+def check_confinement(lowest: float, energy_max: float | None, barrier: float, d: float, f: float) -> dict:
+    """Refuse a well that does not bind a hole at the checked energy; return the numbers (eV).
+
+    The hard walls stand for barriers of height ``barrier`` above the well edge; in the field the barrier
+    top on the low-potential side is at barrier − |f| d/2 (f = eF_z in eV/Å, d in Å, energies from the
+    well centre).  A hole above it is not bound (it leaves over, or tunnels through, the tilted barrier).
+    Checked energy: ``energy_max`` if given, else the lowest subband edge ``lowest``.
+    """
+    top = barrier - abs(f) * d / 2
+    energy = lowest if energy_max is None else energy_max
+    if energy >= top:
+        what = "the lowest subband edge" if energy_max is None else "energy_max"
+        raise ValueError(
+            f"unconfined well: {what} {1e3 * energy:.1f} meV lies above the barrier top barrier − e|F_z|d/2 = "
+            f"{1e3 * barrier:.1f} − {1e3 * abs(f) * d / 2:.1f} = {1e3 * top:.1f} meV on the low-potential side "
+            f"(F_z = {1e10 * f:.3g} V/m, d = {d / 10:.3g} nm); lower the field or energy, or raise barrier"
+        )
+    return {"barrier_eV": barrier, "barrier_top_eV": top, "checked_energy_eV": energy,
+            "criterion": "E < barrier - e|F_z|d/2 (E from the well centre)"}
+
+
 def _finite(name: str, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
         raise ValueError(f"{name} must be a real number, got {value!r}")
@@ -248,6 +279,11 @@ def hole_quantum_well(
     spin: str = "hbar_J",
     magnetization_form: str = "projected",
     luttinger: Any = None,
+    method: str = "bastard",
+    nsub: int | None = None,
+    nbasis: int | None = None,
+    barrier: float = DEFAULT_BARRIER,
+    energy_max: float | None = None,
 ) -> Model:
     """Projected 4×4 hole-gas model H̃(k_x, k_y) of Eqs. (11)–(12) (conventions §5.2), dim = 2, continuum.
 
@@ -267,6 +303,21 @@ def hole_quantum_well(
         ``"projected"``: H_m = (2/3) m_z J_z (HH split by 2 m_z); ``"J"``: m_z J_z; ``"none"`` (m_z = 0 only).
     luttinger
         ``None`` (table :data:`LUTTINGER`), ``"paper"`` (:data:`LUTTINGER_PAPER`) or (γ1, γ2, γ3).
+    method
+        ``"bastard"``: the paper's 4×4 model (one HH and one LH Bastard function, Eq. 12).
+        ``"subbands"``: Eq. (11) + V(z) solved in a basis of ``nbasis`` hard-wall sine functions, projected on
+        the lowest ``nsub`` HH and ``nsub`` LH Kramers pairs of k∥ = 0 subbands (a 4·nsub-band model;
+        :mod:`.hole_subbands`).
+        ``"full"``: the whole sine basis as the model (4·nbasis bands; the reference the projection converges to).
+    nsub, nbasis
+        HH (and LH) subbands kept (``"subbands"``, default :data:`DEFAULT_NSUB`) and sine functions per
+        component (default :data:`DEFAULT_NBASIS`); only for those methods.
+    barrier, energy_max
+        Confinement check (eV): the hard walls stand for barriers of height ``barrier`` (band offset), so a
+        hole at energy E is bound only if E < barrier − e|F_z|d/2 (the barrier top on the low-potential side,
+        energies from the well centre).  E is ``energy_max`` (the highest energy the model is meant for, e.g.
+        the largest E_F) or, if ``None``, the lowest subband edge.  ``"subbands"`` also requires its highest
+        kept subband edge to lie above ``energy_max``.
 
     The model's k is in Å⁻¹ and energies in eV (hole energies from V = 0 at the well centre).
     """
@@ -285,6 +336,20 @@ def hole_quantum_well(
         raise ValueError("magnetization_form='none' requires magnetization == 0")
     name, gammas, gsource = _gammas(material, luttinger)
     g1, g2, g3 = gammas
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; choose one of {METHODS}")
+    barrier = _finite("barrier", barrier) if barrier != math.inf else math.inf
+    if barrier <= 0:
+        raise ValueError(f"barrier must be > 0 eV (math.inf for ideal hard walls), got {barrier!r}")
+    if energy_max is not None:
+        energy_max = _finite("energy_max", energy_max)
+    if method != "bastard":
+        from .hole_subbands import subband_well
+
+        return subband_well(name, gammas, gsource, width, field, mz, spin=spin, magnetization_form=magnetization_form,
+                            method=method, nsub=nsub, nbasis=nbasis, barrier=barrier, energy_max=energy_max)
+    if nsub is not None or nbasis is not None:
+        raise ValueError("nsub and nbasis belong to method='subbands' or 'full', not to the paper's 'bastard' model")
 
     d = width * 1e10         # Å
     f = field * 1e-10        # V/Å: e F_z in eV/Å
@@ -323,6 +388,8 @@ def hole_quantum_well(
         return out
 
     edges = np.real(np.diag(hamiltonian(np.zeros((1, 2)))[0]))
+    lowest = min(HBAR2_2M0 * (g1 - 2 * g2) * hh["kz2"] + v_h, HBAR2_2M0 * (g1 + 2 * g2) * ll["kz2"] + v_l)
+    confinement = check_confinement(lowest, energy_max, barrier, d, f)
     spin_ops = _J.copy() if spin == "hbar_J" else _J / 3
     parameters: dict[str, Any] = {
         "material": name, "gamma1": g1, "gamma2": g2, "gamma3": g3, "luttinger_source": gsource,
@@ -347,6 +414,8 @@ def hole_quantum_well(
         "units": {"k": "1/Å", "energy": "eV", "width_m": "m", "field_V_per_m": "V/m",
                   "magnetization_eV": "eV"},
         "source": f"Luttinger parameters: {gsource}",
+        "method": "bastard (the paper's two functions, Eq. 12)",
+        "confinement": confinement,
     }
     return Model(
         hamiltonian=hamiltonian,

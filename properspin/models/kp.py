@@ -5,7 +5,9 @@
 ...              {"C": 0.0, "D": 3.81, "alpha": 0.3}, spin="pauli")
 
 The matrix is parsed by sympy from a whitelisted grammar (numbers, names, ``+ - * / ** ^``, and the
-functions in :data:`FUNCTIONS`; no attribute access, no other calls), the parameters are substituted,
+functions in :data:`FUNCTIONS`; no attribute access, no other calls) within the size limits of
+:data:`LIMITS` (text length, matrix size, nesting depth, constant exponents and numbers: sympy evaluates
+``9**9**9**9`` exactly, which never ends, so such text is refused up front), the parameters are substituted,
 ∂H/∂k_a is derived with ``sympy.diff``, and the non-zero entries of H and of ∂H/∂k are compiled with
 ``sympy.lambdify(..., cse=True)`` into vectorised numpy functions of k (Å⁻¹, energies in eV).
 
@@ -17,6 +19,7 @@ parameters here, unlike in ``sympy.sympify``).
 from __future__ import annotations
 
 import ast
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -26,7 +29,13 @@ from sympy.parsing.sympy_parser import convert_xor, parse_expr, standard_transfo
 
 from ..model import PAULI, SPIN_HALF, Array, KFunction, Model
 
-__all__ = ["FUNCTIONS", "SPIN_THREE_HALVES", "kp_model", "parse_matrix", "parse_spin"]
+__all__ = ["FUNCTIONS", "LIMITS", "SPIN_THREE_HALVES", "kp_model", "parse_matrix", "parse_spin"]
+
+#: Limits on k·p text, refused with a ValueError beyond them: characters of the whole matrix text and of one
+#: entry, matrix size n (n × n), syntax-tree nodes and nesting depth of one entry, the magnitude of a
+#: constant exponent, and of any number or constant sub-expression (as a float).
+LIMITS = {"text": 200_000, "entry": 10_000, "bands": 64, "nodes": 5_000, "depth": 60, "exponent": 64,
+          "number": 1e300}
 
 #: Wave-vector symbols (real), and the names that denote them.
 K_SYMBOLS = sympy.symbols("k_x k_y k_z", real=True)
@@ -45,7 +54,7 @@ _GLOBALS: dict[str, Any] = {
 }
 _TRANSFORMS = (*standard_transformations, convert_xor)
 _AST_OK = (ast.Expression, ast.BinOp, ast.UnaryOp, ast.Name, ast.Load, ast.Constant, ast.Add,
-           ast.Sub, ast.Mult, ast.Div, ast.Pow, ast.BitXor, ast.USub, ast.UAdd, ast.Call)
+           ast.Sub, ast.Mult, ast.Div, ast.Pow, ast.USub, ast.UAdd, ast.Call)
 
 
 def _spin_three_halves() -> Array:
@@ -82,10 +91,14 @@ def parse_spin(spec: str | Array | None, n: int) -> Array | None:
         return None
     if isinstance(spec, str):
         text = spec.replace(" ", "").lower().replace("spin3/2", "spin32").replace("spin1/2", "pauli")
+        if len(text) > LIMITS["entry"]:
+            raise ValueError(f"spin text has {len(text)} characters, more than {LIMITS['entry']}")
         try:
             s = _spin_expr(ast.parse(text, mode="eval").body)
         except (SyntaxError, ValueError) as exc:
-            raise ValueError(f"cannot read spin {spec!r}: {exc}") from None
+            raise ValueError(f"cannot read spin {spec[:80]!r}: {exc}") from None
+        except (RecursionError, MemoryError):
+            raise ValueError(f"cannot read spin {spec[:80]!r}: nested too deeply") from None
         if s.ndim != 3:
             raise ValueError(f"spin {spec!r} contains no spin vector (pauli or spin3/2)")
     else:
@@ -105,11 +118,16 @@ def _spin_expr(node: ast.AST) -> Array:
             return SPIN_THREE_HALVES
     elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and not node.keywords:
         if node.func.id == "eye" and len(node.args) == 1 and isinstance(node.args[0], ast.Constant):
-            return np.eye(int(node.args[0].value), dtype=complex)
+            m = node.args[0].value
+            if not isinstance(m, int) or not 1 <= m <= LIMITS["bands"]:
+                raise ValueError(f"eye(m) needs an integer 1 ≤ m ≤ {LIMITS['bands']}, got {m!r}")
+            return np.eye(m, dtype=complex)
         if node.func.id == "kron" and node.args:
             parts = [_spin_expr(a) for a in node.args]
             if sum(p.ndim == 3 for p in parts) > 1:
                 raise ValueError("kron(...) may contain only one spin vector")
+            if math.prod(p.shape[-1] for p in parts) > LIMITS["bands"]:
+                raise ValueError(f"kron(...) is larger than {LIMITS['bands']} × {LIMITS['bands']}")
             out = parts[0]
             for p in parts[1:]:
                 if out.ndim == 3 or p.ndim == 3:
@@ -162,14 +180,86 @@ def _rows_from_text(text: str) -> list[list[str]]:
     return rows
 
 
+def _depth(tree: ast.AST) -> int:
+    """Nesting depth of a syntax tree, iteratively; a chain of one associative operator (``a + b + c``, ``a*b*c``)
+    counts once, since sympy flattens it, so only true nesting (``-(-(-(...)))``, ``f(f(f(...)))``) counts."""
+    def kind(node: ast.AST) -> type | None:
+        if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Sub)):
+            return ast.Add
+        if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Mult, ast.Div)):
+            return ast.Mult
+        return None
+
+    deepest, stack = 0, [(tree, 1)]
+    while stack:
+        node, d = stack.pop()
+        deepest = max(deepest, d)
+        for child in ast.iter_child_nodes(node):
+            same = kind(child) is not None and kind(child) is kind(node)
+            stack.append((child, d if same else d + 1))
+    return deepest
+
+
+def _check_constants(tree: ast.AST, where: str) -> None:
+    """Refuse what sympy would evaluate exactly without end: constant exponents beyond ``LIMITS['exponent']``
+    (``9**9**9``), and numbers or constant sub-expressions beyond ``LIMITS['number']`` (``(10**64)**64``).
+
+    Every sub-expression made of numbers only is evaluated bottom-up in floating point (magnitudes); one
+    with a name or a call is None.  Iterative: a long chain of operators must not exhaust the stack.
+    """
+    big, value = LIMITS["number"], {}
+    order, stack = [], [tree]
+    while stack:  # parents before children; evaluated in reverse
+        node = stack.pop()
+        order.append(node)
+        stack.extend(ast.iter_child_nodes(node))
+    for node in reversed(order):
+        v = None
+        if isinstance(node, ast.Constant):
+            v = abs(complex(node.value))
+            if not v <= big:
+                raise ValueError(f"{where}: the number {ast.unparse(node)[:40]} is larger than {big:g}")
+        elif isinstance(node, ast.UnaryOp):
+            v = value.get(id(node.operand))
+        elif isinstance(node, ast.BinOp):
+            a, b = value.get(id(node.left)), value.get(id(node.right))
+            if isinstance(node.op, ast.Pow) and b is not None and b > LIMITS["exponent"]:
+                raise ValueError(f"{where}: the exponent {ast.unparse(node.right)[:40]} is larger than "
+                                 f"{LIMITS['exponent']} (a k·p Hamiltonian needs small powers)")
+            if a is not None and b is not None:
+                try:
+                    if isinstance(node.op, ast.Pow):
+                        v = a**b if a or b >= 0 else 0.0
+                    elif isinstance(node.op, ast.Mult):
+                        v = a * b
+                    elif isinstance(node.op, ast.Div):
+                        v = a / b if b else 0.0  # sympy gives zoo: refused later as infinite
+                    else:
+                        v = a + b
+                except OverflowError:
+                    v = math.inf
+                if not v <= big:
+                    raise ValueError(f"{where}: {ast.unparse(node)[:60]} evaluates to more than {big:g}")
+        value[id(node)] = v
+
+
 def _parse_entry(text: str, i: int, j: int) -> sympy.Expr:
-    where = f"matrix entry ({i}, {j}) {text!r}"
+    where = f"matrix entry ({i}, {j}) {text[:80]!r}"
     if not text:
         raise ValueError(f"{where} is empty")
-    try:
-        tree = ast.parse(text, mode="eval")
-    except SyntaxError as exc:
-        raise ValueError(f"{where} could not be parsed: {exc.msg}") from None
+    if len(text) > LIMITS["entry"]:
+        raise ValueError(f"{where}: {len(text)} characters, more than {LIMITS['entry']}")
+    try:  # ^ is a power, as sympy's convert_xor reads it (right-associative, like **)
+        tree = ast.parse(text.replace("^", "**"), mode="eval")
+    except (SyntaxError, ValueError) as exc:  # ValueError: an integer literal of over 4300 digits
+        raise ValueError(f"{where} could not be parsed: {getattr(exc, 'msg', exc)}") from None
+    except (RecursionError, MemoryError):
+        raise ValueError(f"{where} is too long a chain or nested too deeply for the parser") from None
+    nodes = sum(1 for _ in ast.walk(tree))
+    if nodes > LIMITS["nodes"]:
+        raise ValueError(f"{where}: {nodes} syntax-tree nodes, more than {LIMITS['nodes']}")
+    if _depth(tree) > LIMITS["depth"]:
+        raise ValueError(f"{where} is nested too deeply (limit {LIMITS['depth']})")
     for node in ast.walk(tree):
         bad = not isinstance(node, _AST_OK)
         bad |= isinstance(node, ast.Name) and node.id.startswith("_")
@@ -177,16 +267,26 @@ def _parse_entry(text: str, i: int, j: int) -> sympy.Expr:
         bad |= isinstance(node, ast.Call) and (
             node.keywords or not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS)
         if bad:
-            raise ValueError(f"{where}: {ast.unparse(node)!r} is not allowed "
+            what = ast.unparse(node) or f"the operator {type(node).__name__}"  # an operator unparses to ''
+            raise ValueError(f"{where}: {what!r} is not allowed "
                              f"(only numbers, names, + - * / ** and {sorted(FUNCTIONS)})")
+    _check_constants(tree.body, where)
     try:
         expr = parse_expr(text, local_dict=dict(_K_NAMES), global_dict=dict(_GLOBALS),
                           transformations=_TRANSFORMS)
+    except (RecursionError, MemoryError):
+        raise ValueError(f"{where} is too large or nested too deeply for sympy") from None
     except Exception as exc:  # noqa: BLE001 - sympy raises many kinds; report them uniformly
         raise ValueError(f"{where} could not be parsed: {exc}") from None
     if not isinstance(expr, sympy.Expr):
         raise ValueError(f"{where} is not a scalar expression")
+    _check_finite(expr, where)
     return expr
+
+
+def _check_finite(expr: sympy.Expr, where: str) -> None:
+    if expr.has(sympy.zoo, sympy.oo, -sympy.oo, sympy.nan):
+        raise ValueError(f"{where} is infinite or undefined (a division by zero?)")
 
 
 def parse_matrix(matrix: str | Sequence[Sequence[Any]]) -> tuple[sympy.Matrix, list[list[str]]]:
@@ -195,8 +295,12 @@ def parse_matrix(matrix: str | Sequence[Sequence[Any]]) -> tuple[sympy.Matrix, l
     ``matrix`` is a string ``"[[a, b], [c, d]]"`` or a list of lists of strings / numbers / sympy
     expressions.  Raises ValueError naming the row or entry at fault.
     """
+    if isinstance(matrix, str) and len(matrix) > LIMITS["text"]:
+        raise ValueError(f"matrix text has {len(matrix)} characters, more than {LIMITS['text']}")
     rows = _rows_from_text(matrix) if isinstance(matrix, str) else [[str(e) for e in r] for r in matrix]
     n = len(rows)
+    if n > LIMITS["bands"]:
+        raise ValueError(f"matrix has {n} rows, more than {LIMITS['bands']} bands")
     if n == 0 or rows == [[""]]:
         raise ValueError("matrix is empty")
     for i, row in enumerate(rows):
@@ -276,10 +380,16 @@ def kp_model(
     if unknown := sorted(set(params) - needed):
         raise ValueError(f"unknown parameter(s) {', '.join(unknown)}: not in the matrix")
     try:
-        values = {sympy.Symbol(key): sympy.Float(float(val)) for key, val in params.items()}
+        floats = {key: float(val) for key, val in params.items()}
     except (TypeError, ValueError):
         raise ValueError(f"parameters must be real numbers, got {params!r}") from None
+    if bad := sorted(key for key, val in floats.items() if not math.isfinite(val)):
+        raise ValueError(f"parameter(s) {', '.join(bad)} must be finite numbers, got "
+                         + ", ".join(f"{key}={floats[key]}" for key in bad))
+    values = {sympy.Symbol(key): sympy.Float(val) for key, val in floats.items()}
     h = h.xreplace(values)
+    for (i, j), entry in np.ndenumerate(np.array(h.tolist(), dtype=object)):
+        _check_finite(entry, f"matrix entry ({i}, {j}) {texts[i][j][:80]!r} with the parameters given")
 
     used = max((a + 1 for a, s in enumerate(K_SYMBOLS) if h.has(s)), default=0)
     dim = max(used, 2) if dim is None else dim

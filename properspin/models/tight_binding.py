@@ -22,7 +22,18 @@ Array = np.ndarray
 
 
 class TightBinding:
-    """Builder for a periodic tight-binding model in 1, 2 or 3 dimensions.
+    """Hopping-list builder for a periodic tight-binding model in 1, 2 or 3 dimensions.
+
+    List the onsite energies and hoppings <i, 0|H|j, R> (R in integer multiples of the lattice vectors), then
+    :meth:`to_model` gives the :class:`~properspin.Model` (or :meth:`to_wannier` a Wannier90 file)::
+
+        tb = TightBinding([[1, 0], [0.5, 3**0.5 / 2]], [[1/3, 1/3], [2/3, 2/3]])
+        tb.set_onsite([0.1, -0.1]).add_hopping(1.0, 0, 1, (0, 0)).add_hopping(1.0, 0, 1, (-1, 0))
+        model = tb.to_model()
+
+    **k is Cartesian**: the model's ``H(k)`` takes Cartesian k (Å⁻¹, or 1/a when the lattice is in units of a),
+    H(k) = Σ_R e^{ik·R} H_R with the Cartesian R = Σ_i n_i a_i; a point in fractional (reduced) coordinates κ
+    is k = κ @ model.reciprocal.
 
     Parameters
     ----------
@@ -180,3 +191,8 @@ def qwz_lattice(u: float) -> TightBinding:
     tb.add_block((sz - 1j * sx) / 2, (1, 0))  # e^{ikx} T + h.c. = cos kx σz + sin kx σx
     tb.add_block((sz - 1j * sy) / 2, (0, 1))
     return tb
+
+
+def haldane_model(t1: float = 1.0, t2: float = 0.1, phi: float = math.pi / 2, M: float = 0.0) -> Model:
+    """The Haldane model (:func:`haldane`) as a :class:`~properspin.Model` (the registry's ``haldane``)."""
+    return haldane(t1, t2, phi, M).to_model()

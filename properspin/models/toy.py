@@ -100,28 +100,39 @@ def rashba(alpha: float, mass: float, zeeman: tuple[float, float, float] = (0.0,
                  info={"formula": "hbar^2 k^2/2m + α(ky σx − kx σy) + m·σ", "spin": "s = (hbar/2) σ"})
 
 
-def bhz(u: float) -> Model:
-    """Spin-conserving lattice BHZ model: ``H = diag(h(k), h*(−k))`` with h the QWZ block (k in 1/a).
+def bhz(u: float, rashba: float = 0.0) -> Model:
+    """Lattice BHZ model: ``H = diag(h(k), h*(−k)) + λ(sin k_y σ_x − sin k_x σ_y) ⊗ 1_orb`` (k in 1/a).
 
-    Basis (orb1↑, orb2↑, orb1↓, orb2↓), s_z = ±½ on the blocks (s_x, s_y flip the blocks).  For
-    0 < |u| < 2 the spin Chern number is ∓1 and σ^z_yx = +4 e/8π (u in (0, 2)), proper = conventional.
+    h is the QWZ block; basis (orb1↑, orb2↑, orb1↓, orb2↓), s_z = ±½ on the blocks (s_x, s_y flip the blocks).
+    With ``rashba`` λ = 0 (eV) the model conserves s_z: for 0 < |u| < 2 the spin Chern number is ∓1 and
+    σ^z_yx = +4 e/8π (u in (0, 2)), proper = conventional.  A Rashba-like λ ≠ 0 keeps time reversal, breaks
+    inversion and s_z conservation, and splits the Kramers pairs away from the four TRIM points.
     """
     up = qwz(u)
+    lam = _finite("rashba", rashba)
     eye = np.eye(2, dtype=complex)
+    rx, ry = lam * np.kron(_SX, eye), lam * np.kron(_SY, eye)
 
     def h(k):
         hu, hd = up.hamiltonian(k), np.conj(up.hamiltonian(-k))
         out = np.zeros((len(k), 4, 4), dtype=complex)
         out[:, :2, :2], out[:, 2:, 2:] = hu, hd
+        if lam:
+            out += np.sin(k[:, 1])[:, None, None] * rx - np.sin(k[:, 0])[:, None, None] * ry
         return out
 
     def dh(k):
         gu, gd = up.gradient(k), -np.conj(up.gradient(-k))
         out = np.zeros((2, len(k), 4, 4), dtype=complex)
         out[:, :, :2, :2], out[:, :, 2:, 2:] = gu, gd
+        if lam:
+            out[0] -= np.cos(k[:, 0])[:, None, None] * ry
+            out[1] += np.cos(k[:, 1])[:, None, None] * rx
         return out
 
     spin = np.stack([np.kron(s, eye) for s in SPIN_HALF])
-    return Model(h, dh, spin, 2, reciprocal=2 * np.pi * np.eye(2), name="bhz", parameters={"u": up.parameters["u"]},
+    params = {"u": up.parameters["u"]} | ({"rashba_eV": lam} if lam else {})
+    return Model(h, dh, spin, 2, reciprocal=2 * np.pi * np.eye(2), name="bhz", parameters=params,
                  info={"k_units": "1/a", "basis": "(orb1 up, orb2 up, orb1 down, orb2 down)",
-                       "formula": "diag(h_QWZ(k), h_QWZ(-k)^*)", "spin": "s = (hbar/2) σ ⊗ 1_orb"})
+                       "formula": "diag(h_QWZ(k), h_QWZ(-k)^*) + λ(sin ky σx − sin kx σy) ⊗ 1",
+                       "spin": "s = (hbar/2) σ ⊗ 1_orb"})

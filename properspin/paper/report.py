@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+from ..io import write_bytes
 from ..models import topological_insulator
 
 
@@ -61,7 +62,7 @@ def ti_band_edges() -> tuple[float, float]:
 
 
 def write_report(out: Path, s, quick: bool, elapsed: float, fig1, conv_ti, conv, mags, fig2a, fig2b,
-                 lattice=()) -> Path:
+                 lattice=(), holes: list[str] = ()) -> Path:
     vbm, cbm = ti_band_edges()
     gap_ef, cb_ef = 0.1, 0.4
     sel = {m: fig1.sel(magnetization=m, spin="y", current="z", field="x", drop=True) for m in ("x", "y", "z")}
@@ -214,10 +215,11 @@ def write_report(out: Path, s, quick: bool, elapsed: float, fig1, conv_ti, conv,
     lines += ["## The paper's statements, checked", ""]
     for i, (claim, evidence, ok) in enumerate(checks, 1):
         lines.append(f"{i}. {claim}: {_verdict(ok)}. {evidence}.")
+    lines += ["", *holes]
     lines += ["", "## Files", "",
               "`fig1.*` (σ tensor for m ∥ x, y, z and m = 0 (block trace); CSV: σ^y_zx, σ^x_zx, the conventional "
               "σ^y_zx and the block trace; every Bi2Se3 value depends on the cutoff, see above),"
               " `fig2a.*`, `fig2b.*`: PNG, netCDF (xarray, units in attributes) and CSV.", ""]
     path = out / "REPORT.md"
-    path.write_text("\n".join(lines))
+    write_bytes(path, "\n".join(lines).encode("utf-8"))
     return path

@@ -2,8 +2,9 @@
 
 ``properspin reproduce [--quick]`` calls :func:`run`, which writes into the output folder:
 ``fig1.png/.nc/.csv`` (Bi2Se3 σ^y_zx and σ^x_zx vs E_F for m ∥ x, y, z and the block trace at m = 0),
-``fig2a.*`` (GaAs σ^z_yx vs E_F at two gate fields), ``fig2b.*`` (σ^z_yx vs F_z for GaAs, InAs, InSb, Ge) and
-``REPORT.md``.  The Bi2Se3 in-gap values are also computed against the cutoff radius and on the lattice
+``fig2a.*`` (GaAs σ^z_yx vs E_F at two gate fields), ``fig2b.*`` (σ^z_yx vs F_z for GaAs, InAs, InSb, Ge),
+``fig2a_subbands.*`` and ``fig2b_subbands.*`` (the same with the well solved in z, :mod:`.holes`; the PNGs show
+both) and ``REPORT.md``.  The Bi2Se3 in-gap values are also computed against the cutoff radius and on the lattice
 regularisation of Eq. (10) (:func:`~properspin.models.topological_insulator.topological_insulator_lattice`), and
 the report says which of them depend on the cutoff.
 """
@@ -18,10 +19,12 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from .. import conductivity, mesh
-from ..io import save
+from .. import __version__, conductivity, mesh
+from ..io import check_target, save, write_bytes
 from ..models import hole_quantum_well, topological_insulator
 from ..models.topological_insulator import topological_insulator_lattice
+from . import holes
+from .provenance import merge
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +78,7 @@ def figure1(s: Settings, bar) -> xr.DataArray:
         parts.append(res.expand_dims(magnetization=[label]))
         bar.update()
     out = xr.concat(parts, dim="magnetization", combine_attrs="drop_conflicts")
+    out.attrs = merge({str(p["magnetization"].item()): p for p in parts}, "magnetization")
     out.attrs["magnitude_m_eV"] = 1e-3
     return out
 
@@ -143,34 +147,41 @@ def figure2a(s: Settings, bar) -> xr.DataArray:
         parts.append(_component(res, "z", "y", "x").expand_dims(gate_field=[field]))
         bar.update()
     out = xr.concat(parts, dim="gate_field", combine_attrs="drop_conflicts")
+    out.attrs = merge({f"{p['gate_field'].item():g} V/m": p for p in parts}, "gate_field")
     out["gate_field"].attrs["units"] = "V/m"
     return out
 
 
 def figure2b(s: Settings, bar) -> xr.DataArray:
     data = np.zeros((len(HOLE_FERMI), len(s.fields)))
-    edges = {}
+    edges, runs = {}, {}
     for i, (mat, ef) in enumerate(HOLE_FERMI.items()):
         for j, field in enumerate(s.fields):
             model = hole_quantum_well(mat, field=float(field), luttinger="paper")
             res = conductivity(model, "proper_spin", fermi=[ef], mesh=mesh.disk(*s.hole_mesh))
+            runs[f"{mat} {float(field):g} V/m"] = res
             data[i, j] = _component(res, "z", "y", "x").item()
             edges[(mat, float(field))] = model.info["subband_edges_eV"]
         bar.update()
     out = xr.DataArray(data, dims=("material", "gate_field"),
                        coords={"material": list(HOLE_FERMI), "gate_field": s.fields}, name="sigma_z_yx")
-    out.attrs = {"units": "e/8pi", "fermi_eV": str(HOLE_FERMI), "width_m": 25e-9, "magnetization_eV": 1e-3,
-                 "luttinger": "paper Table I", "mesh": "disk", "mesh_radius": s.hole_mesh[0],
-                 "mesh_nk": s.hole_mesh[1], "mesh_nphi": s.hole_mesh[2]}
+    out.attrs = merge(runs, "material, gate_field")
+    out.attrs |= {"properspin_version": __version__, "units": "e/8pi", "fermi_eV": str(HOLE_FERMI),
+                  "width_m": 25e-9, "magnetization_eV": 1e-3, "luttinger": "paper Table I", "mesh": "disk",
+                  "mesh_radius": s.hole_mesh[0], "mesh_nk": s.hole_mesh[1], "mesh_nphi": s.hole_mesh[2]}
     out["gate_field"].attrs["units"] = "V/m"
     return out
 
 
 # ---------------------------------------------------------------------------- output
 def _write_csv(path: Path, columns: dict[str, np.ndarray], header: str) -> None:
+    import io
+
     names = list(columns)
     table = np.column_stack([np.asarray(columns[n], dtype=float) for n in names])
-    np.savetxt(path, table, delimiter=",", header=header + "\n" + ",".join(names), comments="# ", fmt="%.10g")
+    buf = io.BytesIO()
+    np.savetxt(buf, table, delimiter=",", header=header + "\n" + ",".join(names), comments="# ", fmt="%.10g")
+    write_bytes(path, buf.getvalue())
 
 
 def _plot(path: Path, curves: list[tuple[np.ndarray, np.ndarray, str]], xlabel: str, ylabel: str, title: str):
@@ -188,19 +199,47 @@ def _plot(path: Path, curves: list[tuple[np.ndarray, np.ndarray, str]], xlabel: 
     ax.set_title(title, fontsize=10)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=130)
+    import io
+
+    buf = io.BytesIO()
+    fig.savefig(buf, dpi=130, format="png")
     plt.close(fig)
+    write_bytes(path, buf.getvalue())
 
 
-def run(output_dir: Path, quick: bool = False, progress: bool = True) -> Path:
-    """Compute every figure, write data, plots and REPORT.md into ``output_dir``; return the report path."""
+FILES = tuple(f"fig{n}.{ext}" for n in ("1", "2a", "2b") for ext in ("png", "nc", "csv")) + ("REPORT.md",)
+
+
+def check_output(out: Path, quick: bool, force: bool = False) -> None:
+    """Before computing: every file can be written, and a quick run does not replace full-resolution figures
+    (a folder whose REPORT.md was written without ``--quick``) unless ``force``."""
+    report = out / "REPORT.md"
+    if quick and not force and report.is_file():
+        try:
+            full = "properspin reproduce --quick" not in report.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            full = True
+        if full:
+            raise ValueError(f"{out} holds full-resolution figures (its REPORT.md is of a run without --quick); a "
+                             "--quick run would replace them: choose another --output, or pass --force")
+    for name in FILES:
+        check_target(out / name)
+
+
+def run(output_dir: Path, quick: bool = False, progress: bool = True, force: bool = False) -> Path:
+    """Compute every figure, write data, plots and REPORT.md into ``output_dir``; return the report path.
+
+    ``quick`` refuses to overwrite a full-resolution reproduction unless ``force`` (:func:`check_output`).
+    """
     from tqdm import tqdm
 
     s = Settings.make(quick)
+    hs = holes.HoleSettings.make(quick)
     out = Path(output_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    check_output(out, quick, force)
     steps = (len(TI_CHOICES) + 1 + len(TI_CHOICES) * len(s.convergence_radii) + len(s.convergence_meshes)
              + len(s.lattice_grids) + 3 + 2 + len(HOLE_FERMI))
+    steps += 2 + len(HOLE_FERMI) + len(hs.convergence_nsub) + 2
     t0 = time.perf_counter()
     with tqdm(total=steps, desc="reproduce", disable=not progress, unit="run") as bar:
         fig1 = figure1(s, bar)
@@ -210,6 +249,7 @@ def run(output_dir: Path, quick: bool = False, progress: bool = True) -> Path:
         mags = magnitude_scan(s, bar)
         fig2a = figure2a(s, bar)
         fig2b = figure2b(s, bar)
+        sub = holes.compute(hs, s.hole_fermi, s.fields, HOLE_FERMI, bar)
     elapsed = time.perf_counter() - t0
 
     ef = s.ti_fermi
@@ -230,16 +270,23 @@ def run(output_dir: Path, quick: bool = False, progress: bool = True) -> Path:
     _write_csv(out / "fig2a.csv", {"fermi_eV": fig2a.fermi.values,
                                    **{f"sigma_z_yx_F{f:.0e}": fig2a.sel(gate_field=f).values for f in (1e6, 2e6)}},
                "GaAs hole gas sigma^z_yx, units e/8pi; d = 25 nm, m_z = 1 meV")
-    _plot(out / "fig2a.png", [(1e3 * fig2a.fermi.values, fig2a.sel(gate_field=f).values, f"F_z = {f:.0e} V/m")
-                              for f in (1e6, 2e6)],
-          "E_F (meV)", "σ^z_yx (e/8π)", "Fig. 2(a): GaAs, d = 25 nm, m_z = 1 meV")
+    sub2a, sub2b = sub["fig2a"], sub["fig2b"]
+    holes.plot_2a(out / "fig2a.png", fig2a, sub2a)
+    save(sub2a, out / "fig2a_subbands.nc")
+    _write_csv(out / "fig2a_subbands.csv", {"fermi_eV": sub2a.fermi.values,
+                                            **{f"sigma_z_yx_F{f:.0e}": sub2a.sel(gate_field=f).values
+                                               for f in (1e6, 2e6)}},
+               f"GaAs hole gas solved in z (nsub = {hs.nsub}), sigma^z_yx, units e/8pi; d = 25 nm, m_z = 1 meV")
     save(fig2b, out / "fig2b.nc")
     _write_csv(out / "fig2b.csv", {"gate_field_V_per_m": s.fields,
                                    **{f"sigma_z_yx_{m}": fig2b.sel(material=m).values for m in HOLE_FERMI}},
                "sigma^z_yx (e/8pi) vs gate field; E_F = " + str(HOLE_FERMI))
-    _plot(out / "fig2b.png", [(s.fields / 1e6, fig2b.sel(material=m).values, f"{m}, E_F = {1e3 * e:.0f} meV")
-                              for m, e in HOLE_FERMI.items()],
-          "F_z (10⁶ V/m)", "σ^z_yx (e/8π)", "Fig. 2(b): σ^z_yx vs gate field, d = 25 nm, m_z = 1 meV")
+    holes.plot_2b(out / "fig2b.png", fig2b, sub2b, HOLE_FERMI)
+    save(sub2b, out / "fig2b_subbands.nc")
+    _write_csv(out / "fig2b_subbands.csv", {"gate_field_V_per_m": sub2b.gate_field.values,
+                                            **{f"sigma_z_yx_{m}": sub2b.sel(material=m).values for m in HOLE_FERMI}},
+               f"hole gas solved in z (nsub = {hs.nsub}): sigma^z_yx (e/8pi) vs gate field; E_F = {HOLE_FERMI}")
     from .report import write_report
 
-    return write_report(out, s, quick, elapsed, fig1, conv_ti, conv, mags, fig2a, fig2b, lat)
+    return write_report(out, s, quick, elapsed, fig1, conv_ti, conv, mags, fig2a, fig2b, lat,
+                        holes=holes.report_lines(hs, fig2a, fig2b, sub, elapsed))

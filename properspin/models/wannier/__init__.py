@@ -13,7 +13,9 @@ A^W_a(k) = Σ_R e^{ik·R} r_R[a] / d_R (Wang et al., PRB 74, 195118).  Evaluatio
 The file's ``m n`` columns are row and column of H_R (Wannier90 writes ``j i ham_r(j, i, irpt)``).
 
 Modules: :mod:`.hamiltonian` (the real-space model and the :class:`~properspin.Model` it defines),
-:mod:`.fourier` (the k-space sums), :mod:`.files` (reading and writing Wannier90 text files).
+:mod:`.fourier` (the k-space sums), :mod:`.files` (reading and writing Wannier90 text files), :mod:`.native`
+(the files of a native Wannier90 run: ``.win``, ``.chk``, ``.eig``, ``.mmn``, ``.spn``) and :mod:`.run` (its
+real-space operators as postw90 builds them, :func:`wannier90_run`).
 """
 
 from .files import (
@@ -28,8 +30,10 @@ from .files import (
     write_tb,
 )
 from .hamiltonian import WannierHamiltonian, random_wannier_hamiltonian, spinor_spin
+from .run import Wannier90Run, read_wannier90_run, wannier90_run
 
 __all__ = [
     "BOHR_ANGSTROM", "WannierHamiltonian", "random_wannier_hamiltonian", "read_hr", "read_tb", "read_wannier",
     "read_win_lattice", "read_wsvec", "spinor_spin", "wannier90", "write_hr", "write_tb",
+    "Wannier90Run", "read_wannier90_run", "wannier90_run",
 ]

@@ -1,137 +1,162 @@
-"""Fourier sums of a Wannier model: ``Σ_R e^{ik·R} X_R`` for H, ∂H and the position matrix A^W.
+"""Fourier sums of a Wannier model: ``Σ_R e^{ik·R} X_R`` for H, ∂H, the position matrix A^W and its derivatives.
 
-Evaluation is one matrix product (N, nR) × (nR, n²) per component, in chunks of k so the phase matrix stays
-small; Hermitian sums are computed on the lower triangle and mirrored; on a grid, long-range models are summed
-along lines of b₃ in two stages (:class:`_LineSums`).  The [cos, sin] phases are shared by H, ∂H and A^W.
+:class:`WannierSums` is the one evaluator of a Wannier model: built once from the R vectors and the named blocks
+(``"h"``, ``"dh"``, ``"pos"``, ``"dpos"``, ``"curl"``), its :meth:`~WannierSums.evaluate` returns every requested
+sum at a batch of k-points from one phase computation.  The :class:`~properspin.Model` of a Wannier Hamiltonian
+holds views of it (:class:`~properspin.model.EvaluatorView`): each view alone evaluates its own sum, and
+:func:`properspin.model.evaluate_together` (the fused kernel's input) evaluates several views of the same
+evaluator in one call.  Nothing is remembered between calls.
+
+Evaluation is one real matrix product ``[cos, sin] @ W`` per component over the R set folded by R → −R, in
+chunks of k so the phase matrix stays small; Hermitian sums are computed on the lower triangle and mirrored;
+on a grid, long-range models are summed along lines of b₃ in two stages (:class:`_Lines`).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
-from ...model import CYCLIC_PAIRS
+from ...model import EvaluatorView
 
 Array = np.ndarray
 
 _CHUNK_ELEMENTS = 2**21  # complex entries of one phase-matrix chunk (32 MiB)
 
 
-class _PositionGradient:
-    """∂_a A^W_b = Σ_R i R_a e^{ik·R} r_R,b as (dim, dim, N, n, n); ``curl`` gives ∂_a A_b − ∂_b A_a directly."""
+class _PositionGradient(EvaluatorView):
+    """∂_a A^W_b = Σ_R i R_a e^{ik·R} r_R,b as (dim, dim, N, n, n); ``curl`` is the view of ∂_a A_b − ∂_b A_a
+    (one sum per cyclic c instead of the full gradient)."""
 
-    def __init__(self, rcart: Array, pos: Array, phases: _Phases | None = None, lattice: Array | None = None) -> None:
-        nr, dim, n, _ = pos.shape
-        self.dim = dim
-        grad = 1j * rcart[:, :, None, None, None] * pos[:, None]  # (nR, a, b, n, n)
-        self.full = _FourierSum(rcart, grad.reshape(nr, dim * dim, n, n), phases=phases, lattice=lattice)
-        self.curl_sum = _FourierSum(
-            rcart, np.stack([grad[:, a, b] - grad[:, b, a] for a, b in CYCLIC_PAIRS[dim]], axis=1), phases=phases,
-            lattice=lattice)
-
-    def __call__(self, k: Array) -> Array:
-        out = self.full(k)
-        return out.reshape(self.dim, self.dim, *out.shape[1:])
-
-    def curl(self, k: Array) -> Array:
-        return self.curl_sum(k)
+    @property
+    def curl(self) -> EvaluatorView | None:
+        return EvaluatorView(self.evaluator, "curl") if "curl" in self.evaluator.sums else None
 
 
-class _FourierSum:
-    """k ↦ Σ_R e^{ik·R} B_R[c] for blocks B of shape (nR, c, n, n): (c, N, n, n), or (N, n, n) if single.
+@dataclass
+class _Sum:
+    """One named sum of a :class:`WannierSums`: blocks (nR, c, n, n) and how they are multiplied."""
 
-    When the R set is closed under R → −R the pairs are folded, e^{ik·R} B_R + e^{−ik·R} B_{−R} =
-    cos(k·R)(B_R + B_{−R}) + sin(k·R) i(B_R − B_{−R}), so one real product ``[cos, sin] @ W`` over half
-    the R vectors gives each component (half the arithmetic of the complex product, same sum to round-off).
-    When moreover every sum is Hermitian (B_{−R} = B_R† to round-off: H, ∂H, the symmetrised A^W), only the
-    lower triangle is summed and mirrored, which halves the product again and makes the result exactly
-    Hermitian.  ``phases`` may be shared by sums over the same R: the last k's [cos, sin] is reused.
+    prefix: tuple[int, ...]  # the output is (*prefix, N, n, n); c = prod(prefix)
+    flat: Array  # (c, nR, n²) complex: the blocks as given
+    weights: Array | None  # (c, nh + ns, 2m) real view of the folded [cos | sin] weights (None: complex path)
+    lower: tuple[Array, Array] | None  # rows/cols of the lower triangle when the sum is Hermitian
+    line_blocks: Array | None  # blocks ordered for the line sums (:class:`_Lines`), lower triangles only
 
-    With the ``lattice`` (rows a_i, Å), k-points that lie on lines along the last reciprocal vector (a uniform
-    grid read in order: every k-point of a block shares θ_i = k·a_i, i < dim, with many others) are summed in
-    two stages, e^{ik·R} = e^{i Σ_{i<dim} R_i θ_i} e^{i R_dim θ_dim}: once per line over all R, then per
-    k-point over the few distinct R_dim only (see :class:`_LineSums`).
+
+class WannierSums:
+    """k ↦ ``Σ_R e^{ik·R} B_R`` for several named block sets over the same R vectors, with shared phases.
+
+    ``rcart`` (nR, dim) Cartesian R (Å); ``blocks[name]`` (nR, *prefix, n, n); ``lattice`` (dim, dim) rows a_i (Å)
+    enables the line sums on grids.  When the R set is closed under R → −R the pairs are folded,
+    e^{ik·R} B_R + e^{−ik·R} B_{−R} = cos(k·R)(B_R + B_{−R}) + sin(k·R) i(B_R − B_{−R}), so one real product
+    ``[cos, sin] @ W`` over half the R vectors gives each component (half the arithmetic of the complex product,
+    same sum to round-off).  When moreover a sum is Hermitian (B_{−R} = B_R† to round-off: H, ∂H, the symmetrised
+    A^W), only its lower triangle is summed and mirrored, which halves the product again and makes the result
+    exactly Hermitian.  Otherwise the complex phases e^{ik·R} are used.
     """
 
-    def __init__(self, rcart: Array, blocks: Array, single: bool = False, phases: _Phases | None = None,
-                 lattice: Array | None = None) -> None:
-        nr, c, n, _ = blocks.shape
-        self.n, self.single = n, single
-        flat = np.ascontiguousarray(blocks.reshape(nr, c, n * n).transpose(1, 0, 2)).astype(complex)  # (c, nR, n²)
-        self.flat = flat
+    def __init__(self, rcart: Array, blocks: Mapping[str, Array], lattice: Array | None = None) -> None:
+        rcart = np.asarray(rcart, dtype=float)
+        nr = rcart.shape[0]
+        self.rcart = rcart
         self.chunk = max(1, _CHUNK_ELEMENTS // max(nr, 1))
-        self.lower = None
-        self.lines = None
         partner = _partners(rcart)
-        if partner is None:
-            self.rcart = np.ascontiguousarray(rcart.T)  # (dim, nR)
-            self.weights = None
-            return
-        keep = np.array([r for r in range(nr) if r <= partner[r]], dtype=np.int64)
-        pk = partner[keep]
-        odd = keep[keep != pk]  # pairs with R ≠ 0 carry a sine term
+        self.folded = partner is not None
+        if self.folded:
+            keep = np.array([r for r in range(nr) if r <= partner[r]], dtype=np.int64)
+            self._keep, self._pk = keep, partner[keep]
+            self._odd = keep[keep != self._pk]  # pairs with R ≠ 0 carry a sine term
+            self._podd = partner[self._odd]
+            self.rcos = np.ascontiguousarray(rcart[keep].T)
+            self.rsin = np.ascontiguousarray(rcart[self._odd].T)
+        self.lines = _Lines.build(rcart, lattice) if self.folded and lattice is not None else None
+        self.sums = {name: self._sum(np.asarray(b)) for name, b in blocks.items()}
+        self.nbands = {b.shape[-1] for b in blocks.values()}.pop() if blocks else 0
+
+    def _sum(self, blocks: Array) -> _Sum:
+        nr, n = blocks.shape[0], blocks.shape[-1]
+        prefix = tuple(blocks.shape[1:-2])
+        c = int(np.prod(prefix, dtype=int))
+        flat = np.ascontiguousarray(blocks.reshape(nr, c, n * n).transpose(1, 0, 2)).astype(complex)  # (c, nR, n²)
+        if not self.folded:
+            return _Sum(prefix, flat, None, None, None)
+        keep, pk, odd, podd = self._keep, self._pk, self._odd, self._podd
         cos_b = np.where((keep == pk)[None, :, None], flat[:, keep], flat[:, keep] + flat[:, pk])
-        sin_b = 1j * (flat[:, odd] - flat[:, partner[odd]])
-        w = np.concatenate([cos_b, sin_b], axis=1)  # (c, nh + ns, n²) complex
+        w = np.concatenate([cos_b, 1j * (flat[:, odd] - flat[:, podd])], axis=1)  # (c, nh + ns, n²)
         wm = w.reshape(c, -1, n, n)
+        lower = line_blocks = None
         if np.max(np.abs(wm - wm.conj().swapaxes(-1, -2)), initial=0.0) <= 1e-12 * np.max(np.abs(wm), initial=0.0):
             rows, cols = np.tril_indices(n)
-            self.lower = (rows.astype(np.int64), cols.astype(np.int64))
+            lower = (rows.astype(np.int64), cols.astype(np.int64))
             w = w[:, :, rows * n + cols]
-        self.phases = phases if phases is not None and phases.matches(rcart[keep], rcart[odd]) else \
-            _Phases(rcart[keep], rcart[odd])
-        if self.lower is not None and lattice is not None:
-            self.lines = _LineSums.build(rcart, flat[:, :, self.lower[0] * n + self.lower[1]], lattice, self.phases)
-        self.weights = np.ascontiguousarray(w).view(float)  # (c, nh + ns, 2m): real and imaginary parts
+            if self.lines is not None:
+                line_blocks = self.lines.stack(flat[:, :, rows * n + cols])
+        return _Sum(prefix, flat, np.ascontiguousarray(w).view(float), lower, line_blocks)
 
-    def __call__(self, k: Array) -> Array:
+    def function(self, name: str) -> EvaluatorView:
+        """The k-function of one sum (a view for :class:`~properspin.Model`)."""
+        if name not in self.sums:
+            raise KeyError(f"no sum {name!r}; have {', '.join(self.sums)}")
+        return EvaluatorView(self, name)
+
+    def evaluate(self, k: Array, what: Sequence[str]) -> dict[str, Array]:
+        """The sums named in ``what`` at k-points ``k`` (N, dim), each (*prefix, N, n, n), from one phase computation
+        (or one grouping into lines) for all of them."""
         k = np.asarray(k, dtype=float)
-        c, _, nn = self.flat.shape
-        out = np.empty((c, k.shape[0], nn), dtype=complex)
-        vals = self.lines(k) if self.lines is not None else None
-        if vals is not None:  # (N, c, m): the lower triangles of every component
-            for a in range(c):
-                _mirror(np.ascontiguousarray(vals[:, a]), out[a], *self.lower, self.n)
-            out = out.reshape(c, k.shape[0], self.n, self.n)
-            return out[0] if self.single else out
-        for s in range(0, k.shape[0], self.chunk):
-            ks = k[s : s + self.chunk]
-            if self.weights is None:
-                phase = np.exp(1j * (ks @ self.rcart))
-                for a in range(c):
-                    np.matmul(phase, self.flat[a], out=out[a, s : s + self.chunk])
+        n, nk = self.nbands, k.shape[0]
+        sums = {name: self.sums[name] for name in what}
+        out = {name: np.empty((s.flat.shape[0], nk, n * n), dtype=complex) for name, s in sums.items()}
+        todo = dict(sums)
+        if self.lines is not None and any(s.line_blocks is not None for s in sums.values()):
+            grouping = self.lines.group(k)
+            if grouping is not None:
+                for name, s in sums.items():
+                    if s.line_blocks is not None:
+                        vals = self.lines.sum(grouping, s.line_blocks, s.flat.shape[0])  # (N, c, m)
+                        for a in range(s.flat.shape[0]):
+                            _mirror(np.ascontiguousarray(vals[:, a]), out[name][a], *s.lower, n)
+                        del todo[name]
+        for start in range(0, nk, self.chunk):
+            if not todo:
+                break
+            ks = k[start : start + self.chunk]
+            if not self.folded:
+                phase = np.exp(1j * (ks @ self.rcart.T))
+                for name, s in todo.items():
+                    for a in range(s.flat.shape[0]):
+                        np.matmul(phase, s.flat[a], out=out[name][a, start : start + self.chunk])
                 continue
-            cs = self.phases(ks)
-            if self.lower is None:
-                for a in range(c):
-                    np.matmul(cs, self.weights[a], out=out[a, s : s + self.chunk].view(float))
-                continue
-            for a in range(c):
-                vals = np.matmul(cs, self.weights[a]).view(complex)
-                _mirror(vals, out[a, s : s + self.chunk], *self.lower, self.n)
-        out = out.reshape(c, k.shape[0], self.n, self.n)
-        return out[0] if self.single else out
+            cs = np.concatenate([np.cos(ks @ self.rcos), np.sin(ks @ self.rsin)], axis=1)  # one phase computation
+            for name, s in todo.items():
+                for a in range(s.flat.shape[0]):
+                    dest = out[name][a, start : start + self.chunk]
+                    if s.lower is None:
+                        np.matmul(cs, s.weights[a], out=dest.view(float))
+                    else:
+                        _mirror(np.matmul(cs, s.weights[a]).view(complex), dest, *s.lower, n)
+        return {name: out[name].reshape(*sums[name].prefix, nk, n, n) for name in sums}
 
 
-class _LineSums:
+class _Lines:
     """Σ_R e^{ik·R} B_R for k-points on lines of fixed θ_i = k·a_i (i < dim), in two stages.
 
     Stage 1, once per line g: G_g(r) = Σ_{R: R_dim = r} e^{i Σ_{i<dim} R_i θ_i} B_R for each distinct last
     coordinate r.  Stage 2, per k-point: Σ_r e^{i r θ_dim} G_g(r).  Cost ≈ (lines × nR + N × n_r) n² instead
     of N × nR × n²; used only when a block holds at most N/4 lines and n_r ≤ nR/8, else the caller sums
     directly.  Points join a line when their θ_i agree to 1e-11 rad and are then evaluated at the line's θ
-    (the spread inside a line is checked to be below 1e-13: round-off of k, not a different k).
+    (the spread inside a line is checked to be below 1e-13: round-off of k, not a different k).  The grouping
+    of a batch of k (:meth:`group`) is computed once per evaluation and used by every sum.
     """
 
-    def __init__(self, lattice: Array, perp: Array, last: Array, bounds: Array, blocks: Array, c: int,
-                 shared: _Phases) -> None:
-        self.lattice, self.perp, self.last, self.bounds, self.blocks, self.c = lattice, perp, last, bounds, blocks, c
-        self.shared = shared  # H, ∂H and A^W over the same R share the grouping and phases of the last k
+    def __init__(self, lattice: Array, perp: Array, last: Array, bounds: Array, order: Array) -> None:
+        self.lattice, self.perp, self.last, self.bounds, self.order = lattice, perp, last, bounds, order
 
     @classmethod
-    def build(cls, rcart: Array, blocks: Array, lattice: Array, shared: _Phases) -> _LineSums | None:
-        """``blocks`` (c, nR, m) complex; None when the R are not lattice vectors or there is nothing to gain."""
+    def build(cls, rcart: Array, lattice: Array) -> _Lines | None:
+        """None when the R are not lattice vectors or there is nothing to gain."""
         dim = rcart.shape[1]
         lattice = np.asarray(lattice, dtype=float)
         if dim < 2 or lattice.shape != (dim, dim):
@@ -146,34 +171,16 @@ class _LineSums:
             return None
         order = np.argsort(j, kind="stable")
         bounds = np.searchsorted(j[order], np.arange(len(last) + 1))
+        return cls(lattice, np.ascontiguousarray(rint[order, :-1]), last, bounds, order)
+
+    def stack(self, blocks: Array) -> Array:
+        """``blocks`` (c, nR, m) → (nR, c·m) in the order of the R grouped by their last coordinate."""
         c, nr, m = blocks.shape
-        stacked = np.ascontiguousarray(blocks[:, order].transpose(1, 0, 2).reshape(nr, c * m))
-        return cls(lattice, np.ascontiguousarray(rint[order, :-1]), last, bounds, stacked, c, shared)
+        return np.ascontiguousarray(blocks[:, self.order].transpose(1, 0, 2).reshape(nr, c * m))
 
-    def __call__(self, k: Array) -> Array | None:
-        memo = self.shared.lines_memo
-        if (memo is not None and memo[0].shape == k.shape and np.array_equal(memo[0], k)
-                and np.array_equal(memo[1], self.perp) and np.array_equal(memo[2], self.last)):
-            geometry = memo[3]
-        else:
-            geometry = self._group(k)
-            self.shared.lines_memo = (k.copy(), self.perp, self.last, geometry)
-        if geometry is None:
-            return None
-        phase, e_last, order, starts = geometry
-        groups = len(starts) - 1
-        stage1 = np.empty((groups, len(self.last), self.blocks.shape[1]), dtype=complex)
-        for j in range(len(self.last)):
-            a, b = self.bounds[j], self.bounds[j + 1]
-            np.matmul(phase[:, a:b], self.blocks[a:b], out=stage1[:, j])
-        vals = np.empty((k.shape[0], self.blocks.shape[1]), dtype=complex)
-        for g in range(groups):
-            idx = order[starts[g] : starts[g + 1]]
-            vals[idx] = e_last[idx] @ stage1[g]
-        return vals.reshape(k.shape[0], self.c, -1)
-
-    def _group(self, k: Array) -> tuple[Array, Array, Array, Array] | None:
-        """Lines of the k-points, their phases e^{i R_⊥·θ_⊥} (lines, nR) and e^{i r θ_dim} (N, n_r)."""
+    def group(self, k: Array) -> tuple[Array, Array, Array, Array] | None:
+        """Lines of the k-points, their phases e^{i R_⊥·θ_⊥} (lines, nR) and e^{i r θ_dim} (N, n_r); None when the
+        k-points do not lie on few enough lines."""
         n_k = k.shape[0]
         theta = k @ self.lattice.T  # θ_i = k·a_i
         perp = theta[:, :-1]
@@ -193,26 +200,19 @@ class _LineSums:
         starts = np.concatenate([[0], np.cumsum(np.bincount(inv, minlength=groups))])
         return phase, e_last, order, starts
 
-
-class _Phases:
-    """[cos(k·R), sin(k·R')] for the folded R set, remembering the last k (H, ∂H and A^W share it)."""
-
-    def __init__(self, rcos: Array, rsin: Array) -> None:
-        self.rcos = np.ascontiguousarray(rcos.T)
-        self.rsin = np.ascontiguousarray(rsin.T)
-        self.memo: tuple[Array, Array] | None = None  # (k, phases): one attribute, so threads see a pair
-        self.lines_memo: tuple[Array, Array, Array, Any] | None = None  # (k, R⊥, R_dim values, lines): _LineSums
-
-    def matches(self, rcos: Array, rsin: Array) -> bool:
-        return np.array_equal(self.rcos, rcos.T) and np.array_equal(self.rsin, rsin.T)
-
-    def __call__(self, k: Array) -> Array:
-        memo = self.memo
-        if memo is not None and memo[0].shape == k.shape and np.array_equal(memo[0], k):
-            return memo[1]
-        cs = np.concatenate([np.cos(k @ self.rcos), np.sin(k @ self.rsin)], axis=1)
-        self.memo = (k.copy(), cs)
-        return cs
+    def sum(self, grouping: tuple[Array, Array, Array, Array], blocks: Array, c: int) -> Array:
+        """Both stages for one sum (``blocks`` from :meth:`stack`): (N, c, m)."""
+        phase, e_last, order, starts = grouping
+        groups = len(starts) - 1
+        stage1 = np.empty((groups, len(self.last), blocks.shape[1]), dtype=complex)
+        for j in range(len(self.last)):
+            a, b = self.bounds[j], self.bounds[j + 1]
+            np.matmul(phase[:, a:b], blocks[a:b], out=stage1[:, j])
+        vals = np.empty((e_last.shape[0], blocks.shape[1]), dtype=complex)
+        for g in range(groups):
+            idx = order[starts[g] : starts[g + 1]]
+            vals[idx] = e_last[idx] @ stage1[g]
+        return vals.reshape(e_last.shape[0], c, -1)
 
 
 def _mirror_numpy(vals: Array, out: Array, rows: Array, cols: Array, n: int) -> None:
@@ -225,7 +225,10 @@ def _mirror_numpy(vals: Array, out: Array, rows: Array, cols: Array, n: int) -> 
 
 
 try:
-    from numba import njit
+    from ..._numba import jit_enabled, njit
+
+    if not jit_enabled():
+        raise ImportError("NUMBA_DISABLE_JIT: the numpy mirror is faster than an interpreted loop")
 
     @njit(cache=True)
     def _mirror(vals, out, rows, cols, n):  # pragma: no cover - compiled; same as _mirror_numpy

@@ -8,8 +8,9 @@ The Bloch Hamiltonian in the Wannier-90 convention (no orbital-position phases) 
     H(k) = Σ_R e^{ik·R} H_R / d_R,      ∂H/∂k_a = Σ_R i R_a e^{ik·R} H_R / d_R,
 
 with R Cartesian (Å) and k Cartesian (Å⁻¹); the orbital-basis Berry connection is
-A^W_a(k) = Σ_R e^{ik·R} r_R[a] / d_R (Wang et al., PRB 74, 195118).  Evaluation is one matrix product
-(N, nR) × (nR, n²) per component, in chunks of k so the phase matrix stays small.
+A^W_a(k) = Σ_R e^{ik·R} r_R[a] / d_R (Wang et al., PRB 74, 195118).  All of them, and ∂_a A^W_b, come from
+one evaluator, :class:`~.fourier.WannierSums` (one phase computation for any set of them); the Model holds
+views of it.
 
 """
 
@@ -22,8 +23,9 @@ from typing import Any
 
 import numpy as np
 
+from ...conventions import CYCLIC_PAIRS
 from ...model import SPIN_HALF, Model
-from .fourier import _FourierSum, _PositionGradient
+from .fourier import WannierSums, _PositionGradient
 
 Array = np.ndarray
 PathLike = str | Path
@@ -105,33 +107,10 @@ class WannierHamiltonian:
 
         table = read_wsvec(wsvec) if isinstance(wsvec, str | Path) else wsvec
         where = str(wsvec) if isinstance(wsvec, str | Path) else "wsvec"
-        n, index = self.num_wann, {tuple(r): i for i, r in enumerate(self.rvec.tolist())}
-        ir, mm, nn, rnew, wt = [], [], [], [], []
-        for (r1, r2, r3, m, k), shifts in table.items():
-            i = index.get((r1, r2, r3))
-            if i is None or not (1 <= m <= n and 1 <= k <= n):
-                raise ValueError(f"{where}: entry R=({r1}, {r2}, {r3}) m={m} n={k} not in {self.source}")
-            t = np.asarray(shifts, dtype=int).reshape(-1, 3)
-            ir += [i] * len(t)
-            mm += [m - 1] * len(t)
-            nn += [k - 1] * len(t)
-            rnew.append(self.rvec[i] + t)
-            wt += [1.0 / len(t)] * len(t)
-        ir, mm, nn, wt = (np.asarray(a) for a in (ir, mm, nn, wt))
-        hits = np.bincount((ir * n + mm) * n + nn, weights=wt, minlength=self.nrpts * n * n)
-        if not np.allclose(hits, 1.0):
-            raise ValueError(f"{where}: does not list every (R, m, n) of {self.source} exactly once")
-        uniq, inv = np.unique(np.concatenate(rnew), axis=0, return_inverse=True)
-        inv = inv.reshape(-1)
-        w = wt / self.deg[ir]
-        ham = np.zeros((len(uniq), n, n), dtype=complex)
-        np.add.at(ham, (inv, mm, nn), self.ham[ir, mm, nn] * w)
-        pos = None
-        if self.pos is not None:
-            pos_t = np.zeros((len(uniq), n, n, 3), dtype=complex)  # (R, m, n, a) for add.at
-            np.add.at(pos_t, (inv, mm, nn), self.pos.transpose(0, 2, 3, 1)[ir, mm, nn] * w[:, None])
-            pos = pos_t.transpose(0, 3, 1, 2)
-        out = replace(self, rvec=uniq, deg=np.ones(len(uniq), dtype=int), ham=ham, pos=pos)
+        blocks = [self.ham] if self.pos is None else [self.ham, self.pos]
+        rnew, folded = fold_ws_shifts(self.rvec, self.deg, blocks, table, where, self.source)
+        pos = None if self.pos is None else folded[1]
+        out = replace(self, rvec=rnew, deg=np.ones(len(rnew), dtype=int), ham=folded[0], pos=pos)
         _check_hermitian(out)
         return out
 
@@ -162,11 +141,10 @@ class WannierHamiltonian:
         if np.any(self.rvec[:, dim:] != 0) or not np.allclose(self.lattice[:dim, dim:], 0.0):
             raise ValueError(f"{self.source}: cannot reduce to dim={dim}: R vectors leave the plane")
         lat = self.lattice[:dim, :dim]
-        rcart = self.rvec[:, :dim] @ lat
-        hw = self.ham / self.deg[:, None, None]
-        h_sum = _FourierSum(rcart, hw[:, None], single=True, lattice=lat)
-        g_sum = _FourierSum(rcart, 1j * rcart[:, :, None, None] * hw[:, None], phases=getattr(h_sum, "phases", None),
-                            lattice=lat)
+        # one R set for every sum: R ∪ −R (H keeps zero blocks where its file has no −R)
+        rall, hall, _ = _hermitize(self.rvec, (self.ham / self.deg[:, None, None])[:, None], symmetrize=False)
+        rc = rall[:, :dim] @ lat
+        blocks = {"h": hall[:, 0], "dh": 1j * rc[:, :, None, None] * hall}  # ∂_a H = Σ_R i R_a e^{ik·R} H_R
         notes = {
             "source": self.source,
             "header": self.header,
@@ -175,17 +153,19 @@ class WannierHamiltonian:
             "convention": "Wannier90: H(k) = sum_R exp(ik.R) H_R / deg_R, no orbital-position phases",
             "spinor_order": spinor_order if spin is None else "user",
         }
-        position = position_gradient = None
         if use_position and self.pos is not None:
-            rall, pall, anti = _hermitize(self.rvec, self.pos / self.deg[:, None, None, None])
-            rc = rall[:, :dim] @ lat
-            position = _FourierSum(rc, pall[:, :dim], phases=getattr(h_sum, "phases", None), lattice=lat)
-            # ∂_a A^W_b = Σ_R i R_a e^{ik·R} r_R,b, flattened (a, b) → a·dim + b
-            position_gradient = _PositionGradient(rc, pall[:, :dim], getattr(position, "phases", None), lat)
+            _, pall, anti = _hermitize(self.rvec, self.pos / self.deg[:, None, None, None])
+            grad = 1j * rc[:, :, None, None, None] * pall[:, None, :dim]  # ∂_a A^W_b = Σ_R i R_a e^{ik·R} r_R,b
+            blocks |= {"pos": pall[:, :dim], "dpos": grad}
+            if dim in CYCLIC_PAIRS:  # ∂_a A_b − ∂_b A_a directly: one sum per c instead of the dim² of the gradient
+                blocks["curl"] = np.stack([grad[:, a, b] - grad[:, b, a] for a, b in CYCLIC_PAIRS[dim]], axis=1)
             notes["position_antihermitian_max_angstrom"] = anti
+        sums = WannierSums(rc, blocks, lattice=lat)
+        position = sums.function("pos") if "pos" in blocks else None
+        position_gradient = _PositionGradient(sums, "dpos") if "pos" in blocks else None
         return Model(
-            hamiltonian=h_sum,
-            gradient=g_sum,
+            hamiltonian=sums.function("h"),
+            gradient=sums.function("dh"),
             spin=spin_op,
             dim=dim,
             reciprocal=2 * np.pi * np.linalg.inv(lat).T,
@@ -195,6 +175,43 @@ class WannierHamiltonian:
             parameters=dict(parameters or {}),
             info={**notes, **(info or {})},
         )
+
+
+def fold_ws_shifts(rvec: Array, deg: Array, blocks: Sequence[Array], table: Mapping[tuple[int, ...], Array],
+                   where: str = "wsvec", source: str = "model") -> tuple[Array, list[Array]]:
+    """Split every element (R, m, n) of each block equally among R + T over its shifts T (``use_ws_distance``).
+
+    ``blocks`` have shape (nR, ..., n, n); ``table`` maps (R1, R2, R3, m, n) (m, n from 1) to an (N_T, 3) integer
+    array of shifts T.  Returns the new R vectors and the blocks on them with the weights 1/(d_R N_T) folded in
+    (degeneracies become 1), as Wannier90's Fourier sums with ``use_ws_distance``.
+    """
+    n = blocks[0].shape[-1]
+    index = {tuple(r): i for i, r in enumerate(np.asarray(rvec).tolist())}
+    ir, mm, nn, rnew, wt = [], [], [], [], []
+    for (r1, r2, r3, m, k), shifts in table.items():
+        i = index.get((r1, r2, r3))
+        if i is None or not (1 <= m <= n and 1 <= k <= n):
+            raise ValueError(f"{where}: entry R=({r1}, {r2}, {r3}) m={m} n={k} not in {source}")
+        t = np.asarray(shifts, dtype=int).reshape(-1, 3)
+        ir += [i] * len(t)
+        mm += [m - 1] * len(t)
+        nn += [k - 1] * len(t)
+        rnew.append(np.asarray(rvec)[i] + t)
+        wt += [1.0 / len(t)] * len(t)
+    ir, mm, nn, wt = (np.asarray(a) for a in (ir, mm, nn, wt))
+    hits = np.bincount((ir * n + mm) * n + nn, weights=wt, minlength=len(rvec) * n * n)
+    if not np.allclose(hits, 1.0):
+        raise ValueError(f"{where}: does not list every (R, m, n) of {source} exactly once")
+    uniq, inv = np.unique(np.concatenate(rnew), axis=0, return_inverse=True)
+    inv = inv.reshape(-1)
+    w = wt / np.asarray(deg)[ir]
+    folded = []
+    for b in blocks:
+        moved = np.moveaxis(np.asarray(b), (-2, -1), (1, 2))  # (nR, n, n, ...)
+        out = np.zeros((len(uniq),) + moved.shape[1:], dtype=complex)
+        np.add.at(out, (inv, mm, nn), moved[ir, mm, nn] * w.reshape((-1,) + (1,) * (moved.ndim - 3)))
+        folded.append(np.moveaxis(out, (1, 2), (-2, -1)))
+    return uniq, folded
 
 
 def _hermiticity_error(rvec: Array, blocks: Array, samples: int = 4) -> float:

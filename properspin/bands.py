@@ -1,0 +1,250 @@
+"""k-resolved output: bands coloured by a per-band quantity along a path, and maps on a plane (k slices).
+
+Quantities (per band m, at each k; the band geometry of :mod:`properspin.geometry`):
+
+* ``berry``             Ω^c_m, Berry curvature (Å²), component c;
+* ``proper_spin``       Σ^{c,l}_m, proper spin Berry curvature, Eq. (2) (Å² ħ), components (c, l);
+* ``conventional_spin`` Ω^{l}_{ij,m}, the Kubo (conventional) spin Berry curvature: the per-band integrand of
+                        ``conventional_spin`` (Å² ħ), components (l, i, j);
+* ``spin``              ⟨s^l⟩_mm (ħ), component l.
+
+A map holds the energies and the per-band quantity on an n × n grid of a plane, plus the occupied sum
+Σ_m θ(E_F − ε_m) Q_m (the integrand of the response at T = 0) and is drawn with the Fermi lines ε_m = E_F.
+Both are ``xarray.Dataset`` objects saved as netCDF next to the PNG (:func:`save`).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import geometry as geo
+from . import kpath as kp
+from .model import Model
+
+AXES = ("x", "y", "z")
+QUANTITIES = {
+    "berry": ("c", "Å^2"),
+    "proper_spin": ("c,l", "Å^2 hbar"),
+    "conventional_spin": ("l,i,j", "Å^2 hbar"),
+    "spin": ("l", "hbar"),
+}
+_DEFAULT_COMPONENT = {"berry": "z", "proper_spin": "z,z", "conventional_spin": "z,x,y", "spin": "z"}
+
+
+def _component(quantity: str, component: str | None, dim: int) -> tuple[int, ...]:
+    if quantity not in QUANTITIES:
+        raise ValueError(f"unknown quantity {quantity!r}; choose one of {', '.join(QUANTITIES)}")
+    text = component or _DEFAULT_COMPONENT[quantity]
+    parts = text.split(",") if "," in text else list(text)
+    names = QUANTITIES[quantity][0].split(",")
+    if len(parts) != len(names) or any(p not in AXES for p in parts):
+        raise ValueError(f"component {text!r} of {quantity} needs {len(names)} of x, y, z ({','.join(names)})")
+    idx = tuple(AXES.index(p) for p in parts)
+    if quantity in ("berry", "proper_spin") and dim == 2 and idx[0] != 2:
+        raise ValueError("a 2D model has only the curvature component z")
+    if quantity == "conventional_spin" and max(idx[1:]) >= dim:
+        raise ValueError(f"current and field directions of a {dim}D model are among {AXES[:dim]}")
+    return idx
+
+
+def band_values(model: Model, k: np.ndarray, quantity: str, component: str | None = None,
+                degeneracy_tol: float = 1e-6) -> tuple[np.ndarray, np.ndarray]:
+    """Energies (N, n) and the per-band quantity (N, n) at Cartesian ``k`` (N, dim)."""
+    idx = _component(quantity, component, model.dim)
+    need_spin = quantity != "berry"
+    if need_spin and model.spin is None:
+        raise ValueError(f"quantity {quantity!r} needs a spin operator, but model '{model.name}' has spin=None")
+    g = geo.band_geometry(model, np.asarray(k, dtype=float), degeneracy_tol, with_spin=need_spin)
+    if quantity == "spin":
+        return g.energies, g.spin_diagonal[idx[0]]
+    curl = {c: i for i, c in enumerate([2] if model.dim == 2 else [0, 1, 2])}
+    if quantity == "berry":
+        return g.energies, geo.berry_curvature(g)[curl[idx[0]]]
+    if quantity == "proper_spin":
+        return g.energies, geo.proper_spin_curvature(g)[curl[idx[0]], idx[1]]
+    return g.energies, geo.conventional_spin_curvature(g)[idx[0], idx[1], idx[2]]
+
+
+def _attrs(model: Model, quantity: str, component: str | None, fermi: float) -> dict[str, Any]:
+    from . import __version__
+
+    comp = ",".join(AXES[i] for i in _component(quantity, component, model.dim))
+    desc = model.describe()
+    return {"quantity": quantity, "component": comp, "units": QUANTITIES[quantity][1], "fermi_eV": float(fermi),
+            "properspin_version": __version__, "model": desc["model"], "dim": desc["dim"],
+            "model_parameters": json.dumps(desc["model_parameters"], default=str),
+            "model_info": json.dumps(desc["model_info"], default=str)}
+
+
+def bands(model: Model, quantity: str = "berry", component: str | None = None, *, path: Any = None,
+          fermi: float = 0.0, npoints: int = 120) -> Any:
+    """Bands along ``path`` (default: the lattice's standard path, :mod:`properspin.kpath`) with the per-band
+    ``quantity``; an ``xarray.Dataset`` with ``energy`` and ``value`` (k, band), the Cartesian k, the distance
+    along the path and the tick labels in its attributes."""
+    import xarray as xr
+
+    segments = _path(model, path)
+    k, x, ticks, labels = kp.sample(segments, n=npoints)
+    energy, value = band_values(model, k, quantity, component)
+    coords = {"distance": ("k", x), **{f"k{a}": ("k", k[:, i]) for i, a in enumerate(AXES[: model.dim])}}
+    ds = xr.Dataset({"energy": (("k", "band"), energy), "value": (("k", "band"), value)}, coords=coords)
+    ds["energy"].attrs["units"] = "eV"
+    ds["value"].attrs["units"] = QUANTITIES[quantity][1]
+    ds.attrs = {**_attrs(model, quantity, component, fermi), "ticks": json.dumps(ticks),
+                "labels": json.dumps(labels, ensure_ascii=False)}
+    return ds
+
+
+def _path(model: Model, path: Any) -> list[kp.Segment]:
+    if path is not None:
+        return kp.from_corners(path) if not (path and len(path[0]) == 4) else list(path)
+    if model.periodic:
+        lattice = 2 * np.pi * np.linalg.inv(model.reciprocal).T
+        return kp.lattice_path(lattice, dim=model.dim)
+    r = 0.1
+    unit = np.eye(model.dim) * r
+    end = ("k_z", unit[2]) if model.dim == 3 else ("k_x", unit[0])
+    return kp.from_corners([("-k_x", -unit[0]), ("Γ", np.zeros(model.dim)), end])
+
+
+def kslice(model: Model, quantity: str = "berry", component: str | None = None, *, fermi: float = 0.0,
+           normal: str = "z", offset: float = 0.0, extent: float | None = None, n: int = 81) -> Any:
+    """Map of ``quantity`` on the plane k_normal = ``offset`` (Cartesian), a square [−extent, extent]² in the two
+    other directions (default: half the longest reciprocal vector; 0.1 Å⁻¹ for a continuum model).
+
+    ``value`` (u, v, band) per band, ``energy`` (u, v, band) and ``occupied`` = Σ_m θ(E_F − ε_m) Q_m (u, v).
+    A 2D model has only the plane itself (``normal`` z, ``offset`` 0).
+    """
+    import xarray as xr
+
+    if normal not in AXES[: max(model.dim, 3)] or (model.dim == 2 and (normal != "z" or offset)):
+        raise ValueError(f"normal must be one of x, y, z (a 2D model: z with offset 0), got {normal!r}")
+    if isinstance(n, bool) or int(n) != n or n < 2:
+        raise ValueError(f"n must be an integer ≥ 2, got {n!r}")
+    if extent is None:
+        extent = 0.5 * float(np.linalg.norm(model.reciprocal, axis=1).max()) if model.periodic else 0.1
+    if not np.isfinite(extent) or extent <= 0:
+        raise ValueError(f"extent must be a positive number (Å⁻¹), got {extent!r}")
+    axes = [a for a in AXES if a != normal][:2]
+    u = np.linspace(-extent, extent, int(n))
+    uu, vv = np.meshgrid(u, u, indexing="ij")
+    k3 = np.zeros((uu.size, 3))
+    k3[:, AXES.index(axes[0])] = uu.ravel()
+    k3[:, AXES.index(axes[1])] = vv.ravel()
+    k3[:, AXES.index(normal)] = offset
+    energy, value = band_values(model, k3[:, : model.dim], quantity, component)
+    occupied = np.where(energy <= fermi, value, 0.0).sum(axis=1)
+    shape = (int(n), int(n))
+    ds = xr.Dataset({"energy": (("u", "v", "band"), energy.reshape(*shape, -1)),
+                     "value": (("u", "v", "band"), value.reshape(*shape, -1)),
+                     "occupied": (("u", "v"), occupied.reshape(shape))},
+                    coords={"u": u, "v": u.copy()})
+    ds["u"].attrs |= {"units": "1/Å", "axis": f"k{axes[0]}"}
+    ds["v"].attrs |= {"units": "1/Å", "axis": f"k{axes[1]}"}
+    ds["energy"].attrs["units"] = "eV"
+    for name in ("value", "occupied"):
+        ds[name].attrs["units"] = QUANTITIES[quantity][1]
+    ds.attrs = {**_attrs(model, quantity, component, fermi), "normal": normal, "offset": float(offset),
+                "extent": float(extent)}
+    return ds
+
+
+# ---------------------------------------------------------------------------------------------- figures
+_SYMBOL = {"berry": "Ω^{{{0}}}", "proper_spin": "Σ^{{{0},{1}}}", "conventional_spin": "Ω^{{s,{0}}}_{{{1}{2}}}",
+           "spin": "⟨s^{{{0}}}⟩"}
+
+
+def _label(ds: Any) -> str:
+    comp = ds.attrs["component"].split(",")
+    unit = ds.attrs["units"].replace("hbar", "ħ").replace("^2", "²")
+    return f"${_SYMBOL[ds.attrs['quantity']].format(*comp)}$ ({unit})"
+
+
+def _norm(values: np.ndarray, log: bool = False) -> Any:
+    """Symmetric colour scale: linear clipped at the 99th percentile of |value|, or (``log``) symmetric-log from
+    the median |value| to the maximum (curvatures along a path span orders of magnitude near small gaps)."""
+    from matplotlib.colors import Normalize, SymLogNorm
+
+    a = np.abs(values[np.isfinite(values)])
+    vmax = float(a.max()) if a.size else 1.0
+    if log and vmax > 0:
+        return SymLogNorm(linthresh=max(float(np.median(a)), 1e-6 * vmax), vmin=-vmax, vmax=vmax, base=10)
+    vmax = float(np.percentile(a, 99)) if a.size else 0.0
+    return Normalize(-(vmax or 1.0), vmax or 1.0)
+
+
+def plot_bands(ds: Any, path: str | Path, window: tuple[float, float] | None = None) -> Path:
+    """PNG of the bands coloured by ``value`` (diverging colours, 0 = white-grey), E_F dashed."""
+    from matplotlib.collections import LineCollection
+    from matplotlib.figure import Figure
+
+    x, e, v = ds["distance"].values, ds["energy"].values, ds["value"].values
+    fermi = ds.attrs["fermi_eV"]
+    if window is None:
+        window = (fermi - 3.0, fermi + 3.0) if np.ptp(e) > 6 else (float(e.min()), float(e.max()))
+    lo, hi = window
+    pad = 0.03 * (hi - lo)
+    inside = (e >= lo - pad) & (e <= hi + pad)
+    norm = _norm(v[inside] if inside.any() else v, log=ds.attrs["quantity"] != "spin")
+    fig = Figure(figsize=(7.5, 5.0), layout="constrained")
+    ax = fig.subplots()
+    step = np.diff(x) > 0  # no line across a joint or a break of the path (same distance, different k)
+    for m in range(e.shape[1]):
+        pts = np.stack([x, e[:, m]], axis=1)
+        segs = np.stack([pts[:-1], pts[1:]], axis=1)[step]
+        lc = LineCollection(segs, cmap="coolwarm", norm=norm, linewidths=2.2)
+        lc.set_array((0.5 * (v[:-1, m] + v[1:, m]))[step])
+        ax.add_collection(lc)
+    ticks, labels = json.loads(ds.attrs["ticks"]), json.loads(ds.attrs["labels"])
+    for t in ticks[1:-1]:
+        ax.axvline(t, color="0.75", lw=0.7, zorder=0)
+    ax.axhline(fermi, color="k", lw=0.8, ls="--", zorder=0)
+    ax.set_xticks(ticks, labels, fontsize="large")
+    ax.set_xlim(x[0], x[-1])
+    ax.set_ylim(lo - pad, hi + pad)
+    ax.set_ylabel("E (eV)")
+    ax.set_title(f"{ds.attrs['model']}: bands coloured by {ds.attrs['quantity']} ({ds.attrs['component']}), "
+                 f"E_F = {fermi:g} eV", fontsize="medium")
+    cb = fig.colorbar(lc, ax=ax)
+    cb.set_label(_label(ds) + (", symmetric-log scale" if ds.attrs["quantity"] != "spin" else ""),
+                 fontsize="small")
+    fig.savefig(path, dpi=130)
+    return Path(path)
+
+
+def plot_kslice(ds: Any, path: str | Path) -> Path:
+    """PNG of the occupied sum Σ_m θ(E_F − ε_m) Q_m on the plane with the Fermi lines ε_m = E_F (black)."""
+    from matplotlib.figure import Figure
+
+    u, v = ds["u"].values, ds["v"].values
+    occ, e = ds["occupied"].values, ds["energy"].values
+    fermi = ds.attrs["fermi_eV"]
+    fig = Figure(figsize=(6.6, 5.4), layout="constrained")
+    ax = fig.subplots()
+    mesh = ax.pcolormesh(u, v, occ.T, cmap="coolwarm", norm=_norm(occ), shading="nearest")
+    for m in range(e.shape[-1]):
+        if e[..., m].min() < fermi < e[..., m].max():
+            ax.contour(u, v, e[..., m].T, levels=[fermi], colors="k", linewidths=0.9)
+    ax.set_aspect("equal")
+    ax.set_xlabel(f"${ds['u'].attrs['axis'][0]}_{ds['u'].attrs['axis'][1]}$ (Å⁻¹)")
+    ax.set_ylabel(f"${ds['v'].attrs['axis'][0]}_{ds['v'].attrs['axis'][1]}$ (Å⁻¹)")
+    ax.set_title(f"{ds.attrs['model']}: occupied {ds.attrs['quantity']} ({ds.attrs['component']}) at "
+                 f"k{ds.attrs['normal']} = {ds.attrs['offset']:g}, E_F = {fermi:g} eV (Fermi lines black)",
+                 fontsize="small")
+    cb = fig.colorbar(mesh, ax=ax)
+    cb.set_label("Σ_m θ(E_F − ε_m) " + _label(ds) + ", clipped at 99th pct", fontsize="small")
+    fig.savefig(path, dpi=130)
+    return Path(path)
+
+
+def save(ds: Any, path: str | Path) -> Path:
+    """Write a bands/slice dataset as netCDF (atomically, as :func:`properspin.io.save`)."""
+    from .io import _atomic, _engine
+
+    with _atomic(path, ".nc.tmp") as tmp:
+        ds.to_netcdf(tmp, engine=_engine())
+    return Path(path)

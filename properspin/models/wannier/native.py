@@ -1,0 +1,636 @@
+"""Readers of a native Wannier90 run: ``.win``, ``.chk``/``.chk.fmt``, ``.eig``, ``.mmn``, ``.spn``.
+
+Every file may also be read ``bz2``-compressed (``seedname.mmn.bz2``).  The layouts are those Wannier90
+writes (``w90chk2chk`` for the checkpoint, ``pw2wannier90`` for the others):
+
+* ``.eig``: ``n k ε_nk`` (eV), bands fastest;
+* ``.mmn``: header; ``num_bands num_kpts nntot``; per (k, neighbour) a line ``k k' G1 G2 G3`` then
+  ``num_bands²`` lines ``Re Im`` of M_mn = <u_mk|u_n,k+b>, m fastest;
+* ``.spn``: header; ``num_bands num_kpts``; per k the upper triangle (n ≤ m, m outer) of
+  <ψ_nk|σ_a|ψ_mk> for a = x, y, z (Pauli matrices); formatted (one ``Re Im`` per line) or unformatted
+  (one Fortran record per k);
+* ``.chk``: unformatted Fortran records; ``.chk.fmt``: the same values as text (``w90chk2chk -export``).
+
+Errors name the file and what is wrong (missing, truncated, a corrupt Fortran record marker, counts that
+do not match).
+"""
+
+from __future__ import annotations
+
+import bz2
+import re
+import struct
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .files import BOHR_ANGSTROM
+
+Array = np.ndarray
+PathLike = str | Path
+
+
+# ---------------------------------------------------------------------------------------------- files
+def find_file(seedname: PathLike, suffix: str, what: str = "") -> Path:
+    """``seedname + suffix`` or its ``.bz2``; FileNotFoundError naming both when neither exists."""
+    base = Path(str(seedname) + suffix)
+    for cand in (base, Path(str(base) + ".bz2")):
+        if cand.is_file():
+            return cand
+    need = f" ({what})" if what else ""
+    raise FileNotFoundError(f"{base}: no such file (nor {base.name}.bz2){need}")
+
+
+def optional_file(seedname: PathLike, suffix: str) -> Path | None:
+    try:
+        return find_file(seedname, suffix)
+    except FileNotFoundError:
+        return None
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        if path.suffix == ".bz2":
+            with bz2.open(path, "rb") as f:
+                return f.read()
+        return path.read_bytes()
+    except OSError as err:  # bz2 errors are OSError
+        raise ValueError(f"{path}: cannot be read ({err})") from None
+
+
+def _read_text(path: Path) -> str:
+    data = _read_bytes(path)
+    try:
+        return data.decode()
+    except UnicodeDecodeError:
+        raise ValueError(f"{path}: not a text file (an unformatted file where a formatted one was expected?)") \
+            from None
+
+
+def _floats(tokens: Sequence[str], path: Path, what: str) -> Array:
+    try:
+        return np.array([t.replace("D", "E").replace("d", "e") for t in tokens], dtype=float)
+    except ValueError:
+        bad = next(t for t in tokens if not _is_float(t))
+        raise ValueError(f"{path}: non-numeric entry {bad!r} while reading {what}") from None
+
+
+def _is_float(token: str) -> bool:
+    try:
+        float(token.replace("D", "E").replace("d", "e"))
+        return True
+    except ValueError:
+        return False
+
+
+class _Tokens:
+    """Whitespace-separated tokens of a formatted file after its first (comment) line."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        text = _read_text(path)
+        first, _, rest = text.partition("\n")
+        self.header = first.strip()
+        self.tokens = rest.split()
+        self.i = 0
+
+    def take(self, count: int, what: str) -> list[str]:
+        if self.i + count > len(self.tokens):
+            raise ValueError(f"{self.path}: truncated: the file ends while reading {what} "
+                             f"(needs {count} values, {len(self.tokens) - self.i} left)")
+        out = self.tokens[self.i : self.i + count]
+        self.i += count
+        return out
+
+    def ints(self, count: int, what: str) -> Array:
+        vals = self.take(count, what)
+        try:
+            return np.array([int(v) for v in vals], dtype=int)
+        except ValueError:
+            raise ValueError(f"{self.path}: expected integers for {what}, got {' '.join(vals[:6])!r}") from None
+
+    def int(self, what: str) -> int:
+        return int(self.ints(1, what)[0])
+
+    def floats(self, count: int, what: str) -> Array:
+        return _floats(self.take(count, what), self.path, what)
+
+    def complex(self, count: int, what: str) -> Array:
+        v = self.floats(2 * count, what)
+        return v[0::2] + 1j * v[1::2]
+
+    def finish(self) -> None:
+        if self.i < len(self.tokens):
+            raise ValueError(f"{self.path}: unexpected extra data after the last expected value "
+                             f"({len(self.tokens) - self.i} values; wrong num_bands, num_wann or num_kpts?)")
+
+
+class FortranRecords:
+    """Sequential unformatted Fortran records ``[n][n bytes][n]`` (4-byte markers), checked as read."""
+
+    def __init__(self, path: Path, data: bytes | None = None) -> None:
+        self.path = path
+        self.data = _read_bytes(path) if data is None else data
+        self.pos = 0
+        self.count = 0
+        self.endian = "<"
+        if len(self.data) >= 4 and struct.unpack("<i", self.data[:4])[0] > len(self.data):
+            big = struct.unpack(">i", self.data[:4])[0]
+            if 0 <= big <= len(self.data):
+                self.endian = ">"
+
+    def record(self, what: str) -> bytes:
+        """The payload of the next record; ValueError on a truncated file or mismatched markers."""
+        self.count += 1
+        where = f"{self.path}: record {self.count} ({what})"
+        if self.pos + 4 > len(self.data):
+            raise ValueError(f"{where}: truncated: the file ends before this record")
+        (n,) = struct.unpack(self.endian + "i", self.data[self.pos : self.pos + 4])
+        if n < 0 or self.pos + 8 + n > len(self.data):
+            if n < 0:
+                raise ValueError(f"{where}: corrupt record marker {n} (not an unformatted Fortran file?)")
+            raise ValueError(f"{where}: truncated: the record marker announces {n} bytes but only "
+                             f"{max(0, len(self.data) - self.pos - 8)} remain")
+        payload = self.data[self.pos + 4 : self.pos + 4 + n]
+        (end,) = struct.unpack(self.endian + "i", self.data[self.pos + 4 + n : self.pos + 8 + n])
+        if end != n:
+            raise ValueError(f"{where}: corrupt record markers: leading {n}, trailing {end} bytes")
+        self.pos += 8 + n
+        return payload
+
+    def array(self, dtype: str, count: int | None, what: str) -> Array:
+        payload = self.record(what)
+        dt = np.dtype(dtype).newbyteorder(self.endian)
+        if count is not None and len(payload) != count * dt.itemsize:
+            raise ValueError(f"{self.path}: record {self.count} ({what}): {len(payload)} bytes, expected "
+                             f"{count * dt.itemsize} ({count} × {dt.name}); a file of another run?")
+        if len(payload) % dt.itemsize:
+            raise ValueError(f"{self.path}: record {self.count} ({what}): {len(payload)} bytes is not a "
+                             f"whole number of {dt.name}")
+        return np.frombuffer(payload, dtype=dt).astype(dt.newbyteorder("="))
+
+    def int(self, what: str) -> int:
+        return int(self.array("i4", 1, what)[0])
+
+    def string(self, what: str) -> str:
+        return self.record(what).decode(errors="replace").strip()
+
+    def finish(self) -> None:
+        if self.pos != len(self.data):
+            raise ValueError(f"{self.path}: {len(self.data) - self.pos} unexpected bytes after the last record "
+                             f"(record {self.count})")
+
+
+def is_unformatted(path: Path) -> bool:
+    """True for a binary (unformatted Fortran) file: a text file has no NUL byte in its first 4 KiB."""
+    try:
+        with (bz2.open(path, "rb") if path.suffix == ".bz2" else path.open("rb")) as f:
+            head = f.read(4096)
+    except OSError as err:
+        raise ValueError(f"{path}: cannot be read ({err})") from None
+    return b"\x00" in head
+
+
+# ---------------------------------------------------------------------------------------------- .win
+_TRUE = {"t", "true", ".true.", ".t."}
+_FALSE = {"f", "false", ".false.", ".f."}
+
+
+@dataclass(frozen=True)
+class Win:
+    """Keywords (lower-case names, raw string values) and blocks (lines) of ``seedname.win``."""
+
+    path: str
+    keywords: dict[str, str]
+    blocks: dict[str, list[str]]
+
+    def has(self, key: str) -> bool:
+        return key in self.keywords
+
+    def _error(self, key: str, expected: str) -> ValueError:
+        return ValueError(f"{self.path}: {key} = {self.keywords[key]!r}: expected {expected}")
+
+    def get_str(self, key: str, default: str | None = None) -> str | None:
+        return self.keywords.get(key, default)
+
+    def get_float(self, key: str, default: float | None = None) -> float | None:
+        if key not in self.keywords:
+            return default
+        try:
+            return float(self.keywords[key].split()[0].replace("d", "e").replace("D", "E"))
+        except (ValueError, IndexError):
+            raise self._error(key, "a number") from None
+
+    def get_int(self, key: str, default: int | None = None) -> int | None:
+        if key not in self.keywords:
+            return default
+        try:
+            return int(self.keywords[key].split()[0])
+        except (ValueError, IndexError):
+            raise self._error(key, "an integer") from None
+
+    def get_ints(self, key: str, count: int, default: Sequence[int] | None = None) -> tuple[int, ...] | None:
+        """``count`` integers; a single integer is repeated (Wannier90's ``berry_kmesh = 10``)."""
+        if key not in self.keywords:
+            return None if default is None else tuple(default)
+        try:
+            vals = [int(x) for x in self.keywords[key].replace(",", " ").split()]
+        except ValueError:
+            raise self._error(key, f"{count} integers") from None
+        if len(vals) == 1:
+            vals = vals * count
+        if len(vals) != count:
+            raise self._error(key, f"{count} integers")
+        return tuple(vals)
+
+    def get_bool(self, key: str, default: bool | None = None) -> bool | None:
+        if key not in self.keywords:
+            return default
+        v = self.keywords[key].split()[0].lower() if self.keywords[key].split() else ""
+        if v in _TRUE:
+            return True
+        if v in _FALSE:
+            return False
+        raise self._error(key, "a logical (true/false, T/F, .true./.false.)")
+
+    def lattice(self) -> Array:
+        """``unit_cell_cart`` rows in Å (``bohr`` converted with CODATA 2018)."""
+        rows = self.blocks.get("unit_cell_cart")
+        if rows is None:
+            raise ValueError(f"{self.path}: no 'begin unit_cell_cart ... end unit_cell_cart' block")
+        scale = 1.0
+        if rows and rows[0].lower() in ("bohr", "ang", "angstrom"):
+            scale = BOHR_ANGSTROM if rows[0].lower() == "bohr" else 1.0
+            rows = rows[1:]
+        vals = [r.split() for r in rows]
+        if len(vals) != 3 or any(len(v) != 3 for v in vals):
+            raise ValueError(f"{self.path}: unit_cell_cart must hold 3 lattice vectors of 3 numbers")
+        return _floats([x for v in vals for x in v], Path(self.path), "unit_cell_cart").reshape(3, 3) * scale
+
+    def kpoints(self) -> Array | None:
+        """The ``kpoints`` block (fractional), or None."""
+        rows = self.blocks.get("kpoints")
+        if rows is None:
+            return None
+        vals = [r.split()[:3] for r in rows]
+        if any(len(v) != 3 for v in vals):
+            raise ValueError(f"{self.path}: every line of the kpoints block needs 3 numbers")
+        return _floats([x for v in vals for x in v], Path(self.path), "kpoints").reshape(-1, 3)
+
+
+def read_win(path: PathLike) -> Win:
+    """Parse ``seedname.win`` (``key = value``, ``key : value`` or ``key value``; ``!``/``#`` comments)."""
+    path = Path(path)
+    keywords: dict[str, str] = {}
+    blocks: dict[str, list[str]] = {}
+    block: str | None = None
+    for lineno, raw in enumerate(_read_text(path).splitlines(), start=1):
+        line = re.split(r"[!#]", raw, maxsplit=1)[0].strip()
+        if not line:
+            continue
+        words = line.lower().split()
+        if words[0] == "begin" and len(words) > 1:
+            if block is not None:
+                raise ValueError(f"{path}, line {lineno}: 'begin {words[1]}' inside block {block!r}")
+            block = words[1]
+            blocks[block] = []
+            continue
+        if words[0] == "end" and len(words) > 1:
+            if block != words[1]:
+                raise ValueError(f"{path}, line {lineno}: 'end {words[1]}' does not close block {block!r}")
+            block = None
+            continue
+        if block is not None:
+            blocks[block].append(line)
+            continue
+        match = re.match(r"([A-Za-z_][A-Za-z0-9_]*)\s*(?:[=:]\s*|\s+)(.*)$", line)
+        if not match:
+            raise ValueError(f"{path}, line {lineno}: cannot read {line!r} (expected 'keyword = value')")
+        key = match.group(1).lower()
+        if key in keywords:
+            raise ValueError(f"{path}, line {lineno}: keyword {key!r} given twice")
+        keywords[key] = match.group(2).strip()
+    if block is not None:
+        raise ValueError(f"{path}: block {block!r} is not closed (no 'end {block}')")
+    return Win(str(path), keywords, blocks)
+
+
+# ---------------------------------------------------------------------------------------------- .chk
+@dataclass(frozen=True, eq=False)
+class Checkpoint:
+    """A Wannier90 checkpoint: disentanglement and rotation matrices of the run.
+
+    Arrays are indexed in C order with the k-point first: ``u_matrix_opt[k, i, j]`` (num_bands ×
+    num_wann, rows are bands of the outer window counted from its lowest band), ``u_matrix[k, i, j]``,
+    ``lwindow[k, band]``, ``m_matrix[k, nn, i, j]``; lattices have the vectors as rows (Å, Å⁻¹);
+    ``kpt_latt`` fractional; ``wannier_centres`` (num_wann, 3) in Å.
+    """
+
+    path: str
+    header: str
+    num_bands: int
+    exclude_bands: tuple[int, ...]
+    real_lattice: Array
+    recip_lattice: Array
+    mp_grid: tuple[int, int, int]
+    kpt_latt: Array
+    nntot: int
+    num_wann: int
+    checkpoint: str
+    have_disentangled: bool
+    omega_invariant: float | None
+    lwindow: Array | None
+    ndimwin: Array | None
+    u_matrix_opt: Array | None
+    u_matrix: Array
+    m_matrix: Array
+    wannier_centres: Array
+    wannier_spreads: Array
+
+    @property
+    def num_kpts(self) -> int:
+        return len(self.kpt_latt)
+
+    def window_start(self) -> Array:
+        """Index (from 0) of the lowest band of the outer window at each k (0 without disentanglement)."""
+        if not self.have_disentangled:
+            return np.zeros(self.num_kpts, dtype=int)
+        return np.argmax(self.lwindow, axis=1)
+
+    def v_matrix(self) -> list[Array]:
+        """Per k the (ndimwin_k, num_wann) matrix U_opt U of disentanglement then rotation."""
+        if not self.have_disentangled:
+            return [u for u in self.u_matrix]
+        return [self.u_matrix_opt[k, : self.ndimwin[k]] @ self.u_matrix[k] for k in range(self.num_kpts)]
+
+
+def read_chk(path: PathLike) -> Checkpoint:
+    """A checkpoint, formatted (``.chk.fmt``) or unformatted (``.chk``), optionally ``.bz2``."""
+    path = Path(path)
+    if is_unformatted(path):
+        return _read_chk_unformatted(path)
+    return _read_chk_formatted(path)
+
+
+def _chk_checks(path: Path, nb: int, nk: int, nw: int, nntot: int, mp: Array) -> None:
+    if nb < 1 or nw < 1 or nk < 1 or nntot < 1 or nw > nb:
+        raise ValueError(f"{path}: impossible counts num_bands={nb}, num_wann={nw}, num_kpts={nk}, nntot={nntot}")
+    if len(mp) != 3 or np.any(mp < 1) or int(np.prod(mp)) != nk:
+        raise ValueError(f"{path}: mp_grid {list(mp)} does not hold num_kpts={nk} k-points")
+
+
+def _read_chk_formatted(path: Path) -> Checkpoint:
+    t = _Tokens(path)
+    nb = t.int("num_bands")
+    nex = t.int("num_exclude_bands")
+    if nex < 0:
+        raise ValueError(f"{path}: negative num_exclude_bands {nex}")
+    excl = t.ints(nex, "exclude_bands")
+    real = t.floats(9, "real_lattice").reshape(3, 3, order="F")
+    recip = t.floats(9, "recip_lattice").reshape(3, 3, order="F")
+    nk = t.int("num_kpts")
+    mp = t.ints(3, "mp_grid")
+    kpt = t.floats(3 * max(nk, 0), "kpt_latt").reshape(-1, 3)
+    nntot = t.int("nntot")
+    nw = t.int("num_wann")
+    _chk_checks(path, nb, nk, nw, nntot, mp)
+    label = t.take(1, "checkpoint")[0]
+    dis = t.int("have_disentangled")
+    if dis not in (0, 1):
+        raise ValueError(f"{path}: have_disentangled must be 0 or 1, got {dis}")
+    omega = lwin = ndim = uopt = None
+    if dis:
+        omega = float(t.floats(1, "omega_invariant")[0])
+        lw = t.ints(nb * nk, "lwindow")
+        if np.any((lw != 0) & (lw != 1)):
+            raise ValueError(f"{path}: lwindow entries must be 0 or 1")
+        lwin = lw.reshape(nk, nb).astype(bool)
+        ndim = t.ints(nk, "ndimwin")
+        uopt = t.complex(nb * nw * nk, "u_matrix_opt").reshape(nk, nw, nb).transpose(0, 2, 1)
+    u = t.complex(nw * nw * nk, "u_matrix").reshape(nk, nw, nw).transpose(0, 2, 1)
+    m = t.complex(nw * nw * nntot * nk, "m_matrix").reshape(nk, nntot, nw, nw).transpose(0, 1, 3, 2)
+    centres = t.floats(3 * nw, "wannier_centres").reshape(nw, 3)
+    spreads = t.floats(nw, "wannier_spreads")
+    t.finish()
+    return _checkpoint(path, t.header, nb, excl, real, recip, mp, kpt, nntot, nw, label, bool(dis), omega, lwin,
+                       ndim, uopt, u, m, centres, spreads)
+
+
+def _read_chk_unformatted(path: Path) -> Checkpoint:
+    f = FortranRecords(path)
+    header = f.string("header")
+    nb = f.int("num_bands")
+    nex = f.int("num_exclude_bands")
+    if nex < 0:
+        raise ValueError(f"{path}: negative num_exclude_bands {nex}")
+    excl = f.array("i4", nex, "exclude_bands")
+    real = f.array("f8", 9, "real_lattice").reshape(3, 3, order="F")
+    recip = f.array("f8", 9, "recip_lattice").reshape(3, 3, order="F")
+    nk = f.int("num_kpts")
+    mp = f.array("i4", 3, "mp_grid")
+    kpt = f.array("f8", 3 * max(nk, 0), "kpt_latt").reshape(-1, 3)
+    nntot = f.int("nntot")
+    nw = f.int("num_wann")
+    _chk_checks(path, nb, nk, nw, nntot, mp)
+    label = f.string("checkpoint")
+    dis = f.array("i4", 1, "have_disentangled")[0] != 0
+    omega = lwin = ndim = uopt = None
+    if dis:
+        omega = float(f.array("f8", 1, "omega_invariant")[0])
+        lwin = (f.array("i4", nb * nk, "lwindow") != 0).reshape(nk, nb)
+        ndim = f.array("i4", nk, "ndimwin").astype(int)
+        uopt = f.array("c16", nb * nw * nk, "u_matrix_opt").reshape(nk, nw, nb).transpose(0, 2, 1)
+    u = f.array("c16", nw * nw * nk, "u_matrix").reshape(nk, nw, nw).transpose(0, 2, 1)
+    m = f.array("c16", nw * nw * nntot * nk, "m_matrix").reshape(nk, nntot, nw, nw).transpose(0, 1, 3, 2)
+    centres = f.array("f8", 3 * nw, "wannier_centres").reshape(nw, 3)
+    spreads = f.array("f8", nw, "wannier_spreads")
+    f.finish()
+    return _checkpoint(path, header, nb, excl, real, recip, mp, kpt, nntot, nw, label, bool(dis), omega, lwin,
+                       ndim, uopt, u, m, centres, spreads)
+
+
+def _checkpoint(path: Path, header, nb, excl, real, recip, mp, kpt, nntot, nw, label, dis, omega, lwin, ndim, uopt,
+                u, m, centres, spreads) -> Checkpoint:
+    if dis:
+        if np.any(ndim < nw) or np.any(ndim > nb) or np.any(lwin.sum(axis=1) != ndim):
+            raise ValueError(f"{path}: ndimwin must lie in [num_wann, num_bands] and count the lwindow bands")
+        for k in range(len(lwin)):  # the outer window is a contiguous range of bands
+            idx = np.flatnonzero(lwin[k])
+            if len(idx) and idx[-1] - idx[0] + 1 != len(idx):
+                raise ValueError(f"{path}: the outer window of k-point {k + 1} is not a contiguous band range")
+    if abs(np.linalg.det(real)) < 1e-12:
+        raise ValueError(f"{path}: singular real_lattice")
+    return Checkpoint(str(path), header, int(nb), tuple(int(x) for x in excl), real, recip,
+                      (int(mp[0]), int(mp[1]), int(mp[2])), kpt, int(nntot), int(nw), label, dis, omega, lwin,
+                      ndim, uopt, u, m, centres, spreads)
+
+
+def write_chk_unformatted(chk: Checkpoint, path: PathLike) -> None:
+    """Write ``chk`` as Wannier90's unformatted ``.chk`` (what ``w90chk2chk.x -f2u`` makes of a ``.chk.fmt``)."""
+    from scipy.io import FortranFile
+
+    with FortranFile(path, "w") as f:
+        f.write_record(np.array(chk.header.encode().ljust(33), dtype="S33"))
+        f.write_record(np.array([chk.num_bands], dtype=np.int32))
+        f.write_record(np.array([len(chk.exclude_bands)], dtype=np.int32))
+        f.write_record(np.array(chk.exclude_bands, dtype=np.int32))
+        f.write_record(chk.real_lattice.T.reshape(-1))
+        f.write_record(chk.recip_lattice.T.reshape(-1))
+        f.write_record(np.array([chk.num_kpts], dtype=np.int32))
+        f.write_record(np.array(chk.mp_grid, dtype=np.int32))
+        f.write_record(chk.kpt_latt.reshape(-1))
+        f.write_record(np.array([chk.nntot], dtype=np.int32))
+        f.write_record(np.array([chk.num_wann], dtype=np.int32))
+        f.write_record(np.array(chk.checkpoint.encode().ljust(20), dtype="S20"))
+        f.write_record(np.array([int(chk.have_disentangled)], dtype=np.int32))
+        if chk.have_disentangled:
+            f.write_record(np.array([chk.omega_invariant]))
+            f.write_record(chk.lwindow.astype(np.int32).reshape(-1))
+            f.write_record(np.asarray(chk.ndimwin, dtype=np.int32))
+            f.write_record(chk.u_matrix_opt.transpose(0, 2, 1).reshape(-1))
+        f.write_record(chk.u_matrix.transpose(0, 2, 1).reshape(-1))
+        f.write_record(chk.m_matrix.transpose(0, 1, 3, 2).reshape(-1))
+        f.write_record(chk.wannier_centres.reshape(-1))
+        f.write_record(chk.wannier_spreads)
+
+
+# ---------------------------------------------------------------------------------------------- .eig
+def read_eig(path: PathLike, num_bands: int, num_kpts: int) -> Array:
+    """Eigenvalues (num_kpts, num_bands) in eV from ``seedname.eig``."""
+    path = Path(path)
+    rows = [line.split() for line in _read_text(path).splitlines() if line.strip()]
+    expected = num_bands * num_kpts
+    if len(rows) != expected:
+        what = "truncated" if len(rows) < expected else "too long"
+        raise ValueError(f"{path}: {what}: {len(rows)} lines, expected num_bands × num_kpts = {num_bands} × "
+                         f"{num_kpts} = {expected} (a file of another run?)")
+    if any(len(r) != 3 for r in rows):
+        bad = next(i for i, r in enumerate(rows) if len(r) != 3)
+        raise ValueError(f"{path}, line {bad + 1}: expected 'band k-point energy', got {' '.join(rows[bad])!r}")
+    vals = _floats([x for r in rows for x in r], path, "eigenvalues").reshape(-1, 3)
+    band = np.tile(np.arange(1, num_bands + 1), num_kpts)
+    kpt = np.repeat(np.arange(1, num_kpts + 1), num_bands)
+    if not (np.array_equal(vals[:, 0], band) and np.array_equal(vals[:, 1], kpt)):
+        bad = int(np.flatnonzero((vals[:, 0] != band) | (vals[:, 1] != kpt))[0])
+        raise ValueError(f"{path}, line {bad + 1}: band/k-point index {int(vals[bad, 0])} {int(vals[bad, 1])}, "
+                         f"expected {band[bad]} {kpt[bad]}")
+    return vals[:, 2].reshape(num_kpts, num_bands)
+
+
+# ---------------------------------------------------------------------------------------------- .mmn
+@dataclass(frozen=True, eq=False)
+class Overlaps:
+    """``.mmn``: ``neighbours[k, j]`` = k' (from 0), ``gvec[k, j]`` the G of k + b = k' + G, ``m[k, j]`` (nb, nb)."""
+
+    path: str
+    header: str
+    neighbours: Array
+    gvec: Array
+    m: Array
+
+    @property
+    def nntot(self) -> int:
+        return self.neighbours.shape[1]
+
+
+def read_mmn(path: PathLike) -> Overlaps:
+    """Overlaps M_mn(k, b) = <u_mk|u_n,k+b> (num_kpts, nntot, num_bands, num_bands)."""
+    path = Path(path)
+    lines = _read_text(path).splitlines()
+    while lines and not lines[-1].strip():
+        lines.pop()
+    if len(lines) < 2:
+        raise ValueError(f"{path}: truncated: no 'num_bands num_kpts nntot' line")
+    try:
+        nb, nk, nntot = (int(x) for x in lines[1].split())
+    except ValueError:
+        raise ValueError(f"{path}, line 2: expected 'num_bands num_kpts nntot', got {lines[1].strip()!r}") from None
+    if min(nb, nk, nntot) < 1:
+        raise ValueError(f"{path}, line 2: counts must be positive, got {lines[1].strip()!r}")
+    block = 1 + nb * nb
+    nblocks = nk * nntot
+    if len(lines) != 2 + nblocks * block:
+        what = "truncated" if len(lines) < 2 + nblocks * block else "too long"
+        raise ValueError(f"{path}: {what}: {len(lines)} lines, expected {2 + nblocks * block} for "
+                         f"{nk} k-points × {nntot} neighbours × ({nb}² + 1) lines")
+    heads = lines[2::block]
+    hrows = [h.split() for h in heads]
+    if any(len(h) != 5 for h in hrows):
+        bad = next(i for i, h in enumerate(hrows) if len(h) != 5)
+        raise ValueError(f"{path}, line {2 + bad * block + 1}: expected 'k k+b G1 G2 G3', got {heads[bad].strip()!r}")
+    try:
+        head = np.array(hrows, dtype=int)
+    except ValueError:
+        raise ValueError(f"{path}: non-integer neighbour line (k k+b G1 G2 G3)") from None
+    body = [ln for i, ln in enumerate(lines[2:]) if i % block]
+    vals = _floats(" ".join(body).split(), path, "overlap matrices")
+    if len(vals) != 2 * nblocks * nb * nb:
+        raise ValueError(f"{path}: expected two numbers (Re Im) on every overlap line")
+    m = (vals[0::2] + 1j * vals[1::2]).reshape(nblocks, nb, nb).transpose(0, 2, 1)  # file: m fastest
+    kk = head[:, 0] - 1
+    if not np.array_equal(kk, np.repeat(np.arange(nk), nntot)):
+        raise ValueError(f"{path}: the overlaps are not ordered as {nntot} neighbours of k-point 1, then 2, ...")
+    if np.any(head[:, 1] < 1) or np.any(head[:, 1] > nk):
+        raise ValueError(f"{path}: neighbour k-point index out of range 1..{nk}")
+    return Overlaps(str(path), lines[0].strip(), (head[:, 1] - 1).reshape(nk, nntot), head[:, 2:].reshape(nk, nntot, 3),
+                    m.reshape(nk, nntot, nb, nb))
+
+
+def mmn_counts(path: PathLike) -> tuple[int, int, int]:
+    """(num_bands, num_kpts, nntot) from the second line of ``.mmn`` (for consistency checks)."""
+    lines = _read_text(Path(path)).splitlines()
+    try:
+        nb, nk, nn = (int(x) for x in lines[1].split())
+    except (ValueError, IndexError):
+        raise ValueError(f"{path}, line 2: expected 'num_bands num_kpts nntot'") from None
+    return nb, nk, nn
+
+
+# ---------------------------------------------------------------------------------------------- .spn
+def read_spn(path: PathLike, num_bands: int | None = None, num_kpts: int | None = None) -> Array:
+    """Pauli matrices <ψ_nk|σ_a|ψ_mk> (num_kpts, 3, num_bands, num_bands); formatted or unformatted."""
+    path = Path(path)
+    if is_unformatted(path):
+        f = FortranRecords(path)
+        f.string("header")
+        nb, nk = (int(x) for x in f.array("i4", 2, "num_bands num_kpts"))
+        _spn_counts(path, nb, nk, num_bands, num_kpts)
+        ntri = nb * (nb + 1) // 2
+        tri = np.stack([f.array("c16", 3 * ntri, f"spin matrices of k-point {k + 1}") for k in range(nk)])
+        f.finish()
+    else:
+        t = _Tokens(path)
+        nb, nk = t.int("num_bands"), t.int("num_kpts")
+        _spn_counts(path, nb, nk, num_bands, num_kpts)
+        ntri = nb * (nb + 1) // 2
+        tri = t.complex(3 * ntri * nk, "spin matrices").reshape(nk, 3 * ntri)
+        t.finish()
+    tri = tri.reshape(nk, ntri, 3)
+    m_idx, n_idx = _upper_triangle(nb)
+    out = np.zeros((nk, 3, nb, nb), dtype=complex)
+    for a in range(3):
+        out[:, a, n_idx, m_idx] = tri[:, :, a]
+        out[:, a, m_idx, n_idx] = tri[:, :, a].conj()
+    diag = np.abs(out.diagonal(axis1=2, axis2=3).imag).max(initial=0.0)
+    if diag > 1e-6:
+        raise ValueError(f"{path}: diagonal spin matrix elements are not real (max |Im| = {diag:.3g}): "
+                         "corrupt or not a .spn file")
+    return out
+
+
+def _upper_triangle(nb: int) -> tuple[Array, Array]:
+    """(m, n) with n ≤ m, m outer: the order of Wannier90's .spn."""
+    m = np.concatenate([np.full(i + 1, i) for i in range(nb)])
+    n = np.concatenate([np.arange(i + 1) for i in range(nb)])
+    return m, n
+
+
+def _spn_counts(path: Path, nb: int, nk: int, num_bands: int | None, num_kpts: int | None) -> None:
+    if num_bands is not None and nb != num_bands:
+        raise ValueError(f"{path}: num_bands = {nb}, but the run has {num_bands} (a .spn of another run?)")
+    if num_kpts is not None and nk != num_kpts:
+        raise ValueError(f"{path}: num_kpts = {nk}, but the run has {num_kpts} (a .spn of another run?)")
+    if nb < 1 or nk < 1:
+        raise ValueError(f"{path}: impossible counts num_bands={nb}, num_kpts={nk}")

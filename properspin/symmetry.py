@@ -1,0 +1,704 @@
+"""Magnetic point-group symmetry: irreducible k-meshes, symmetrised tensors and symmetry-allowed forms.
+
+A crystal (lattice, atoms, magnetic moments: :class:`Structure`) has a magnetic point group G (spglib): unitary
+operations g (rotation R, proper or improper) and anti-unitary ones g·T (R combined with time reversal).  On k,
+a unitary g acts as k → R k and an anti-unitary one as k → −R k.  For a response summed over a
+G-invariant Monkhorst–Pack grid,
+
+    Σ_k Q(k) = Σ_{irreducible k} |star(k)| · P Q(k),      P = (1/|G|) Σ_g L(g),
+
+where L(g) is the response's transformation law (:data:`LAWS`): each index is a polar vector (current,
+field: R) or an axial vector (spin, torque: det(R) R); the tensor's time-reversal parity multiplies the
+anti-unitary operations (spin conductivities are T-even, the anomalous Hall conductivity is T-odd).  So
+the grid is reduced to its irreducible wedge with weights (:func:`irreducible_points`) and the result is
+projected with P: identical to the full-grid result whenever the model has the symmetry.  The image of P
+is the symmetry-allowed form of the tensor; components whose row of P vanishes must be zero
+(:func:`allowed_form`, :func:`check_result`).
+
+The group is never trusted blindly: :func:`verify` compares energies and the response integrand at k and
+g k (a few random k, every g) and :func:`resolve` falls back to the full grid with a
+:class:`SymmetryWarning` when the model breaks the claimed symmetry.  Hook: ``mesh.grid(n, symmetry=...)``.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .mesh import Explicit, Grid, Mesh
+from .model import Model
+
+
+class SymmetryWarning(UserWarning):
+    """A claimed symmetry was not used (the model breaks it, or it does not fit the grid or response)."""
+
+
+# ---------------------------------------------------------------------------------------------- structure
+@dataclass(frozen=True, eq=False)
+class Structure:
+    """Crystal structure for the symmetry search.
+
+    Parameters
+    ----------
+    lattice
+        (3, 3) lattice vectors as rows (Å; for a 2D model the third row is the stacking/vacuum direction,
+        and a (2, 2) lattice is padded with a 10 Å vacuum vector along z).
+    positions
+        (N, 3) fractional atomic positions (N, 2 for a 2D lattice).
+    species
+        N labels (element symbols or integers); atoms with equal labels are equivalent.
+    magnetization
+        ``None``: taken from the model at run time (direction of Σ_k Tr H(k) s, all atoms parallel; no spin
+        or a vanishing value: non-magnetic, group G × {1, T}); a 3-vector: a collinear ferromagnet along it
+        (any length, zero = non-magnetic); an (N, 3) array: the moment of each atom (axial vectors).
+    """
+
+    lattice: np.ndarray
+    positions: np.ndarray
+    species: Sequence[Any]
+    magnetization: Any = None
+
+    def __post_init__(self) -> None:
+        lat = np.asarray(self.lattice, dtype=float)
+        pos = np.atleast_2d(np.asarray(self.positions, dtype=float))
+        if lat.shape == (2, 2):
+            lat = np.block([[lat, np.zeros((2, 1))], [np.zeros((1, 2)), np.full((1, 1), 10.0)]])
+            pos = np.hstack([pos, np.zeros((len(pos), 1))]) if pos.shape[1] == 2 else pos
+        if lat.shape != (3, 3) or not np.all(np.isfinite(lat)) or abs(np.linalg.det(lat)) < 1e-12:
+            raise ValueError(f"Structure.lattice must be a non-singular (3, 3) array of rows (Å), got {lat.shape}")
+        if pos.ndim != 2 or pos.shape[1] != 3 or not np.all(np.isfinite(pos)):
+            raise ValueError(f"Structure.positions must be (N, 3) fractional coordinates, got {pos.shape}")
+        if len(self.species) != len(pos):
+            raise ValueError(f"Structure.species needs one label per atom ({len(pos)}), got {len(self.species)}")
+        mag = self.magnetization
+        if mag is not None:
+            mag = np.asarray(mag, dtype=float)
+            if mag.shape not in ((3,), (len(pos), 3)) or not np.all(np.isfinite(mag)):
+                raise ValueError("Structure.magnetization must be None, a 3-vector or one 3-vector per atom, "
+                                 f"got shape {mag.shape}")
+        object.__setattr__(self, "lattice", lat)
+        object.__setattr__(self, "positions", pos)
+        object.__setattr__(self, "species", tuple(self.species))
+        object.__setattr__(self, "magnetization", mag)
+
+    def magmoms(self, direction: np.ndarray | None) -> np.ndarray:
+        """(N, 3) moments: the given ones, or ``direction`` on every atom (zeros when None)."""
+        mag = self.magnetization if self.magnetization is not None else direction
+        if mag is None:
+            return np.zeros((len(self.positions), 3))
+        mag = np.asarray(mag, dtype=float)
+        return np.tile(mag, (len(self.positions), 1)) if mag.shape == (3,) else mag
+
+    def describe(self) -> dict[str, Any]:
+        return {"lattice": self.lattice.tolist(), "positions": self.positions.tolist(),
+                "species": [str(s) for s in self.species]}
+
+
+def structure_from_win(path: str | Path, magnetization: Any = None) -> Structure:
+    """A :class:`Structure` from the ``unit_cell_cart`` and ``atoms_frac``/``atoms_cart`` blocks of ``seedname.win``."""
+    from .models.wannier import BOHR_ANGSTROM, read_win_lattice
+
+    path = Path(path)
+    lattice = read_win_lattice(path)
+    blocks: dict[str, list[str]] = {}
+    current = None
+    for raw in path.read_text().splitlines():
+        s = raw.split("!")[0].split("#")[0].strip()
+        key = " ".join(s.lower().split())
+        if key.startswith("begin "):
+            current = key[6:]
+            blocks[current] = []
+        elif key.startswith("end "):
+            current = None
+        elif current is not None and s:
+            blocks[current].append(s)
+    kind = "atoms_frac" if "atoms_frac" in blocks else "atoms_cart" if "atoms_cart" in blocks else None
+    if kind is None:
+        raise ValueError(f"{path}: no 'atoms_frac' or 'atoms_cart' block")
+    rows = blocks[kind]
+    scale = 1.0
+    if rows and rows[0].lower() in ("bohr", "ang", "angstrom"):
+        scale = BOHR_ANGSTROM if rows[0].lower() == "bohr" else 1.0
+        rows = rows[1:]
+    species, coords = [], []
+    for row in rows:
+        parts = row.split()
+        try:
+            species.append(parts[0])
+            coords.append([float(x) for x in parts[1:4]])
+        except (IndexError, ValueError):
+            raise ValueError(f"{path}: bad {kind} line {row!r}") from None
+        if len(coords[-1]) != 3:
+            raise ValueError(f"{path}: bad {kind} line {row!r}")
+    xyz = np.array(coords)
+    frac = xyz if kind == "atoms_frac" else (xyz * scale) @ np.linalg.inv(lattice)
+    return Structure(lattice, frac, species, magnetization)
+
+
+# ---------------------------------------------------------------------------------------------- the group
+@dataclass(frozen=True)
+class Operation:
+    """One element of a magnetic point group: Cartesian rotation R (acting on r) and time reversal."""
+
+    rotation: np.ndarray
+    time_reversal: bool
+
+    @property
+    def k_map(self) -> np.ndarray:
+        """Cartesian action on k: R, or −R with time reversal."""
+        return -self.rotation if self.time_reversal else self.rotation
+
+
+@dataclass(frozen=True, eq=False)
+class MagneticGroup:
+    """A magnetic point group: its operations, the lattice they act on and a label."""
+
+    operations: tuple[Operation, ...]
+    lattice: np.ndarray
+    label: str
+    magnetization: np.ndarray | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def order(self) -> int:
+        return len(self.operations)
+
+    def describe(self) -> dict[str, Any]:
+        return {"symmetry_group": self.label, "symmetry_order": self.order,
+                "symmetry_magnetization": None if self.magnetization is None else self.magnetization.tolist(),
+                **self.info}
+
+
+def _rotation_label(rot: Sequence[np.ndarray]) -> str:
+    import spglib
+
+    if not len(rot):
+        return "1"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return str(spglib.get_pointgroup(np.array(rot, dtype="intc"))[0]).strip()
+
+
+def magnetic_group(structure: Structure, magnetization: Any = None, symprec: float = 1e-5) -> MagneticGroup:
+    """The magnetic point group of ``structure`` (spglib), with ``magnetization`` for atoms without given moments.
+
+    The label is ``"G"`` for a group G of unitary operations, ``"G1'"`` for a grey group (non-magnetic:
+    every operation also with T) and ``"G(H)"`` for a black-and-white group with unitary halving subgroup H
+    (e.g. ``4/mmm(4/m)`` is 4/mm'm', bcc Fe with m ∥ z).
+    """
+    import spglib
+
+    direction = None if magnetization is None else np.asarray(magnetization, dtype=float)
+    moments = structure.magmoms(direction)
+    numbers = _species_numbers(structure.species)
+    cell = (structure.lattice, structure.positions, numbers, moments)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # spglib's notice about its error handling
+        sym = spglib.get_magnetic_symmetry(cell, symprec=symprec, is_axial=True)
+    if sym is None:
+        raise ValueError("spglib found no symmetry for this structure (check lattice, positions and symprec)")
+    lat_t = structure.lattice.T
+    inv = np.linalg.inv(lat_t)
+    ops: dict[tuple[Any, ...], Operation] = {}
+    for rot, tr in zip(sym["rotations"], sym["time_reversals"], strict=True):
+        key = (tuple(np.asarray(rot).ravel().tolist()), bool(tr))
+        if key not in ops:  # point group: translations (and lattice centring) dropped
+            cart = lat_t @ rot @ inv
+            cart[np.abs(cart) < 1e-12] = 0.0  # exact zeros: forbidden components come out exactly 0
+            ops[key] = Operation(cart, bool(tr))
+    operations = tuple(ops.values())
+    unitary = [np.array(k[0]).reshape(3, 3) for k in ops if not k[1]]
+    every = {k[0] for k in ops}
+    full = _rotation_label([np.array(r).reshape(3, 3) for r in every])
+    if len(unitary) == len(operations):
+        label = full
+    elif 2 * len(unitary) == len(operations) and len(every) == len(unitary):
+        label = full + "1'"
+    else:
+        label = f"{full}({_rotation_label(unitary)})"
+    mag = None if not np.any(moments) else moments[0] / max(np.linalg.norm(moments[0]), 1e-300)
+    return MagneticGroup(operations, structure.lattice, label, mag, {"symmetry_symprec": symprec})
+
+
+def _species_numbers(species: Sequence[Any]) -> list[int]:
+    table: dict[Any, int] = {}
+    return [table.setdefault(s, len(table) + 1) for s in species]
+
+
+def model_magnetization(model: Model, n: int = 4) -> np.ndarray | None:
+    """Direction of Σ_k Tr[H(k) s] over an n^d grid (the exchange field seen by the spin), None if it vanishes."""
+    if model.spin is None or not model.periodic:
+        return None
+    idx = np.stack(np.meshgrid(*[np.arange(n)] * model.dim, indexing="ij"), -1).reshape(-1, model.dim)
+    h = model.h((idx / n) @ model.reciprocal)
+    m = np.einsum("kij,lji->l", h, model.spin).real / len(h)
+    scale = np.abs(h).max() * model.nbands
+    return None if np.linalg.norm(m) <= 1e-8 * scale else m / np.linalg.norm(m)
+
+
+# ---------------------------------------------------------------------------------------------- laws
+#: Transformation law of each response: index kinds (``"polar"``, ``"axial"``, ``"none"``) per component
+#: dimension, and the tensor's parity under time reversal (+1 even, −1 odd).  Spin is an axial, T-odd
+#: vector and velocity a T-odd polar one, so a spin current ½{s, v} is T-even; E is T-even; the anomalous Hall
+#: conductivity (Ω: axial, T-odd) is T-odd; the torque t = i[H, s]/ħ is axial and T-even.
+LAWS: dict[str, tuple[tuple[str, ...], int]] = {
+    "proper_spin": (("axial", "polar", "polar"), +1),
+    "conventional_spin": (("axial", "polar", "polar"), +1),
+    "torque_dipole": (("axial", "polar", "polar"), +1),
+    "appendix_c": (("none", "axial", "polar", "polar"), +1),
+    "charge": (("polar", "polar"), -1),
+    "torque": (("axial", "polar"), +1),
+}
+
+
+def law(response: Any) -> tuple[tuple[str, ...], int]:
+    """Index kinds and T-parity of a response (name or :class:`~properspin.responses.Response`)."""
+    name = getattr(response, "name", response)
+    own = getattr(response, "symmetry", None)
+    if own is not None:
+        return own
+    if name not in LAWS:
+        raise ValueError(f"no transformation law is known for response {name!r}; symmetry cannot be used")
+    params = getattr(response, "params", {})
+    if params.get("degenerate") == "regulated_limit":
+        raise ValueError("degenerate='regulated_limit' depends on the regulator direction m̂, which is not a symmetry "
+                         "of the crystal: its parts are not symmetric and symmetry cannot be used (full grid)")
+    kinds, parity = LAWS[name]
+    parts = response.parts(params) if getattr(response, "parts", None) is not None else None
+    return (("none",) + kinds if parts else kinds), parity  # occupation parts: each transforms as the whole
+
+
+def _index_matrix(kind: str, op: Operation, size: int, dim: int) -> np.ndarray:
+    if kind == "none":
+        return np.eye(size)
+    rot = op.rotation
+    mat = rot * np.linalg.det(rot) if kind == "axial" else rot
+    return mat if size == 3 else mat[:dim, :dim]
+
+
+def law_matrices(response: Any, group: MagneticGroup, dim: int, sizes: Sequence[int]) -> np.ndarray:
+    """L(g) for every operation: (|G|, ncomp, ncomp) acting on the flattened component tensor."""
+    kinds, parity = law(response)
+    if len(kinds) != len(sizes):
+        raise ValueError(f"response has {len(sizes)} component dimensions, its law {len(kinds)}")
+    out = []
+    for op in group.operations:
+        mat = np.ones((1, 1))
+        for kind, size in zip(kinds, sizes, strict=True):
+            mat = np.kron(mat, _index_matrix(kind, op, size, dim))
+        out.append(mat * (parity if op.time_reversal else 1))
+    return np.array(out)
+
+
+def projector(response: Any, group: MagneticGroup, dim: int, sizes: Sequence[int]) -> np.ndarray:
+    """P = (1/|G|) Σ_g L(g): projects a response tensor on its symmetry-allowed form."""
+    p = law_matrices(response, group, dim, sizes).mean(axis=0)
+    p[np.abs(p) < 1e-12] = 0.0
+    return p
+
+
+def _component_sizes(response: Any, dim: int) -> tuple[list[str], list[list[str]]]:
+    from . import responses
+
+    resp = responses.get(response)
+    coords = resp.coords(dim)
+    return list(coords), [list(v) for v in coords.values()]
+
+
+def allowed_form(response: Any, group: MagneticGroup, dim: int = 3) -> dict[str, Any]:
+    """The symmetry-allowed form of a response tensor under ``group``.
+
+    Returns ``{"dims", "forbidden", "independent", "relations", "projector"}``: the component labels (``"z,y,x"``
+    = σ^z_yx, in the order of ``dims``) that must vanish, the number of independent components (rank of P),
+    relations expressing every other allowed component through independent ones (``"y,x = -1*[x,y]"``), and P.
+    """
+    dims, labels = _component_sizes(response, dim)
+    p = projector(response, group, dim, [len(v) for v in labels])
+    p[np.abs(p) < 1e-12] = 0.0
+    names = [",".join(c) for c in _product(labels)]
+    forbidden = [n for n, row in zip(names, p, strict=True) if not np.any(row)]
+    u, sv, _ = np.linalg.svd(p)
+    rank = int(np.sum(sv > 1e-9))
+    basis = u[:, :rank]  # allowed subspace
+    pivots: list[int] = []
+    for j in range(len(names)):  # greedy: first components that are independent of the chosen ones
+        if np.linalg.matrix_rank(basis[pivots + [j]], tol=1e-9) > len(pivots):
+            pivots.append(j)
+        if len(pivots) == rank:
+            break
+    coef = basis @ np.linalg.inv(basis[pivots]) if rank else np.zeros((len(names), 0))
+    relations = []
+    for i, n in enumerate(names):
+        if i in pivots or n in forbidden:
+            continue
+        terms = [f"{c:+.6g}*[{names[j]}]" for c, j in zip(coef[i], pivots, strict=True) if abs(c) > 1e-9]
+        relations.append(f"{n} = " + " ".join(terms))
+    return {"dims": dims, "forbidden": forbidden, "independent": rank,
+            "independent_components": [names[j] for j in pivots], "relations": relations, "projector": p}
+
+
+def _product(labels: list[list[str]]) -> list[tuple[str, ...]]:
+    import itertools
+
+    return list(itertools.product(*labels))
+
+
+def check_result(result: Any, group: MagneticGroup) -> dict[str, Any]:
+    """How far a result is from the symmetry-allowed form: max |σ − Pσ| over Fermi energies (result units),
+    relative to max |σ|, and the largest forbidden component."""
+    dims = [d for d in result.dims if d not in ("temperature", "fermi")]
+    dim = int(result.attrs.get("dim", len(result["field"]) if "field" in result.dims else 3))
+    form = allowed_form(result.attrs.get("response", result.name), group, dim)
+    values = result.transpose(*[d for d in result.dims if d not in dims], *dims).values
+    flat = values.reshape(-1, form["projector"].shape[0])
+    dev = float(np.abs(flat - flat @ form["projector"].T).max())
+    scale = float(np.abs(flat).max())
+    names = [",".join(c) for c in _product([[str(x) for x in result[d].values] for d in dims])]
+    bad = [i for i, n in enumerate(names) if n in form["forbidden"]]
+    return {"deviation": dev, "relative_deviation": dev / scale if scale else 0.0,
+            "max_forbidden": float(np.abs(flat[:, bad]).max()) if bad else 0.0, "forbidden": form["forbidden"]}
+
+
+# ---------------------------------------------------------------------------------------------- k-points
+def _k_maps(group: MagneticGroup, reciprocal: np.ndarray, dim: int) -> np.ndarray:
+    """Integer matrices of every operation on fractional k (rows: κ' = M κ), (|G|, dim, dim); ValueError if an
+    operation does not map the reciprocal lattice of the model to itself."""
+    out = []
+    bt = reciprocal.T
+    for op in group.operations:
+        km = op.k_map[:dim, :dim]
+        if dim < 3 and (np.abs(op.k_map[:dim, dim:]).max() > 1e-8 or np.abs(op.k_map[dim:, :dim]).max() > 1e-8):
+            raise ValueError("a symmetry operation mixes the plane of a 2D model with its normal")
+        m = np.linalg.solve(bt, km @ bt)
+        if np.abs(m - np.round(m)).max() > 1e-6:
+            raise ValueError("a symmetry operation does not map the model's reciprocal lattice to itself "
+                             "(is the structure's lattice the model's lattice?)")
+        out.append(np.round(m).astype(np.int64))
+    return np.array(out)
+
+
+def irreducible_points(n: Sequence[int], shift: Sequence[float], reciprocal: np.ndarray,
+                       group: MagneticGroup, chunk: int = 1 << 20,
+                       full: bool = False) -> tuple[np.ndarray, np.ndarray] | np.ndarray:
+    """Irreducible points of the grid ``(i + shift)/n`` under ``group``: flat indices and star sizes.
+
+    A point represents its star (orbit) when its flat index is the smallest of the star; its weight is
+    |G| / |stabiliser|.  ValueError if the grid is not mapped to itself (e.g. unequal n along equivalent
+    directions, or a shift that the group does not respect).  ``full=True`` returns instead, for every grid
+    point, the flat index of its representative.
+    """
+    dim = len(n)
+    nn = np.asarray(n, dtype=np.int64)
+    maps = _k_maps(group, reciprocal, dim)
+    # grid coordinates q = i + s (half-integers allowed): κ = q/n; image q' = n · M (q/n)
+    two_s = np.round(2 * np.asarray(shift, dtype=float)).astype(np.int64)
+    if np.abs(2 * np.asarray(shift) - two_s).max() > 1e-9:
+        raise ValueError("symmetry needs a grid shift of 0 or 1/2 (in grid steps)")
+    # work with doubled coordinates Q = 2q = 2i + 2s so that everything stays integer
+    conv = [np.rint(np.diag(nn) @ m @ np.diag(1.0 / nn) * 1.0) for m in maps]
+    for c, m in zip(conv, maps, strict=True):
+        if np.abs(np.diag(nn) @ m @ np.diag(1.0 / nn) - c).max() > 1e-9:
+            raise ValueError(f"the grid {list(n)} is not mapped to itself by the symmetry group "
+                             "(use the same n along symmetry-equivalent directions)")
+    conv = np.array(conv, dtype=np.int64)
+    reps, weights = [], []
+    total = int(np.prod(nn))
+    for start in range(0, total, chunk):
+        idx = np.arange(start, min(total, start + chunk))
+        q2 = 2 * np.stack(np.unravel_index(idx, tuple(nn)), axis=1) + two_s  # (N, dim)
+        best = idx.copy()
+        stab = np.zeros(len(idx), dtype=np.int64)
+        for c in conv:
+            img = q2 @ c.T  # doubled image coordinates
+            off = img - two_s
+            if np.any(off % 2):
+                raise ValueError("the grid shift is not compatible with the symmetry group: use a Γ-centred grid")
+            j = np.mod(off // 2, nn)
+            flat = np.ravel_multi_index(tuple(j.T), tuple(nn))
+            best = np.minimum(best, flat)
+            stab += flat == idx
+        keep = best == idx
+        reps.append(best if full else idx[keep])
+        weights.append(len(conv) // stab[keep])
+    return np.concatenate(reps) if full else (np.concatenate(reps), np.concatenate(weights))
+
+
+# ---------------------------------------------------------------------------------------------- verification
+@dataclass(frozen=True)
+class Verification:
+    """Result of :func:`verify`: the largest deviations found and whether they are within tolerance."""
+
+    energy_error: float  # max |ε(gk) − ε(k)| / bandwidth
+    integrand_error: float  # max |I(gk) − L(g) I(k)| / max(max |I|, 1e-6 max_m |Q_m|)
+    tolerance: float
+
+    @property
+    def ok(self) -> bool:
+        return self.energy_error <= self.tolerance and self.integrand_error <= self.tolerance
+
+
+def _integrand(model: Model, response: Any, k: np.ndarray, energies: np.ndarray, kt: float) -> tuple[float, Any]:
+    from . import geometry, responses
+
+    resp = responses.get(response)
+    g = geometry.band_geometry(model, k, 1e-9, with_spin=resp.needs_spin)
+    q = resp.formula(g, resp.params)
+    q = q.reshape(-1, *q.shape[-2:])  # (ncomp, N, n)
+    from scipy.special import expit
+
+    occ = expit(-(g.energies[None] - energies[:, None, None]) / kt)  # (nE, N, n)
+    return float(np.abs(q).max()), np.einsum("ekm,ckm->kec", occ, q)  # (N, nE, ncomp)
+
+
+def verify(model: Model, group: MagneticGroup, response: Any, samples: int = 3, tol: float = 1e-3,
+           seed: int = 7) -> Verification:
+    """Check that ``model`` has the symmetry of ``group`` for ``response``.
+
+    At ``samples`` random k and every operation g: sorted energies ε(gk) against ε(k) (relative to the
+    bandwidth) and the response integrand I(k) = Σ_m f(ε_mk − E) Q_mk (smooth Fermi function of width
+    2 % of the bandwidth, three E inside the bands) against L(g) I(k) (relative to max |I|).  Occupation-
+    weighted sums are invariant under rotations inside degenerate subspaces, so the check is gauge-free.
+    """
+    from . import responses
+
+    dim = model.dim
+    rng = np.random.default_rng(seed)
+    k = rng.random((samples, dim)) @ model.reciprocal
+    e0 = model.energies(k)
+    width = float(e0.max() - e0.min()) or 1.0
+    e_err = i_err = 0.0
+    for op in group.operations:
+        e1 = model.energies(k @ op.k_map[:dim, :dim].T)
+        e_err = max(e_err, float(np.abs(e1 - e0).max()) / width)
+    if response is None:
+        return Verification(e_err, 0.0, tol)
+    resp = responses.get(response)
+    levels = np.quantile(e0, [0.3, 0.5, 0.7])
+    mats = law_matrices(resp, group, dim, [len(v) for v in resp.coords(dim).values()])
+    kt = 0.02 * width
+    qmax, i0 = _integrand(model, resp, k, levels, kt)
+    scale = max(float(np.abs(i0).max()), 1e-6 * qmax) or 1.0  # (per-band scale: sums that vanish by symmetry)
+    for op, mat in zip(group.operations, mats, strict=True):
+        _, i1 = _integrand(model, resp, k @ op.k_map[:dim, :dim].T, levels, kt)
+        i_err = max(i_err, float(np.abs(i1 - i0 @ mat.T).max()) / scale)
+    return Verification(e_err, i_err, tol)
+
+
+# ---------------------------------------------------------------------------------------------- resolution
+def group_for(model: Model, symmetry: Any, symprec: float = 1e-5) -> MagneticGroup:
+    """The magnetic group of ``symmetry`` (a :class:`MagneticGroup`, a :class:`Structure` or a ``.win`` path)
+    for ``model``: magnetisation from the structure, else from the model (:func:`model_magnetization`)."""
+    if isinstance(symmetry, MagneticGroup):
+        return symmetry
+    if isinstance(symmetry, str | Path):
+        symmetry = structure_from_win(symmetry)
+    if not isinstance(symmetry, Structure):
+        raise TypeError(f"symmetry must be a Structure, a MagneticGroup or a .win path, got {symmetry!r}")
+    model_lattice = 2 * math.pi * np.linalg.inv(model.reciprocal).T
+    lat = symmetry.lattice[: model.dim, : model.dim]
+    if not np.allclose(lat, model_lattice, atol=1e-4 * np.abs(model_lattice).max()):
+        raise ValueError("the structure's lattice differs from the model's lattice:\n"
+                         f"{np.round(lat, 6).tolist()} vs {np.round(model_lattice, 6).tolist()}")
+    direction = None if symmetry.magnetization is not None else model_magnetization(model)
+    return magnetic_group(symmetry, direction, symprec)
+
+
+def resolve(spec: Any, model: Model, response: Any, n: Sequence[int], shift: Sequence[float],
+            tol: float = 1e-3) -> tuple[MagneticGroup | None, Verification | None, str]:
+    """The group to use on ``grid(n, shift)`` for ``model`` and ``response``, or None with the reason.
+
+    Never silent: when the model breaks the symmetry, the grid does not fit it, or the response has no
+    known law, a :class:`SymmetryWarning` says so and the caller falls back to the full grid.
+    """
+    try:
+        group = group_for(model, spec)
+        if response is not None:
+            law(response)
+        _k_maps(group, model.reciprocal, model.dim)
+        check = verify(model, group, response, tol=tol)
+    except (ValueError, TypeError) as exc:
+        _warn(f"symmetry not used: {exc}; the full grid is computed")
+        return None, None, str(exc)
+    if not check.ok:
+        _warn(f"symmetry not used: model '{model.name}' breaks the magnetic point group {group.label} "
+              f"(max |ε(gk) − ε(k)| = {check.energy_error:.2g} × bandwidth, response integrand "
+              f"{check.integrand_error:.2g} relative, tolerance {check.tolerance:g}); the full grid is computed")
+        return None, check, "model breaks the symmetry"
+    return group, check, ""
+
+
+def _warn(message: str) -> None:
+    warnings.warn(message, SymmetryWarning, stacklevel=4)
+
+
+def symmetrized_model(model: Model, group: MagneticGroup) -> Model:
+    """A copy of ``model`` made exactly invariant under ``group``: H_s(k) = (1/|G|) Σ_g D_g† H(g k) D_g (complex
+    conjugated for anti-unitary g), with each representation D_g found numerically from H (k-independent:
+    Wannier functions centred on atoms at fixed points, e.g. one atom per cell).
+
+    For models whose file carries small numerical asymmetry (Fe_tb.dat: ~2e-6 eV) and for tests; each k costs
+    |G| evaluations.  Tight-binding part only: ValueError for a model with position matrix elements.
+    """
+    if model.position is not None:
+        raise ValueError("symmetrized_model needs a model without position matrix elements (use_position=False)")
+    dim = model.dim
+    reps = [representation(model, op) for op in group.operations]
+    maps = [op.k_map[:dim, :dim] for op in group.operations]
+    anti = [op.time_reversal for op in group.operations]
+    h0, g0 = model.h, model.dh
+
+    def hamiltonian(k: np.ndarray) -> np.ndarray:
+        acc = 0
+        for d, m, t in zip(reps, maps, anti, strict=True):
+            h = d.conj().T @ h0(k @ m.T) @ d
+            acc = acc + (h.conj() if t else h)
+        return acc / len(reps)
+
+    def gradient(k: np.ndarray) -> np.ndarray:
+        acc = 0
+        for d, m, t in zip(reps, maps, anti, strict=True):
+            g = np.einsum("ba,bkij->akij", m, g0(k @ m.T))  # ∂_a H(Mk) = Σ_b M_ba (∂_b H)(Mk)
+            g = d.conj().T @ g @ d
+            acc = acc + (g.conj() if t else g)
+        return acc / len(reps)
+
+    from dataclasses import replace
+
+    return replace(model, hamiltonian=hamiltonian, gradient=gradient, name=f"{model.name} (symmetrised {group.label})",
+                   info={**model.info, "symmetrised": group.label})
+
+
+def representation(model: Model, op: Operation, samples: int = 3, seed: int = 3) -> np.ndarray:
+    """Unitary D with H(g k) = D H(k) D† (anti-unitary g: D H(k)* D†), by least squares over random k."""
+    rng = np.random.default_rng(seed)
+    dim, n = model.dim, model.nbands
+    k = rng.random((samples, dim)) @ model.reciprocal
+    h = model.h(k)
+    hg = model.h(k @ op.k_map[:dim, :dim].T)
+    if op.time_reversal:
+        h = h.conj()
+    eye = np.eye(n)
+    # D h − hg D = 0 with vec(A D B) = (A ⊗ Bᵀ) vec(D) for row-major vec(D) = D.ravel()
+    rows = [np.kron(eye, hk.T) - np.kron(hgk, eye) for hk, hgk in zip(h, hg, strict=True)]
+    if model.spin is not None:  # spin covariance, enforced strongly: D s_m D† = ±Σ_l R̃_lm s_l (R̃ = det(R) R)
+        rot = op.rotation * np.linalg.det(op.rotation) * (-1 if op.time_reversal else 1)
+        s = model.spin.conj() if op.time_reversal else model.spin
+        weight = 1e6 * float(np.abs(h).max()) / max(float(np.abs(model.spin).max()), 1e-300)
+        rows += [weight * (np.kron(eye, s[m].T) - np.kron(np.einsum("l,lij->ij", rot[:, m], model.spin), eye))
+                 for m in range(3)]
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):  # (n² unknowns: a single thread is fastest on a busy machine)
+        _, sv, vh = np.linalg.svd(np.concatenate(rows), full_matrices=False)  # null vector of the stacked system
+    d = vh[-1].conj().reshape(n, n)
+    u, _, w = np.linalg.svd(d)
+    d = u @ w
+    err = max(float(np.abs(d @ hk @ d.conj().T - hgk).max()) for hk, hgk in zip(h, hg, strict=True))
+    if err > 1e-3 * float(np.abs(h).max()) or (len(sv) > 1 and sv[-2] < 1e-8 * sv[0]):
+        raise ValueError(f"no unique k-independent representation of this operation (residual {err:.2g} eV)")
+    return d
+
+
+# ---------------------------------------------------------------------------------------------- meshes
+class SymmetricGrid(Mesh):
+    """``mesh.grid(n, symmetry=...)`` before the model is known: resolved by :meth:`resolve_for`."""
+
+    periodic = True
+
+    def __init__(self, grid: Mesh, symmetry: Any, tol: float = 1e-3) -> None:
+        if not isinstance(symmetry, Structure | MagneticGroup | str | Path):
+            raise TypeError(f"symmetry must be a Structure, a MagneticGroup or a .win path, got {symmetry!r}")
+        if not math.isfinite(tol) or tol <= 0:
+            raise ValueError(f"symmetry tolerance must be a positive number, got {tol!r}")
+        self.grid, self.symmetry, self.tol = grid, symmetry, float(tol)
+
+    @property
+    def dim(self) -> int | None:
+        return self.grid.dim
+
+    @property
+    def size(self) -> int:
+        raise ValueError("a symmetry-reduced grid depends on the model: call mesh.resolve(mesh, model) first")
+
+    def describe(self) -> dict[str, Any]:
+        return {**self.grid.describe(), "symmetry": "requested"}
+
+    def resolve_for(self, model: Model, response: Any = None) -> Mesh:
+        """The irreducible mesh of this grid for ``model`` and ``response``, or the full grid (with a warning)."""
+        from .mesh import resolve as resolve_mesh
+
+        grid = resolve_mesh(self.grid, model)
+        group, check, reason = resolve(self.symmetry, model, response, grid.n, grid.shift, self.tol)
+        if group is None:
+            return FullGrid(grid.n, grid.shift, f"not used: {reason}")
+        try:
+            idx, star = irreducible_points(grid.n, grid.shift, model.reciprocal, group)
+        except ValueError as exc:
+            _warn(f"symmetry not used: {exc}; the full grid is computed")
+            return FullGrid(grid.n, grid.shift, f"not used: {exc}")
+        return IrreducibleMesh(grid, idx, star, group, check, model)
+
+
+@dataclass(frozen=True)
+class FullGrid(Grid):
+    """The full grid, used when a requested symmetry could not be; ``note`` says why (also in the attrs)."""
+
+    note: str = ""
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "symmetry": self.note}
+
+
+class SymmetrizedMesh(Explicit):
+    """Points standing for whole stars (weights include the star size); :meth:`symmetrize` applies the
+    projector P to the summed result (:func:`~properspin.conductivity` calls it)."""
+
+    def __init__(self, k: np.ndarray, w: np.ndarray, group: MagneticGroup, label: str = "symmetrized") -> None:
+        super().__init__(k, w, periodic=True, label=label)
+        self.group = group
+
+    def symmetrize(self, values: np.ndarray, response: Any, dim: int) -> np.ndarray:
+        """P = (1/|G|) Σ_g L(g) on the trailing component axes of ``values``."""
+        return apply_projector(values, response, self.group, dim)
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), **self.group.describe()}
+
+
+class IrreducibleMesh(SymmetrizedMesh):
+    """The irreducible points of a grid with their star weights: with P applied, the full-grid sum."""
+
+    def __init__(self, grid: Grid, index: np.ndarray, star: np.ndarray, group: MagneticGroup,
+                 check: Verification | None, model: Model) -> None:
+        frac = np.stack(np.unravel_index(index, grid.n), axis=1).astype(float)
+        frac = (frac + np.asarray(grid.shift)) / np.asarray(grid.n)
+        cell = grid.points(model, 0, 1)[1][0]
+        super().__init__(frac @ model.reciprocal, cell * star.astype(float), group, label="grid")
+        self.grid, self.check, self.index = grid, check, index
+
+    def describe(self) -> dict[str, Any]:
+        out = {**self.grid.describe(), "mesh_size": self.size, "mesh_full_size": self.grid.size,
+               "symmetry": "irreducible wedge + projector", **self.group.describe(),
+               "symmetry_reduction": round(self.grid.size / self.size, 3)}
+        if self.check is not None:
+            out |= {"symmetry_energy_error": self.check.energy_error,
+                    "symmetry_integrand_error": self.check.integrand_error,
+                    "symmetry_tolerance": self.check.tolerance}
+        return out
+
+
+def apply_projector(values: np.ndarray, response: Any, group: MagneticGroup, dim: int) -> np.ndarray:
+    """P applied to the trailing component axes of ``values`` (any leading axes: temperature, Fermi energy)."""
+    from . import responses
+
+    resp = responses.get(response)
+    sizes = [len(v) for v in resp.coords(dim).values()]
+    p = projector(resp, group, dim, sizes)
+    lead = values.shape[: values.ndim - len(sizes)]
+    return (values.reshape(*lead, int(np.prod(sizes))) @ p.T).reshape(values.shape)

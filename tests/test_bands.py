@@ -1,0 +1,107 @@
+"""k-resolved output: standard band paths, coloured bands and k-slice maps (properspin.bands, properspin.kpath)."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+import xarray as xr
+
+import properspin as ps
+from properspin import bands, geometry, kpath
+from properspin.cli import main
+from properspin.models.tight_binding import haldane
+
+A = 3.9
+
+
+def _labels(lattice, dim=None):
+    return {s[0] for s in kpath.lattice_path(lattice, dim=dim)} | {s[2] for s in kpath.lattice_path(lattice, dim=dim)}
+
+
+def test_standard_labels_and_points():
+    fcc = A / 2 * np.array([[0, 1, 1], [1, 0, 1], [1, 1, 0]])
+    assert _labels(fcc) == {"Γ", "X", "U", "K", "L", "W"}
+    points = {a: ka for a, ka, _, _ in kpath.lattice_path(fcc)} | {b: kb for _, _, b, kb in kpath.lattice_path(fcc)}
+    np.testing.assert_allclose(np.sort(np.abs(points["X"])), [0, 0, 2 * math.pi / A], atol=1e-12)  # X = 2π/a (0,0,1)
+    np.testing.assert_allclose(np.abs(points["L"]), [math.pi / A] * 3, atol=1e-12)  # L = π/a (1,1,1)
+    bcc = A / 2 * np.array([[-1, 1, 1], [1, -1, 1], [1, 1, -1]])
+    assert _labels(bcc) == {"Γ", "H", "N", "P"}
+    pts = {a: ka for a, ka, _, _ in kpath.lattice_path(bcc)} | {b: kb for _, _, b, kb in kpath.lattice_path(bcc)}
+    np.testing.assert_allclose(np.linalg.norm(pts["H"]), 2 * math.pi / A, atol=1e-12)  # H = 2π/a (0,0,1)
+    np.testing.assert_allclose(np.abs(pts["P"]), [math.pi / A] * 3, atol=1e-12)  # P = π/a (1,1,1)
+    hexagonal = np.array([[A, 0, 0], [-A / 2, A * math.sqrt(3) / 2, 0], [0, 0, 1.6 * A]])
+    assert _labels(hexagonal) == {"Γ", "M", "K", "A", "L", "H"}
+    tetragonal = np.diag([A, A, 1.4 * A])
+    assert _labels(tetragonal) == {"Γ", "X", "M", "Z", "R", "A"}
+    # 2D: honeycomb Γ–M–K–Γ with |K| = 4π/3a, square Γ–X–M–Γ
+    hc = haldane().lattice
+    seg = kpath.lattice_path(hc)
+    assert [s[0] for s in seg] == ["Γ", "M", "K"] and seg[-1][2] == "Γ"
+    assert np.linalg.norm(seg[1][3]) == pytest.approx(4 * math.pi / 3)
+    assert [s[0] for s in kpath.lattice_path(np.eye(2))] == ["Γ", "X", "M"]
+
+
+def test_plot_default_path_uses_lattice_labels():
+    from properspin.plotting import default_kpath
+
+    labels = [name for name, _ in default_kpath(haldane().to_model())]
+    assert labels == ["Γ", "M", "K", "Γ"]
+
+
+def test_band_colours_equal_geometry_functions():
+    model = ps.models.bhz(1.0).with_zeeman((0.05, 0.02, 0.1))
+    ds = bands.bands(model, "proper_spin", "z,z", fermi=0.0, npoints=20)
+    k = np.stack([ds["kx"].values, ds["ky"].values], axis=1)
+    g = geometry.band_geometry(model, k)
+    np.testing.assert_allclose(ds["value"].values, geometry.proper_spin_curvature(g)[0, 2], rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(ds["energy"].values, g.energies, atol=1e-12)
+    assert json.loads(ds.attrs["labels"]) == ["Γ", "X", "M", "Γ"]
+    spin = bands.bands(model, "spin", "x", npoints=20)
+    np.testing.assert_allclose(spin["value"].values, g.spin_diagonal[0], atol=1e-12)
+    conv = bands.bands(model, "conventional_spin", "z,y,x", npoints=20)
+    np.testing.assert_allclose(conv["value"].values, geometry.conventional_spin_curvature(g)[2, 1, 0], atol=1e-12)
+
+
+def test_kslice_integrates_to_the_chern_number():
+    """Σ over one period of the occupied Ω map = 2π C: the map is the integrand of σ_xy = −C e²/h."""
+    n = 48
+    model = ps.models.qwz(1.0)  # lower band C = −1
+    ds = bands.kslice(model, "berry", fermi=0.0, extent=math.pi, n=n + 1)
+    occ = ds["occupied"].values[:-1, :-1]  # one period: drop the repeated edge
+    step = 2 * math.pi / n
+    chern = occ.sum() * step**2 / (2 * math.pi)
+    assert chern == pytest.approx(-1.0, abs=1e-3)
+    # the same integrand as the charge response on the same points
+    res = ps.conductivity(model, "charge", fermi=0.0, mesh=ps.mesh.grid(n, shift=0.0))
+    assert res.sel(current="x", field="y").item() == pytest.approx(-chern, abs=1e-3)
+
+
+def test_bad_requests():
+    model = ps.models.qwz(1.0)
+    with pytest.raises(ValueError, match="unknown quantity"):
+        bands.bands(model, "curvature")
+    with pytest.raises(ValueError, match="needs a spin operator"):
+        bands.bands(model, "spin")
+    with pytest.raises(ValueError, match="only the curvature component z"):
+        bands.bands(model, "berry", "x")
+    with pytest.raises(ValueError, match="normal"):
+        bands.kslice(model, "berry", normal="x")
+
+
+def test_cli_bands_and_slice(tmp_path):
+    cfg = tmp_path / "bhz.toml"
+    cfg.write_text('[model]\nname = "bhz"\nparameters = { u = 1.0 }\nzeeman = [0.0, 0.0, 0.05]\n'
+                   '[mesh]\nkind = "grid"\nn = 8\n[fermi]\nvalues = [0.1]\n')
+    assert main(["bands", str(cfg), "-Q", "proper_spin", "-c", "z,z", "-n", "30"]) == 0
+    png, nc = tmp_path / "bhz_bands.png", tmp_path / "bhz_bands.nc"
+    assert png.stat().st_size > 10_000
+    ds = xr.load_dataset(nc)
+    assert ds.attrs["quantity"] == "proper_spin" and ds.attrs["fermi_eV"] == 0.1 and ds.attrs["units"] == "Å^2 hbar"
+    out = tmp_path / "map.png"
+    assert main(["bands", str(cfg), "--slice", "z=0", "-n", "21", "-o", str(out)]) == 0
+    sl = xr.load_dataset(tmp_path / "map.nc")
+    assert sl["occupied"].shape == (21, 21) and sl.attrs["normal"] == "z"
+    assert main(["bands", str(cfg), "--slice", "q=x"]) == 2
