@@ -70,9 +70,7 @@ def evaluate(model: Model, response: Response, k: np.ndarray, w: np.ndarray, swe
         from . import kernels  # compiled on first use
 
         fast = kernels.kernel_chunk(response, model, k, w, sweeps, degeneracy_tol)
-        # The kernel does Eq. (2) with degenerate pairs excluded; where a degenerate block carries a spin that is
-        # not ∝ 1 (flagged) the block-trace form differs, and this chunk runs on the numpy path instead.
-        if fast is not None and not (fast.degenerate_kpoints and response.params.get("degenerate") == "block_trace"):
+        if fast is not None:
             return fast
     return numpy_chunk(model, response, k, w, sweeps, degeneracy_tol)
 

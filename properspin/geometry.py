@@ -307,7 +307,8 @@ def block_trace_curvature(g: BandGeometry, spin: np.ndarray | None = None) -> np
     return block_share(out, same)
 
 
-def occupation_parts(g: BandGeometry, pair_terms: np.ndarray, dephasing: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+def occupation_parts(g: BandGeometry, pair_terms: np.ndarray, dephasing: float = 0.0, share: bool = True
+                     ) -> tuple[np.ndarray, np.ndarray]:
     """Occupied–empty and occupied–occupied per-band deposits of Eq. (1) (conventions §3).
 
     With bands in ascending order, ``Σ_m f_m Σ_m = Σ_{n<m} [f_n G_nm + f_m G_mn]``; at T = 0 a pair with
@@ -317,10 +318,10 @@ def occupation_parts(g: BandGeometry, pair_terms: np.ndarray, dephasing: float =
     * occupied–occupied ``O_m = Σ_{n<m} w_nm (G_nm + G_mn)``;
     * occupied–empty    ``E_m = Σ_{n>m} G_mn − Σ_{n<m} G_nm``  (so that ``E_m + O_m = Σ_m`` when w = 1),
 
-    each shared equally inside degenerate blocks.  ``dephasing`` η > 0 gives the occupied–occupied pairs the
-    weight ``w_nm = Δ²/(Δ² + η²)`` (Δ = ε_m − ε_n).  At T > 0 the same deposits are folded with f(ε_m): the
-    occupied–occupied part is then weighted by f of the upper band of each pair, and the two parts still add
-    up to ``Σ_m f_m Σ_m``.
+    each shared equally inside degenerate blocks with ``share`` (the block-trace form; not with ``"exclude"``).
+    ``dephasing`` η > 0 gives the occupied–occupied pairs the weight ``w_nm = Δ²/(Δ² + η²)`` (Δ = ε_m − ε_n).
+    At T > 0 the same deposits are folded with f(ε_m): the occupied–occupied part is then weighted by f of the
+    upper band of each pair, and the two parts still add up to ``Σ_m f_m Σ_m``.
     """
     n = g.energies.shape[1]
     low = np.tril(np.ones((n, n)), -1)  # [m, n] = 1 for n < m
@@ -337,6 +338,8 @@ def occupation_parts(g: BandGeometry, pair_terms: np.ndarray, dephasing: float =
         occ_occ = down + up_t
     occ_empty = occ_empty.reshape(lead + occ_empty.shape[1:])
     occ_occ = occ_occ.reshape(lead + occ_occ.shape[1:])
+    if not share:
+        return occ_empty, occ_occ
     same = same_block(g)
     return block_share(occ_empty, same), block_share(occ_occ, same)
 

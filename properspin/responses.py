@@ -276,7 +276,7 @@ def _proper(g: geo.BandGeometry, p: Mapping[str, Any]) -> np.ndarray:
         return np.stack([geo.levi_civita_contract(q, g.dim) for q in parts])
     if not (p.get("occupation_split") or p.get("dephasing")):
         return geo.levi_civita_contract(geo.proper_spin_curvature(g, mode), g.dim)
-    empty, occupied = geo.occupation_parts(g, geo.spin_pair_terms(g, mode), p["dephasing"])
+    empty, occupied = geo.occupation_parts(g, geo.spin_pair_terms(g, mode), p["dephasing"], mode == "block_trace")
     if p["occupation_split"]:
         return np.stack([geo.levi_civita_contract(q, g.dim) for q in (empty, occupied)])
     return geo.levi_civita_contract(empty + occupied, g.dim)
@@ -336,7 +336,7 @@ _CONVENTIONAL = {**_ETA, "method": "simple", "eigval_max": math.inf}
 #: ``regulator``, reported as the parts block_trace + projection Π(m̂) + intra_pair X(m̂)).
 _PROPER = {"degenerate": "block_trace", "regulator": None, "occupation_split": False, "dephasing": 0.0}
 _DEG = {"degenerate": "block_trace"}
-_KERNEL_DEG = {"degenerate": _DEGENERATE}  # the kernel does "exclude"; "block_trace" falls back where it matters
+_KERNEL_DEG = {"degenerate": _DEGENERATE}  # the kernel does both; "regulated_limit" runs on the numpy path
 
 
 def _check_torque_dipole(params: dict[str, Any]) -> dict[str, Any]:
@@ -346,7 +346,8 @@ RESPONSES: dict[str, Response] = {
     r.name: r
     for r in (
         Response("proper_spin", "spin", _SPIN_DIMS, _proper, _PROPER, check=_check_proper,
-                 kernel_mode=KernelMode.PROPER_SPIN, kernel_values=_KERNEL_DEG, parts=_proper_parts,
+                 kernel_mode=KernelMode.PROPER_SPIN, kernel_params=("occupation_split", "dephasing"),
+                 kernel_values=_KERNEL_DEG, parts=_proper_parts,
                  description="intrinsic proper (conserved) spin conductivity, Eq. (1)"),
         Response("conventional_spin", "spin", _SPIN_DIMS, _conventional, _CONVENTIONAL, check=_check_conventional,
                  kernel_mode=KernelMode.CONVENTIONAL_SPIN, kernel_params=("broadening",), diagonal_spin=False,

@@ -297,14 +297,14 @@ def test_parameters_are_validated():
         responses.get("torque_dipole", degenerate="regulated_limit")
     r = responses.get("proper_spin", degenerate="regulated_limit", regulator=(0, 0, 2))
     assert r.params["regulator"] == (0.0, 0.0, 1.0)
-    assert r.fused_mode is None and responses.get("proper_spin").fused_mode == 1
+    assert r.fused_mode is None and responses.get("proper_spin").fused_mode == 1  # the parts: numpy path
     assert responses.get("proper_spin", degenerate="exclude").fused_mode == 1
-    assert responses.get("proper_spin", dephasing=1e-3).fused_mode is None
+    assert responses.get("proper_spin", dephasing=1e-3, occupation_split=True).fused_mode == 1
 
 
-def test_kernel_declines_where_blocks_matter():
-    """Default block trace on a Kramers model: the engine result is the numpy block trace, not the kernel's
-    exclusion; without degeneracy the kernel's numbers stand (same result either way)."""
+def test_engine_block_trace_on_a_kramers_model():
+    """Default block trace on a Kramers model: the engine result (compiled kernel) is the block trace written out
+    with numpy, not Eq. (2) with exclusion; without degeneracy both modes give the same result."""
     pytest.importorskip("numba")
     model = pt_model(2)
     grid = mesh.grid(5)
