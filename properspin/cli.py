@@ -251,6 +251,8 @@ def _bands(args: argparse.Namespace) -> int:
     from . import bands
     from .config import build_model, fermi_energies, load_config
 
+    if args.quantity != "conventional_spin" and (args.method is not None or args.broadening is not None):
+        raise ValueError("--method and --broadening apply to -Q conventional_spin only")
     cfg = load_config(args.config)
     model = build_model(cfg, args.config)
     fermi = args.fermi if args.fermi is not None else fermi_energies(cfg, model)[0]
@@ -261,8 +263,6 @@ def _bands(args: argparse.Namespace) -> int:
         if calc.broadening and "broadening" not in params:
             params["broadening"] = calc.broadening
         params |= {k: v for k, v in (("method", args.method), ("broadening", args.broadening)) if v is not None}
-    elif args.method is not None or args.broadening is not None:
-        raise ValueError("--method and --broadening apply to -Q conventional_spin only")
     common = {"parameters": params, "degeneracy_tol": cfg.calculation.degeneracy_tol, "kramers": args.kramers}
     if args.slice:
         axis, _, value = args.slice.partition("=")

@@ -607,7 +607,7 @@ def _check(cfg: RunConfig, model: Any, source: str | Path) -> Any:
             group_for(model, built.symmetry)
         except (ValueError, TypeError) as exc:
             raise ConfigError(source, [("mesh.symmetry", str(exc))]) from None
-        mesh = built
+        mesh = SymmetricGrid(mesh, built.symmetry, built.tol)  # the grid fixed to the model's dimension
     try:
         meshes.check_cutoff(mesh, model, fermi_energies(cfg, model))
     except ValueError as exc:
