@@ -155,6 +155,21 @@ def test_spin_k_models_magnetisation_and_symmetrised_copy():
         sy.symmetrized_model(replace(as_k, spin_current=lambda *a: None), group)
 
 
+def test_ac_spin_hall_law():
+    """conventional_spin_ac (Re and Im of σ(ω)) transforms as the static spin current: on a magnet (4/mm'm') the
+    wedge equals the full grid for both parts, and Im σ^z_xy(ω) is finite (a test of a non-trivial part)."""
+    model = pt_like().with_zeeman((0.0, 0.0, 0.08))
+    group = sy.group_for(model, sy.Structure(FCC, [[0, 0, 0]], ["Pt"]))
+    resp = ps.responses.get("conventional_spin_ac", frequency=0.7, broadening=0.05)
+    kw = {"fermi": [0.3, 1.5], "engine": ps.Engine(workers=1)}
+    full = ps.conductivity(model, resp, mesh=ps.mesh.grid(6), **kw)
+    red = ps.conductivity(model, resp, mesh=ps.mesh.grid(6, symmetry=group), **kw)
+    assert red.attrs["mesh_symmetry_group"] == "4/mmm(4/m)" and red.attrs["mesh_size"] == 30
+    scale = float(np.abs(full.values).max())
+    assert abs(full.sel(part="im", spin="z", current="x", field="y").values).max() > 1e-3 * scale
+    np.testing.assert_allclose(red.values, full.values, rtol=0, atol=1e-10 * scale)
+
+
 # ------------------------------------------------------------------------------------------ native runs
 @needs_fe
 def test_native_fe_charge_with_symmetry():
