@@ -26,14 +26,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
+from peer import ONE_THREAD, run_worker
+
 HERE = Path(__file__).resolve().parent
 FE_FILE = HERE.parent.parent / "shared" / "data" / "Fe_tb.dat"
-ONE_THREAD = {k: "1" for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")}
 
 
 def wb_worker(spec: dict) -> dict:
@@ -65,14 +64,7 @@ def wb_worker(spec: dict) -> dict:
 
 
 def run_wb(python: str, spec: dict) -> dict:
-    env = {**os.environ, **ONE_THREAD, "PYTHONWARNINGS": "ignore"}
-    out = subprocess.run([python, str(Path(__file__).resolve()), "--wb-worker", json.dumps(spec)],
-                         capture_output=True, text=True, env=env)
-    line = [s for s in out.stdout.splitlines() if s.startswith("WBRESULT ")]
-    if out.returncode or not line:
-        sys.stderr.write(out.stdout[-3000:] + out.stderr[-3000:])
-        raise SystemExit(f"WannierBerri worker failed (exit {out.returncode})")
-    return json.loads(line[-1][len("WBRESULT "):])
+    return run_worker(python, str(Path(__file__).resolve()), spec)
 
 
 def time_to(rungs: list[dict], ref: float, tol: float) -> dict | None:

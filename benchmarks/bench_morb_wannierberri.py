@@ -16,14 +16,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from peer import run_worker
+
 HERE = Path(__file__).resolve().parent
-ONE_THREAD = {k: "1" for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")}
 
 
 def wb_worker(spec: dict) -> dict:
@@ -88,14 +88,7 @@ def main() -> None:
         cell = abs(np.linalg.det(np.linalg.inv(model.reciprocal / (2 * np.pi)))) * 1e-30  # m³
         ours_mub = ours.values * cell / constants.physical_constants["Bohr magneton"][0]  # (nEf, 3)
         spec = {"file": str(path), "n": a.n, "fermi": fermi}
-        env = {**os.environ, **ONE_THREAD, "PYTHONWARNINGS": "ignore"}
-        out = subprocess.run([a.python, str(Path(__file__).resolve()), "--wb-worker", json.dumps(spec)],
-                             capture_output=True, text=True, env=env)
-        line = [s for s in out.stdout.splitlines() if s.startswith("WBRESULT ")]
-        if out.returncode or not line:
-            sys.stderr.write(out.stdout[-3000:] + out.stderr[-3000:])
-            raise SystemExit("WannierBerri worker failed")
-        wb = json.loads(line[-1][len("WBRESULT "):])
+        wb = run_worker(a.python, str(Path(__file__).resolve()), spec)
         theirs = np.asarray(wb["morb"])
     print(f"stacked Haldane {tb.parameters}, {a.n}^3 Γ-centred grid; bands {e[:, 0].min():.3f}..{e[:, 0].max():.3f}, "
           f"{e[:, 1].min():.3f}..{e[:, 1].max():.3f} eV")

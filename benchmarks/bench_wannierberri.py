@@ -47,12 +47,13 @@ import tempfile
 import time
 from pathlib import Path
 
+from peer import ONE_THREAD, run_worker
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 DEFAULT_VENV = HERE / ".venv-wb"
 FE_FILE = ROOT.parent / "shared" / "data" / "Fe_tb.dat"
 NATIVE = ROOT.parent / "shared" / "data" / "wannier90"
-ONE_THREAD = {k: "1" for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")}
 
 
 # ---------------------------------------------------------------------------------------- WannierBerri side
@@ -151,14 +152,7 @@ def wb_worker(spec: dict) -> dict:
 
 
 def run_wb(python: str, spec: dict) -> dict:
-    env = {**os.environ, **ONE_THREAD, "PYTHONWARNINGS": "ignore"}
-    out = subprocess.run([python, str(Path(__file__).resolve()), "--wb-worker", json.dumps(spec)],
-                         capture_output=True, text=True, env=env)
-    line = [s for s in out.stdout.splitlines() if s.startswith("WBRESULT ")]
-    if out.returncode or not line:
-        sys.stderr.write(out.stdout[-3000:] + out.stderr[-3000:])
-        raise SystemExit(f"WannierBerri worker failed (exit {out.returncode})")
-    return json.loads(line[-1][len("WBRESULT "):])
+    return run_worker(python, str(Path(__file__).resolve()), spec)
 
 
 # ------------------------------------------------------------------------------------------ properspin side

@@ -5,17 +5,24 @@ Quantities (per band m, at each k; the band geometry of :mod:`properspin.geometr
 * ``berry``             Ω^c_m, Berry curvature (Å²), component c;
 * ``proper_spin``       Σ^{c,l}_m, proper spin Berry curvature, Eq. (2) (Å² ħ), components (c, l);
 * ``conventional_spin`` Ω^{l}_{ij,m}, the Kubo (conventional) spin Berry curvature: the per-band integrand of
-                        ``conventional_spin`` (Å² ħ), components (l, i, j);
+                        ``conventional_spin`` (Å² ħ), components (l, i, j), with that response's parameters
+                        (``method`` "simple" ½{s, v} or "qiao" for a Wannier90 run, ``broadening`` η,
+                        ``eigval_max``);
 * ``spin``              ⟨s^l⟩_mm (ħ), component l.
 
 A map holds the energies and the per-band quantity on an n × n grid of a plane, plus the occupied sum
 Σ_m θ(E_F − ε_m) Q_m (the integrand of the response at T = 0) and is drawn with the Fermi lines ε_m = E_F.
 Both are ``xarray.Dataset`` objects saved as netCDF next to the PNG (:func:`save`).
+
+``kramers=True`` replaces the value of each band by the mean over its Kramers pair (bands 2i, 2i+1): for a
+model that should be Kramers-degenerate (P·T) but is split slightly (a Wannier interpolation: Pt's pairs by up to
+40 meV) the per-band curvatures hold ±v²/Δ² terms inside the pair (Ω up to 1e8 Å²) that cancel in the pair sum.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -51,13 +58,41 @@ def _component(quantity: str, component: str | None, dim: int) -> tuple[int, ...
     return idx
 
 
+def quantity_parameters(quantity: str, parameters: dict[str, Any] | None) -> dict[str, Any]:
+    """The checked parameters of ``quantity``: those of the ``conventional_spin`` response (method, broadening,
+    eigval_max) for the conventional spin curvature; no other quantity takes any."""
+    if quantity == "conventional_spin":
+        from . import responses
+
+        return dict(responses.get("conventional_spin", **(parameters or {})).params)
+    if parameters:
+        raise ValueError(f"quantity {quantity!r} takes no parameters, got {', '.join(parameters)}")
+    return {}
+
+
 def band_values(model: Model, k: np.ndarray, quantity: str, component: str | None = None,
-                degeneracy_tol: float = 1e-6) -> tuple[np.ndarray, np.ndarray]:
-    """Energies (N, n) and the per-band quantity (N, n) at Cartesian ``k`` (N, dim)."""
+                degeneracy_tol: float = 1e-6, parameters: dict[str, Any] | None = None, kramers: bool = False
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """Energies (N, n) and the per-band quantity (N, n) at Cartesian ``k`` (N, dim); ``parameters``: those of the
+    ``conventional_spin`` response for that quantity (:func:`quantity_parameters`); ``kramers``: pair means."""
+    energy, value = _band_values(model, k, quantity, component, degeneracy_tol, parameters)
+    if not kramers:
+        return energy, value
+    if value.shape[1] % 2:
+        raise ValueError(f"kramers=True needs an even number of bands, model '{model.name}' has {value.shape[1]}")
+    pair = value.reshape(len(value), -1, 2).mean(axis=2)
+    return energy, np.repeat(pair, 2, axis=1)
+
+
+def _band_values(model: Model, k: np.ndarray, quantity: str, component: str | None, degeneracy_tol: float,
+                 parameters: dict[str, Any] | None) -> tuple[np.ndarray, np.ndarray]:
     idx = _component(quantity, component, model.dim)
+    params = quantity_parameters(quantity, parameters)
     need_spin = quantity != "berry"
-    if need_spin and model.spin is None:
-        raise ValueError(f"quantity {quantity!r} needs a spin operator, but model '{model.name}' has spin=None")
+    if need_spin and not model.has_spin:
+        why = model.info.get("spin_operator") if isinstance(model.info, dict) else None
+        raise ValueError(f"quantity {quantity!r} needs a spin operator, but model '{model.name}' has none"
+                         + (f" ({why})" if why else ""))
     g = geo.band_geometry(model, np.asarray(k, dtype=float), degeneracy_tol, with_spin=need_spin)
     if quantity == "spin":
         return g.energies, g.spin_diagonal[idx[0]]
@@ -66,35 +101,43 @@ def band_values(model: Model, k: np.ndarray, quantity: str, component: str | Non
         return g.energies, geo.berry_curvature(g)[curl[idx[0]]]
     if quantity == "proper_spin":
         return g.energies, geo.proper_spin_curvature(g)[curl[idx[0]], idx[1]]
-    return g.energies, geo.conventional_spin_curvature(g)[idx[0], idx[1], idx[2]]
+    q = geo.conventional_spin_curvature(g, params["broadening"], params["method"], params["eigval_max"])
+    return g.energies, q[idx[0], idx[1], idx[2]]
 
 
-def _attrs(model: Model, quantity: str, component: str | None, fermi: float) -> dict[str, Any]:
+def _attrs(model: Model, quantity: str, component: str | None, fermi: float,
+           parameters: dict[str, Any] | None = None, degeneracy_tol: float = 1e-6, kramers: bool = False
+           ) -> dict[str, Any]:
     from . import __version__
 
     comp = ",".join(AXES[i] for i in _component(quantity, component, model.dim))
     desc = model.describe()
     return {"quantity": quantity, "component": comp, "units": QUANTITIES[quantity][1], "fermi_eV": float(fermi),
+            "quantity_parameters": json.dumps(quantity_parameters(quantity, parameters), default=str),
+            "degeneracy_tol_eV": float(degeneracy_tol), "kramers_pair_mean": int(bool(kramers)),
             "properspin_version": __version__, "model": desc["model"], "dim": desc["dim"],
             "model_parameters": json.dumps(desc["model_parameters"], default=str),
             "model_info": json.dumps(desc["model_info"], default=str)}
 
 
 def bands(model: Model, quantity: str = "berry", component: str | None = None, *, path: Any = None,
-          fermi: float = 0.0, npoints: int = 120) -> Any:
-    """Bands along ``path`` (default: the lattice's standard path, :mod:`properspin.kpath`) with the per-band
-    ``quantity``; an ``xarray.Dataset`` with ``energy`` and ``value`` (k, band), the Cartesian k, the distance
-    along the path and the tick labels in its attributes."""
+          fermi: float = 0.0, npoints: int = 120, parameters: dict[str, Any] | None = None,
+          degeneracy_tol: float = 1e-6, kramers: bool = False) -> Any:
+    """Bands along ``path`` (default: the lattice's standard path, :mod:`properspin.kpath`, with the atoms of a
+    Wannier90 run's ``.win``) with the per-band ``quantity``; an ``xarray.Dataset`` with ``energy`` and ``value``
+    (k, band), the Cartesian k, the distance along the path and the tick labels in its attributes.
+    ``parameters``: the ``conventional_spin`` response's (``{"method": "qiao", "broadening": 0.1}``)."""
     import xarray as xr
 
     segments = _path(model, path)
     k, x, ticks, labels = kp.sample(segments, n=npoints)
-    energy, value = band_values(model, k, quantity, component)
+    energy, value = band_values(model, k, quantity, component, degeneracy_tol, parameters, kramers)
     coords = {"distance": ("k", x), **{f"k{a}": ("k", k[:, i]) for i, a in enumerate(AXES[: model.dim])}}
     ds = xr.Dataset({"energy": (("k", "band"), energy), "value": (("k", "band"), value)}, coords=coords)
     ds["energy"].attrs["units"] = "eV"
     ds["value"].attrs["units"] = QUANTITIES[quantity][1]
-    ds.attrs = {**_attrs(model, quantity, component, fermi), "ticks": json.dumps(ticks),
+    ds.attrs = {**_attrs(model, quantity, component, fermi, parameters, degeneracy_tol, kramers),
+                "ticks": json.dumps(ticks),
                 "labels": json.dumps(labels, ensure_ascii=False)}
     return ds
 
@@ -104,6 +147,9 @@ def _path(model: Model, path: Any) -> list[kp.Segment]:
         return kp.from_corners(path) if not (path and len(path[0]) == 4) else list(path)
     if model.periodic:
         lattice = 2 * np.pi * np.linalg.inv(model.reciprocal).T
+        atoms = _win_atoms(model)
+        if atoms is not None:
+            return kp.lattice_path(lattice, atoms[0], atoms[1], dim=model.dim)
         return kp.lattice_path(lattice, dim=model.dim)
     r = 0.1
     unit = np.eye(model.dim) * r
@@ -111,8 +157,25 @@ def _path(model: Model, path: Any) -> list[kp.Segment]:
     return kp.from_corners([("-k_x", -unit[0]), ("Γ", np.zeros(model.dim)), end])
 
 
+def _win_atoms(model: Model) -> tuple[np.ndarray, list[int]] | None:
+    """Fractional positions and species numbers of the atoms in the ``.win`` of a Wannier90 run (None otherwise)."""
+    files = model.info.get("files") if isinstance(model.info, dict) else None
+    win = files.get("win") if isinstance(files, dict) else None
+    if not win or not Path(win).is_file() or model.dim != 3:
+        return None
+    from .symmetry import structure_from_win
+
+    try:
+        st = structure_from_win(win)
+    except ValueError:
+        return None  # no atoms block: one atom at the origin
+    table: dict[Any, int] = {}
+    return st.positions, [table.setdefault(s, len(table) + 1) for s in st.species]
+
+
 def kslice(model: Model, quantity: str = "berry", component: str | None = None, *, fermi: float = 0.0,
-           normal: str = "z", offset: float = 0.0, extent: float | None = None, n: int = 81) -> Any:
+           normal: str = "z", offset: float = 0.0, extent: float | None = None, n: int = 81,
+           parameters: dict[str, Any] | None = None, degeneracy_tol: float = 1e-6, kramers: bool = False) -> Any:
     """Map of ``quantity`` on the plane k_normal = ``offset`` (Cartesian), a square [−extent, extent]² in the two
     other directions (default: half the longest reciprocal vector; 0.1 Å⁻¹ for a continuum model).
 
@@ -136,7 +199,7 @@ def kslice(model: Model, quantity: str = "berry", component: str | None = None, 
     k3[:, AXES.index(axes[0])] = uu.ravel()
     k3[:, AXES.index(axes[1])] = vv.ravel()
     k3[:, AXES.index(normal)] = offset
-    energy, value = band_values(model, k3[:, : model.dim], quantity, component)
+    energy, value = band_values(model, k3[:, : model.dim], quantity, component, degeneracy_tol, parameters, kramers)
     occupied = np.where(energy <= fermi, value, 0.0).sum(axis=1)
     shape = (int(n), int(n))
     ds = xr.Dataset({"energy": (("u", "v", "band"), energy.reshape(*shape, -1)),
@@ -148,7 +211,8 @@ def kslice(model: Model, quantity: str = "berry", component: str | None = None, 
     ds["energy"].attrs["units"] = "eV"
     for name in ("value", "occupied"):
         ds[name].attrs["units"] = QUANTITIES[quantity][1]
-    ds.attrs = {**_attrs(model, quantity, component, fermi), "normal": normal, "offset": float(offset),
+    ds.attrs = {**_attrs(model, quantity, component, fermi, parameters, degeneracy_tol, kramers), "normal": normal,
+                "offset": float(offset),
                 "extent": float(extent)}
     return ds
 
@@ -164,17 +228,51 @@ def _label(ds: Any) -> str:
     return f"${_SYMBOL[ds.attrs['quantity']].format(*comp)}$ ({unit})"
 
 
+#: percentile of |value| at which the symmetric-log colours of a band plot saturate
+LOG_CLIP = 99.5
+
+
 def _norm(values: np.ndarray, log: bool = False) -> Any:
     """Symmetric colour scale: linear clipped at the 99th percentile of |value|, or (``log``) symmetric-log from
-    the median |value| to the maximum (curvatures along a path span orders of magnitude near small gaps)."""
+    the median |value| to the :data:`LOG_CLIP` percentile (curvatures along a path span orders of magnitude near
+    small gaps; a few near-degenerate points, Ω ~ 1e8 Å² inside a slightly split Kramers pair, would otherwise
+    wash out every other colour)."""
     from matplotlib.colors import Normalize, SymLogNorm
 
     a = np.abs(values[np.isfinite(values)])
-    vmax = float(a.max()) if a.size else 1.0
-    if log and vmax > 0:
+    if log and a.size and a.max() > 0:
+        vmax = float(np.percentile(a, LOG_CLIP)) or float(a.max())
         return SymLogNorm(linthresh=max(float(np.median(a)), 1e-6 * vmax), vmin=-vmax, vmax=vmax, base=10)
     vmax = float(np.percentile(a, 99)) if a.size else 0.0
     return Normalize(-(vmax or 1.0), vmax or 1.0)
+
+
+def _log_ticks(cb: Any, norm: Any) -> None:
+    """0 and ±10^j of a symmetric-log colour bar, at most four decades a side and none crowding 0."""
+    from matplotlib.colors import SymLogNorm
+
+    if not isinstance(norm, SymLogNorm):
+        return
+    lo = math.floor(math.log10(norm.linthresh)) + 1
+    hi = math.floor(math.log10(norm.vmax))
+    if hi < lo:
+        return
+    step = max(1, math.ceil((hi - lo + 1) / 4))
+    powers = [10.0**j for j in range(hi, lo - 1, -step)]
+    cb.set_ticks([-p for p in powers] + [0.0] + powers[::-1])
+    cb.set_ticklabels([f"$-10^{{{round(math.log10(p))}}}$" for p in powers] + ["0"]
+                      + [f"$10^{{{round(math.log10(p))}}}$" for p in powers[::-1]])
+
+
+def _what(ds: Any) -> str:
+    """'conventional_spin (z,x,y; qiao, η = 0.1 eV; Kramers-pair mean)' for titles."""
+    notes = [ds.attrs["component"]]
+    params = json.loads(ds.attrs.get("quantity_parameters", "{}"))
+    if params:
+        notes.append(f"{params['method']}, η = {params['broadening']:g} eV")
+    if int(ds.attrs.get("kramers_pair_mean", 0)):
+        notes.append("Kramers-pair mean")
+    return f"{ds.attrs['quantity']} ({'; '.join(notes)})"
 
 
 def plot_bands(ds: Any, path: str | Path, window: tuple[float, float] | None = None) -> Path:
@@ -207,11 +305,12 @@ def plot_bands(ds: Any, path: str | Path, window: tuple[float, float] | None = N
     ax.set_xlim(x[0], x[-1])
     ax.set_ylim(lo - pad, hi + pad)
     ax.set_ylabel("E (eV)")
-    ax.set_title(f"{ds.attrs['model']}: bands coloured by {ds.attrs['quantity']} ({ds.attrs['component']}), "
-                 f"E_F = {fermi:g} eV", fontsize="medium")
-    cb = fig.colorbar(lc, ax=ax)
-    cb.set_label(_label(ds) + (", symmetric-log scale" if ds.attrs["quantity"] != "spin" else ""),
-                 fontsize="small")
+    ax.set_title(f"{ds.attrs['model']}, E_F = {fermi:g} eV (dashed)\nbands coloured by {_what(ds)}",
+                 fontsize="medium")
+    cb = fig.colorbar(lc, ax=ax, extend="both" if ds.attrs["quantity"] != "spin" else "neither")
+    _log_ticks(cb, norm)
+    cb.set_label(_label(ds) + (f", symmetric log, saturated beyond the {LOG_CLIP:g}th percentile"
+                               if ds.attrs["quantity"] != "spin" else ""), fontsize="small")
     fig.savefig(path, dpi=130)
     return Path(path)
 
@@ -232,7 +331,7 @@ def plot_kslice(ds: Any, path: str | Path) -> Path:
     ax.set_aspect("equal")
     ax.set_xlabel(f"${ds['u'].attrs['axis'][0]}_{ds['u'].attrs['axis'][1]}$ (Å⁻¹)")
     ax.set_ylabel(f"${ds['v'].attrs['axis'][0]}_{ds['v'].attrs['axis'][1]}$ (Å⁻¹)")
-    ax.set_title(f"{ds.attrs['model']}: occupied {ds.attrs['quantity']} ({ds.attrs['component']}) at "
+    ax.set_title(f"{ds.attrs['model']}: occupied {_what(ds)} at "
                  f"k{ds.attrs['normal']} = {ds.attrs['offset']:g}, E_F = {fermi:g} eV (Fermi lines black)",
                  fontsize="small")
     cb = fig.colorbar(mesh, ax=ax)

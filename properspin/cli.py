@@ -31,7 +31,10 @@ _INFO_EXAMPLES = """examples:
 _BANDS_EXAMPLES = """examples:
   properspin bands examples/wannier_fe.toml                          # Ω^z along Γ-H-N-Γ-P-H|P-N
   properspin bands examples/wannier_fe.toml -Q proper_spin -c z,z    # Σ^{z,z} (Eq. 2)
-  properspin bands examples/qwz.toml --slice z=0 --extent 3.1416     # map of the occupied Ω with Fermi lines"""
+  properspin bands examples/qwz.toml --slice z=0 --extent 3.1416     # map of the occupied Ω with Fermi lines
+  properspin bands examples/wannier90_pt_shc.toml -Q conventional_spin --method qiao   # Pt, Γ-X-U|K-Γ-L-W-X
+conventional_spin takes method, broadening and eigval_max from [calculation.parameters.conventional_spin] (and
+[calculation] broadening) of CONFIG; --method and --broadening override them."""
 
 _PLOT_EXAMPLES = """examples:
   properspin plot results/rashba_proper_spin.nc                     # -> results/rashba_proper_spin.png
@@ -91,7 +94,16 @@ def _parser() -> argparse.ArgumentParser:
                        help="berry: Ω^c; proper_spin: Σ^{c,l} (Eq. 2); conventional_spin: Ω^{s,l}_ij; spin: <s^l>")
     bands.add_argument("-c", "--component", help="c (berry), c,l (proper_spin), l,i,j (conventional_spin), "
                                                  "l (spin); default z / z,z / z,x,y / z")
-    bands.add_argument("--fermi", type=float, help="E_F in eV (default: the first [fermi] energy of CONFIG)")
+    bands.add_argument("--method", choices=["simple", "qiao"],
+                       help="conventional_spin: ½{s, v} inside the model (simple) or the Qiao et al. spin current "
+                            "of a Wannier90 run (qiao); default: CONFIG's, else simple")
+    bands.add_argument("--broadening", type=float, metavar="ETA",
+                       help="conventional_spin: η in eV, 1/(Δ² + η²); default: CONFIG's, else 0")
+    bands.add_argument("--kramers", action="store_true",
+                       help="colour each band by the mean over its Kramers pair (bands 2i, 2i+1): for P·T-symmetric "
+                            "crystals whose Wannier bands are split slightly (per-band curvatures ~1/Δ² inside a pair)")
+    bands.add_argument("--fermi", type=float, help="E_F in eV (default: the first Fermi energy of CONFIG: [fermi], "
+                                                   "or a Wannier90 run's .win)")
     bands.add_argument("--slice", metavar="AXIS=VALUE", help="a map on the plane k_AXIS = VALUE (Å⁻¹), e.g. z=0")
     bands.add_argument("--extent", type=float, help="half-width of the map (Å⁻¹; default: half the longest "
                                                     "reciprocal vector)")
@@ -239,11 +251,21 @@ def _plot(args: argparse.Namespace) -> int:
 
 def _bands(args: argparse.Namespace) -> int:
     from . import bands
-    from .config import build_model, load_config
+    from .config import build_model, fermi_energies, load_config
 
+    if args.quantity != "conventional_spin" and (args.method is not None or args.broadening is not None):
+        raise ValueError("--method and --broadening apply to -Q conventional_spin only")
     cfg = load_config(args.config)
     model = build_model(cfg, args.config)
-    fermi = args.fermi if args.fermi is not None else cfg.fermi.energies()[0]
+    fermi = args.fermi if args.fermi is not None else fermi_energies(cfg, model)[0]
+    params = None
+    if args.quantity == "conventional_spin":
+        calc = cfg.calculation
+        params = dict(calc.parameters.get("conventional_spin", {}))
+        if calc.broadening and "broadening" not in params:
+            params["broadening"] = calc.broadening
+        params |= {k: v for k, v in (("method", args.method), ("broadening", args.broadening)) if v is not None}
+    common = {"parameters": params, "degeneracy_tol": cfg.calculation.degeneracy_tol, "kramers": args.kramers}
     if args.slice:
         axis, _, value = args.slice.partition("=")
         try:
@@ -251,11 +273,11 @@ def _bands(args: argparse.Namespace) -> int:
         except ValueError:
             raise ValueError(f"--slice expects AXIS=VALUE (e.g. z=0), got {args.slice!r}") from None
         ds = bands.kslice(model, args.quantity, args.component, fermi=fermi, normal=axis.strip(), offset=offset,
-                          extent=args.extent, n=args.n or 81)
+                          extent=args.extent, n=args.n or 81, **common)
         out = args.output or args.config.with_name(args.config.stem + "_slice.png")
         png = bands.plot_kslice(ds, out)
     else:
-        ds = bands.bands(model, args.quantity, args.component, fermi=fermi, npoints=args.n or 120)
+        ds = bands.bands(model, args.quantity, args.component, fermi=fermi, npoints=args.n or 120, **common)
         out = args.output or args.config.with_name(args.config.stem + "_bands.png")
         png = bands.plot_bands(ds, out)
     print(png)

@@ -81,6 +81,7 @@ class Wannier90RunSpec(_Section):
     spin: bool | Literal["auto"] = "auto"
     scissors_shift: float | None = None
     num_valence_bands: PosInt | None = None
+    spin_current_tol: PosFloat = 1e-7
 
 
 class ModelSpec(_Section):
@@ -112,10 +113,43 @@ class ModelSpec(_Section):
         return self
 
 
+class SymmetrySpec(_Section):
+    """``[mesh.symmetry]``: the crystal whose magnetic point group reduces the grid (properspin.symmetry)."""
+
+    win: str | None = None  # a Wannier90 .win (unit_cell_cart, atoms_frac/atoms_cart), relative to the run file
+    positions: Annotated[list[list[float]], Field(min_length=1)] | None = None  # fractional, lattice of the model
+    species: list[str] | None = None
+    magnetization: Vector3 | list[Vector3] | None = None
+    tolerance: PosFloat = 1e-3
+
+    @model_validator(mode="after")
+    def _one_structure(self) -> SymmetrySpec:
+        if self.win is not None and self.positions is not None:
+            raise ValueError("give either win (a Wannier90 .win) or positions and species, not both")
+        if (self.positions is None) != (self.species is None):
+            raise ValueError("positions and species must be given together (one species label per atom)")
+        if self.positions is not None:
+            sizes = {len(p) for p in self.positions}
+            if len(sizes) != 1 or sizes.pop() not in (2, 3):
+                raise ValueError("positions: expected one array of 3 fractional coordinates per atom (2 for a "
+                                 "2D lattice)")
+            if len(self.species) != len(self.positions):  # type: ignore[arg-type]
+                raise ValueError(f"species: expected one label per atom ({len(self.positions)}), got "
+                                 f"{len(self.species)}")  # type: ignore[arg-type]
+        mag = self.magnetization
+        if mag is not None and isinstance(mag[0], list):
+            atoms = len(self.positions) if self.positions is not None else None
+            if atoms is not None and len(mag) != atoms:
+                raise ValueError(f"magnetization: expected one 3-vector (a ferromagnet) or one per atom ({atoms}), "
+                                 f"got {len(mag)}")
+        return self
+
+
 class GridSpec(_Section):
     kind: Literal["grid"]
     n: PosInt | list[PosInt]
     shift: float | list[float] = 0.0
+    symmetry: bool | str | SymmetrySpec = False
 
 
 class DiskSpec(_Section):
@@ -434,7 +468,8 @@ def build_model(cfg: RunConfig, source: str | Path) -> Any:
             seed = (base / w.seedname).resolve()
             try:
                 model = wannier90_run(seed, use_ws_distance=w.use_ws_distance, spin=w.spin,
-                                      scissors_shift=w.scissors_shift, num_valence_bands=w.num_valence_bands)
+                                      scissors_shift=w.scissors_shift, num_valence_bands=w.num_valence_bands,
+                                      spin_current_tol=w.spin_current_tol)
             except FileNotFoundError as exc:
                 raise ConfigError(source, [("model.wannier90_run.seedname", str(exc))]) from None
         else:
@@ -466,9 +501,10 @@ def _check_parameters(entry: Any, given: dict[str, Any], source: str | Path) -> 
         raise ConfigError(source, problems)
 
 
-def build_mesh(cfg: RunConfig, model: Any = None) -> Any:
+def build_mesh(cfg: RunConfig, model: Any = None, source: str | Path | None = None) -> Any:
     """The :mod:`properspin.mesh` object of the ``[mesh]`` section (without one: a Wannier90 run's
-    ``berry_kmesh``, a Γ-centred grid as postw90's)."""
+    ``berry_kmesh``, a Γ-centred grid as postw90's).  With ``symmetry`` a ``grid(n, symmetry=...)``, resolved per
+    response by :func:`properspin.conductivity` (``source``: the run file, for relative paths and errors)."""
     from . import mesh
 
     m = cfg.mesh
@@ -479,23 +515,99 @@ def build_mesh(cfg: RunConfig, model: Any = None) -> Any:
                              ".win can do without)")
         return mesh.grid(tuple(kmesh))
     if isinstance(m, GridSpec):
-        return mesh.grid(m.n, shift=m.shift if isinstance(m.shift, float) else tuple(m.shift))
+        shift = m.shift if isinstance(m.shift, float) else tuple(m.shift)
+        spec = _symmetry_spec(m.symmetry)
+        if spec is None:
+            return mesh.grid(m.n, shift=shift)
+        structure = build_structure(cfg, spec, model, source or "run file")
+        return mesh.grid(m.n, shift=shift, symmetry=structure, symmetry_tol=spec.tolerance)
     params = m.model_dump(exclude={"kind"})
     return {"disk": mesh.disk, "sphere": mesh.sphere, "cylinder": mesh.cylinder}[m.kind](**params)
+
+
+def _symmetry_spec(value: bool | str | SymmetrySpec) -> SymmetrySpec | None:
+    """``symmetry = false | true | "file.win" | {table}`` as a :class:`SymmetrySpec` (None: no symmetry)."""
+    if value is False:
+        return None
+    if value is True:
+        return SymmetrySpec()
+    if isinstance(value, str):
+        return SymmetrySpec(win=value)
+    return value
+
+
+def _beside_model_file(cfg: RunConfig, base: Path) -> tuple[Path | None, str]:
+    """The ``.win`` of the model's Wannier90 files (``seedname.win`` of a native run, ``X.win`` beside ``X_tb.dat`` or
+    ``X_hr.dat``) and a description of where it was looked for."""
+    spec = cfg.model
+    if spec.wannier90_run is not None:
+        win = (base / (spec.wannier90_run.seedname + ".win")).resolve()
+        return win, str(win)
+    if spec.wannier90 is not None:
+        file = (base / spec.wannier90.path).resolve()
+        stem = re.sub(r"_(tb|hr)$", "", file.name.removesuffix(".dat"))
+        win = file.with_name(stem + ".win")
+        return win, str(win)
+    return None, ""
+
+
+def build_structure(cfg: RunConfig, spec: SymmetrySpec, model: Any, source: str | Path) -> Any:
+    """The :class:`~properspin.symmetry.Structure` of ``[mesh] symmetry``: from a ``.win`` (given, or the model's
+    own), or positions and species in the lattice of the model; ConfigError naming the key otherwise."""
+    from .symmetry import Structure, structure_from_win
+
+    base = Path(source).parent
+    mag = spec.magnetization
+    key = "mesh.symmetry"
+    if spec.positions is not None:
+        if model is None or not getattr(model, "periodic", False):
+            raise ConfigError(source, [(key, "symmetry needs a lattice model (periodic, with [mesh] kind = \"grid\")")])
+        import numpy as np
+
+        lattice = 2 * np.pi * np.linalg.inv(model.reciprocal).T
+        try:
+            return Structure(lattice, spec.positions, spec.species, mag)  # type: ignore[arg-type]
+        except ValueError as exc:
+            raise ConfigError(source, [(f"{key}.positions", str(exc))]) from None
+    if spec.win is not None:
+        win, key = (base / spec.win).resolve(), f"{key}.win"
+        if not win.is_file():
+            raise ConfigError(source, [(key, f"no such file: {win}")])
+    else:
+        win, where = _beside_model_file(cfg, base)
+        if win is None or not win.is_file():
+            looked = f" (looked for {where})" if where else ""
+            raise ConfigError(source, [(key, "no Wannier90 .win found for the crystal structure" + looked
+                                        + "; give [mesh.symmetry] win = \"path/to/seedname.win\", or positions "
+                                        "and species (fractional, in the model's lattice)")])
+    try:
+        return structure_from_win(win, mag)
+    except (ValueError, OSError) as exc:
+        raise ConfigError(source, [(key, f"{win}: {exc}" if str(win) not in str(exc) else str(exc))]) from None
 
 
 def _check(cfg: RunConfig, model: Any, source: str | Path) -> Any:
     """Resolve the mesh against the model and refuse what conductivity() would refuse, before running."""
     from . import mesh as meshes
     from .responses import RESPONSES
+    from .symmetry import SymmetricGrid, group_for
 
     try:
-        mesh = meshes.resolve(build_mesh(cfg, model), model)
+        built = build_mesh(cfg, model, source)
+        mesh = meshes.resolve(built.grid if isinstance(built, SymmetricGrid) else built, model)
+    except ConfigError:
+        raise
     except ValueError as exc:
         if cfg.mesh is None:
             raise ConfigError(source, [("mesh", str(exc))]) from None
         key = "mesh.shift" if "shift" in str(exc) else "mesh.n" if cfg.mesh.kind == "grid" else "mesh.kind"
         raise ConfigError(source, [(key, str(exc))]) from None
+    if isinstance(built, SymmetricGrid):  # the structure must fit the model; each response is verified when run
+        try:
+            group_for(model, built.symmetry)
+        except (ValueError, TypeError) as exc:
+            raise ConfigError(source, [("mesh.symmetry", str(exc))]) from None
+        mesh = SymmetricGrid(mesh, built.symmetry, built.tol)  # the grid fixed to the model's dimension
     try:
         meshes.check_cutoff(mesh, model, fermi_energies(cfg, model))
     except ValueError as exc:
@@ -561,13 +673,19 @@ def run_config(path: str | Path, output: str | Path | None = None, progress: boo
         resp = ps.responses.get(name, **calc.parameters.get(name, {}))
         broadening = calc.broadening if "broadening" in resp.defaults and "broadening" not in \
             calc.parameters.get(name, {}) else None
-        log.info("%s: %s on %s mesh (%d k-points), %d Fermi energies, T = %g K", path.name, name,
-                 cfg.mesh.kind if cfg.mesh else "grid (berry_kmesh)", mesh.size, len(fermi), calc.temperature)
+        symmetric = hasattr(mesh, "resolve_for")  # grid(n, symmetry=...): reduced (or not) per response
+        log.info("%s: %s on %s mesh (%d k-points%s), %d Fermi energies, T = %g K", path.name, name,
+                 cfg.mesh.kind if cfg.mesh else "grid (berry_kmesh)", mesh.grid.size if symmetric else mesh.size,
+                 ", symmetry requested" if symmetric else "", len(fermi), calc.temperature)
         try:
             res = ps.conductivity(model, resp, fermi=fermi, mesh=mesh, temperature=calc.temperature,
                                   broadening=broadening, degeneracy_tol=calc.degeneracy_tol, engine=engine)
         except ValueError as exc:
             raise ConfigError(path, [("calculation", str(exc))]) from None
+        if symmetric:
+            a = res.attrs
+            log.info("%s: symmetry %s: %s k-points of %s (group %s)", name, a.get("mesh_symmetry"),
+                     a.get("mesh_size"), a.get("mesh_full_size", a.get("mesh_size")), a.get("mesh_symmetry_group", "-"))
         if out.units == "wannier" and model.dim == 3:
             res = ps.results.convert(res, WANNIER_UNITS.get(res.attrs["units"], res.attrs["units"]))
         results[name] = res

@@ -231,15 +231,22 @@ def _species_numbers(species: Sequence[Any]) -> list[int]:
     return [table.setdefault(s, len(table) + 1) for s in species]
 
 
+#: Σ_k Tr[H(k) s] below this fraction of max|H| · n counts as zero: the interpolated bands of a non-magnetic Wannier90
+#: run (Pt: Kramers pairs split by up to 40 meV) give 4e-9, a 1 meV exchange field on a 1 eV model about 1e-4.
+MAGNETIZATION_TOL = 1e-7
+
+
 def model_magnetization(model: Model, n: int = 4) -> np.ndarray | None:
-    """Direction of Σ_k Tr[H(k) s] over an n^d grid (the exchange field seen by the spin), None if it vanishes."""
-    if model.spin is None or not model.periodic:
+    """Direction of Σ_k Tr[H(k) s(k)] over an n^d grid (the exchange field seen by the spin; s(k) = ``spin_k`` of a
+    Wannier90 run), None if it vanishes (below :data:`MAGNETIZATION_TOL` relative) or the model has no spin."""
+    if not model.has_spin or not model.periodic:
         return None
     idx = np.stack(np.meshgrid(*[np.arange(n)] * model.dim, indexing="ij"), -1).reshape(-1, model.dim)
-    h = model.h((idx / n) @ model.reciprocal)
-    m = np.einsum("kij,lji->l", h, model.spin).real / len(h)
+    k = (idx / n) @ model.reciprocal
+    h = model.h(k)
+    m = np.einsum("kij,lkji->l", h, model.spin_at(k)).real / len(h)
     scale = np.abs(h).max() * model.nbands
-    return None if np.linalg.norm(m) <= 1e-8 * scale else m / np.linalg.norm(m)
+    return None if np.linalg.norm(m) <= MAGNETIZATION_TOL * scale else m / np.linalg.norm(m)
 
 
 # ---------------------------------------------------------------------------------------------- laws
@@ -254,6 +261,9 @@ LAWS: dict[str, tuple[tuple[str, ...], int]] = {
     "appendix_c": (("none", "axial", "polar", "polar"), +1),
     "charge": (("polar", "polar"), -1),
     "torque": (("axial", "polar"), +1),
+    # Re and Im of σ(ω): the per-k factor 1/(Δ² − (ħω + iη)²) depends on energies only, so both parts transform
+    # as the static spin current
+    "conventional_spin_ac": (("none", "axial", "polar", "polar"), +1),
 }
 
 
@@ -437,6 +447,7 @@ class Verification:
     energy_error: float  # max |ε(gk) − ε(k)| / bandwidth
     integrand_error: float  # max |I(gk) − L(g) I(k)| / max(max |I|, 1e-6 max_m |Q_m|)
     tolerance: float
+    bandwidth: float = 1.0  # eV: max ε − min ε at the sample k (energy_error × bandwidth is the largest shift in eV)
 
     @property
     def ok(self) -> bool:
@@ -477,7 +488,7 @@ def verify(model: Model, group: MagneticGroup, response: Any, samples: int = 3, 
         e1 = model.energies(k @ op.k_map[:dim, :dim].T)
         e_err = max(e_err, float(np.abs(e1 - e0).max()) / width)
     if response is None:
-        return Verification(e_err, 0.0, tol)
+        return Verification(e_err, 0.0, tol, width)
     resp = responses.get(response)
     levels = np.quantile(e0, [0.3, 0.5, 0.7])
     mats = law_matrices(resp, group, dim, [len(v) for v in resp.coords(dim).values()])
@@ -487,7 +498,7 @@ def verify(model: Model, group: MagneticGroup, response: Any, samples: int = 3, 
     for op, mat in zip(group.operations, mats, strict=True):
         _, i1 = _integrand(model, resp, k @ op.k_map[:dim, :dim].T, levels, kt)
         i_err = max(i_err, float(np.abs(i1 - i0 @ mat.T).max()) / scale)
-    return Verification(e_err, i_err, tol)
+    return Verification(e_err, i_err, tol, width)
 
 
 # ---------------------------------------------------------------------------------------------- resolution
@@ -526,10 +537,16 @@ def resolve(spec: Any, model: Model, response: Any, n: Sequence[int], shift: Seq
         _warn(f"symmetry not used: {exc}; the full grid is computed")
         return None, None, str(exc)
     if not check.ok:
+        hint = ""
+        if group.magnetization is None and not model.has_spin and not (isinstance(spec, Structure)
+                                                                       and spec.magnetization is not None):
+            hint = (" — the model has no spin operator to take a magnetisation from: for a magnet give it "
+                    "(Structure(magnetization=...), [mesh.symmetry] magnetization)")
         _warn(f"symmetry not used: model '{model.name}' breaks the magnetic point group {group.label} "
-              f"(max |ε(gk) − ε(k)| = {check.energy_error:.2g} × bandwidth, response integrand "
-              f"{check.integrand_error:.2g} relative, tolerance {check.tolerance:g}); the full grid is computed")
-        return None, check, "model breaks the symmetry"
+              f"(max |ε(gk) − ε(k)| = {check.energy_error:.2g} × bandwidth = {check.energy_error * check.bandwidth:.2g}"
+              f" eV, response integrand {check.integrand_error:.2g} relative, tolerance {check.tolerance:g}){hint}; "
+              "the full grid is computed")
+        return None, check, f"model breaks the magnetic point group {group.label}"
     return group, check, ""
 
 
@@ -540,18 +557,25 @@ def _warn(message: str) -> None:
 def symmetrized_model(model: Model, group: MagneticGroup) -> Model:
     """A copy of ``model`` made exactly invariant under ``group``: H_s(k) = (1/|G|) Σ_g D_g† H(g k) D_g (complex
     conjugated for anti-unitary g), with each representation D_g found numerically from H (k-independent:
-    Wannier functions centred on atoms at fixed points, e.g. one atom per cell).
+    Wannier functions centred on atoms at fixed points, e.g. one atom per cell).  A k-dependent spin ``spin_k``
+    is averaged alike, S^m_s(k) = (1/|G|) Σ_g [D_g† Σ_l R̃_lm S^l(g k) D_g] (conjugated for anti-unitary g;
+    R̃ = ±det(R) R, − with time reversal), so that it transforms as an axial, T-odd vector.
 
     For models whose file carries small numerical asymmetry (Fe_tb.dat: ~2e-6 eV) and for tests; each k costs
-    |G| evaluations.  Tight-binding part only: ValueError for a model with position matrix elements.
+    |G| evaluations.  Tight-binding part only: ValueError for a model with position matrix elements or an
+    ab-initio spin current (``spin_current``, a native Wannier90 run: its Wannier functions are not atom-centred).
     """
     if model.position is not None:
         raise ValueError("symmetrized_model needs a model without position matrix elements (use_position=False)")
+    if model.spin_current is not None:
+        raise ValueError("symmetrized_model cannot average an ab-initio spin current (Model.spin_current, Qiao et "
+                         "al.); use the irreducible wedge on the model as it is (mesh.grid(n, symmetry=...))")
     dim = model.dim
     reps = [representation(model, op) for op in group.operations]
     maps = [op.k_map[:dim, :dim] for op in group.operations]
     anti = [op.time_reversal for op in group.operations]
-    h0, g0 = model.h, model.dh
+    axial = [_spin_rotation(op) for op in group.operations]
+    h0, g0, s0 = model.hamiltonian, model.dh, model.spin_k
 
     def hamiltonian(k: np.ndarray) -> np.ndarray:
         acc = 0
@@ -568,30 +592,50 @@ def symmetrized_model(model: Model, group: MagneticGroup) -> Model:
             acc = acc + (g.conj() if t else g)
         return acc / len(reps)
 
+    def spin_k(k: np.ndarray) -> np.ndarray:
+        acc = 0
+        for d, m, t, rot in zip(reps, maps, anti, axial, strict=True):
+            s = d.conj().T @ np.einsum("lm,lkij->mkij", rot, np.asarray(s0(k @ m.T))) @ d
+            acc = acc + (s.conj() if t else s)
+        return acc / len(reps)
+
     from dataclasses import replace
 
-    return replace(model, hamiltonian=hamiltonian, gradient=gradient, name=f"{model.name} (symmetrised {group.label})",
-                   info={**model.info, "symmetrised": group.label})
+    return replace(model, hamiltonian=hamiltonian, gradient=gradient, spin_k=None if s0 is None else spin_k,
+                   name=f"{model.name} (symmetrised {group.label})", info={**model.info, "symmetrised": group.label})
+
+
+def _spin_rotation(op: Operation) -> np.ndarray:
+    """R̃ with D s^m(k) D† = Σ_l R̃_lm s^l(g k) (s(k)* on the left for anti-unitary g): det(R) R, negated with T."""
+    return op.rotation * np.linalg.det(op.rotation) * (-1 if op.time_reversal else 1)
 
 
 def representation(model: Model, op: Operation, samples: int = 3, seed: int = 3) -> np.ndarray:
-    """Unitary D with H(g k) = D H(k) D† (anti-unitary g: D H(k)* D†), by least squares over random k."""
+    """Unitary D with H(g k) = D H(k) D† (anti-unitary g: D H(k)* D†), by least squares over random k; with a spin
+    operator also D s^m(k) D† = Σ_l R̃_lm s^l(g k) (constant ``spin`` or k-dependent ``spin_k``, at the same k)."""
     rng = np.random.default_rng(seed)
     dim, n = model.dim, model.nbands
     k = rng.random((samples, dim)) @ model.reciprocal
+    kg = k @ op.k_map[:dim, :dim].T
     h = model.h(k)
-    hg = model.h(k @ op.k_map[:dim, :dim].T)
+    hg = model.h(kg)
     if op.time_reversal:
         h = h.conj()
     eye = np.eye(n)
     # D h − hg D = 0 with vec(A D B) = (A ⊗ Bᵀ) vec(D) for row-major vec(D) = D.ravel()
     rows = [np.kron(eye, hk.T) - np.kron(hgk, eye) for hk, hgk in zip(h, hg, strict=True)]
-    if model.spin is not None:  # spin covariance, enforced strongly: D s_m D† = ±Σ_l R̃_lm s_l (R̃ = det(R) R)
-        rot = op.rotation * np.linalg.det(op.rotation) * (-1 if op.time_reversal else 1)
-        s = model.spin.conj() if op.time_reversal else model.spin
-        weight = 1e6 * float(np.abs(h).max()) / max(float(np.abs(model.spin).max()), 1e-300)
-        rows += [weight * (np.kron(eye, s[m].T) - np.kron(np.einsum("l,lij->ij", rot[:, m], model.spin), eye))
-                 for m in range(3)]
+    if model.has_spin:  # spin covariance, enforced strongly
+        rot = _spin_rotation(op)
+        if model.spin is not None:
+            pairs = [(model.spin, model.spin)]
+        else:  # (3, N, n, n) at k and at g k → one pair per sample k
+            pairs = list(zip(model.spin_at(k).swapaxes(0, 1), model.spin_at(kg).swapaxes(0, 1), strict=True))
+        scale = max(float(np.abs(pairs[0][0]).max()), 1e-300)
+        weight = 1e6 * float(np.abs(h).max()) / scale
+        for s_k, s_g in pairs:
+            s = s_k.conj() if op.time_reversal else s_k
+            rows += [weight * (np.kron(eye, s[m].T) - np.kron(np.einsum("l,lij->ij", rot[:, m], s_g), eye))
+                     for m in range(3)]
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(1):  # (n² unknowns: a single thread is fastest on a busy machine)
@@ -636,7 +680,8 @@ class SymmetricGrid(Mesh):
         grid = resolve_mesh(self.grid, model)
         group, check, reason = resolve(self.symmetry, model, response, grid.n, grid.shift, self.tol)
         if group is None:
-            return FullGrid(grid.n, grid.shift, f"not used: {reason}")
+            return FullGrid(grid.n, grid.shift, f"not used: {reason}",
+                            tuple(_check_attrs(check).items()) if check is not None else ())
         try:
             idx, star = irreducible_points(grid.n, grid.shift, model.reciprocal, group)
         except ValueError as exc:
@@ -650,9 +695,10 @@ class FullGrid(Grid):
     """The full grid, used when a requested symmetry could not be; ``note`` says why (also in the attrs)."""
 
     note: str = ""
+    details: tuple[tuple[str, Any], ...] = ()  # the measured asymmetry when the model broke the group
 
     def describe(self) -> dict[str, Any]:
-        return {**super().describe(), "symmetry": self.note}
+        return {**super().describe(), "symmetry": self.note, **dict(self.details)}
 
 
 class SymmetrizedMesh(Explicit):
@@ -687,10 +733,14 @@ class IrreducibleMesh(SymmetrizedMesh):
                "symmetry": "irreducible wedge + projector", **self.group.describe(),
                "symmetry_reduction": round(self.grid.size / self.size, 3)}
         if self.check is not None:
-            out |= {"symmetry_energy_error": self.check.energy_error,
-                    "symmetry_integrand_error": self.check.integrand_error,
-                    "symmetry_tolerance": self.check.tolerance}
+            out |= _check_attrs(self.check)
         return out
+
+
+def _check_attrs(check: Verification) -> dict[str, float]:
+    return {"symmetry_energy_error": check.energy_error,
+            "symmetry_energy_error_eV": check.energy_error * check.bandwidth,
+            "symmetry_integrand_error": check.integrand_error, "symmetry_tolerance": check.tolerance}
 
 
 def apply_projector(values: np.ndarray, response: Any, group: MagneticGroup, dim: int) -> np.ndarray:

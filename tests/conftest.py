@@ -39,6 +39,26 @@ def random_hermitian(rng: np.random.Generator, n: int, scale: float = 1.0, count
     return scale * (a + np.swapaxes(a.conj(), -1, -2)) / 2
 
 
+def smooth_model(h0: np.ndarray, ha: list[np.ndarray], ga: list[np.ndarray], spin: np.ndarray | None,
+                 reciprocal: np.ndarray | None = None, name: str = "random"):
+    """The smooth model ``H0 + Σ_a sin(k_a) H_a + Σ_a (1 − cos k_a) G_a`` with its exact gradient."""
+    import properspin as ps
+
+    n, dim = h0.shape[0], len(ha)
+
+    def h(k):
+        out = np.broadcast_to(h0, (len(k), n, n)).copy()
+        for a in range(dim):
+            out += np.sin(k[:, a])[:, None, None] * ha[a] + (1 - np.cos(k[:, a]))[:, None, None] * ga[a]
+        return out
+
+    def dh(k):
+        return np.stack([np.cos(k[:, a])[:, None, None] * ha[a] + np.sin(k[:, a])[:, None, None] * ga[a]
+                         for a in range(dim)])
+
+    return ps.Model(h, dh, spin, dim, reciprocal=reciprocal, name=name)
+
+
 def random_unitary(rng: np.random.Generator, n: int) -> np.ndarray:
     """Haar-random unitary (QR of a complex Gaussian matrix, phases fixed by R's diagonal)."""
     q, r = np.linalg.qr(rng.normal(size=(n, n)) + 1j * rng.normal(size=(n, n)))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -105,3 +106,73 @@ def test_cli_bands_and_slice(tmp_path):
     sl = xr.load_dataset(tmp_path / "map.nc")
     assert sl["occupied"].shape == (21, 21) and sl.attrs["normal"] == "z"
     assert main(["bands", str(cfg), "--slice", "q=x"]) == 2
+
+
+# ------------------------------------------------------------------------------------------ native Wannier90 runs
+W90 = Path(__file__).parents[1] / ".." / "shared" / "data" / "wannier90"
+needs_runs = pytest.mark.skipif(not ((W90 / "Pt" / "Pt.win").is_file() and (W90 / "Fe" / "Fe.win").is_file()),
+                                reason=f"real-data runs {W90}/Pt, {W90}/Fe absent (no ../shared/data)")
+
+
+def _one_point(model, response, k, fermi, tol=1e-6):
+    """The response summed at one k-point with weight 1 (T = 0): factor · Σ_{ε_m < E_F} Q_m(k)."""
+    return ps.conductivity(model, response, fermi=[fermi], mesh=ps.mesh.explicit(k[None], [1.0], periodic=True),
+                           degeneracy_tol=tol)
+
+
+@needs_runs
+def test_cli_bands_of_a_native_run(tmp_path):
+    """`properspin bands` on [model.wannier90_run]: fcc labels from Pt.win, E_F from the .win, the run file's
+    conventional_spin parameters (qiao, η) unless --method/--broadening say otherwise, PNG + netCDF; the coloured
+    values are the geometry functions at those k and, summed over occupied bands, the response at that k."""
+    from properspin.models import wannier90_run
+
+    cfg = tmp_path / "pt.toml"
+    cfg.write_text(f'[model.wannier90_run]\nseedname = "{W90 / "Pt" / "Pt"}"\n[calculation]\n'
+                   'responses = ["conventional_spin"]\ndegeneracy_tol = 1e-7\n'
+                   '[calculation.parameters.conventional_spin]\nmethod = "qiao"\nbroadening = 0.1\n')
+    assert main(["bands", str(cfg), "-Q", "conventional_spin", "-n", "10"]) == 0
+    assert (tmp_path / "pt_bands.png").stat().st_size > 10_000
+    ds = xr.load_dataset(tmp_path / "pt_bands.nc")
+    assert json.loads(ds.attrs["labels"]) == ["Γ", "X", "U|K", "Γ", "L", "W", "X"]
+    assert ds.attrs["fermi_eV"] == 18.3823 and ds.attrs["component"] == "z,x,y" and ds.attrs["kramers_pair_mean"] == 0
+    assert json.loads(ds.attrs["quantity_parameters"]) == {"method": "qiao", "broadening": 0.1, "eigval_max": math.inf}
+    pt = wannier90_run(W90 / "Pt" / "Pt")
+    k = np.stack([ds["kx"].values, ds["ky"].values, ds["kz"].values], axis=1)
+    g = geometry.band_geometry(pt, k, 1e-7)
+    qiao = geometry.conventional_spin_curvature(g, 0.1, "qiao")[2, 0, 1]
+    np.testing.assert_allclose(ds["value"].values, qiao, rtol=1e-9, atol=1e-9 * np.abs(qiao).max())
+    np.testing.assert_allclose(ds["energy"].values, g.energies, atol=1e-10)
+    resp = ps.responses.get("conventional_spin", method="qiao", broadening=0.1)
+    i = 7  # a generic point on Γ–X
+    one = _one_point(pt, resp, k[i], 18.3823, 1e-7).sel(spin="z", current="x", field="y").item()
+    occupied = ds["value"].values[i][ds["energy"].values[i] < 18.3823].sum()
+    assert one == pytest.approx(resp.factor(3) * occupied, rel=1e-10)
+    # --method simple --broadening 0.05 override the file; --kramers shows pair means
+    out = tmp_path / "simple.png"
+    assert main(["bands", str(cfg), "-Q", "conventional_spin", "--method", "simple", "--broadening", "0.05",
+                 "--kramers", "-n", "10", "-o", str(out)]) == 0
+    simple = xr.load_dataset(tmp_path / "simple.nc")
+    assert json.loads(simple.attrs["quantity_parameters"])["method"] == "simple"
+    per_band = geometry.conventional_spin_curvature(g, 0.05, "simple")[2, 0, 1]
+    pairs = per_band.reshape(len(k), -1, 2).mean(axis=2)
+    np.testing.assert_allclose(simple["value"].values[:, ::2], pairs, atol=1e-9 * np.abs(pairs).max())
+    np.testing.assert_allclose(simple["value"].values[:, 1::2], pairs, atol=1e-9 * np.abs(pairs).max())
+    assert main(["bands", str(cfg), "-Q", "berry", "--method", "qiao"]) == 2  # conventional_spin only
+
+
+@needs_runs
+def test_bands_berry_of_native_fe():
+    """bcc Fe: Γ–H–N–Γ–P–H|P–N from Fe.win; Ω^z per band summed over occupied bands is −σ_xy at that k."""
+    from properspin.models import wannier90_run
+
+    fe = wannier90_run(W90 / "Fe" / "Fe")
+    ds = bands.bands(fe, "berry", "z", fermi=12.6279, npoints=8)
+    assert json.loads(ds.attrs["labels"]) == ["Γ", "H", "N", "Γ", "P", "H|P", "N"]
+    k = np.stack([ds["kx"].values, ds["ky"].values, ds["kz"].values], axis=1)
+    i = 5
+    hall = _one_point(fe, "charge", k[i], 12.6279).sel(current="x", field="y").item()
+    occupied = ds["value"].values[i][ds["energy"].values[i] < 12.6279].sum()
+    assert occupied != 0 and hall == pytest.approx(-ps.responses.get("charge").factor(3) * occupied, rel=1e-9)
+    with pytest.raises(ValueError, match="needs a spin operator.*Fe.spn not found"):
+        bands.bands(fe, "spin")

@@ -20,6 +20,8 @@ from properspin.models import TightBinding
 from properspin.models.tight_binding import haldane
 from properspin.sweep import Sweep
 
+from .conftest import smooth_model
+
 PAULI = ps.PAULI
 
 
@@ -52,17 +54,7 @@ def random_lattice(n, seed, gap=3.0, spin=None, dim=2, pt=False):
     elif spin is None:
         spin = np.stack([_herm(rng, n) for _ in range(3)])
 
-    def h(k):
-        out = np.broadcast_to(h0, (len(k), n, n)).copy()
-        for a in range(dim):
-            out += np.sin(k[:, a])[:, None, None] * ha[a] + (1 - np.cos(k[:, a]))[:, None, None] * ga[a]
-        return out
-
-    def dh(k):
-        return np.stack([np.cos(k[:, a])[:, None, None] * ha[a] + np.sin(k[:, a])[:, None, None] * ga[a]
-                         for a in range(dim)])
-
-    return ps.Model(h, dh, spin, dim, reciprocal=2 * np.pi * np.eye(dim), name=f"random{seed}")
+    return smooth_model(h0, ha, ga, spin, 2 * np.pi * np.eye(dim), f"random{seed}")
 
 
 def kane_mele(t=1.0, lso=0.15, lr=0.1, lv=0.2):

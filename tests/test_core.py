@@ -9,7 +9,7 @@ import properspin as ps
 from properspin import geometry as geo
 from properspin import mesh, models
 
-from .conftest import random_hermitian, random_unitary
+from .conftest import random_hermitian, random_unitary, smooth_model
 
 RNG = np.random.default_rng(7)
 
@@ -24,20 +24,9 @@ def random_model(n, dim=2, periodic=False, rng=RNG, spin=None):
     ha = [random_hermitian(rng, n) for _ in range(dim)]
     ga = [random_hermitian(rng, n) for _ in range(dim)]
 
-    def h(k):
-        out = np.broadcast_to(h0, (len(k), n, n)).copy()
-        for a in range(dim):
-            out += np.sin(k[:, a])[:, None, None] * ha[a] + (1 - np.cos(k[:, a]))[:, None, None] * ga[a]
-        return out
-
-    def dh(k):
-        return np.stack([np.cos(k[:, a])[:, None, None] * ha[a] + np.sin(k[:, a])[:, None, None] * ga[a]
-                         for a in range(dim)])
-
     if spin is None:
         spin = np.stack([random_hermitian(rng, n) for _ in range(3)])
-    rec = 2 * np.pi * np.eye(dim) if periodic else None
-    return ps.Model(h, dh, spin, dim, reciprocal=rec, name="random")
+    return smooth_model(h0, ha, ga, spin, 2 * np.pi * np.eye(dim) if periodic else None)
 
 
 # ---------------------------------------------------------------------------- quantisation

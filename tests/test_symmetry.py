@@ -25,6 +25,11 @@ FCC = 3.6963 * BOHR_ANGSTROM * np.array([[-1.0, 0.0, 1.0], [0.0, 1.0, 1.0], [-1.
 
 def pt_like(vpps: float = 1.2, vppp: float = -0.3, soc: float = 0.6) -> ps.Model:
     """fcc p-orbital Slater–Koster model with atomic spin–orbit λ L·s (Oh × time reversal, Kramers-degenerate)."""
+    return pt_like_tb(vpps, vppp, soc).to_model()
+
+
+def pt_like_tb(vpps: float = 1.2, vppp: float = -0.3, soc: float = 0.6) -> TightBinding:
+    """The hopping list of :func:`pt_like` (spinors interleaved ↑↓, one atom at the origin of :data:`FCC`)."""
     tb = TightBinding(FCC, np.zeros((6, 3)), spin="interleaved", name="pt-like p model",
                       parameters={"Vpps": vpps, "Vppp": vppp, "soc": soc})
     eps = np.zeros((3, 3, 3))
@@ -46,7 +51,7 @@ def pt_like(vpps: float = 1.2, vppp: float = -0.3, soc: float = 0.6) -> ps.Model
             t = vpps * np.outer(u, u) + vppp * (np.eye(3) - np.outer(u, u))
             tb.add_block(np.kron(t, np.eye(2)), r)
     assert len(seen) == 6  # 12 nearest neighbours = 6 pairs ±R
-    return tb.to_model()
+    return tb
 
 
 PT_STRUCTURE = sy.Structure(FCC, [[0, 0, 0]], ["Pt"])

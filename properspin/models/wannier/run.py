@@ -234,6 +234,8 @@ class Wannier90Run:
             "num_valence_bands": self.options.get("num_valence_bands"),
             "spin_operator": self.files.get("spn") or self.options.get("spin_note") or "none",
             "qiao_spin_current": self.shc_R is not None,
+            "spin_current_tol_eV": self.options.get("spin_current_tol", QIAO_D_TOL),
+            "qiao_ill_conditioned_pairs": self.options.get("qiao_ill_conditioned_pairs", 0),
             "lattice_angstrom": chk.real_lattice.tolist(),
             "wannier_centres_angstrom": np.round(chk.wannier_centres, 8).tolist(),
             "wannier_spreads_angstrom2": np.round(chk.wannier_spreads, 8).tolist(),
@@ -269,6 +271,8 @@ class Wannier90Run:
         params = {"seedname": self.seedname, "use_ws_distance": self.ws_table is not None,
                   "scissors_shift_eV": self.options.get("scissors_shift", 0.0),
                   "num_valence_bands": self.options.get("num_valence_bands")}
+        if self.shc_R is not None:
+            params["spin_current_tol_eV"] = self.options.get("spin_current_tol", QIAO_D_TOL)
         model = wh.to_model(use_position=True, name=f"wannier90_run:{Path(self.seedname).name}",
                             parameters=params, info=info)
         lat = self.chk.real_lattice
@@ -283,8 +287,12 @@ class Wannier90Run:
             sums = WannierSums(rvec @ lat, blocks, lattice=lat)  # one phase computation for S, SH, SR, SHR
             spin_k = sums.function("s")
             if self.shc_R is not None:
-                spin_current = QiaoSpinCurrent(sums)
+                spin_current = QiaoSpinCurrent(sums, self.options.get("spin_current_tol", QIAO_D_TOL))
         return replace(model, spin_k=spin_k, spin_current=spin_current)
+
+
+#: postw90's and WannierBerri's threshold (eV) below which D_nm = v_nm/(ε_m − ε_n) of the Qiao spin current is 0
+QIAO_D_TOL = 1e-7
 
 
 class QiaoSpinCurrent:
@@ -298,7 +306,7 @@ class QiaoSpinCurrent:
     (see docs/wannier90-native.md), which a broadening η of the final sum does not cure.
     """
 
-    def __init__(self, sums: WannierSums, d_tol: float = 1e-7) -> None:
+    def __init__(self, sums: WannierSums, d_tol: float = QIAO_D_TOL) -> None:
         self.sums, self.d_tol = sums, d_tol  # the Fourier sums "s", "sh", "sr", "shr" (Wannier gauge)
 
     def __call__(self, k: Array, energies: Array, u: Array, dh_bar: Array, tol: float) -> Array:
@@ -333,6 +341,7 @@ def read_wannier90_run(
     spin_current: bool | str = "auto",
     scissors_shift: float | None = None,
     num_valence_bands: int | None = None,
+    spin_current_tol: float = QIAO_D_TOL,
 ) -> Wannier90Run:
     """Read ``seedname.win``, ``.chk`` (or ``.chk.fmt``), ``.eig``, ``.mmn`` and ``.spn`` and build the operators.
 
@@ -350,7 +359,15 @@ def read_wannier90_run(
     scissors_shift, num_valence_bands
         Rigid shift (eV) of the bands above the first ``num_valence_bands`` (postw90's scissors, applied to H
         and to the ab-initio H_o of the spin current); ``None``: the ``.win`` values.
+    spin_current_tol
+        eV: D_nm = v_nm/(ε_m − ε_n) of the Qiao spin current is 0 where |ε_m − ε_n| is below it (default 1e-7,
+        postw90's and WannierBerri's).  At the ab-initio k-points the bands are degenerate only to the precision
+        of the run (Pt: Kramers pairs split by up to 9e-6 eV) and 1e-7 lets D ~ v/1e-6 through: on a grid that
+        contains those k-points the result breaks the crystal symmetry (docs/wannier90-native.md); 1e-5 cures it.
     """
+    tol = float(spin_current_tol)
+    if not np.isfinite(tol) or tol <= 0:
+        raise ValueError(f"spin_current_tol must be a positive number of eV, got {spin_current_tol!r}")
     seed = str(seedname)
     files: dict[str, str] = {}
     win_path = find_file(seed, ".win", "the run's input file")
@@ -419,9 +436,37 @@ def read_wannier90_run(
         table = ws_distance_table(chk.real_lattice, chk.mp_grid, irvec, chk.wannier_centres,
                                   settings["ws_distance_tol"], tuple(settings["ws_search_size"]))
     options = {"scissors_shift": shift if scissors else 0.0, "num_valence_bands": nvb if scissors else None,
-               "spin_note": spin_note}
+               "spin_note": spin_note, "spin_current_tol": tol}
+    if shc_r is not None:
+        options["qiao_ill_conditioned_pairs"] = _qiao_conditioning(ops["H"], tol, seed)
     return Wannier90Run(seed, win, chk, eig, files, irvec, ndegen, ham_r, pos_r, spin_r, shc_r, table, shells,
                         settings, options)
+
+
+#: Band splittings (eV) at the ab-initio k-points above the D threshold but below this make the Qiao construction
+#: ill-conditioned (D = v/Δ with Δ a remnant of a degeneracy: Pt's Kramers pairs split by 1–9 µeV).
+QIAO_NEAR_DEGENERATE = 1e-5
+
+
+def _qiao_conditioning(ham_q: Array, tol: float, seed: str) -> int:
+    """Count band pairs at the ab-initio k-points split by ``tol ≤ Δ < QIAO_NEAR_DEGENERATE``, and warn: on any
+    grid containing those k-points their D = v/Δ dominates the Qiao spin current (docs/wannier90-native.md)."""
+    import warnings
+
+    gaps = np.diff(np.linalg.eigvalsh(ham_q), axis=1)
+    count = int(np.count_nonzero((gaps >= tol) & (gaps < QIAO_NEAR_DEGENERATE)))
+    if count:
+        warnings.warn(
+            f"{seed}: {count} band pairs at the ab-initio k-points are split by {tol:g} eV ≤ Δ < "
+            f"{QIAO_NEAR_DEGENERATE:g} eV (remnants of degeneracies): with spin_current_tol = {tol:g} eV the Qiao "
+            "spin current is ill-conditioned on every k-grid containing those points (Pt: 20³ σ^z_xy 2114 instead "
+            f"of 2204 (ħ/e) S/cm, forbidden components 0.22 of it). Use spin_current_tol ≥ {QIAO_NEAR_DEGENERATE:g} "
+            "eV unless you need postw90's numbers (docs/wannier90-native.md)", QiaoConditioningWarning, stacklevel=3)
+    return count
+
+
+class QiaoConditioningWarning(UserWarning):
+    """The Qiao spin current of a Wannier90 run is ill-conditioned at its D threshold (near-degenerate pairs)."""
 
 
 def wannier90_run(seedname: PathLike, **options: Any) -> Model:

@@ -1,0 +1,23 @@
+"""Running a peer code (WannierBerri) in its own interpreter: the benchmark scripts call themselves there with
+``--wb-worker SPEC`` and read back one ``WBRESULT {json}`` line.  One BLAS/OpenMP/numba thread, as properspin's
+serial runs."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+ONE_THREAD = {k: "1" for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")}
+
+
+def run_worker(python: str, script: str, spec: dict) -> dict:
+    """``python script --wb-worker SPEC`` → the dict of its ``WBRESULT`` line (exit with its output on failure)."""
+    env = {**os.environ, **ONE_THREAD, "PYTHONWARNINGS": "ignore"}
+    out = subprocess.run([python, script, "--wb-worker", json.dumps(spec)], capture_output=True, text=True, env=env)
+    line = [s for s in out.stdout.splitlines() if s.startswith("WBRESULT ")]
+    if out.returncode or not line:
+        sys.stderr.write(out.stdout[-3000:] + out.stderr[-3000:])
+        raise SystemExit(f"WannierBerri worker failed (exit {out.returncode})")
+    return json.loads(line[-1][len("WBRESULT "):])
