@@ -25,8 +25,8 @@ from properspin import geometry as geo
 from properspin import mesh, models, responses
 from properspin.models.tight_binding import qwz_lattice
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from test_conserved import kane_mele, random_lattice  # noqa: E402  (the test models, same seeds)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.test_conserved import kane_mele, random_lattice  # noqa: E402  (the test models, same seeds)
 
 
 # ---------------------------------------------------------------------------------------------- models
