@@ -1,9 +1,10 @@
 """Eq. (2) against the definition (issue 12): the table of docs/physics.md, "Eq. (2) against the definition".
 
-For lattice insulators, with E_F mid-gap, prints the conventional spin Hall conductivity, Eq. (1)–(2) as main
-computes it (``proper_spin``: degenerate pairs dropped), Eq. (2) in the block-trace form of conventions §3
-(implemented here, since main does not have it yet) and with a 1 meV exchange regulator where the bands are
-Kramers-degenerate, and the two regulator-free routes from the definition 𝒥 = d(rs)/dt (``conserved_spin_kubo``,
+For lattice insulators, with E_F mid-gap, prints the conventional spin Hall conductivity, Eq. (1)–(2) with
+degenerate pairs dropped (``proper_spin``, ``degenerate="exclude"``), Eq. (2) in the block-trace form of
+conventions §3 (``proper_spin``'s default) next to an independent implementation of it written here (pairwise
+blocks, numpy only: the two must agree), with a 1 meV exchange regulator where the bands are Kramers-degenerate,
+and the two regulator-free routes from the definition 𝒥 = d(rs)/dt (``conserved_spin_kubo``,
 ``conserved_spin_streda``), each at two meshes to show convergence.  2D in e/8π (σ^z_yx), 3D in (ħ/2e) S/m (σ^y_zx).
 
 Usage: ``python benchmarks/bench_conserved_definition.py [--quick]``.
@@ -24,8 +25,8 @@ from properspin import geometry as geo
 from properspin import mesh, models, responses
 from properspin.models.tight_binding import qwz_lattice
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from test_conserved import kane_mele, random_lattice  # noqa: E402  (the test models, same seeds)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.test_conserved import kane_mele, random_lattice  # noqa: E402  (the test models, same seeds)
 
 
 # ---------------------------------------------------------------------------------------------- models
@@ -110,7 +111,9 @@ def value(model, resp, ef, grid, comp):
 
 def row(label, model, grids, comp, regulators=(), fmt="{:.5g}"):
     ef, gap = mid_gap(model)
-    cols = {"conventional": "conventional_spin", "Eq.(2) main": "proper_spin", "Eq.(2) block-trace": BLOCK_TRACE,
+    cols = {"conventional": "conventional_spin",
+            "Eq.(2) exclude": responses.get("proper_spin", degenerate="exclude"),
+            "Eq.(2) block-trace": "proper_spin", "block-trace (here)": BLOCK_TRACE,
             "definition Kubo": "conserved_spin_kubo", "definition Středa": "conserved_spin_streda"}
     t0 = time.perf_counter()
     out = {}
@@ -124,6 +127,8 @@ def row(label, model, grids, comp, regulators=(), fmt="{:.5g}"):
     print(f"\n{label}: E_F = {ef:.4f} eV (gap {gap:.3f} eV), grids {grids}, {time.perf_counter() - t0:.1f} s")
     for name, vals in out.items():
         print(f"  {name:24s} " + "  ".join(fmt.format(x) for x in vals))
+    bt, here = np.array(out["Eq.(2) block-trace"]), np.array(out["block-trace (here)"])
+    print(f"  {'|package − here| (BT)':24s} {np.abs(bt - here).max():.1e}")
     kubo, streda = out["definition Kubo"][-1], out["definition Středa"][-1]
     if abs(kubo) > 1e-10:
         print(f"  {'|Kubo − Středa|/|Kubo|':24s} {abs(kubo - streda) / abs(kubo):.2e}")

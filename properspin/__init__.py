@@ -10,13 +10,19 @@ __version__ = "0.1.0"
 
 from . import geometry, mesh, models, responses, results, units  # noqa: E402
 from .adaptive import adaptive_conductivity  # noqa: E402
-from .calculation import DegeneracyWarning, MetallicFermiWarning, conductivity  # noqa: E402
+from .calculation import (  # noqa: E402
+    DegeneracyWarning,
+    MetallicFermiWarning,
+    UnresolvedDegeneracyWarning,
+    conductivity,
+)
 from .engine import Engine  # noqa: E402
 from .filling import carrier_density, fermi_level  # noqa: E402
 from .model import PAULI, SPIN_HALF, Model  # noqa: E402
 
 __all__ = [
-    "DegeneracyWarning", "Engine", "MetallicFermiWarning", "Model", "PAULI", "SPIN_HALF", "__version__",
+    "DegeneracyWarning", "Engine", "MetallicFermiWarning", "Model", "PAULI", "SPIN_HALF",
+    "UnresolvedDegeneracyWarning", "__version__",
     "adaptive_conductivity", "carrier_density", "conductivity", "fermi_level",
     "geometry", "mesh", "models", "responses", "results", "units",
 ]

@@ -12,6 +12,13 @@ integrand is 20 times the grid average), replaces each flagged point by a ``refi
 it with weights ``w/refine^d``, and repeats on the new points up to ``max_iterations`` times (always
 against the base-grid mean).  The result is :func:`~properspin.conductivity` on the explicit mesh of
 unflagged and refined points.
+
+For the occupied–occupied part of the proper spin current of a metal (conventions §3) the size of the integrand
+is the wrong guide: near an avoided crossing inside the Fermi sea it has a core of height ∝ 1/Δ² and radius
+∝ Δ/v that nearly cancels against its surroundings.  ``gap=Δ₀`` flags, besides the integrand's peaks, every
+point whose smallest gap between two bands that are both occupied for some requested E_F (both ≤ max E_F; pairs
+inside a degenerate block excluded) is below ``Δ₀`` on the base grid and below ``Δ₀/refine^i`` in round i, so
+that each round resolves cores ``refine`` times smaller.
 """
 
 from __future__ import annotations
@@ -27,7 +34,7 @@ from . import mesh as meshes
 from . import responses
 from .calculation import conductivity
 from .chunk import states
-from .conventions import DEGENERACY_TOL
+from .conventions import DEGENERACY_TOL, new_block
 from .engine import default_chunk_size
 from .model import Model
 from .results import make_result
@@ -35,21 +42,31 @@ from .results import make_result
 
 def _scan(
     model: Model, resp: responses.Response, k: np.ndarray, w: np.ndarray, fermi: np.ndarray, tol: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """Per point ``max |I_k|`` (N,) and the T = 0 sum ``Σ_k w_k I_k`` (nfermi, ncomp), streamed in chunks.
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per point ``max |I_k|`` (N,), the T = 0 sum ``Σ_k w_k I_k`` (nfermi, ncomp) and the smallest
+    occupied–occupied gap (N,) (:func:`occupied_gap`), streamed in chunks.
 
     ``I_k = factor · Σ_m θ(E_F − ε_mk) Q_mk`` is the integrand in result units per unit weight; ``Q`` comes from
     the numpy chunk path (:func:`properspin.chunk.states`).
     """
-    scores, total = [], 0.0
+    scores, gaps, total = [], [], 0.0
     step = default_chunk_size(model.nbands)
     for start in range(0, len(k), step):
         g, q = states(model, resp, k[start : start + step], tol)  # q: (ncomp, N, n)
         occ = (g.energies[None, :, :] <= fermi[:, None, None]).astype(float)  # (nfermi, N, n)
         integrand = resp.factor(model.dim) * np.einsum("fkm,ckm->kfc", occ, q)
         scores.append(np.abs(integrand).max(axis=(1, 2)))
+        gaps.append(occupied_gap(g.energies, float(fermi.max()), tol))
         total = total + np.einsum("k,kfc->fc", w[start : start + step], integrand)
-    return np.concatenate(scores), np.asarray(total)
+    return np.concatenate(scores), np.asarray(total), np.concatenate(gaps)
+
+
+def occupied_gap(energies: np.ndarray, fermi_max: float, tol: float) -> np.ndarray:
+    """Smallest gap ε_{m+1} − ε_m (≥ ``tol``: degenerate blocks excluded) between consecutive bands both
+    ≤ ``fermi_max``, per k-point (N,); ``inf`` where there is none."""
+    d = np.diff(energies, axis=1)
+    ok = (energies[:, 1:] <= fermi_max) & new_block(d, tol)
+    return np.where(ok, d, np.inf).min(axis=1, initial=np.inf)
 
 
 def _dilate(flag: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
@@ -95,6 +112,7 @@ def adaptive_conductivity(
     threshold: float = 20.0,
     max_iterations: int = 1,
     neighbours: bool = True,
+    gap: float | None = None,
     symmetry: Any = None,
     **kwargs: Any,
 ) -> xr.DataArray:
@@ -114,8 +132,12 @@ def adaptive_conductivity(
     max_iterations
         Refinement rounds; later rounds refine the newly added points that still exceed the threshold.
     neighbours
-        Also refine the grid neighbours of each flagged base point (the peak's tails: the junction of a
-        refined and an unrefined cell is where the mixed rule loses accuracy).
+        Also refine the grid neighbours of each base point flagged by ``threshold`` (the peak's tails: the
+        junction of a refined and an unrefined cell is where the mixed rule loses accuracy).
+    gap
+        Also flag by the smallest occupied–occupied gap (eV): points whose gap between two bands both below the
+        highest Fermi energy is below ``gap`` (``gap/refine^i`` in round i), besides those above ``threshold``
+        (``threshold=math.inf`` leaves the gap alone).
     symmetry
         As for ``mesh.grid(n, symmetry=...)`` (:mod:`properspin.symmetry`): the base grid is reduced to its
         irreducible wedge, whole stars are refined together, and the result is projected on the symmetry-allowed
@@ -134,10 +156,13 @@ def adaptive_conductivity(
         raise ValueError("adaptive refinement needs a periodic properspin.Model (mesh.grid)")
     if isinstance(refine, bool) or int(refine) != refine or refine < 2:
         raise ValueError(f"refine must be an integer ≥ 2, got {refine!r}")
-    if not math.isfinite(threshold) or threshold <= 0:
-        raise ValueError(f"threshold must be a positive number (relative to the mean), got {threshold!r}")
+    if math.isnan(threshold) or threshold <= 0 or (math.isinf(threshold) and gap is None):
+        raise ValueError(f"threshold must be a positive number (relative to the mean; inf only with gap=), "
+                         f"got {threshold!r}")
     if isinstance(max_iterations, bool) or int(max_iterations) != max_iterations or max_iterations < 1:
         raise ValueError(f"max_iterations must be a positive integer, got {max_iterations!r}")
+    if gap is not None and (isinstance(gap, bool) or not math.isfinite(gap) or gap <= 0):
+        raise ValueError(f"gap must be a positive energy in eV (or None), got {gap!r}")
     resp = responses.get(response)
     if resp.grand:
         raise ValueError(f"adaptive refinement does not support {resp.name!r} (a grand-potential-weighted response); "
@@ -154,7 +179,7 @@ def adaptive_conductivity(
     step = model.reciprocal / np.asarray(grid.n)[:, None]  # rows: grid step along each b_a
     tol = float(kwargs.get("degeneracy_tol", DEGENERACY_TOL))
 
-    score, unrefined = _scan(model, resp, k, w, fermi_arr, tol)
+    score, unrefined, min_gap = _scan(model, resp, k, w, fermi_arr, tol)
     if group is not None:
         from .symmetry import apply_projector
 
@@ -167,9 +192,11 @@ def adaptive_conductivity(
     refined_base = 0
     for it in range(int(max_iterations)):
         flag = score > cut
+        if it == 0 and neighbours:  # the peaks' tails; the gap criterion flags cores itself
+            flag = _dilate_stars(flag, base, model) if group is not None else _dilate(flag, grid.n)
+        if gap is not None:
+            flag |= min_gap < gap / refine**it
         if it == 0:
-            if neighbours:
-                flag = _dilate_stars(flag, base, model) if group is not None else _dilate(flag, grid.n)
             refined_base = int(flag.sum())
         keep_k.append(k[~flag])
         keep_w.append(w[~flag])
@@ -180,7 +207,7 @@ def adaptive_conductivity(
                             f"adaptive_conductivity refinement {it + 1}")
         k, w = _subgrid(k[flag], w[flag], step / refine**it, int(refine))
         if it + 1 < max_iterations:
-            score = _scan(model, resp, k, w, fermi_arr, tol)[0]
+            score, _, min_gap = _scan(model, resp, k, w, fermi_arr, tol)
     keep_k.append(k)
     keep_w.append(w)
     if group is not None:
@@ -197,6 +224,8 @@ def adaptive_conductivity(
         "adaptive_base_grid": str(list(grid.n)),
         "adaptive_refine": int(refine),
         "adaptive_threshold": float(threshold),
+        "adaptive_criterion": "integrand" if gap is None else "integrand+occupied_gap",
+        "adaptive_gap_eV": float(gap) if gap is not None else 0.0,
         "adaptive_iterations": int(max_iterations),
         "adaptive_refined_points": refined_base,
         "adaptive_total_points": mesh.size,

@@ -80,7 +80,9 @@ def conductivity(
         conventional spin current, 1/(Δ² + η²), as Wannier90/WannierTools; 0 is the clean limit (only
         conventional/torque-dipole have it).  ``None`` keeps the response's own value.
     degeneracy_tol
-        Band pairs closer than this (eV) are excluded; contributing ones are reported (conventions §3).
+        Bands closer than this (eV) form a degenerate block: the spin responses use the block-trace form of
+        Eq. (2) there (the response parameter ``degenerate`` chooses, conventions §3), pairs inside a block
+        are excluded from every energy denominator, and the k-points where it matters are counted.
     engine
         Chunking/executor settings (:class:`~properspin.engine.Engine`).
 
@@ -115,6 +117,9 @@ def conductivity(
     mesh = meshes.resolve(mesh, model, resp)
     meshes.check_cutoff(mesh, model, fermi_in)
     check_precision(model, mesh, float(degeneracy_tol))
+    isolated = None
+    if resp.kind == "spin" and resp.uses_diagonal_spin and model.dim == 2:
+        isolated = meshes.isolated_degeneracies(mesh, model, float(fermi_in.max()), degeneracy_tol)
     engine = engine or Engine(chunk_size=default_chunk_size(model.nbands))
 
     order = np.argsort(fermi_in)
@@ -154,8 +159,15 @@ def conductivity(
         **engine.describe(),
         **gap_attrs,
     }
-    if total.degenerate_kpoints:
+    treatment = resp.params.get("degenerate")
+    if treatment is not None:
+        attrs["degenerate_treatment"] = _TREATMENTS[treatment]
+    if total.degenerate_kpoints and treatment == "exclude":
         _warn_degenerate(resp.name, total, mesh.size, degeneracy_tol)
+    if isolated is not None:
+        attrs["isolated_degeneracies"] = isolated
+        if isolated:
+            _warn_isolated(resp.name, isolated)
     coords: dict[str, Any] = {"fermi": fermi_in, **comp}
     if np.ndim(temperature) == 0:
         values = values[0]
@@ -221,6 +233,17 @@ def _outside_gaps(model: Model, mesh: meshes.Mesh, name: str, fermi: np.ndarray,
     return values, {"fermi_in_gap": (~inside).astype(int).tolist(), "band_ranges_eV": ranges.tolist()}
 
 
+_TREATMENTS = {
+    "block_trace": "block_trace: Eq. (2) in block-trace form on bands degenerate within degeneracy_tol_eV "
+                   "(conventions §3); degenerate_kpoints counts the k-points where a block's spin is not ∝ 1",
+    "exclude": "exclude: Eq. (2) with pairs inside degeneracy_tol_eV dropped and s_nn of the eigensolver's basis "
+               "(gauge-dependent at the degenerate_kpoints)",
+    "regulated_limit": "regulated_limit: the λ → 0 limit of Eq. (2) for H + λ m̂·σ, m̂ = response parameter "
+                       "'regulator', as parts block_trace + projection Π(m̂) + intra_pair X(m̂) (conventions §3); "
+                       "the projection and intra_pair parts depend on the arbitrary direction m̂",
+}
+
+
 def _warn_degenerate(name: str, total, size: int, tol: float) -> None:
     import warnings
 
@@ -235,9 +258,29 @@ def _warn_degenerate(name: str, total, size: int, tol: float) -> None:
     )
 
 
+def _warn_isolated(name: str, found: list[dict[str, Any]]) -> None:
+    import warnings
+
+    where = "; ".join(f"bands {d['bands'][0]},{d['bands'][1]} at k = {tuple(round(x, 6) for x in d['k'])} "
+                      f"(E = {d['energy_eV']:.6g} eV, {'on' if d['on_mesh'] else 'not on'} the mesh)" for d in found)
+    warnings.warn(
+        f"{name}: isolated band touching(s) below the highest Fermi energy: {where}. In 2D such a point carries "
+        "a δ-function of pair Berry curvature that no mesh resolves; its contribution depends on how the touching "
+        "is resolved: the value computed omits it (as the block trace and any dephasing do), while an exchange "
+        "field m → 0 adds it (Rashba with m_z → 0⁺: −e/8π with both subbands occupied). Decide which you mean "
+        "(e.g. model.with_zeeman((0, 0, mz)) and a small-m scan); recorded in attrs['isolated_degeneracies'].",
+        UnresolvedDegeneracyWarning,
+        stacklevel=3,
+    )
+
+
 class MetallicFermiWarning(UserWarning):
     """A Fermi energy lies in a band, where an insulator-only response is not defined."""
 
 
 class DegeneracyWarning(UserWarning):
     """Near-degenerate bands made part of a spin response gauge-dependent (conventions §3)."""
+
+
+class UnresolvedDegeneracyWarning(DegeneracyWarning):
+    """An isolated band touching that the mesh does not resolve changes a spin response (conventions §3)."""

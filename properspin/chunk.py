@@ -81,7 +81,7 @@ def states(model: Model, response: Response, k: np.ndarray, degeneracy_tol: floa
 
     The response is ``factor · Σ_k w_k Σ_m f(ε_mk) Q_mk`` with the components flattened in C order.
     """
-    g = geo.band_geometry(model, k, degeneracy_tol, with_spin=response.needs_spin)
+    g = response.band_geometry(model, k, degeneracy_tol)
     q = response.formula(g, response.params)  # (*components, N, n)
     return g, q.reshape(-1, *g.energies.shape)
 

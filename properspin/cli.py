@@ -181,7 +181,9 @@ def _info(args: argparse.Namespace) -> int:
             items = value.items() if isinstance(value, dict) else [("", value)]
             say(f"  {key.removeprefix('model_')}: " + ", ".join(f"{k}={v}" for k, v in items))
     if a.get("degenerate_kpoints"):
-        say(f"degenerate:  {a['degenerate_kpoints']} k-points excluded, band pairs {a.get('degenerate_band_pairs')}")
+        how = str(a.get("degenerate_treatment", "exclude")).split(":")[0]
+        say(f"degenerate:  {a['degenerate_kpoints']} k-points with degenerate blocks ({how}), "
+            f"band pairs {a.get('degenerate_band_pairs')}")
     say(f"version:     properspin {a.get('properspin_version', '?')}    created: {a.get('created', '?')}")
     return 0
 

@@ -62,12 +62,7 @@ def _in_blocks(func, g: geo.BandGeometry, *args) -> np.ndarray:
     parts = []
     for a in range(0, nk, size):
         sl = slice(a, a + size)
-        sub = geo.BandGeometry(
-            g.energies[sl], g.velocity[:, sl], None if g.spin is None else g.spin[:, sl],
-            None if g.torque is None else g.torque[:, sl], g.degeneracy_tol,
-            None if g.wannier_curvature is None else g.wannier_curvature[:, sl], g.model,
-            None if g.k is None else g.k[sl])
-        parts.append(func(sub, *args))
+        parts.append(func(g.subset(np.arange(nk)[sl]), *args))
     return np.concatenate(parts, axis=-2)
 
 

@@ -6,6 +6,9 @@
   gauge-dependent when the spin restricted to the pair is not ∝ 1, i.e. when
   ``max_l (|s^l_mn| + |s^l_mm − s^l_nn|)`` (:func:`spin_split`) exceeds :data:`SPLIT_TOL`
   (:func:`gauge_dependent`); such pairs are counted and reported.
+* Degenerate blocks (conventions §3): consecutive bands (in ascending order) whose gap is excluded belong to
+  the same block (:func:`new_block` is False between them), so a block is a maximal chain of excluded gaps;
+  the block-trace form of Eq. (2) sums inside blocks and pairs bands of different blocks only.
 * The tolerances: :data:`DEGENERACY_TOL` (the default of ``degeneracy_tol``), :data:`SPLIT_TOL`,
   :data:`HERMITIAN_RTOL` (the Hermiticity test of H(k)).
 
@@ -36,6 +39,12 @@ def excluded(delta: Any, tol: Any) -> Any:
     The diagonal (Δ = 0) is always excluded for ``tol > 0``; a NaN gap is not excluded (it propagates).
     """
     return abs(delta) < tol
+
+
+def new_block(gap: Any, tol: Any) -> Any:
+    """Whether band m + 1 starts a new degenerate block, given the consecutive gap ``ε_{m+1} − ε_m ≥ 0``: the
+    gap is not excluded (:func:`excluded`)."""
+    return abs(gap) >= tol
 
 
 def spin_split(s_mn: Any, s_mm: Any, s_nn: Any) -> Any:

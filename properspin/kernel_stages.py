@@ -5,8 +5,12 @@ Each stage is the compiled counterpart of a numpy function:
 * :func:`_gaps`: ``g_mn = 1/(Δ_mn² + η²)``, 0 for excluded pairs (``BandGeometry.inverse_gap_squared``);
 * :func:`_rotate_stacked`, :func:`_velocity_plain`, :func:`_velocity_position`: the band-basis velocity
   ``V^a = U† ∂_a H U + i(ε_m − ε_n) Ā^a_mn`` (``geometry_from_eigenvectors``);
-* :func:`_spin_diagonal`: ``s^l_nn`` from the sparse orbital ``s^l`` (``BandGeometry.spin_diagonal``);
+* :func:`_spin_diagonal`: ``s^l_nn`` from the sparse orbital ``s^l`` (``BandGeometry.spin_diagonal``), or
+  :func:`_spin_dense` from a k-dependent spin ``S(k)`` (``Model.spin_k``: a Wannier90 run's ``.spn``);
 * :func:`_omega_sigma`: ``Ω^c_m`` and ``Σ^{c,l}_m`` of Eq. (2) (``berry_curvature``, ``proper_spin_curvature``);
+* :func:`_blocks`, :func:`_block_pairs`, :func:`_plain_pairs`, :func:`_sigma_from_pairs`: degenerate blocks, the
+  block-trace form of Eq. (2), its occupied–empty / occupied–occupied parts and the dephasing weight
+  (``block_trace_curvature``, ``spin_pair_terms``, ``occupation_parts``; conventions §3);
 * :func:`_wannier_curv`: ``(U† F^W_c U)_mm``, Wang et al. Eq. 27 (``geometry._wannier_curvature``);
 * :func:`_conventional`: ``Q^{l,i,j}_m`` with ``A^{li} = ½{S^l, V^i}`` (``conventional_spin_curvature``);
 * :func:`_degenerate`: gauge-dependent near-degenerate pairs (``degenerate_contributions``);
@@ -23,6 +27,13 @@ Details, with ``Δ_mn = ε_m − ε_n``, each pair m < n visited once (``Im(V^a_
 * Berry curvature ``Ω^c_m = −2 Σ_n Im(V^a_mn V^b_nm) g_mn`` (η = 0), plus for a Wannier model the curvature
   of the Wannier connection ``(U† F^W_c U)_mm``, ``F^W_c = ∂_a A_b − ∂_b A_a − i[A_a, A_b]``;
 * proper spin Berry curvature, Eq. (2): ``Σ^{c,l}_m = −2 Σ_n s^l_nn Im(V^a_mn V^b_nm) g_mn`` (η = 0);
+* block trace (conventions §3), at k-points with a degenerate block (consecutive bands whose gap is excluded,
+  ``conventions.new_block``; ``degenerate="block_trace"``): pair terms ``G^{c,l}_mn = −2 Im[R^a_mn (s_bd R^b)_nm]``
+  between different blocks, ``R^a_mn = i V^a_mn/(ε_n − ε_m)``, ``s_bd`` the spin projected on the blocks
+  (``s^l_mj`` inside a block from the sparse s or from S(k) U), each band an equal share of its block's sum;
+  elsewhere ``G_mn = −2 s_nn Im(V^a_mn V^b_nm) g_mn``.  With ``occupation_split`` or ``dephasing`` η the pairs
+  m < j are deposited as occupied–empty ``E_m += G_mj, E_j −= G_mj`` and occupied–occupied
+  ``O_j += w (G_mj + G_jm)``, ``w = Δ²/(Δ² + η²)`` (1 without dephasing), in one or two parts;
 * conventional (Kubo) term ``Q^{l,i,j}_m = Σ_n 2 Im(A^{li}_nm V^j_mn) g_mn``.  ``A`` is never formed: with
   ``P = S^l V^i = (s^l U)† (∂_i H U)`` (or ``(s^l U)† (U V^i)`` with a position term), ``A_nm = (P_nm +
   conj(P_mn))/2``, and the pair (n, m) contributes minus the (m, n) term.  When ``s^l = 1_orb ⊗ σ^l/2``
@@ -93,6 +104,7 @@ class _Block(NamedTuple):
     apos: np.ndarray  # (dim, nk, n, n) A^W_a, or (dim, 1, n, n) zeros without a position term
     curl: np.ndarray  # (nc, nk, n, n) ∂_a A_b − ∂_b A_a (charge with positions), else (nc, 1, n, n) zeros
     w: np.ndarray  # (nk,) weights
+    spin: np.ndarray  # (3, nk, n, n) S(k) of a model with Model.spin_k, else (3, 1, n, n) zeros
 
 
 class _Spin(NamedTuple):
@@ -114,6 +126,10 @@ class _Setup(NamedTuple):
     eta2: float  # η² of the conventional term
     split_tol: float  # conventions.SPLIT_TOL
     cyclic: np.ndarray  # (nc, 2) the cyclic pairs (a, b) → c of conventions.CYCLIC_PAIRS
+    block_trace: bool  # Σ in block-trace form where degenerate blocks exist (degenerate="block_trace")
+    split: bool  # occupied–empty and occupied–occupied parts of Σ (occupation_split)
+    deph2: float  # η² of the dephasing weight Δ²/(Δ² + η²) of occupied–occupied pairs (0: none)
+    dense_spin: bool  # the spin is the k-dependent S(k) of _Block.spin (Model.spin_k)
 
 
 class _Work(NamedTuple):
@@ -147,18 +163,28 @@ class _Work(NamedTuple):
     sd: np.ndarray  # (3, n) s^l_nn
     g: np.ndarray  # (n, n) 1/(Δ² + η²) (upper triangle), 0 when excluded: conventional term
     g0: np.ndarray  # (n, n) 1/Δ² (upper triangle), 0 when excluded: Ω and Σ
-    qs: np.ndarray  # (n, 3·nc) Ω^c (charge) or Σ^{c,l} at 3c + l
+    qs: np.ndarray  # (n, 3·nc) Ω^c (charge) or Σ^{c,l} at 3c + l (two such parts with occupation_split)
     qc: np.ndarray  # (n, 3·dim²) conventional (l, i, j)
     vals: np.ndarray  # (n, ncomp) the states' values at one k
     blas_int: np.ndarray  # (6,) int32: M, N, K, lda, ldb, ldc of a zgemm call (_gemm)
     blas_scalar: np.ndarray  # (2,) complex: alpha = 1, beta = 0
     blas_trans: np.ndarray  # (1,) uint8: "N"
+    sstack: np.ndarray  # (3n, n) S^l(k) stacked by rows (BLAS)
+    su: np.ndarray  # (3, n, n) S^l(k) U
+    su_rows: np.ndarray  # the same as (3n, n)
+    bstart: np.ndarray  # (n,) int: first band of band m's degenerate block
+    bend: np.ndarray  # (n,) int: one past its last band
+    sbd: np.ndarray  # (3, n, n) the spin inside the blocks (block-diagonal part of U† s U)
+    r: np.ndarray  # (dim, n, n) R^a between different blocks
+    pm: np.ndarray  # (dim, 3, n, n) (s_bd R^b) per b and l
+    gp: np.ndarray  # (n, n, 3·nc) pair terms G^{c,l}_mj
 
 
-def _workspace(n: int, dim: int, nh: int, nq: int) -> _Work:
+def _workspace(n: int, dim: int, nh: int, nq: int, parts: int = 1) -> _Work:
     c = np.complex128
     nc = len(conventions.CYCLIC_PAIRS[dim])
     wsh = np.zeros((3, n, n), c)
+    su = np.zeros((3, n, n), c)
     return _Work(
         np.empty((n, n), c), np.empty((n, n), c), np.empty((n, n), c), np.empty((n, n), c),
         np.zeros((dim, n, n), c), np.zeros((dim, n, n), c), wsh, wsh.reshape((3 * n, n)),
@@ -168,8 +194,10 @@ def _workspace(n: int, dim: int, nh: int, nq: int) -> _Work:
         np.empty((n, dim * n), c), np.empty((n, dim * n), c), np.empty((n, dim * n), c),
         np.empty((n, dim * n), c), np.empty((3 * n, dim * n), c), np.empty((3 * n, n), c),
         np.empty((3 * n, n), c), np.zeros((dim, n, n), c), np.zeros((3, n)), np.zeros((n, n)), np.zeros((n, n)),
-        np.zeros((n, 3 * nc)), np.zeros((n, 3 * dim * dim)), np.empty((n, nq)),
+        np.zeros((n, 3 * nc * parts)), np.zeros((n, 3 * dim * dim)), np.empty((n, nq)),
         np.zeros(6, np.int32), np.array([1.0, 0.0], c), np.array([ord("N")], np.uint8),
+        np.empty((3 * n, n), c), su, su.reshape((3 * n, n)), np.zeros(n, np.int64), np.zeros(n, np.int64),
+        np.zeros((3, n, n), c), np.zeros((dim, n, n), c), np.zeros((dim, 3, n, n), c), np.zeros((n, n, 3 * nc)),
     )
 
 # ------------------------------------------------------------------------------------------ compiled code
@@ -206,6 +234,7 @@ if njit is not None:
     _zgemm = _external_zgemm()
     # the rules of properspin.conventions, compiled (the tolerances themselves travel in _Setup)
     _excluded = _jit_inline(conventions.excluded)
+    _new_block = _jit_inline(conventions.new_block)
     _spin_split = _jit_inline(conventions.spin_split)
     _gauge_dependent = _jit_inline(conventions.gauge_dependent)
 
@@ -277,6 +306,8 @@ if njit is not None:
         mode = setup.mode
         need_conv = mode == _CONVENTIONAL or mode == _TORQUE_DIPOLE
         need_sd = mode == _PROPER or mode == _TORQUE_DIPOLE or setup.check_degeneracy
+        spin_mode = mode == _PROPER or mode == _TORQUE_DIPOLE
+        pair_terms = spin_mode and (setup.split or setup.deph2 > 0.0)  # occupation parts / dephasing
         blas = n >= _BLAS_MIN
         pairs = need_conv and 2 * spin.pairs.shape[1] == n  # s^l = 1 ⊗ σ^l/2: half-size products
         has_curl = mode == _CHARGE and setup.has_pos
@@ -291,17 +322,26 @@ if njit is not None:
             elif not _velocity_position(k, blk, work, need_conv, has_curl, blas, n):
                 out[0] = _BAD_POSITION  # A^W(k) not Hermitian: the numpy path takes over
                 return
-            if need_sd:
+            if setup.dense_spin and (need_sd or need_conv):
+                _spin_dense(k, blk, work, need_conv, blas, n)
+            elif need_sd:
                 _spin_diagonal(u, k, spin, work.sd, n)
-            if need_conv:
+            if need_conv and not setup.dense_spin:
                 _spin_rows(u, k, spin, work, pairs, blas, n)
-            if mode != _CONVENTIONAL:
+            blocks = spin_mode and setup.block_trace and _blocks(energies, k, setup.tol, work, n)
+            if blocks:  # block-trace form of Eq. (2) at this k-point
+                _block_pairs(energies, k, u, spin, work, setup.cyclic, setup.dense_spin, n)
+                _sigma_from_pairs(energies, k, work, setup.split, setup.deph2, True, n)
+            elif pair_terms:
+                _plain_pairs(work, setup.cyclic, n)
+                _sigma_from_pairs(energies, k, work, setup.split, setup.deph2, False, n)
+            elif mode != _CONVENTIONAL:
                 _omega_sigma(mode, work, setup.cyclic, n)
             if has_curl:
                 _wannier_curv(k, blk, work, setup.cyclic, blas, n)
             if need_conv:
                 _conventional(k, blk, spin, work, pairs, blas, n)
-            if setup.check_degeneracy and _degenerate(energies, u, k, spin, setup, work.sd, degflags, n):
+            if setup.check_degeneracy and _degenerate(energies, u, k, spin, setup, work, degflags, n):
                 ndeg += 1
             if not _state_values(w[k], mode, work, setup.cyclic, n):
                 out[0] = _BAD_VALUES  # NaN/inf in ∂H, A or the gaps: let the numpy path say what it says
@@ -567,6 +607,182 @@ if njit is not None:
                     qs[m, 3 * c + 1] += q1
                     qs[m, 3 * c + 2] += q2
 
+    # ---- k-dependent spin S(k) (Model.spin_k): S U, s_nn and, for the conventional term, (S U)†
+    @_jit_inline
+    def _spin_dense(k, blk, work, need_conv, blas, n):
+        """``work.su[l] = S^l(k) U``, ``work.sd[l, m] = Re (U† S^l U)_mm`` and (``need_conv``) ``work.wsh[l] =
+        (S^l U)†``."""
+        uk, sk = blk.u[k], blk.spin
+        su, sd = work.su, work.sd
+        if blas:
+            st = work.sstack
+            for l in range(3):
+                for i in range(n):
+                    for j in range(n):
+                        st[l * n + i, j] = sk[l, k, i, j]
+            _gemm(st, uk, work.su_rows, work)
+        else:
+            for l in range(3):
+                for i in range(n):
+                    for j in range(n):
+                        su[l, i, j] = 0.0
+                    for t in range(n):
+                        z = sk[l, k, i, t]
+                        if z.real == 0.0 and z.imag == 0.0:
+                            continue
+                        for j in range(n):
+                            su[l, i, j] += z * uk[t, j]
+        for l in range(3):
+            for m in range(n):
+                x = 0.0
+                for i in range(n):
+                    x += (np.conj(uk[i, m]) * su[l, i, m]).real
+                sd[l, m] = x
+        if need_conv:
+            wsh = work.wsh
+            for l in range(3):
+                for i in range(n):
+                    for j in range(n):
+                        wsh[l, j, i] = np.conj(su[l, i, j])
+
+    @_jit_inline
+    def _spin_element(u, k, spin, work, dense, l, m, j, n):
+        """``s^l_mj = (U† s^l U)_mj`` from the sparse orbital s^l, or (``dense``) from ``work.su = S^l(k) U``."""
+        z = 0j
+        if dense:
+            su = work.su
+            for i in range(n):
+                z += np.conj(u[k, i, m]) * su[l, i, j]
+            return z
+        ptr, col, val = spin.ptr, spin.col, spin.val
+        for i in range(n):
+            ci = np.conj(u[k, i, m])
+            for t in range(ptr[l, i], ptr[l, i + 1]):
+                z += ci * val[l, t] * u[k, col[l, t], j]
+        return z
+
+    # ---- degenerate blocks and the block-trace form of Eq. (2) (conventions §3)
+    @_jit_inline
+    def _blocks(energies, k, tol, work, n):
+        """``work.bstart[m]``, ``work.bend[m]``: the bands [start, end) of band m's degenerate block (consecutive
+        bands whose gap is excluded, ``conventions.new_block``); True if some block has two or more bands."""
+        bstart, bend = work.bstart, work.bend
+        start = 0
+        found = False
+        for m in range(1, n + 1):
+            if m == n or _new_block(energies[k, m] - energies[k, m - 1], tol):
+                for j in range(start, m):
+                    bstart[j] = start
+                    bend[j] = m
+                if m - start > 1:
+                    found = True
+                start = m
+        return found
+
+    @_jit_inline
+    def _block_pairs(energies, k, u, spin, work, cyclic, dense, n):
+        """``work.gp[m, j, 3c + l] = G^{c,l}_mj = −2 Im[R^a_mj (s_bd R^b)_jm]`` for bands of different blocks, 0
+        inside a block (``geometry.spin_pair_terms``), with ``R^a_mj = i V^a_mj/(ε_j − ε_m)`` from the strict
+        upper triangle of V and ``s_bd`` the spin inside the blocks."""
+        v, r, sbd, pm, gp, sd = work.v, work.r, work.sbd, work.pm, work.gp, work.sd
+        bstart, bend = work.bstart, work.bend
+        dim = v.shape[0]
+        for a in range(dim):
+            for m in range(n):
+                r[a, m, m] = 0.0
+                for j in range(m + 1, n):
+                    if bstart[j] == bstart[m]:
+                        r[a, m, j] = 0.0
+                        r[a, j, m] = 0.0
+                    else:
+                        x = v[a, m, j] / (energies[k, j] - energies[k, m])
+                        r[a, m, j] = complex(-x.imag, x.real)  # i V/(ε_j − ε_m)
+                        r[a, j, m] = complex(-x.imag, -x.real)
+        for l in range(3):
+            for m in range(n):
+                sbd[l, m, m] = sd[l, m]
+                for j in range(m + 1, bend[m]):
+                    z = _spin_element(u, k, spin, work, dense, l, m, j, n)
+                    sbd[l, m, j] = z
+                    sbd[l, j, m] = np.conj(z)
+        for b in range(dim):
+            for l in range(3):
+                for j in range(n):
+                    for m in range(n):
+                        z = 0j
+                        for jp in range(bstart[j], bend[j]):
+                            z += sbd[l, j, jp] * r[b, jp, m]
+                        pm[b, l, j, m] = z
+        for c in range(cyclic.shape[0]):
+            a = cyclic[c, 0]
+            b = cyclic[c, 1]
+            for m in range(n):
+                for j in range(n):
+                    same = bstart[j] == bstart[m]
+                    for l in range(3):
+                        gp[m, j, 3 * c + l] = 0.0 if same else -2.0 * (r[a, m, j] * pm[b, l, j, m]).imag
+
+    @_jit_inline
+    def _plain_pairs(work, cyclic, n):
+        """``work.gp`` for Eq. (2) (no degenerate block at this k): ``G^{c,l}_mj = −2 s^l_jj Im(V^a_mj V^b_jm)/Δ²``
+        and ``G_jm = −G_mj s_mm/s_jj`` for m < j, excluded pairs 0."""
+        v, g0, sd, gp = work.v, work.g0, work.sd, work.gp
+        for c in range(cyclic.shape[0]):
+            a = cyclic[c, 0]
+            b = cyclic[c, 1]
+            for m in range(n):
+                for l in range(3):
+                    gp[m, m, 3 * c + l] = 0.0
+                for j in range(m + 1, n):
+                    p = v[a, m, j]
+                    q = v[b, m, j]
+                    gg = -2.0 * (p.imag * q.real - p.real * q.imag) * g0[m, j]  # −2 Im(V^a_mj V^b_jm)/Δ²
+                    for l in range(3):
+                        gp[m, j, 3 * c + l] = gg * sd[l, j]
+                        gp[j, m, 3 * c + l] = -gg * sd[l, m]
+
+    @_jit_inline
+    def _sigma_from_pairs(energies, k, work, split, deph2, share, n):
+        """``work.qs`` from the pair terms: ``Σ_m = Σ_j G_mj``, or the occupied–empty (columns [0, 3nc)) and
+        occupied–occupied (next 3nc with ``split``, else added to the first) deposits of each pair m < j
+        (``geometry.occupation_parts``); ``share``: each band gets the mean of its block (``block_share``)."""
+        qs, gp = work.qs, work.gp
+        nq = gp.shape[2]
+        off = nq if split else 0
+        plain = not split and deph2 == 0.0
+        qs[:, :] = 0.0
+        for m in range(n):
+            for j in range(m + 1, n):
+                if plain:
+                    for c in range(nq):
+                        qs[m, c] += gp[m, j, c]
+                        qs[j, c] += gp[j, m, c]
+                    continue
+                wgt = 1.0
+                if deph2 > 0.0:
+                    d = energies[k, j] - energies[k, m]
+                    wgt = d * d / (d * d + deph2)
+                for c in range(nq):
+                    x = gp[m, j, c]
+                    qs[m, c] += x
+                    qs[j, c] -= x
+                    qs[j, off + c] += wgt * (x + gp[j, m, c])
+        if share:
+            bstart, bend = work.bstart, work.bend
+            ncol = off + nq
+            for m in range(n):
+                s0 = bstart[m]
+                s1 = bend[m]
+                if m != s0 or s1 - s0 < 2:
+                    continue
+                for c in range(ncol):
+                    x = 0.0
+                    for j in range(s0, s1):
+                        x += qs[j, c]
+                    x /= s1 - s0
+                    for j in range(s0, s1):
+                        qs[j, c] = x
+
     # ---- Wannier curvature (U† F^W_c U)_mm, F^W_c = ∂_a A_b − ∂_b A_a − i[A_a, A_b] (charge only)
     @_jit_inline
     def _wannier_curv(k, blk, work, cyclic, blas, n):
@@ -706,9 +922,9 @@ if njit is not None:
 
     # ---- degeneracy diagnostics (geometry.degenerate_contributions) for the responses that use s_nn
     @_jit_inline
-    def _degenerate(energies, u, k, spin, setup, sd, degflags, n):
+    def _degenerate(energies, u, k, spin, setup, work, degflags, n):
         """Flags in ``degflags`` the excluded pairs on which s_nn is gauge-dependent; True if there is one."""
-        ptr, col, val = spin.ptr, spin.col, spin.val
+        sd = work.sd
         bad = False
         for m in range(n):
             for j in range(m + 1, n):
@@ -716,10 +932,7 @@ if njit is not None:
                     continue
                 split = 0.0
                 for l in range(3):
-                    smj = 0.0j
-                    for i in range(n):
-                        for t in range(ptr[l, i], ptr[l, i + 1]):
-                            smj += np.conj(u[k, i, m]) * val[l, t] * u[k, col[l, t], j]
+                    smj = _spin_element(u, k, spin, work, setup.dense_spin, l, m, j, n)
                     split = max(split, _spin_split(smj, sd[l, m], sd[l, j]))
                 if _gauge_dependent(split, setup.split_tol):
                     degflags[m, j] = True

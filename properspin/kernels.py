@@ -64,9 +64,7 @@ def supports(response: Response, model: Model) -> bool:
     """Whether :func:`kernel_chunk` handles this response (with its parameters) on this model, before looking at k."""
     if njit is None or response.fused_mode is None or model.dim not in (2, 3):
         return False
-    if getattr(model, "spin_k", None) is not None and response.needs_spin:
-        return False  # a k-dependent spin S(k) (Wannier90 .spn): the numpy path
-    return not response.needs_spin or model.spin is not None
+    return not response.needs_spin or model.has_spin  # constant spin, or S(k) of Model.spin_k
 
 
 def kernel_chunk(
@@ -88,27 +86,31 @@ def kernel_chunk(
     if not supports(response, model):
         return None
     mode = int(response.fused_mode)
-    params = {p: response.params[p] for p in response.kernel_params}
+    params = response.params
     dim, n = model.dim, model.nbands
     has_pos = model.position is not None
+    dense = model.spin_k is not None and response.needs_spin  # k-dependent S(k): evaluated with H per block
     k = np.asarray(k, dtype=float)
     w = np.ascontiguousarray(w, dtype=float)
     spin = _spin_data(model.spin, n)
     spec = sweep_spec(sweeps)
-    setup = _Setup(mode, has_pos, response.uses_diagonal_spin and model.spin is not None, float(degeneracy_tol),
+    split = bool(params.get("occupation_split", False))
+    setup = _Setup(mode, has_pos, response.uses_diagonal_spin and model.has_spin, float(degeneracy_tol),
                    float(params.get("broadening", 0.0)) ** 2, float(conventions.SPLIT_TOL),
-                   np.array(conventions.CYCLIC_PAIRS[dim], dtype=np.int64))
-    partial = np.zeros((int(spec.rows.sum()), _ncompact(mode, dim)))
-    work = _workspace(n, dim, spin.pairs.shape[1], partial.shape[1])
+                   np.array(conventions.CYCLIC_PAIRS[dim], dtype=np.int64),
+                   params.get("degenerate", "exclude") == "block_trace", split,
+                   float(params.get("dephasing", 0.0)) ** 2, dense)
+    partial = np.zeros((int(spec.rows.sum()), _ncompact(mode, dim, split)))
+    work = _workspace(n, dim, spin.pairs.shape[1], partial.shape[1], 2 if split else 1)
     degflags = np.zeros((n, n), dtype=np.bool_)
     out = np.zeros(2, dtype=np.int64)  # status, degenerate k-points (accumulated)
     kernel = _kernel_n4 if n == 4 else _kernel_any  # two compiled variants, each built on first use
 
     # Blocks of k small enough that H, U, ∂H (and A) stay in cache between the model and the kernel.
-    block = max(_BLOCK_MIN, _BLOCK_BYTES // (16 * n * n * (2 + dim * (1 + has_pos))))
+    block = max(_BLOCK_MIN, _BLOCK_BYTES // (16 * n * n * (2 + dim * (1 + has_pos) + 3 * dense)))
     for start in range(0, len(k), block):
         kb = k[start : start + block]
-        blk = _inputs(model, kb, w[start : start + block], mode == _CHARGE and has_pos)
+        blk = _inputs(model, kb, w[start : start + block], mode == _CHARGE and has_pos, dense)
         kernel(blk, spin, spec, setup, work, partial, degflags, out)
         del blk  # free this block's arrays before the next is evaluated: the allocator reuses warm memory
         if out[0] == _BAD_VALUES:
@@ -116,14 +118,15 @@ def kernel_chunk(
             return None  # otherwise the numpy path reproduces the non-finite sums
         if out[0] == _BAD_POSITION:
             return None  # non-Hermitian position matrix: numpy path
-    partials = [_expand(mode, dim, p) for p in np.split(partial, np.cumsum(spec.rows[:-1]))]
+    partials = [_expand(mode, dim, p, split) for p in np.split(partial, np.cumsum(spec.rows[:-1]))]
     bands = {(int(a), int(b)) for a, b in zip(*np.nonzero(degflags), strict=True)}
     return ChunkResult(partials, int(out[1]), bands)
 
 
 # ------------------------------------------------------------------------------------------ Python helpers
-def _inputs(model: Model, k: np.ndarray, w: np.ndarray, need_curl: bool) -> _Block:
-    """H(k) diagonalised, ∂H, A^W and (``need_curl``) its curl at the k-points of one block, validated.
+def _inputs(model: Model, k: np.ndarray, w: np.ndarray, need_curl: bool, dense: bool = False) -> _Block:
+    """H(k) diagonalised, ∂H, A^W, (``need_curl``) its curl and (``dense``) the spin S(k) of ``Model.spin_k`` at the
+    k-points of one block, validated.
 
     Functions of the model that are views of one evaluator (a Wannier model's Fourier sums) are evaluated
     together (:func:`~properspin.model.evaluate_together`: one phase computation).
@@ -131,7 +134,7 @@ def _inputs(model: Model, k: np.ndarray, w: np.ndarray, need_curl: bool) -> _Blo
     dim, n = model.dim, model.nbands
     curl_view = getattr(model.position_gradient, "curl", None) if need_curl else None
     raw = evaluate_together(k, {"h": model.hamiltonian, "dh": model.gradient, "pos": model.position,
-                                "curl": curl_view})
+                                "curl": curl_view, "spin": model.spin_k if dense else None})
     h = _hamiltonian(model, k, raw["h"])
     energies, u = eigh(h)  # on H as the model returns it (real: numpy; complex: eigen.eigh), like the numpy path
     dh = raw.get("dh")
@@ -148,10 +151,16 @@ def _inputs(model: Model, k: np.ndarray, w: np.ndarray, need_curl: bool) -> _Blo
         curl = raw["curl"]
     else:  # ∂_a A_b − ∂_b A_a for the Wannier curvature F^W (Wang et al. Eq. 27)
         curl = model.berry_connection_orbital_curl(k)
+    if not dense:
+        spin = np.zeros((3, 1, n, n), dtype=complex)
+    else:
+        spin = raw.get("spin")
+        if spin is None or spin.shape != (3,) + h.shape:
+            spin = model.spin_at(k)  # validated (or the shape error)
     c = np.complex128
     return _Block(np.ascontiguousarray(energies, dtype=float), np.ascontiguousarray(u, dtype=c),
                   np.ascontiguousarray(dh, dtype=c), np.ascontiguousarray(apos, dtype=c),
-                  np.ascontiguousarray(curl, dtype=c), w)
+                  np.ascontiguousarray(curl, dtype=c), w, np.ascontiguousarray(spin, dtype=c))
 
 
 def _hamiltonian(model: Model, k: np.ndarray, h: np.ndarray) -> np.ndarray:
@@ -215,20 +224,26 @@ def _spinor_pairs(spin: np.ndarray) -> np.ndarray:
     return np.array([up, dn], dtype=np.int64)
 
 
-def _ncompact(mode: int, dim: int) -> int:
-    """Components the kernel accumulates: Ω^c (charge), Σ^{c,l} (proper) or the full (l, i, j) tensor."""
+def _ncompact(mode: int, dim: int, split: bool = False) -> int:
+    """Components the kernel accumulates: Ω^c (charge), Σ^{c,l} (proper; two parts with ``split``) or the full
+    (l, i, j) tensor."""
     nc = len(conventions.CYCLIC_PAIRS[dim])
-    return {_CHARGE: nc, _PROPER: 3 * nc}.get(mode, 3 * dim * dim)
+    return {_CHARGE: nc, _PROPER: 3 * nc * (2 if split else 1)}.get(mode, 3 * dim * dim)
 
 
-def _expand(mode: int, dim: int, part: np.ndarray) -> np.ndarray:
-    """Compact partial sums → the component layout of :mod:`properspin.responses` (``ε_ijc`` contraction)."""
+def _expand(mode: int, dim: int, part: np.ndarray, split: bool = False) -> np.ndarray:
+    """Compact partial sums → the component layout of :mod:`properspin.responses` (``ε_ijc`` contraction; the
+    occupation parts of proper spin lead)."""
     if mode not in (_CHARGE, _PROPER):
         return part
     rows, nc = part.shape[0], len(conventions.CYCLIC_PAIRS[dim])
     if mode == _CHARGE:  # charge: −ε_ijc Ω^c
         q = part.T.reshape(nc, 1, rows, 1)
         return -levi_civita_contract(q, dim)[0, :, :, :, 0].transpose(2, 0, 1).reshape(rows, dim * dim)
-    q = part.reshape(rows, nc, 3).transpose(1, 2, 0)[..., None]  # proper: ε_ijc Σ^{c,l}
-    return levi_civita_contract(q, dim)[..., 0].transpose(3, 0, 1, 2).reshape(rows, 3 * dim * dim)
+    parts = 2 if split else 1
+    out = []
+    for p in range(parts):  # proper: ε_ijc Σ^{c,l}, per part
+        q = part[:, p * 3 * nc : (p + 1) * 3 * nc].reshape(rows, nc, 3).transpose(1, 2, 0)[..., None]
+        out.append(levi_civita_contract(q, dim)[..., 0].transpose(3, 0, 1, 2).reshape(rows, 3 * dim * dim))
+    return np.concatenate(out, axis=1)
 

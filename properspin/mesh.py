@@ -90,6 +90,19 @@ class Mesh:
         self.check(model)
         return self.points(model, 0, self.size)
 
+    def contains(self, model: Model, point: np.ndarray, atol: float = 1e-10) -> bool:
+        """Whether ``point`` (Cartesian k) is one of the mesh's k-points (modulo reciprocal vectors when periodic);
+        streamed in chunks."""
+        point = np.asarray(point, dtype=float)
+        for start in range(0, self.size, 200_000):
+            k = self.points(model, start, min(self.size, start + 200_000))[0] - point
+            if model.periodic:
+                frac = k @ np.linalg.inv(model.reciprocal)
+                k = (frac - np.round(frac)) @ model.reciprocal
+            if np.any(np.all(np.abs(k) < atol, axis=1)):
+                return True
+        return False
+
 
 # ---------------------------------------------------------------------------- periodic grid
 @dataclass(frozen=True)
@@ -123,6 +136,12 @@ class Grid(Mesh):
 
     def describe(self) -> dict[str, Any]:
         return {"mesh": "grid", "mesh_n": list(self.n), "mesh_shift": list(self.shift), "mesh_size": self.size}
+
+    def contains(self, model: Model, point: np.ndarray, atol: float = 1e-10) -> bool:
+        """Exact test: fractional coordinates ``(i + shift)/n`` modulo 1."""
+        frac = np.asarray(point, dtype=float) @ np.linalg.inv(model.reciprocal)
+        i = frac * np.asarray(self.n) - np.asarray(self.shift)
+        return bool(np.all(np.abs(i - np.round(i)) < atol * np.asarray(self.n)))
 
 
 def grid(n: int | tuple[int, ...], dim: int | None = None, shift: float | tuple[float, ...] = 0.0,
@@ -388,12 +407,21 @@ def check_cutoff(mesh: Mesh, model: Model, fermi: np.ndarray) -> None:
     A band must be either entirely above the highest or entirely below the lowest requested Fermi
     energy on the cutoff surface; otherwise states cut off by the mesh would be occupied for some
     E_F and the result would depend on the cutoff.  (Bands filled at the cutoff are fine: they are
-    the filled valence bands whose contribution the cutoff defines.)
+    the filled valence bands whose contribution the cutoff defines — but not all of them: a Fermi
+    energy above every band on the cutoff surface is refused too.)
     """
     if mesh.periodic or isinstance(mesh, Explicit):
         return
     e = model.energies(mesh.boundary())
     lo, hi = float(np.min(fermi)), float(np.max(fermi))
+    top = float(e.max())
+    if hi > top:
+        raise ValueError(
+            f"cutoff too small: the Fermi energy {hi:.4g} eV lies above every band on the cutoff surface "
+            f"({mesh.describe()['mesh']}, radius {dict(mesh.params)['radius']} Å⁻¹; highest band there {top:.4g} eV): "
+            "every band would be filled at the cutoff and the occupied states extend beyond it. Increase the "
+            "cutoff radius or lower the Fermi energies."
+        )
     for m in range(e.shape[1]):
         emin, emax = float(e[:, m].min()), float(e[:, m].max())
         if emax >= lo and emin <= hi:
@@ -403,3 +431,42 @@ def check_cutoff(mesh: Mesh, model: Model, fermi: np.ndarray) -> None:
                 f"requested Fermi energies [{lo:.4g}, {hi:.4g}] eV: the Fermi surface crosses the cutoff. "
                 "Increase the cutoff radius or narrow the Fermi range."
             )
+
+
+# ---------------------------------------------------------------------------- degeneracies no mesh sees
+def special_points(model: Model) -> np.ndarray:
+    """Points where symmetry makes bands touch: the cutoff centre k = 0 of a continuum model, the 2^d
+    time-reversal-invariant momenta ½ Σ n_a b_a (n_a ∈ {0, 1}) of a periodic one."""
+    if not model.periodic:
+        return np.zeros((1, model.dim))
+    import itertools
+
+    frac = np.array(list(itertools.product((0.0, 0.5), repeat=model.dim)))
+    return frac @ model.reciprocal
+
+
+def isolated_degeneracies(mesh: Mesh, model: Model, fermi_max: float, tol: float) -> list[dict[str, Any]]:
+    """Band touchings at :func:`special_points` that are split all around (isolated points), lie at or
+    below ``fermi_max`` and may be missed by the mesh (conventions §3).
+
+    A pair of consecutive bands closer than ``max(tol, 1e-9)`` eV at a special point counts as isolated when
+    it is split by more than that at every one of 2·dim probes at distance δ (1 % of the cutoff radius, or of
+    the shortest reciprocal vector).  Each entry: ``k`` (Å⁻¹), ``bands``, ``energy_eV``, ``on_mesh``.
+    """
+    thr = max(float(tol), 1e-9)
+    scale = (float(np.min(np.linalg.norm(model.reciprocal, axis=1))) if model.periodic
+             else float(dict(getattr(mesh, "params", ())).get("radius", 1.0)))
+    delta = 1e-2 * scale
+    dirs = np.concatenate([np.eye(model.dim), np.random.default_rng(0).normal(size=(model.dim, model.dim))])
+    dirs /= np.linalg.norm(dirs, axis=1)[:, None]
+    found = []
+    for p in special_points(model):
+        e = model.energies(p[None])[0]
+        gaps = np.diff(e)
+        near = model.energies(p[None] + delta * dirs)
+        for m in np.flatnonzero(gaps < thr):
+            if e[m] > fermi_max or np.any(near[:, m + 1] - near[:, m] <= thr):
+                continue
+            found.append({"k": [float(x) for x in p], "bands": [int(m), int(m + 1)], "energy_eV": float(e[m]),
+                          "on_mesh": bool(mesh.contains(model, p))})
+    return found

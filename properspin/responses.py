@@ -23,6 +23,11 @@ The last four (:mod:`properspin.conserved`, :mod:`properspin.orbital`) need a la
 the three spin ones hold with E_F in a gap (no Fermi-surface terms).  A response with ``grand=True`` returns
 three parts ``(q_f, q_G, ε q_G)`` and is summed as ``Σ f(ε − μ) q_f + Σ G(ε − μ) q_G`` with the grand-potential
 occupation ``G(x) = k_BT ln(1 + e^{−x/k_BT})`` (:meth:`properspin.sweep.Sweep.finish`).
+
+Parameters of ``proper_spin`` (conventions §3): ``degenerate`` ("block_trace" default / "exclude" /
+"regulated_limit" with ``regulator`` = m̂), ``occupation_split`` and ``dephasing`` η (eV); the regulated limit
+and the occupation split add a leading ``part`` dimension.  ``torque_dipole`` and ``appendix_c`` take
+``degenerate`` ("block_trace" / "exclude") too.
 """
 
 from __future__ import annotations
@@ -51,11 +56,15 @@ class Response:
     :func:`get` (``get("conventional_spin", broadening=0.01)``), validated by ``check`` when given, and
     recorded in every result's attributes.  ``kernel_mode`` is the fused-kernel path
     (:class:`properspin.kernels.KernelMode`) for this response, used only while every parameter outside
-    ``kernel_params`` keeps its default; otherwise the numpy formula runs (:mod:`properspin.chunk`).
+    ``kernel_params`` keeps its default and those named in ``kernel_values`` take one of the values listed
+    there; otherwise the numpy formula runs (:mod:`properspin.chunk`).
     ``diagonal_spin`` says whether the formula uses the band-diagonal spin ``s_nn`` (then near-degenerate
     pairs where it is gauge-dependent are counted and reported, conventions §3); unset: every ``"spin"``
     response does.  ``labels`` gives the coordinate labels of dimensions of its own (e.g. ``{"term": (...)}``);
-    ``unit_of = (factor(dim), unit(dim))`` replaces the factor and unit of its ``kind`` (a new kind of quantity).
+    ``parts`` (params → labels or None) adds a leading ``part`` dimension for parameter choices that split the
+    response into parts; ``geometry`` names the optional :class:`~properspin.geometry.BandGeometry` pieces the
+    formula needs (``"torque"``, ``"curvature"``: the Wannier curvature); ``unit_of = (factor(dim), unit(dim))``
+    replaces the factor and unit of its ``kind`` (a new kind of quantity).
     """
 
     name: str
@@ -67,6 +76,9 @@ class Response:
     check: Callable[[dict[str, Any]], dict[str, Any]] | None = None
     kernel_mode: int | None = None
     kernel_params: tuple[str, ...] = ()
+    kernel_values: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)
+    parts: Callable[[Mapping[str, Any]], tuple[str, ...] | None] | None = None
+    geometry: tuple[str, ...] = ()  # optional BandGeometry pieces the formula needs: "torque", "curvature"
     description: str = ""
     diagonal_spin: bool | None = None
     labels: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
@@ -99,6 +111,11 @@ class Response:
         """Whether the formula needs the model's spin operator."""
         return self.kind in ("spin", "torque")
 
+    def band_geometry(self, model: Any, k: np.ndarray, tol: float) -> geo.BandGeometry:
+        """The band geometry this response's formula needs (no spin, torque or Wannier curvature it does not use)."""
+        return geo.band_geometry(model, k, tol, with_spin=self.needs_spin, with_torque="torque" in self.geometry,
+                                 with_curvature="curvature" in self.geometry)
+
     @property
     def uses_diagonal_spin(self) -> bool:
         """Whether the formula uses ``s_nn`` (Eq. 2), so that degenerate pairs are checked (conventions §3)."""
@@ -110,14 +127,19 @@ class Response:
         if self.kernel_mode is None:
             return None
         for key, default in self.defaults.items():
-            if key not in self.kernel_params and self.params[key] != default:
+            if key in self.kernel_values:
+                if self.params[key] not in self.kernel_values[key]:
+                    return None
+            elif key not in self.kernel_params and self.params[key] != default:
                 return None
         return self.kernel_mode
 
     def coords(self, dim: int) -> dict[str, tuple[str, ...]]:
         labels = {"spin": SPIN_LABELS, "current": SPIN_LABELS[:dim], "field": SPIN_LABELS[:dim],
                   "axis": SPIN_LABELS if dim == 3 else ("z",), **self.labels}
-        return {d: tuple(labels[d]) for d in self.dims}
+        out = {d: tuple(labels[d]) for d in self.dims}
+        parts = self.parts(self.params) if self.parts is not None else None
+        return {"part": tuple(parts), **out} if parts else out
 
     def factor(self, dim: int) -> float:
         if self.unit_of is not None:
@@ -199,8 +221,65 @@ def _positive_step(name: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
     return check
 
 
+_DEGENERATE = ("block_trace", "exclude")
+OCCUPATION_PARTS = ("occupied_empty", "occupied_occupied")
+
+
+def _check_degenerate(params: dict[str, Any], modes: tuple[str, ...] = _DEGENERATE) -> dict[str, Any]:
+    if params["degenerate"] not in modes:
+        raise ValueError(f"degenerate must be one of {', '.join(map(repr, modes))}, got {params['degenerate']!r}")
+    return params
+
+
+def _check_proper(params: dict[str, Any]) -> dict[str, Any]:
+    """Validate the proper-spin parameters (conventions §3)."""
+    params = _check_degenerate(params, _DEGENERATE + ("regulated_limit",))
+    reg = params["regulator"]
+    if params["degenerate"] == "regulated_limit":
+        try:
+            m = np.asarray(reg, dtype=float)
+        except (TypeError, ValueError):
+            m = np.zeros(0)
+        if reg is None or m.shape != (3,) or not np.all(np.isfinite(m)) or not np.any(m):
+            raise ValueError("degenerate='regulated_limit' needs regulator=(mx, my, mz), the direction of the "
+                             "exchange field m̂ whose λ → 0 limit is taken (three finite numbers, not all 0), "
+                             f"got {reg!r}")
+        params = {**params, "regulator": tuple(float(x) for x in m / np.linalg.norm(m))}
+        if params["occupation_split"] or params["dephasing"]:
+            raise ValueError("degenerate='regulated_limit' reports its own parts; it cannot be combined with "
+                             "occupation_split or dephasing")
+    elif reg is not None:
+        raise ValueError("regulator is used only with degenerate='regulated_limit' (to regulate the model itself "
+                         "use model.with_zeeman((mx, my, mz)))")
+    if not isinstance(params["occupation_split"], (bool, np.bool_)):
+        raise ValueError(f"occupation_split must be True or False, got {params['occupation_split']!r}")
+    try:
+        eta = float(params["dephasing"])
+    except (TypeError, ValueError):
+        eta = math.nan
+    if not math.isfinite(eta) or eta < 0:
+        raise ValueError(f"dephasing must be a finite number ≥ 0 eV (η = ħ/2τ), got {params['dephasing']!r}")
+    return {**params, "occupation_split": bool(params["occupation_split"]), "dephasing": eta}
+
+
+def _proper_parts(p: Mapping[str, Any]) -> tuple[str, ...] | None:
+    if p["degenerate"] == "regulated_limit":
+        return geo.REGULATED_PARTS
+    return OCCUPATION_PARTS if p["occupation_split"] else None
+
+
 def _proper(g: geo.BandGeometry, p: Mapping[str, Any]) -> np.ndarray:
-    return geo.levi_civita_contract(geo.proper_spin_curvature(g), g.dim)
+    """ε_ijc Σ^{c,l}: Eq. (2) / block trace, its regulated-limit parts or its occupation parts."""
+    mode = p.get("degenerate", "block_trace")
+    if mode == "regulated_limit":
+        parts = geo.regulated_limit_parts(g, np.asarray(p["regulator"]))
+        return np.stack([geo.levi_civita_contract(q, g.dim) for q in parts])
+    if not (p.get("occupation_split") or p.get("dephasing")):
+        return geo.levi_civita_contract(geo.proper_spin_curvature(g, mode), g.dim)
+    empty, occupied = geo.occupation_parts(g, geo.spin_pair_terms(g, mode), p["dephasing"], mode == "block_trace")
+    if p["occupation_split"]:
+        return np.stack([geo.levi_civita_contract(q, g.dim) for q in (empty, occupied)])
+    return geo.levi_civita_contract(empty + occupied, g.dim)
 
 
 def _conventional(g: geo.BandGeometry, p: Mapping[str, Any]) -> np.ndarray:
@@ -217,7 +296,7 @@ def _charge(g: geo.BandGeometry, p: Mapping[str, Any]) -> np.ndarray:
 
 
 def _appendix_c(g: geo.BandGeometry, p: Mapping[str, Any]) -> np.ndarray:
-    terms = geo.appendix_c_terms(g)
+    terms = geo.appendix_c_terms(g, p["degenerate"])
     return np.stack([terms[t] for t in APPENDIX_C_TERMS])
 
 
@@ -251,33 +330,47 @@ _ETA = {"broadening": 0.0}  # η (eV) in 1/(Δ² + η²) of the conventional cur
 #: conventional spin current: η; the spin-current matrix ("simple" ½{s, v} inside the model, "qiao" the ab-initio
 #: one of a Wannier90 run); eigval_max (eV): pairs with a band above it are dropped (postw90's kubo_eigval_max)
 _CONVENTIONAL = {**_ETA, "method": "simple", "eigval_max": math.inf}
+#: Degenerate bands (conventions §3): "block_trace" (default: Eq. (2) in block-trace form wherever bands are
+#: degenerate within ``degeneracy_tol``), "exclude" (Eq. (2), pairs inside the tolerance dropped, s_nn of the
+#: eigensolver's basis), "regulated_limit" (proper spin only: the λ → 0 limit of H + λ m̂·σ along
+#: ``regulator``, reported as the parts block_trace + projection Π(m̂) + intra_pair X(m̂)).
+_PROPER = {"degenerate": "block_trace", "regulator": None, "occupation_split": False, "dephasing": 0.0}
+_DEG = {"degenerate": "block_trace"}
+_KERNEL_DEG = {"degenerate": _DEGENERATE}  # the kernel does both; "regulated_limit" runs on the numpy path
+
+
+def _check_torque_dipole(params: dict[str, Any]) -> dict[str, Any]:
+    return _check_degenerate(_check_broadening(params))
 
 RESPONSES: dict[str, Response] = {
     r.name: r
     for r in (
-        Response("proper_spin", "spin", _SPIN_DIMS, _proper, kernel_mode=KernelMode.PROPER_SPIN,
+        Response("proper_spin", "spin", _SPIN_DIMS, _proper, _PROPER, check=_check_proper,
+                 kernel_mode=KernelMode.PROPER_SPIN, kernel_params=("occupation_split", "dephasing"),
+                 kernel_values=_KERNEL_DEG, parts=_proper_parts,
                  description="intrinsic proper (conserved) spin conductivity, Eq. (1)"),
         Response("conventional_spin", "spin", _SPIN_DIMS, _conventional, _CONVENTIONAL, check=_check_conventional,
                  kernel_mode=KernelMode.CONVENTIONAL_SPIN, kernel_params=("broadening",), diagonal_spin=False,
                  description="conventional intrinsic (Kubo) spin Hall conductivity, j = ½{s, v}"),
-        Response("torque_dipole", "spin", _SPIN_DIMS, _torque_dipole, _ETA, check=_check_broadening,
-                 kernel_mode=KernelMode.TORQUE_DIPOLE, kernel_params=("broadening",),
+        Response("torque_dipole", "spin", _SPIN_DIMS, _torque_dipole, {**_ETA, **_DEG}, check=_check_torque_dipole,
+                 kernel_mode=KernelMode.TORQUE_DIPOLE, kernel_params=("broadening",), kernel_values=_KERNEL_DEG,
                  description="torque-dipole spin conductivity = proper − conventional"),
         Response("charge", "charge", ("current", "field"), _charge, kernel_mode=KernelMode.CHARGE,
-                 description="intrinsic anomalous Hall conductivity (Berry curvature)"),
-        Response("appendix_c", "spin", ("term",) + _SPIN_DIMS, _appendix_c, labels={"term": APPENDIX_C_TERMS},
+                 geometry=("curvature",), description="intrinsic anomalous Hall conductivity (Berry curvature)"),
+        Response("appendix_c", "spin", ("term",) + _SPIN_DIMS, _appendix_c, _DEG, check=_check_degenerate,
+                 labels={"term": APPENDIX_C_TERMS}, geometry=("torque",),
                  description="Appendix C terms (C6), (C7), (C11), (C24) as spin conductivities"),
-        Response("torque", "torque", ("spin", "field"), _torque,
+        Response("torque", "torque", ("spin", "field"), _torque, geometry=("torque",),
                  description="spin torque density per unit field, Tr(t^l ρ_E)"),
         Response("conventional_spin_ac", "spin", ("part",) + _SPIN_DIMS, _conventional_ac,
                  {**_CONVENTIONAL, "frequency": 0.0}, check=_check_ac, labels={"part": ("re", "im")},
                  diagonal_spin=False,
                  description="ac conventional spin Hall conductivity σ(ω) (Kubo, fixed broadening η): Re and Im"),
         Response("torque_dipole_kubo", "spin", _SPIN_DIMS, _torque_dipole_kubo, _KUBO, check=_positive_step("q_step"),
-                 diagonal_spin=False, insulator_only=True,
+                 diagonal_spin=False, insulator_only=True, geometry=("torque",),
                  description="torque dipole from its definition (finite-q Kubo, τ = −∇·P_τ), insulators"),
         Response("conserved_spin_kubo", "spin", _SPIN_DIMS, _conserved_kubo, _KUBO, check=_positive_step("q_step"),
-                 diagonal_spin=False, insulator_only=True,
+                 diagonal_spin=False, insulator_only=True, geometry=("torque",),
                  description="conserved spin current d(rs)/dt from its definition: conventional + finite-q "
                              "Kubo torque dipole, insulators"),
         Response("conserved_spin_streda", "spin", _SPIN_DIMS, _conserved_streda, _ZEEMAN,

@@ -275,7 +275,13 @@ def law(response: Any) -> tuple[tuple[str, ...], int]:
         return own
     if name not in LAWS:
         raise ValueError(f"no transformation law is known for response {name!r}; symmetry cannot be used")
-    return LAWS[name]
+    params = getattr(response, "params", {})
+    if params.get("degenerate") == "regulated_limit":
+        raise ValueError("degenerate='regulated_limit' depends on the regulator direction m̂, which is not a symmetry "
+                         "of the crystal: its parts are not symmetric and symmetry cannot be used (full grid)")
+    kinds, parity = LAWS[name]
+    parts = response.parts(params) if getattr(response, "parts", None) is not None else None
+    return (("none",) + kinds if parts else kinds), parity  # occupation parts: each transforms as the whole
 
 
 def _index_matrix(kind: str, op: Operation, size: int, dim: int) -> np.ndarray:

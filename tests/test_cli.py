@@ -71,6 +71,15 @@ def _topological_insulator(r):
     assert abs(res.sel(spin="x", current="z", field="x", fermi=0.0).item()) < 1e-6 * yzx.sel(fermi=0.0).item()
 
 
+def _topological_insulator_lattice(r):
+    res = r["proper_spin"]
+    assert res.attrs["units"] == "(hbar/2e) S/m" and res.attrs["degenerate_treatment"].startswith("block_trace")
+    yzx = res.sel(spin="y", current="z", field="x")
+    assert yzx.sel(fermi=0.2).item() == pytest.approx(yzx.sel(fermi=0.0).item(), rel=1e-9)  # flat in the gap
+    assert yzx.sel(fermi=1.0).item() != pytest.approx(yzx.sel(fermi=0.0).item(), rel=1e-3)  # conduction band
+    assert np.abs(res.sel(spin="x", current="z", field="x").values).max() < 1e-6 * np.abs(yzx.values).max()
+
+
 def _hole_quantum_well(r):
     res = r["proper_spin"]
     assert res.attrs["units"] == "e/8pi" and res.attrs["model"] == "hole_quantum_well(GaAs)"
@@ -105,6 +114,7 @@ def _haldane(r):
 
 CHECKS = {"qwz": _qwz, "haldane": _haldane, "massive_dirac": _massive_dirac, "rashba": _rashba, "rashba_kp": _rashba_kp,
           "bhz": _bhz, "topological_insulator": _topological_insulator, "hole_quantum_well": _hole_quantum_well,
+          "topological_insulator_lattice": _topological_insulator_lattice,
           "wannier_fe": _wannier_fe, "wannier90_pt_shc": _wannier90_pt_shc}
 
 

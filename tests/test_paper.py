@@ -31,10 +31,15 @@ def test_ti_regulator_size_does_not_matter_in_gap():
     assert vals[0] == pytest.approx(vals[1], rel=1e-3)
 
 
-def test_ti_without_regulator_warns_about_degeneracy():
+def test_ti_without_regulator_uses_block_trace():
+    """conventions §3: Kramers-degenerate Bi2Se3 needs no regulator (block trace); the old exclusion warns."""
+    ti0 = models.topological_insulator(magnetization=(0, 0, 0))
+    grid = mesh.sphere(0.3, 8, 4, 4)
+    res = ps.conductivity(ti0, "proper_spin", fermi=[0.1], mesh=grid)
+    assert res.attrs["degenerate_kpoints"] == grid.size
+    assert res.attrs["degenerate_treatment"].startswith("block_trace")
     with pytest.warns(ps.DegeneracyWarning):
-        ps.conductivity(models.topological_insulator(magnetization=(0, 0, 0)), "proper_spin", fermi=[0.1],
-                        mesh=mesh.sphere(0.3, 8, 4, 4))
+        ps.conductivity(ti0, ps.responses.get("proper_spin", degenerate="exclude"), fermi=[0.1], mesh=grid)
 
 
 def test_torque_density_of_the_computed_component_vanishes():
@@ -87,6 +92,11 @@ def test_reproduce_quick_writes_every_file(tmp_path):
     assert "σ^x_zx negligible against σ^y_zx: **reproduced**" in text
     fig1 = xr.load_dataarray(tmp_path / "fig1.nc", engine="h5netcdf")
     assert fig1.attrs["units"] == "(hbar/2e) S/m"
-    assert set(fig1.magnetization.values) == {"x", "y", "z"}
+    assert set(fig1.magnetization.values) == {"x", "y", "z", "none"}
+    assert "Which Bi2Se3 numbers depend on the cutoff" in text and "lattice regularisation" in text
+    assert "The proper spin current is finite in the gap: **not converged in the cutoff for m ∥ y**" in text
+    np.testing.assert_allclose(csv_block := np.loadtxt(tmp_path / "fig1.csv", delimiter=",", comments="#")[:, -1],
+                               fig1.sel(magnetization="none", spin="y", current="z", field="x"))
+    assert np.all(np.isfinite(csv_block))
     csv = np.loadtxt(tmp_path / "fig1.csv", delimiter=",", comments="#")
     np.testing.assert_allclose(csv[:, 3], fig1.sel(magnetization="z", spin="y", current="z", field="x"))

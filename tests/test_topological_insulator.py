@@ -156,3 +156,66 @@ def test_overrides_change_the_gap():
     assert e[2] == pytest.approx(0.1, abs=1e-14) and e[1] == pytest.approx(-0.1, abs=1e-14)
     assert model.parameters["M0"] == -0.1
     assert topological_insulator("bi2se3").parameters["material"] == "Bi2Se3"
+
+
+# ---------------------------------------------------------------------------------------------- lattice model
+@pytest.mark.parametrize("lattice", ["hexagonal", "tetragonal"])
+def test_lattice_model_is_eq10_near_gamma_and_periodic(lattice):
+    from properspin.models.topological_insulator import topological_insulator_lattice
+
+    opts = {"magnetization": (0.01, -0.02, 0.005), "A2": 0.5, "B2": -0.3}
+    lat, kp = topological_insulator_lattice(lattice=lattice, **opts), topological_insulator(**opts)
+    k = RNG.normal(size=(8, 3))
+    h = 1e-6
+    fd = np.stack([(lat.hamiltonian(k + h * e) - lat.hamiltonian(k - h * e)) / (2 * h) for e in np.eye(3)])
+    np.testing.assert_allclose(lat.gradient(k), fd, atol=1e-7)
+    for b in lat.reciprocal:
+        np.testing.assert_allclose(lat.hamiltonian(k + b), lat.hamiltonian(k), atol=1e-12)
+    # the regularisation agrees with Eq. (10) to the next order in k: the difference scales as k³
+    q = RNG.normal(size=(8, 3))
+    q /= np.linalg.norm(q, axis=1)[:, None]
+    d1 = np.abs(lat.hamiltonian(1e-2 * q) - kp.hamiltonian(1e-2 * q)).max()
+    d2 = np.abs(lat.hamiltonian(2e-2 * q) - kp.hamiltonian(2e-2 * q)).max()
+    assert d1 < 1e-4 and 6 < d2 / d1 < 10
+    e = topological_insulator_lattice(lattice=lattice).energies(k)
+    assert np.abs(e[:, 1::2] - e[:, ::2]).max() < 1e-12  # Kramers-degenerate at m = 0
+
+
+def test_lattice_model_keeps_the_gap_only_for_small_c():
+    """c = 3.0 Å keeps the bulk gap of Eq. (10) around E_F = 0.1 eV; the crystal's c/3 = 9.55 Å closes it to
+    42 meV at Z (the valence band there sits at (C0 − M0) − 4(M1 − C1)/c² = 0.223 eV)."""
+    from properspin import mesh
+    from properspin.models.topological_insulator import QUINTUPLE_LAYER, topological_insulator_lattice
+
+    lat = topological_insulator_lattice()
+    assert lat.parameters["c_angstrom"] == 3.0 and lat.parameters["a_angstrom"] == 4.14
+    k, _ = mesh.resolve(mesh.grid(24), lat).all_points(lat)
+    e = lat.energies(k)
+    assert e[:, 1].max() < -0.06 and e[:, 2].min() > 0.27  # gap ⊃ [−0.06, 0.27] eV
+    wide = topological_insulator_lattice(c=QUINTUPLE_LAYER["Bi2Se3"])
+    z = 0.5 * wide.reciprocal[2]
+    ez = wide.energies(z[None])[0]
+    p = BI2SE3
+    x = 4 / QUINTUPLE_LAYER["Bi2Se3"] ** 2
+    assert ez[1] == pytest.approx(p["C0"] - p["M0"] - (p["M1"] - p["C1"]) * x, abs=1e-12)
+    assert ez[1] > 0.2 and ez[2] - ez[1] == pytest.approx(0.042, abs=1e-3)
+    with pytest.raises(ValueError, match="lattice must be one of"):
+        topological_insulator_lattice(lattice="cubic")
+    with pytest.raises(ValueError, match="positive number"):
+        topological_insulator_lattice(c=-1.0)
+
+
+def test_lattice_block_trace_in_gap_is_small_against_the_regulated_values():
+    """No magnet: the in-gap σ^y_zx of the block trace is a few % of what a regulator along x adds (and tends to 0
+    with the grid, docs/physics.md); along y the regulator adds nothing."""
+    import properspin as ps
+    from properspin import mesh, responses
+    from properspin.models.topological_insulator import topological_insulator_lattice
+
+    lat = topological_insulator_lattice()
+    res = {d: ps.conductivity(lat, responses.get("proper_spin", degenerate="regulated_limit", regulator=d),
+                              fermi=[0.1], mesh=mesh.grid(24)).sel(spin="y", current="z", field="x").values[0]
+           for d in ((1, 0, 0), (0, 1, 0))}
+    bt, proj_x = res[(1, 0, 0)][0], res[(1, 0, 0)][1]
+    assert abs(bt) < 0.1 * abs(proj_x) and proj_x > 1000
+    assert abs(res[(0, 1, 0)][1]) < 1e-9 * proj_x and abs(res[(0, 1, 0)][2]) < 1e-9 * proj_x

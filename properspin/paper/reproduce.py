@@ -1,9 +1,12 @@
 """Reproduce Figs. 1–2 of Liu, Cullen & Culcer (2023) and check each claim the paper makes about them.
 
 ``properspin reproduce [--quick]`` calls :func:`run`, which writes into the output folder:
-``fig1.png/.nc/.csv`` (Bi2Se3 σ^y_zx and σ^x_zx vs E_F for m ∥ x, y, z), ``fig2a.*`` (GaAs σ^z_yx vs
-E_F at two gate fields), ``fig2b.*`` (σ^z_yx vs F_z for GaAs, InAs, InSb, Ge), ``fig2a_subbands.*`` and
-``fig2b_subbands.*`` (the same with the well solved in z, :mod:`.holes`; the PNGs show both) and ``REPORT.md``.
+``fig1.png/.nc/.csv`` (Bi2Se3 σ^y_zx and σ^x_zx vs E_F for m ∥ x, y, z and the block trace at m = 0),
+``fig2a.*`` (GaAs σ^z_yx vs E_F at two gate fields), ``fig2b.*`` (σ^z_yx vs F_z for GaAs, InAs, InSb, Ge),
+``fig2a_subbands.*`` and ``fig2b_subbands.*`` (the same with the well solved in z, :mod:`.holes`; the PNGs show
+both) and ``REPORT.md``.  The Bi2Se3 in-gap values are also computed against the cutoff radius and on the lattice
+regularisation of Eq. (10) (:func:`~properspin.models.topological_insulator.topological_insulator_lattice`), and
+the report says which of them depend on the cutoff.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import xarray as xr
 from .. import __version__, conductivity, mesh
 from ..io import check_target, save, write_bytes
 from ..models import hole_quantum_well, topological_insulator
+from ..models.topological_insulator import topological_insulator_lattice
 from . import holes
 from .provenance import merge
 
@@ -36,18 +40,22 @@ class Settings:
     hole_mesh: tuple[float, int, int]  # disk (radius Å⁻¹, nk, nphi)
     hole_fermi: np.ndarray
     fields: np.ndarray
+    lattice_grids: tuple[int, ...] = (16, 24)  # Monkhorst–Pack grids of the lattice-regularised Bi2Se3
 
     @classmethod
     def make(cls, quick: bool) -> Settings:
         if quick:
             return cls((0.5, 60, 12, 12), np.linspace(-0.3, 0.5, 33), (0.3, 0.5), ((40, 8, 8), (60, 12, 12)),
-                       (0.2, 120, 16), np.linspace(-0.01, 0.03, 21), np.linspace(0.5e6, 5e6, 5))
-        return cls((0.5, 200, 40, 40), np.linspace(-0.3, 0.5, 161), (0.3, 0.5, 0.8, 1.2),
+                       (0.2, 120, 16), np.linspace(-0.01, 0.03, 21), np.linspace(0.5e6, 5e6, 5), (12, 16))
+        return cls((0.5, 200, 40, 40), np.linspace(-0.3, 0.5, 161), (0.3, 0.5, 1.0, 2.0),
                    ((80, 16, 16), (160, 32, 32), (240, 48, 48)),
-                   (0.2, 400, 64), np.linspace(-0.01, 0.03, 81), np.linspace(0.25e6, 5e6, 20))
+                   (0.2, 400, 64), np.linspace(-0.01, 0.03, 81), np.linspace(0.25e6, 5e6, 20), (48, 64, 96))
 
 
 TI_DIRECTIONS = {"x": (1e-3, 0.0, 0.0), "y": (0.0, 1e-3, 0.0), "z": (0.0, 0.0, 1e-3)}
+#: The Bi2Se3 choices reported: |m| = 1 meV along x, y, z (the paper's regulator) and none (block trace).
+TI_CHOICES = {**TI_DIRECTIONS, "none": (0.0, 0.0, 0.0)}
+TI_GAP_EF, TI_CB_EF = 0.1, 0.4  # eV: in the bulk gap, in the conduction band
 HOLE_FERMI = {"GaAs": 0.015, "InAs": 0.040, "InSb": 0.060, "Ge": 0.020}  # eV, Fig. 2(b)
 
 
@@ -61,9 +69,10 @@ def _component(res: xr.DataArray, spin: str, current: str, field: str) -> xr.Dat
 
 # ---------------------------------------------------------------------------- computations
 def figure1(s: Settings, bar) -> xr.DataArray:
-    """Proper spin conductivity tensor of Bi2Se3 for |m| = 1 meV along x, y, z (Fig. 1)."""
+    """Proper spin conductivity tensor of Bi2Se3 for |m| = 1 meV along x, y, z (Fig. 1) and at m = 0
+    (Kramers-degenerate: block trace, conventions §3), along a ``magnetization`` dimension x, y, z, none."""
     parts = []
-    for label, m in TI_DIRECTIONS.items():
+    for label, m in TI_CHOICES.items():
         res = conductivity(topological_insulator(magnetization=m), "proper_spin", fermi=s.ti_fermi,
                            mesh=_sphere(s.ti_mesh))
         parts.append(res.expand_dims(magnetization=[label]))
@@ -82,20 +91,39 @@ def conventional_ti(s: Settings, bar) -> xr.DataArray:
 
 
 def convergence(s: Settings, bar) -> list[dict]:
-    """In-gap and conduction-band σ^y_zx (m ∥ z) against cutoff radius and mesh density."""
+    """In-gap and conduction-band σ^y_zx against the cutoff radius (every choice of TI_CHOICES) and against the
+    mesh density (m ∥ z).  Rows: radius, mesh, choice, gap, cb, seconds."""
     rows = []
-    fermi = [0.1, 0.4]
-    model = topological_insulator(magnetization=TI_DIRECTIONS["z"])
+    fermi = [TI_GAP_EF, TI_CB_EF]
     nk0, nt0, np0 = s.ti_mesh[1:]
     r0 = s.ti_mesh[0]
-    cases = [(r, round(nk0 * r / r0), nt0, np0) for r in s.convergence_radii]
-    cases += [(r0, *m) for m in s.convergence_meshes]
-    for spec in cases:
+    cases = [(label, (r, max(nk0, round(nk0 * r / r0)), nt0, np0)) for r in s.convergence_radii
+             for label in TI_CHOICES]
+    cases += [("z", (r0, *m)) for m in s.convergence_meshes]
+    for label, spec in cases:
         t = time.perf_counter()
-        res = conductivity(model, "proper_spin", fermi=fermi, mesh=_sphere(spec))
+        res = conductivity(topological_insulator(magnetization=TI_CHOICES[label]), "proper_spin", fermi=fermi,
+                           mesh=_sphere(spec))
         vals = _component(res, "y", "z", "x").values
-        rows.append({"radius": spec[0], "nk": spec[1], "ntheta": spec[2], "nphi": spec[3],
+        rows.append({"radius": spec[0], "nk": spec[1], "ntheta": spec[2], "nphi": spec[3], "choice": label,
                      "gap": float(vals[0]), "cb": float(vals[1]), "seconds": time.perf_counter() - t})
+        bar.update()
+    return rows
+
+
+def lattice(s: Settings, bar) -> list[dict]:
+    """In-gap σ^y_zx of the lattice-regularised Eq. (10) (no cutoff) for every choice of TI_CHOICES, on the
+    grids ``s.lattice_grids`` (Γ-centred: a shifted Monkhorst–Pack grid breaks the hexagonal symmetry)."""
+    rows = []
+    for n in s.lattice_grids:
+        for label, m in TI_CHOICES.items():
+            t = time.perf_counter()
+            model = topological_insulator_lattice(magnetization=m)
+            res = conductivity(model, "proper_spin", fermi=[TI_GAP_EF, TI_CB_EF], mesh=mesh.grid(n))
+            vals = _component(res, "y", "z", "x").values
+            rows.append({"n": n, "choice": label, "gap": float(vals[0]), "cb": float(vals[1]),
+                         "seconds": time.perf_counter() - t, "lattice": model.parameters["lattice"],
+                         "a": model.parameters["a_angstrom"], "c": model.parameters["c_angstrom"]})
         bar.update()
     return rows
 
@@ -209,13 +237,15 @@ def run(output_dir: Path, quick: bool = False, progress: bool = True, force: boo
     hs = holes.HoleSettings.make(quick)
     out = Path(output_dir)
     check_output(out, quick, force)
-    steps = 3 + 1 + len(s.convergence_radii) + len(s.convergence_meshes) + 3 + 2 + len(HOLE_FERMI)
+    steps = (len(TI_CHOICES) + 1 + len(TI_CHOICES) * len(s.convergence_radii) + len(s.convergence_meshes)
+             + len(s.lattice_grids) + 3 + 2 + len(HOLE_FERMI))
     steps += 2 + len(HOLE_FERMI) + len(hs.convergence_nsub) + 2
     t0 = time.perf_counter()
     with tqdm(total=steps, desc="reproduce", disable=not progress, unit="run") as bar:
         fig1 = figure1(s, bar)
         conv_ti = conventional_ti(s, bar)
         conv = convergence(s, bar)
+        lat = lattice(s, bar)
         mags = magnitude_scan(s, bar)
         fig2a = figure2a(s, bar)
         fig2b = figure2b(s, bar)
@@ -223,16 +253,19 @@ def run(output_dir: Path, quick: bool = False, progress: bool = True, force: boo
     elapsed = time.perf_counter() - t0
 
     ef = s.ti_fermi
-    yzx = {m: _component(fig1.sel(magnetization=m), "y", "z", "x").values for m in TI_DIRECTIONS}
+    yzx = {m: _component(fig1.sel(magnetization=m), "y", "z", "x").values for m in TI_CHOICES}
     xzx = {m: _component(fig1.sel(magnetization=m), "x", "z", "x").values for m in TI_DIRECTIONS}
     save(fig1, out / "fig1.nc")
-    _write_csv(out / "fig1.csv", {"fermi_eV": ef, **{f"sigma_y_zx_m{m}": v for m, v in yzx.items()},
+    _write_csv(out / "fig1.csv", {"fermi_eV": ef, **{f"sigma_y_zx_m{m}": yzx[m] for m in TI_DIRECTIONS},
                                   **{f"sigma_x_zx_m{m}": v for m, v in xzx.items()},
-                                  "conventional_sigma_y_zx_mz": _component(conv_ti, "y", "z", "x").values},
-               "Bi2Se3 proper spin conductivity, units (hbar/2e) S/m; |m| = 1 meV")
+                                  "conventional_sigma_y_zx_mz": _component(conv_ti, "y", "z", "x").values,
+                                  "sigma_y_zx_block_trace_m0": yzx["none"]},
+               f"Bi2Se3 proper spin conductivity, units (hbar/2e) S/m; |m| = 1 meV, or m = 0 (block trace); "
+               f"sphere cutoff {s.ti_mesh[0]} 1/Angstrom: every value depends on the cutoff (REPORT.md)")
     _plot(out / "fig1.png", [(ef, yzx[m], f"σ^y_zx, m ∥ {m}") for m in TI_DIRECTIONS]
-          + [(ef, xzx["z"], "σ^x_zx, m ∥ z")],
-          "E_F (eV)", "σ (ħ/2e) S/m", "Fig. 1: Bi2Se3 proper spin Hall conductivity, |m| = 1 meV")
+          + [(ef, yzx["none"], "σ^y_zx, m = 0 (block trace)"), (ef, xzx["z"], "σ^x_zx, m ∥ z")],
+          "E_F (eV)", "σ (ħ/2e) S/m", f"Fig. 1: Bi2Se3, |m| = 1 meV; cutoff {s.ti_mesh[0]} Å⁻¹ — "
+          "in-gap values depend on the cutoff (see REPORT.md)")
     save(fig2a, out / "fig2a.nc")
     _write_csv(out / "fig2a.csv", {"fermi_eV": fig2a.fermi.values,
                                    **{f"sigma_z_yx_F{f:.0e}": fig2a.sel(gate_field=f).values for f in (1e6, 2e6)}},
@@ -255,5 +288,5 @@ def run(output_dir: Path, quick: bool = False, progress: bool = True, force: boo
                f"hole gas solved in z (nsub = {hs.nsub}): sigma^z_yx (e/8pi) vs gate field; E_F = {HOLE_FERMI}")
     from .report import write_report
 
-    return write_report(out, s, quick, elapsed, fig1, conv_ti, conv, mags, fig2a, fig2b,
+    return write_report(out, s, quick, elapsed, fig1, conv_ti, conv, mags, fig2a, fig2b, lat,
                         holes=holes.report_lines(hs, fig2a, fig2b, sub, elapsed))
