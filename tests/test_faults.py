@@ -139,10 +139,10 @@ def test_interrupted_run_stops_its_local_workers_at_once():
 
     model = ps.Model(slow, base.gradient, base.spin, 2)
     before = set(_children(os.getpid()))
-    # process-directed, as a terminal's Ctrl-C (signal.raise_signal from this thread would target the timer
-    # thread, which CPython 3.11 services only when the main thread next wakes); the checks before the chunks
-    # call the slow model 5 times (≈ 1 s), the chunks alone take 36 × 0.2 s / 2 = 3.6 s
-    timer = threading.Timer(1.5, os.kill, (os.getpid(), signal.SIGINT))
+    # to the main thread, where a terminal's Ctrl-C lands (a signal handled on the timer thread, as
+    # signal.raise_signal there does, reaches CPython 3.11's main thread only when it next wakes, or never);
+    # the checks before the chunks call the slow model 5 times (≈ 1 s), the chunks take 36 × 0.2 s / 2 = 3.6 s
+    timer = threading.Timer(1.5, signal.pthread_kill, (threading.main_thread().ident, signal.SIGINT))
     start = time.time()
     timer.start()
     with pytest.raises(KeyboardInterrupt):
