@@ -143,11 +143,17 @@ def test_interrupted_run_stops_its_local_workers_at_once():
     # signal.raise_signal there does, reaches CPython 3.11's main thread only when it next wakes, or never);
     # the checks before the chunks call the slow model 5 times (≈ 1 s), the chunks take 36 × 0.2 s / 2 = 3.6 s
     timer = threading.Timer(1.5, signal.pthread_kill, (threading.main_thread().ident, signal.SIGINT))
+    # Python's own Ctrl-C handler, whatever this process inherited (a shell's background job ignores SIGINT)
+    inherited = signal.signal(signal.SIGINT, signal.default_int_handler)
     start = time.time()
     timer.start()
-    with pytest.raises(KeyboardInterrupt):
-        ps.conductivity(model, "proper_spin", fermi=FERMI, mesh=mesh.disk(1.0, 60, 24),
-                        engine=ps.Engine(chunk_size=40, workers=2))
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            ps.conductivity(model, "proper_spin", fermi=FERMI, mesh=mesh.disk(1.0, 60, 24),
+                            engine=ps.Engine(chunk_size=40, workers=2))
+    finally:
+        timer.cancel()
+        signal.signal(signal.SIGINT, inherited)
     assert time.time() - start < 3.0
     assert not [p for p in set(_children(os.getpid())) - before if _alive(p)]
 
