@@ -114,6 +114,10 @@ def conductivity(
             raise ValueError(f"broadening must be a finite number ≥ 0 eV, got {broadening!r}")
         elif broadening:
             raise ValueError(f"broadening applies to the conventional spin current only, not {resp.name!r}")
+    if resp.params.get("method") == "qiao":  # the ab-initio spin current of a Wannier90 run
+        from .models.wannier.run import warn_qiao_conditioning
+
+        warn_qiao_conditioning(model, stacklevel=2)
     mesh = meshes.resolve(mesh, model, resp)
     meshes.check_cutoff(mesh, model, fermi_in)
     check_precision(model, mesh, float(degeneracy_tol))

@@ -438,7 +438,7 @@ def read_wannier90_run(
     options = {"scissors_shift": shift if scissors else 0.0, "num_valence_bands": nvb if scissors else None,
                "spin_note": spin_note, "spin_current_tol": tol}
     if shc_r is not None:
-        options["qiao_ill_conditioned_pairs"] = _qiao_conditioning(ops["H"], tol, seed)
+        options["qiao_ill_conditioned_pairs"] = _qiao_conditioning(ops["H"], tol)
     return Wannier90Run(seed, win, chk, eig, files, irvec, ndegen, ham_r, pos_r, spin_r, shc_r, table, shells,
                         settings, options)
 
@@ -448,21 +448,27 @@ def read_wannier90_run(
 QIAO_NEAR_DEGENERATE = 1e-5
 
 
-def _qiao_conditioning(ham_q: Array, tol: float, seed: str) -> int:
-    """Count band pairs at the ab-initio k-points split by ``tol ≤ Δ < QIAO_NEAR_DEGENERATE``, and warn: on any
-    grid containing those k-points their D = v/Δ dominates the Qiao spin current (docs/wannier90-native.md)."""
+def _qiao_conditioning(ham_q: Array, tol: float) -> int:
+    """Band pairs at the ab-initio k-points split by ``tol ≤ Δ < QIAO_NEAR_DEGENERATE``: on any grid containing
+    those k-points their D = v/Δ dominates the Qiao spin current (docs/wannier90-native.md)."""
+    gaps = np.diff(np.linalg.eigvalsh(ham_q), axis=1)
+    return int(np.count_nonzero((gaps >= tol) & (gaps < QIAO_NEAR_DEGENERATE)))
+
+
+def warn_qiao_conditioning(model: Model, stacklevel: int = 2) -> None:
+    """Warn (:class:`QiaoConditioningWarning`) before the Qiao spin current of ``model`` is used, if the run has
+    near-degenerate pairs at its ab-initio k-points (``model.info["qiao_ill_conditioned_pairs"]``)."""
     import warnings
 
-    gaps = np.diff(np.linalg.eigvalsh(ham_q), axis=1)
-    count = int(np.count_nonzero((gaps >= tol) & (gaps < QIAO_NEAR_DEGENERATE)))
+    count, tol = model.info.get("qiao_ill_conditioned_pairs", 0), model.info.get("spin_current_tol_eV", QIAO_D_TOL)
     if count:
         warnings.warn(
-            f"{seed}: {count} band pairs at the ab-initio k-points are split by {tol:g} eV ≤ Δ < "
+            f"{model.name}: {count} band pairs at the ab-initio k-points are split by {tol:g} eV ≤ Δ < "
             f"{QIAO_NEAR_DEGENERATE:g} eV (remnants of degeneracies): with spin_current_tol = {tol:g} eV the Qiao "
             "spin current is ill-conditioned on every k-grid containing those points (Pt: 20³ σ^z_xy 2114 instead "
             f"of 2204 (ħ/e) S/cm, forbidden components 0.22 of it). Use spin_current_tol ≥ {QIAO_NEAR_DEGENERATE:g} "
-            "eV unless you need postw90's numbers (docs/wannier90-native.md)", QiaoConditioningWarning, stacklevel=3)
-    return count
+            "eV unless you need postw90's numbers (docs/wannier90-native.md)", QiaoConditioningWarning,
+            stacklevel=stacklevel + 1)
 
 
 class QiaoConditioningWarning(UserWarning):
