@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import sys
 import warnings
 from pathlib import Path
@@ -271,13 +272,16 @@ def _bands(args: argparse.Namespace) -> int:
         try:
             offset = float(value or 0.0)
         except ValueError:
-            raise ValueError(f"--slice expects AXIS=VALUE (e.g. z=0), got {args.slice!r}") from None
+            offset = math.nan
+        if not math.isfinite(offset):
+            raise ValueError(f"--slice expects AXIS=VALUE with a finite VALUE in Å⁻¹ (e.g. z=0), got {args.slice!r}")
         ds = bands.kslice(model, args.quantity, args.component, fermi=fermi, normal=axis.strip(), offset=offset,
-                          extent=args.extent, n=args.n or 81, **common)
+                          extent=args.extent, n=81 if args.n is None else args.n, **common)
         out = args.output or args.config.with_name(args.config.stem + "_slice.png")
         png = bands.plot_kslice(ds, out)
     else:
-        ds = bands.bands(model, args.quantity, args.component, fermi=fermi, npoints=args.n or 120, **common)
+        npoints = 120 if args.n is None else args.n
+        ds = bands.bands(model, args.quantity, args.component, fermi=fermi, npoints=npoints, **common)
         out = args.output or args.config.with_name(args.config.stem + "_bands.png")
         png = bands.plot_bands(ds, out)
     print(png)

@@ -609,7 +609,7 @@ def _check(cfg: RunConfig, model: Any, source: str | Path) -> Any:
             raise ConfigError(source, [("mesh.symmetry", str(exc))]) from None
         mesh = SymmetricGrid(mesh, built.symmetry, built.tol)  # the grid fixed to the model's dimension
     try:
-        meshes.check_cutoff(mesh, model, fermi_energies(cfg, model))
+        meshes.check_cutoff(mesh, model, fermi_energies(cfg, model), cfg.calculation.temperature)
     except ValueError as exc:
         raise ConfigError(source, [("mesh.radius", str(exc))]) from None
     for name in cfg.calculation.responses:

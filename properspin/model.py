@@ -18,6 +18,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from .conventions import CYCLIC_PAIRS, HERMITIAN_RTOL
+from .validate import real_array
 
 Array = np.ndarray
 KFunction = Callable[[Array], Array]
@@ -259,7 +260,8 @@ class Model:
         return out
 
     def _check_k(self, k: Array) -> Array:
-        k = np.asarray(k, dtype=float)
+        if not (isinstance(k, np.ndarray) and k.dtype == np.float64):
+            k = real_array(k, "k", finite=False)
         if k.ndim != 2 or k.shape[1] != self.dim:
             raise ValueError(f"k must have shape (N, {self.dim}), got {k.shape}")
         if not np.all(np.isfinite(k)):

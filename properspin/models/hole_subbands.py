@@ -221,7 +221,7 @@ def subband_well(name: str, gammas: tuple[float, float, float], gsource: str, wi
                  mz: float, *, spin: str, magnetization_form: str, method: str, nsub: int | None,
                  nbasis: int | None, barrier: float, energy_max: float | None) -> Model:
     """``hole_quantum_well(method="subbands" | "full")`` after its common validation (SI inputs, see there)."""
-    from .hole_gas import DEFAULT_NBASIS, DEFAULT_NSUB, check_confinement
+    from .hole_gas import DEFAULT_NBASIS, DEFAULT_NSUB, check_confinement, fermi_limit
 
     g1, g2, g3 = gammas
     if g1 <= 2 * abs(g3):
@@ -285,6 +285,7 @@ def subband_well(name: str, gammas: tuple[float, float, float], gsource: str, wi
         "subband_edges_eV": edges,
         "tail_weight": summary["tail_weight"],
         "confinement": confinement,
+        "fermi_limit": fermi_limit(confinement, max(summary["edges_eV"].values()) if method == "subbands" else None),
         "units": {"k": "1/Å", "energy": "eV", "width_m": "m", "field_V_per_m": "V/m", "magnetization_eV": "eV"},
         "source": f"Luttinger parameters: {gsource}",
     }

@@ -462,9 +462,27 @@ def _checkpoint(path: Path, header, nb, excl, real, recip, mp, kpt, nntot, nw, l
                 raise ValueError(f"{path}: the outer window of k-point {k + 1} is not a contiguous band range")
     if abs(np.linalg.det(real)) < 1e-12:
         raise ValueError(f"{path}: singular real_lattice")
+    _check_unitary(path, u, "u_matrix", None)
+    if dis:
+        _check_unitary(path, uopt, "u_matrix_opt", ndim)
     return Checkpoint(str(path), header, int(nb), tuple(int(x) for x in excl), real, recip,
                       (int(mp[0]), int(mp[1]), int(mp[2])), kpt, int(nntot), int(nw), label, dis, omega, lwin,
                       ndim, uopt, u, m, centres, spreads)
+
+
+#: Largest |U†U − 1| accepted for the gauge matrices of a checkpoint (a formatted .chk.fmt holds 16 digits).
+UNITARY_TOL = 1e-6
+
+
+def _check_unitary(path: Path, u: Array, what: str, ndim: Array | None) -> None:
+    """The gauge matrices must have orthonormal columns (``u_matrix`` unitary; ``u_matrix_opt`` on its first
+    ``ndimwin`` rows): a non-unitary or all-zero one gave σ_xy = 3e-12 instead of 1968 S/m silently."""
+    for k in range(len(u)):
+        m = u[k] if ndim is None else u[k, : int(ndim[k])]
+        err = float(np.max(np.abs(m.conj().T @ m - np.eye(m.shape[1])), initial=0.0))
+        if not err <= UNITARY_TOL:  # also NaN
+            raise ValueError(f"{path}: {what} of k-point {k + 1} is not unitary (max |U†U − 1| = {err:.3g}, "
+                             f"tolerance {UNITARY_TOL:g}): a damaged or hand-edited checkpoint; rerun wannier90")
 
 
 def write_chk_unformatted(chk: Checkpoint, path: PathLike) -> None:
@@ -516,7 +534,14 @@ def read_eig(path: PathLike, num_bands: int, num_kpts: int) -> Array:
         bad = int(np.flatnonzero((vals[:, 0] != band) | (vals[:, 1] != kpt))[0])
         raise ValueError(f"{path}, line {bad + 1}: band/k-point index {int(vals[bad, 0])} {int(vals[bad, 1])}, "
                          f"expected {band[bad]} {kpt[bad]}")
-    return vals[:, 2].reshape(num_kpts, num_bands)
+    eig = vals[:, 2].reshape(num_kpts, num_bands)
+    drop = np.diff(eig, axis=1) < 0
+    if drop.any():  # Wannier90 and the ab-initio codes write ascending energies; before: −6439 S/m silently
+        k, b = (int(x) for x in np.argwhere(drop)[0])
+        line = k * num_bands + b + 2
+        raise ValueError(f"{path}, line {line}: energy {eig[k, b + 1]:.10g} eV of band {b + 2} at k-point {k + 1} "
+                         f"is below band {b + 1} ({eig[k, b]:.10g} eV): the energies at each k-point must ascend")
+    return eig
 
 
 # ---------------------------------------------------------------------------------------------- .mmn

@@ -385,11 +385,7 @@ def read_wannier90_run(
         raise ValueError(f"{win_path}: transl_inv = true is not supported (postw90's default is false)")
     if use_ws_distance is None:
         use_ws_distance = settings["use_ws_distance"]
-    shift = settings["scissors_shift"] if scissors_shift is None else float(scissors_shift)
-    nvb = settings["num_valence_bands"] if num_valence_bands is None else int(num_valence_bands)
-    scissors = nvb is not None and nvb > 0 and abs(shift) > 1e-7
-    if scissors and not 0 < nvb < chk.num_bands:
-        raise ValueError(f"num_valence_bands = {nvb} must lie between 1 and num_bands − 1 = {chk.num_bands - 1}")
+    shift, nvb, scissors = _scissors(settings, scissors_shift, num_valence_bands, chk.num_bands)
 
     mmn_path = find_file(seed, ".mmn", "the overlaps for the position matrix A(R)")
     mmn = read_mmn(mmn_path)
@@ -482,6 +478,23 @@ def wannier90_run(seedname: PathLike, **options: Any) -> Model:
     postw90 settings of ``seedname.win`` (``info["postw90"]``: Fermi energies, ``berry_kmesh``, smearing, ...).
     """
     return read_wannier90_run(seedname, **options).model()
+
+
+def _scissors(settings: dict[str, Any], scissors_shift: Any, num_valence_bands: Any,
+              num_bands: int) -> tuple[float, int | None, bool]:
+    """(shift, num_valence_bands, whether the scissors apply): the arguments override the ``.win``; a shift that
+    would be dropped (NaN, or no valence-band count) is refused, as in run files."""
+    from ...validate import finite_float, positive_int
+
+    shift = settings["scissors_shift"] if scissors_shift is None else finite_float(scissors_shift, "scissors_shift")
+    nvb = settings["num_valence_bands"]
+    if num_valence_bands is not None:
+        nvb = positive_int(num_valence_bands, "num_valence_bands")
+    scissors = abs(shift) > 1e-7
+    if scissors and (nvb is None or not 0 < nvb < num_bands):
+        raise ValueError(f"scissors_shift = {shift:g} eV needs num_valence_bands between 1 and num_bands − 1 = "
+                         f"{num_bands - 1}, got {nvb!r} (argument num_valence_bands=, or the .win's key)")
+    return shift, nvb, scissors
 
 
 def _check_win(win: Win, chk: Checkpoint) -> None:
