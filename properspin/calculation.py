@@ -120,8 +120,8 @@ def conductivity(
 
         warn_qiao_conditioning(model, stacklevel=2)
     mesh = meshes.resolve(mesh, model, resp)
-    meshes.check_cutoff(mesh, model, fermi_in, float(temps.max()))
     check_fermi_limit(model, float(fermi_in.max()))
+    meshes.check_cutoff(mesh, model, fermi_in, float(temps.max()))
     check_precision(model, mesh, float(degeneracy_tol))
     isolated = None
     if resp.kind == "spin" and resp.uses_diagonal_spin and model.dim == 2:

@@ -591,6 +591,7 @@ def _check(cfg: RunConfig, model: Any, source: str | Path) -> Any:
     from . import mesh as meshes
     from .responses import RESPONSES
     from .symmetry import SymmetricGrid, group_for
+    from .validate import check_fermi_limit
 
     try:
         built = build_mesh(cfg, model, source)
@@ -608,6 +609,10 @@ def _check(cfg: RunConfig, model: Any, source: str | Path) -> Any:
         except (ValueError, TypeError) as exc:
             raise ConfigError(source, [("mesh.symmetry", str(exc))]) from None
         mesh = SymmetricGrid(mesh, built.symmetry, built.tol)  # the grid fixed to the model's dimension
+    try:
+        check_fermi_limit(model, float(max(fermi_energies(cfg, model))))
+    except ValueError as exc:
+        raise ConfigError(source, [("fermi", str(exc))]) from None
     try:
         meshes.check_cutoff(mesh, model, fermi_energies(cfg, model), cfg.calculation.temperature)
     except ValueError as exc:

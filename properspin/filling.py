@@ -136,9 +136,9 @@ def carrier_density(model: Model, fermi: Any, mesh: meshes.Mesh, temperature: fl
         raise ValueError("fermi must be a finite number or a non-empty 1D sequence of energies (eV)")
     t = _check_temperature(temperature)
     mesh = meshes.resolve(mesh, model)
+    check_fermi_limit(model, float(fermi_in.max()))
     if not model.periodic:
         meshes.check_cutoff(mesh, model, fermi_in, t)
-    check_fermi_limit(model, float(fermi_in.max()))
     meshes.check_points(mesh.size, 0, "carrier_density")  # streamed: the limit on its time only
     levels, inverse = np.unique(fermi_in, return_inverse=True)
     sweep = Sweep(levels, t)

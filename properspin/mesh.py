@@ -425,7 +425,9 @@ def check_cutoff(mesh: Mesh, model: Model, fermi: np.ndarray, temperature: float
     top = float(e.max())
     if hi > top:
         raise ValueError(
-            f"cutoff too small: the Fermi energy {hi:.4g} eV{window} lies above every band on the cutoff surface "
+            f"cutoff too small: the Fermi energy {float(np.max(fermi)):.4g} eV"
+            + (f" with its thermal window{window} reaches {hi:.4g} eV, which" if margin else "")
+            + f" lies above every band on the cutoff surface "
             f"({mesh.describe()['mesh']}, radius {dict(mesh.params)['radius']} Å⁻¹; highest band there {top:.4g} eV): "
             "every band would be filled at the cutoff and the occupied states extend beyond it. Increase the "
             "cutoff radius or lower the Fermi energies" + (" or the temperature." if margin else ".")

@@ -96,7 +96,8 @@ def test_fingerprint_key_covers_response_mesh_and_fermi():
     model = models.qwz(1.0)
     resp = ps.responses.get("charge")
 
-    def key(grid=mesh.grid(4), fermi=(0.0,), response=resp):
+    def key(grid=None, fermi=(0.0,), response=resp):
+        grid = mesh.grid(4) if grid is None else grid
         job = Job(model, mesh.resolve(grid, model, response), response, (Sweep(np.array(fermi), 0.0),), 1e-6)
         return fingerprint.fingerprint(job, [(0, job.mesh.size)]).key
 
