@@ -21,15 +21,18 @@ from .engine import Engine, default_chunk_size
 from .model import Model
 from .results import make_result
 from .sweep import Sweep
-from .validate import check_fermi_limit
+from .validate import check_fermi_limit, check_size, real_array
 
 log = logging.getLogger(__name__)
 
 
 def _fermi_array(fermi: Any) -> np.ndarray:
-    arr = np.atleast_1d(np.asarray(fermi, dtype=float))
+    if fermi is None:  # before: "fermi contains NaN or inf"
+        raise ValueError("fermi is missing (None): give a number or a 1D sequence of energies (eV)")
+    arr = np.atleast_1d(real_array(fermi, "fermi", finite=False))
     if arr.ndim != 1 or arr.size == 0:
         raise ValueError("fermi must be a number or a 1D sequence of energies (eV)")
+    check_size(arr.size, "Fermi energies", "fermi")
     if not np.all(np.isfinite(arr)):
         raise ValueError("fermi contains NaN or inf")
     if len(np.unique(arr)) != len(arr):

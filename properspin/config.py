@@ -12,6 +12,7 @@ import logging
 import re
 import shutil
 import tomllib
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args
 
@@ -213,6 +214,7 @@ class CalculationSpec(_Section):
     degeneracy_tol: PosFloat = DEGENERACY_TOL
     chunk_size: PosInt | None = None
     max_kpoints: PosInt = 10**9
+    checkpoint: str | None = None
     parameters: dict[str, dict[str, Any]] = {}
 
     @field_validator("responses")
@@ -240,6 +242,15 @@ class OutputSpec(_Section):
         if "\0" in path:
             raise ValueError("the path contains a NUL byte")
         return path
+
+    @field_validator("formats")
+    @classmethod
+    def _some_format(cls, formats: list[str]) -> list[str]:
+        if not formats:  # before: [] wrote nothing and exited 0
+            raise ValueError("formats is empty: list at least one of 'netcdf', 'csv', 'png'")
+        if len(set(formats)) != len(formats):
+            raise ValueError(f"formats lists a format more than once: {formats}")
+        return formats
 
     @field_validator("name")
     @classmethod
@@ -669,7 +680,9 @@ def run_config(path: str | Path, output: str | Path | None = None, progress: boo
     calc, out = cfg.calculation, cfg.output
     outdir = Path(output) if output is not None else path.parent / out.path
     stem = out.name or path.stem
-    formats = formats or list(out.formats)
+    if formats is not None and not formats:
+        raise ValueError("formats=[] writes nothing: give one or more of 'netcdf', 'csv', 'png' (None: the run file's)")
+    formats = list(out.formats) if formats is None else formats
     _check_outputs(outdir, stem, calc.responses, formats, path, output is not None)
     engine = ps.Engine(chunk_size=calc.chunk_size or _default_chunk(model), progress=progress,
                        max_kpoints=calc.max_kpoints)
@@ -682,6 +695,8 @@ def run_config(path: str | Path, output: str | Path | None = None, progress: boo
         log.info("%s: %s on %s mesh (%d k-points%s), %d Fermi energies, T = %g K", path.name, name,
                  cfg.mesh.kind if cfg.mesh else "grid (berry_kmesh)", mesh.grid.size if symmetric else mesh.size,
                  ", symmetry requested" if symmetric else "", len(fermi), calc.temperature)
+        if calc.checkpoint:  # one file per response, relative to the run file: SIGTERM or Ctrl-C keeps it
+            engine = replace(engine, checkpoint=path.parent / f"{calc.checkpoint}.{name}")
         try:
             res = ps.conductivity(model, resp, fermi=fermi, mesh=mesh, temperature=calc.temperature,
                                   broadening=broadening, degeneracy_tol=calc.degeneracy_tol, engine=engine)

@@ -32,6 +32,7 @@ from threadpoolctl import threadpool_limits
 
 from .chunk import ChunkResult, Job, run_chunk
 from .fingerprint import fingerprint, sums_digest
+from .validate import positive_int
 
 if TYPE_CHECKING:
     pass
@@ -96,14 +97,11 @@ class Engine:
     max_kpoints: int | None = 10**9
 
     def __post_init__(self) -> None:
-        if self.max_kpoints is not None and (isinstance(self.max_kpoints, bool) or int(self.max_kpoints)
-                                             != self.max_kpoints or self.max_kpoints < 1):
-            raise ValueError(f"max_kpoints must be a positive integer or None, got {self.max_kpoints!r}")
-        if isinstance(self.chunk_size, bool) or int(self.chunk_size) != self.chunk_size or self.chunk_size < 1:
-            raise ValueError(f"chunk_size must be a positive integer, got {self.chunk_size!r}")
-        if self.workers is not None and (isinstance(self.workers, bool) or int(self.workers) != self.workers
-                                         or self.workers < 1):
-            raise ValueError(f"workers must be a positive integer or None, got {self.workers!r}")
+        if self.max_kpoints is not None:
+            positive_int(self.max_kpoints, "max_kpoints (or None)")
+        positive_int(self.chunk_size, "chunk_size")  # before: chunk_size=inf raised a bare OverflowError
+        if self.workers is not None:
+            positive_int(self.workers, "workers (or None)")
         if self.executor is not None and not isinstance(self.executor, cf.Executor):
             raise TypeError(f"executor must be a concurrent.futures.Executor or None, got {self.executor!r}")
         if self.scheduler is not None and self.executor is not None:
@@ -140,6 +138,8 @@ class Engine:
                     if ckpt:
                         ckpt.save(done, total)
                     bar.update(count)
+        except cf.process.BrokenProcessPool:
+            raise _worker_died(job, ranges, done, ckpt) from None
         except MemoryError:
             kept = f"; the {done} finished chunks are kept in {ckpt.path}" if ckpt and done else ""
             raise MemoryError(f"out of memory computing {job.response.name} in chunks of up to {ranges[0][1]} "
@@ -186,6 +186,21 @@ class Engine:
         else:
             kind = f"up to {self.nworkers} processes" if self.nworkers > 1 else "serial"
         return {"chunk_size": self.chunk_size, "executor": kind}
+
+
+def _worker_died(job: Job, ranges: list[tuple[int, int]], done: int, ckpt: _Checkpoint | None) -> RuntimeError:
+    """The error for a local worker that died (killed by a signal or the out-of-memory killer): which chunk, what
+    is kept and how to resume, instead of a BrokenProcessPool traceback."""
+    a, b = ranges[min(done, len(ranges) - 1)]
+    if ckpt:
+        kept = (f"the {done} finished chunks are kept in the checkpoint {ckpt.path}: run the same calculation again "
+                "to resume from there")
+    else:
+        kept = "no checkpoint was set: Engine(checkpoint=PATH) ([calculation] checkpoint in a run file) keeps " \
+               "finished chunks for a resume"
+    return RuntimeError(f"a worker process died (killed by a signal or the out-of-memory killer?) while computing "
+                        f"{job.response.name} around chunk {done + 1} of {len(ranges)} (k-points {a}–{b - 1}); {kept}. "
+                        "If memory ran out, lower Engine(chunk_size=...) or the number of workers")
 
 
 _FORKED_JOB: Job | None = None

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from .model import Model
-from .validate import finite_float, positive_int, real_array
+from .validate import check_size, finite_float, positive_int, real_array
 
 
 def _positive_int(value: Any, name: str) -> int:
@@ -158,6 +158,7 @@ def grid(n: int | tuple[int, ...], dim: int | None = None, shift: float | tuple[
         _check_shift(np.ravel(np.asarray(shift, dtype=float)).tolist(), shift)
         return _GridSpec(_positive_int(n, "grid n"), dim, shift)
     ns = tuple(_positive_int(x, "grid n") for x in n)
+    check_size(math.prod(ns), "k-points", f"grid n = {list(ns)}", "use a coarser mesh")
     shifts = (float(shift),) * len(ns) if np.ndim(shift) == 0 else tuple(float(s) for s in shift)
     if len(shifts) != len(ns):
         raise ValueError("grid shift must be a number or one per dimension")
@@ -299,6 +300,7 @@ class _ProductMesh(Mesh):
 
 
 def _azimuth(nphi: int) -> tuple[np.ndarray, np.ndarray]:
+    check_size(nphi, "azimuthal points", f"nphi = {nphi}", "the azimuthal rule converges exponentially")
     phi = 2 * math.pi * (np.arange(nphi) + 0.5) / nphi
     return phi, np.full(nphi, 2 * math.pi / nphi)
 
@@ -365,6 +367,7 @@ def disk(radius: float, nk: int, nphi: int) -> Mesh:
     radius = _positive_float(radius, "disk radius")
     nk, nphi = _positive_int(nk, "nk"), _positive_int(nphi, "nphi")
     params = (("radius", radius), ("nk", nk), ("nphi", nphi))
+    check_size(nk * nphi, "k-points", f"disk nk × nphi = {nk} × {nphi}", "use a coarser mesh")
     return Disk((_gauss(nk, 0, radius), _azimuth(nphi)), params)
 
 
@@ -373,6 +376,7 @@ def sphere(radius: float, nk: int, ntheta: int, nphi: int) -> Mesh:
     radius = _positive_float(radius, "sphere radius")
     nk, nt, nphi = (_positive_int(v, n) for v, n in ((nk, "nk"), (ntheta, "ntheta"), (nphi, "nphi")))
     params = (("radius", radius), ("nk", nk), ("ntheta", nt), ("nphi", nphi))
+    check_size(nk * nt * nphi, "k-points", f"sphere nk × ntheta × nphi = {nk} × {nt} × {nphi}", "use a coarser mesh")
     return Sphere((_gauss(nk, 0, radius), _gauss(nt, -1, 1), _azimuth(nphi)), params)
 
 
@@ -382,6 +386,7 @@ def cylinder(radius: float, half_height: float, nk: int, nz: int, nphi: int) -> 
     half_height = _positive_float(half_height, "cylinder half_height")
     nk, nz, nphi = (_positive_int(v, n) for v, n in ((nk, "nk"), (nz, "nz"), (nphi, "nphi")))
     params = (("radius", radius), ("half_height", half_height), ("nk", nk), ("nz", nz), ("nphi", nphi))
+    check_size(nk * nz * nphi, "k-points", f"cylinder nk × nz × nphi = {nk} × {nz} × {nphi}", "use a coarser mesh")
     return Cylinder((_gauss(nk, 0, radius), _gauss(nz, -half_height, half_height), _azimuth(nphi)), params)
 
 

@@ -19,7 +19,7 @@ import numpy as np
 
 #: The size budget: the largest count accepted for each kind of size (edit the module constant if you mean it).
 SIZE_LIMITS: dict[str, int] = {
-    "k-points": 10**9,        # a mesh (also a .win berry_kmesh); Engine(max_kpoints=...) is the engine's own limit
+    "k-points": 10**12,       # a mesh (also a .win berry_kmesh), beyond Engine(max_kpoints=None): ~ 10 CPU-years
     "Fermi energies": 10**6,  # fermi arrays, .win scans
     "azimuthal points": 10**6,  # nphi of a cutoff mesh
     "basis functions": 4096,  # nbasis of a subband calculation

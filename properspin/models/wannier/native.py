@@ -58,6 +58,8 @@ def _read_bytes(path: Path) -> bytes:
         return path.read_bytes()
     except OSError as err:  # bz2 errors are OSError
         raise ValueError(f"{path}: cannot be read ({err})") from None
+    except EOFError:  # a .bz2 cut short
+        raise ValueError(f"{path}: truncated: the compressed stream ends before its end marker") from None
 
 
 def _read_text(path: Path) -> str:
@@ -190,6 +192,8 @@ def is_unformatted(path: Path) -> bool:
             head = f.read(4096)
     except OSError as err:
         raise ValueError(f"{path}: cannot be read ({err})") from None
+    except EOFError:
+        raise ValueError(f"{path}: truncated: the compressed stream ends before its end marker") from None
     return b"\x00" in head
 
 

@@ -21,6 +21,7 @@ R + τ_n − τ_m (postw90's ``ws_translate_dist``), for H, A, S and the spin-cu
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from ...model import Model
+from ...validate import check_size
 from .fourier import WannierSums
 from .hamiltonian import WannierHamiltonian, fold_ws_shifts
 from .native import (
@@ -150,11 +152,16 @@ def postw90_settings(win: Win, eig: Array) -> dict[str, Any]:
         step = win.get_float("fermi_energy_step", 0.01)
         if fmax <= fmin or step <= 0:
             raise ValueError(f"{win.path}: need fermi_energy_max > fermi_energy_min and fermi_energy_step > 0")
-        count = int(round(abs((fmax - fmin) / step))) + 1
+        if not all(math.isfinite(x) for x in (fmin, fmax, step)):
+            raise ValueError(f"{win.path}: fermi_energy_min/max/step must be finite, got {fmin}, {fmax}, {step}")
+        count = check_size(int(round(abs((fmax - fmin) / step))) + 1, "Fermi energies",
+                           f"{win.path}: fermi_energy_min/max/step", "raise fermi_energy_step")
         s["fermi_energies"] = [fmin + i * (fmax - fmin) / (count - 1) for i in range(count)] if count > 1 else [fmin]
     else:
         s["fermi_energies"] = []
     kmesh = win.get_ints("berry_kmesh", 3) or win.get_ints("kmesh", 3)
+    if kmesh:
+        check_size(math.prod(kmesh), "k-points", f"{win.path}: berry_kmesh = {list(kmesh)}", "use a coarser mesh")
     s["berry_kmesh"] = list(kmesh) if kmesh else None
     s["berry_task"] = win.get_str("berry_task", "")
     s["berry_curv_adpt_kmesh"] = win.get_int("berry_curv_adpt_kmesh", 1)
