@@ -483,6 +483,11 @@ def build_model(cfg: RunConfig, source: str | Path) -> Any:
                                       spin_current_tol=w.spin_current_tol)
             except FileNotFoundError as exc:
                 raise ConfigError(source, [("model.wannier90_run.seedname", str(exc))]) from None
+            except ValueError as exc:  # a problem of the run's own files (.win, .chk, ...): name that file first
+                if not str(exc).startswith(str(seed)):
+                    raise
+                raise ValueError(f"{exc} (in the Wannier90 run that {source} reads; the run file itself is fine)"
+                                 ) from None
         else:
             entry = registry.get(spec.name)  # type: ignore[arg-type]
             words = [(p.name, f"model.parameters.{p.name}") for p in entry.parameters()]
@@ -492,6 +497,8 @@ def build_model(cfg: RunConfig, source: str | Path) -> Any:
     except ConfigError:
         raise
     except (ValueError, TypeError) as exc:
+        if str(exc).endswith("the run file itself is fine)"):
+            raise
         raise ConfigError(source, [(_blame(str(exc), words, default), str(exc))]) from None
     if spec.zeeman is not None:
         try:

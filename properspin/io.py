@@ -84,6 +84,19 @@ def check_target(path: PathLike) -> Path:
     return target
 
 
+def check_space(directory: PathLike, need: float, what: str) -> None:
+    """Refuse, before computing, a directory (or its nearest existing parent) with less than ``need`` bytes free:
+    an ``OSError`` (ENOSPC) naming the directory, the space free and ``what`` needs it."""
+    import shutil
+
+    target = Path(directory)
+    existing = next((p for p in (target, *target.parents) if p.exists()), Path("."))
+    free = shutil.disk_usage(existing).free
+    if free < need:
+        raise OSError(errno.ENOSPC, f"{target}: {free} bytes free on its disk, but {what} needs about {int(need)}: "
+                                    "free some space or choose another directory")
+
+
 def write_bytes(path: PathLike, data: bytes | memoryview) -> Path:
     """Write ``data`` atomically (temporary file, fsync, rename); OSError naming the path on any failure."""
     target = check_target(path)

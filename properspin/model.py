@@ -206,8 +206,7 @@ class Model:
         n = self.nbands
         if s.shape != (3, k.shape[0], n, n):
             raise ValueError(f"spin_k(k) returned shape {s.shape}, expected {(3, k.shape[0], n, n)}")
-        if not np.all(np.isfinite(s)):
-            raise ValueError("spin_k(k) contains NaN or inf")
+        _check_finite(s, "spin_k(k)", k)
         return s
 
     def berry_connection_orbital(self, k: Array) -> Array | None:

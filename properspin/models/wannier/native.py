@@ -71,12 +71,19 @@ def _read_text(path: Path) -> str:
             from None
 
 
-def _floats(tokens: Sequence[str], path: Path, what: str) -> Array:
+def _floats(tokens: Sequence[str], path: Path, what: str, per_line: int | None = None) -> Array:
+    """Numbers from Fortran tokens (``1.0D0``); a non-numeric or non-finite one is an error naming ``what`` and,
+    with ``per_line`` (tokens per line after the header), its line."""
     try:
-        return np.array([t.replace("D", "E").replace("d", "e") for t in tokens], dtype=float)
+        out = np.array([t.replace("D", "E").replace("d", "e") for t in tokens], dtype=float)
     except ValueError:
         bad = next(t for t in tokens if not _is_float(t))
         raise ValueError(f"{path}: non-numeric entry {bad!r} while reading {what}") from None
+    if not np.all(np.isfinite(out)):
+        i = int(np.argwhere(~np.isfinite(out))[0, 0])
+        where = f", line {i // per_line + 1}" if per_line else f" (value {i + 1} of {what})"
+        raise ValueError(f"{path}{where}: {tokens[i]!r} is NaN or inf while reading {what}")
+    return out
 
 
 def _is_float(token: str) -> bool:
@@ -171,7 +178,11 @@ class FortranRecords:
         if len(payload) % dt.itemsize:
             raise ValueError(f"{self.path}: record {self.count} ({what}): {len(payload)} bytes is not a "
                              f"whole number of {dt.name}")
-        return np.frombuffer(payload, dtype=dt).astype(dt.newbyteorder("="))
+        out = np.frombuffer(payload, dtype=dt).astype(dt.newbyteorder("="))
+        if out.dtype.kind in "fc" and not np.all(np.isfinite(out)):
+            i = int(np.argwhere(~np.isfinite(out))[0, 0])
+            raise ValueError(f"{self.path}: record {self.count} ({what}): value {i + 1} is NaN or inf")
+        return out
 
     def int(self, what: str) -> int:
         return int(self.array("i4", 1, what)[0])
@@ -464,6 +475,12 @@ def _checkpoint(path: Path, header, nb, excl, real, recip, mp, kpt, nntot, nw, l
             idx = np.flatnonzero(lwin[k])
             if len(idx) and idx[-1] - idx[0] + 1 != len(idx):
                 raise ValueError(f"{path}: the outer window of k-point {k + 1} is not a contiguous band range")
+    for what, arr in (("real_lattice", real), ("recip_lattice", recip), ("kpt_latt", kpt), ("m_matrix", m),
+                      ("wannier_centres", centres), ("wannier_spreads", spreads)):
+        if not np.all(np.isfinite(arr)):
+            first = np.argwhere(~np.isfinite(np.asarray(arr)))[0]
+            raise ValueError(f"{path}: {what} contains NaN or inf (first at index {tuple(int(i) + 1 for i in first)}, "
+                             "counted from 1): a damaged checkpoint; rerun wannier90")
     if abs(np.linalg.det(real)) < 1e-12:
         raise ValueError(f"{path}: singular real_lattice")
     _check_unitary(path, u, "u_matrix", None)
@@ -531,7 +548,7 @@ def read_eig(path: PathLike, num_bands: int, num_kpts: int) -> Array:
     if any(len(r) != 3 for r in rows):
         bad = next(i for i, r in enumerate(rows) if len(r) != 3)
         raise ValueError(f"{path}, line {bad + 1}: expected 'band k-point energy', got {' '.join(rows[bad])!r}")
-    vals = _floats([x for r in rows for x in r], path, "eigenvalues").reshape(-1, 3)
+    vals = _floats([x for r in rows for x in r], path, "eigenvalues", per_line=3).reshape(-1, 3)
     band = np.tile(np.arange(1, num_bands + 1), num_kpts)
     kpt = np.repeat(np.arange(1, num_kpts + 1), num_bands)
     if not (np.array_equal(vals[:, 0], band) and np.array_equal(vals[:, 1], kpt)):

@@ -398,7 +398,10 @@ def read_wannier90_run(
     mmn = read_mmn(mmn_path)
     files["mmn"] = str(mmn_path)
     nb_m, nk_m = mmn.m.shape[2], mmn.m.shape[0]
-    if nb_m != chk.num_bands or nk_m != chk.num_kpts or mmn.nntot != chk.nntot:
+    if (nb_m, nk_m) == (chk.num_bands, chk.num_kpts) and mmn.nntot != chk.nntot:  # the .win cannot tell which
+        raise ValueError(f"{chk_path} and {mmn_path} disagree on nntot ({chk.nntot} in the checkpoint, {mmn.nntot} in "
+                         "the overlaps; num_bands and num_kpts agree): one of them is damaged or from another run")
+    if nb_m != chk.num_bands or nk_m != chk.num_kpts:  # the checkpoint was checked against the .win already
         raise ValueError(f"{mmn_path}: num_bands, num_kpts, nntot = {nb_m}, {nk_m}, {mmn.nntot} but the checkpoint "
                          f"{chk_path} has {chk.num_bands}, {chk.num_kpts}, {chk.nntot} (files of different runs?)")
     bk, wb, shells = bvectors(chk, mmn)
