@@ -154,7 +154,7 @@ def load(path: PathLike) -> xr.DataArray:
     if "properspin_version" not in result.attrs:
         raise ValueError(f"{path}: not a properspin netCDF result (a netCDF/HDF5 file without properspin's "
                          "attributes)")
-    stored = result.attrs.get(DIGEST_ATTR)
+    stored = result.attrs.pop(DIGEST_ATTR, None)  # checked here, not part of the result
     if stored is None:
         version = result.attrs["properspin_version"]
         warnings.warn(f"{path}: written without a content digest (properspin {version}); its numbers cannot be "
