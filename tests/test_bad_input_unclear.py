@@ -22,6 +22,7 @@ from properspin import bands, io, kpath, mesh, models
 from properspin.cli import main
 from properspin.config import ConfigError, run_config
 from properspin.models import wannier
+from properspin.models.tight_binding import haldane_model
 from properspin.models.wannier.native import read_chk, write_chk_unformatted
 
 from .w90files import write_run
@@ -150,6 +151,14 @@ def test_errors_blame_the_right_file_and_problem(synthetic, tmp_path, capsys):
     write_chk_unformatted(replace(chk, nntot=5, m_matrix=chk.m_matrix[:, :5]), seed + ".chk")
     with pytest.raises(ValueError, match=r"syn\.chk and \S*syn\.mmn disagree on nntot \(5 in the checkpoint, 6"):
         ps.models.wannier90_run(seed)
+    wh = wannier.random_wannier_hamiltonian(2, 3.0 * np.eye(3), seed=3)
+    hr = tmp_path / "x_hr.dat"
+    wannier.write_hr(hr, replace(wh, ham=np.zeros((27, 3, 3), complex) + np.eye(3), pos=None))  # a 3-orbital file
+    lines = hr.read_text().splitlines()
+    hr.write_text("\n".join(lines[:1] + ["2"] + lines[2:]) + "\n")  # ... whose header says num_wann = 2
+    with pytest.raises(ValueError, match=r"x_hr\.dat, line 2: 243 matrix-element lines fit nrpts = 27 blocks of 3² "
+                                         r"elements, but the header says num_wann = 2 .*not a truncated file"):
+        wannier.wannier90(hr, lattice=3.0 * np.eye(3))
     with pytest.raises(ValueError, match=r"fermi is missing \(None\)"):  # before: "fermi contains NaN or inf"
         ps.conductivity(QWZ, "charge", fermi=None, mesh=mesh.grid(4))
 
@@ -166,6 +175,7 @@ def test_errors_blame_the_right_file_and_problem(synthetic, tmp_path, capsys):
     (lambda: QWZ.energies(iter([[0.1, 0.2]])), "k must be an array or a list of numbers, not a list_iterator"),
     (lambda: QWZ.energies([["a", "b"]]), "k must hold numbers"),
     (lambda: kpath.from_corners([("G", (0, 0)), ("X", (math.nan, 0))]), "k path corner 'X' contains NaN"),
+    (lambda: haldane_model(phi=math.inf), "phi must be a finite number, got inf"),
 ])
 def test_conversion_errors_name_the_argument(call, message):
     """Before: Python's own messages ("cannot convert float NaN to integer", OverflowError, ComplexWarning)."""

@@ -159,6 +159,11 @@ def read_hr(path: PathLike, lattice: Array | None = None) -> WannierHamiltonian:
     lines = _Lines(path)
     n, nr, deg = lines.counts()
     start, nn = lines.i, n * n
+    left = len(lines.items) - start
+    if left != nr * nn and left % nr == 0 and round((left // nr) ** 0.5) ** 2 == left // nr:
+        raise lines.error(f"{left} matrix-element lines fit nrpts = {nr} blocks of {round((left // nr) ** 0.5)}² "
+                          f"elements, but the header says num_wann = {n} (needs {nr * nn}): num_wann is wrong "
+                          "(not a truncated file)", lines.items[0][0])
     data = lines.table(nr * nn, 7, "R1 R2 R3 m n ReH ImH")
     lines.finish()
     rall = lines.int_columns(data, slice(0, 3), lines.lineno(start), "R vector").reshape(nr, nn, 3)

@@ -542,6 +542,10 @@ def read_eig(path: PathLike, num_bands: int, num_kpts: int) -> Array:
     rows = [line.split() for line in _read_text(path).splitlines() if line.strip()]
     expected = num_bands * num_kpts
     if len(rows) != expected:
+        own = _eig_shape(rows)
+        if own is not None and own != (num_bands, num_kpts):  # complete, but of another run: say so
+            raise ValueError(f"{path}: num_bands × num_kpts = {own[0]} × {own[1]} (its last line), but the checkpoint "
+                             f"has {num_bands} × {num_kpts}: a file of another run (num_bands or the k-grid differ)")
         what = "truncated" if len(rows) < expected else "too long"
         raise ValueError(f"{path}: {what}: {len(rows)} lines, expected num_bands × num_kpts = {num_bands} × "
                          f"{num_kpts} = {expected} (a file of another run?)")
@@ -563,6 +567,15 @@ def read_eig(path: PathLike, num_bands: int, num_kpts: int) -> Array:
         raise ValueError(f"{path}, line {line}: energy {eig[k, b + 1]:.10g} eV of band {b + 2} at k-point {k + 1} "
                          f"is below band {b + 1} ({eig[k, b]:.10g} eV): the energies at each k-point must ascend")
     return eig
+
+
+def _eig_shape(rows: list[list[str]]) -> tuple[int, int] | None:
+    """(num_bands, num_kpts) of a complete ``.eig`` from its last line, or None if the lines do not add up."""
+    try:
+        nb, nk = int(rows[-1][0]), int(rows[-1][1])
+    except (IndexError, ValueError):
+        return None
+    return (nb, nk) if nb > 0 and nk > 0 and nb * nk == len(rows) else None
 
 
 # ---------------------------------------------------------------------------------------------- .mmn
