@@ -21,7 +21,7 @@ from .engine import Engine, default_chunk_size
 from .model import Model
 from .results import make_result
 from .sweep import Sweep
-from .validate import check_fermi_limit, check_size, real_array
+from .validate import check_fermi_limit, check_size, finite_float, real_array
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ def _fermi_array(fermi: Any) -> np.ndarray:
 
 
 def _temperatures(temperature: Any) -> np.ndarray:
-    t = np.atleast_1d(np.asarray(temperature, dtype=float))
+    t = np.atleast_1d(real_array(temperature, "temperature", finite=False))
     if t.ndim != 1 or t.size == 0 or not np.all(np.isfinite(t)):
         raise ValueError(f"temperature must be a finite number or 1D sequence in kelvin, got {temperature!r}")
     if np.any(t < 0):
@@ -114,9 +114,7 @@ def conductivity(
     if broadening is not None:
         if "broadening" in resp.defaults:
             resp = resp.with_params(broadening=broadening)
-        elif not math.isfinite(broadening) or broadening < 0:
-            raise ValueError(f"broadening must be a finite number ≥ 0 eV, got {broadening!r}")
-        elif broadening:
+        elif finite_float(broadening, "broadening (eV)", nonnegative=True):
             raise ValueError(f"broadening applies to the conventional spin current only, not {resp.name!r}")
     if resp.params.get("method") == "qiao":  # the ab-initio spin current of a Wannier90 run
         from .models.wannier.run import warn_qiao_conditioning

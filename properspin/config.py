@@ -121,7 +121,7 @@ class SymmetrySpec(_Section):
     positions: Annotated[list[list[float]], Field(min_length=1)] | None = None  # fractional, lattice of the model
     species: list[str] | None = None
     magnetization: Vector3 | list[Vector3] | None = None
-    tolerance: PosFloat = 1e-3
+    tolerance: Annotated[float, Field(gt=0, lt=1)] = 1e-3  # relative: 1 or more checks nothing
 
     @model_validator(mode="after")
     def _one_structure(self) -> SymmetrySpec:

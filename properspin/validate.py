@@ -58,8 +58,8 @@ def finite_float(value: Any, name: str, positive: bool = False, nonnegative: boo
         raise ValueError(f"{name} must be a real number, got {type(value).__name__} {_describe(value)}")
     v = float(value)
     if not math.isfinite(v) or (positive and v <= 0) or (nonnegative and v < 0):
-        kind = "a positive finite" if positive else "a finite number ≥ 0, not a" if nonnegative else "a finite"
-        raise ValueError(f"{name} must be {kind} number, got {_describe(value)}")
+        kind = "a positive finite number" if positive else "a finite number ≥ 0" if nonnegative else "a finite number"
+        raise ValueError(f"{name} must be {kind}, got {_describe(value)}")
     return v
 
 

@@ -169,6 +169,17 @@ def test_symmetry_tolerance_that_accepts_anything_is_refused():
     mesh.grid(4, symmetry=cubic, symmetry_tol=0.5)  # the Pt runs' documented value stays allowed
 
 
+def test_run_file_symmetry_tolerance_that_accepts_anything_is_refused(tmp_path):
+    from properspin.config import ConfigError, run_config
+
+    cfg = tmp_path / "sym.toml"
+    cfg.write_text('[model]\nname = "qwz"\nparameters = { u = 1.0 }\n[mesh]\nkind = "grid"\nn = 8\n'
+                   '[mesh.symmetry]\npositions = [[0.0, 0.0]]\nspecies = ["X"]\ntolerance = 1e6\n'
+                   '[fermi]\nvalues = [0.0]\n[calculation]\nresponses = ["charge"]\n')
+    with pytest.raises(ConfigError, match="mesh.symmetry.tolerance: expected a number < 1.0, got 1000000.0"):
+        run_config(cfg)
+
+
 # ------------------------------------------------------------------------------------------ hole wells
 def test_hole_well_above_its_barrier_top_or_kept_subbands_is_refused():
     """Before: E_F = 0.5 eV in a well whose barrier top is 0.1875 eV gave −10.15 e/8π; ``nsub=1`` at 0.2 eV used

@@ -176,6 +176,11 @@ def test_errors_blame_the_right_file_and_problem(synthetic, tmp_path, capsys):
     (lambda: QWZ.energies([["a", "b"]]), "k must hold numbers"),
     (lambda: kpath.from_corners([("G", (0, 0)), ("X", (math.nan, 0))]), "k path corner 'X' contains NaN"),
     (lambda: haldane_model(phi=math.inf), "phi must be a finite number, got inf"),
+    (lambda: ps.conductivity(QWZ, "charge", fermi=0.0, mesh=mesh.grid(4), temperature="hot"),
+     "temperature must hold numbers"),
+    (lambda: ps.conductivity(QWZ, "charge", fermi=0.0, mesh=mesh.grid(4), broadening="0.1"),
+     "broadening \\(eV\\) must be a real number, got str '0.1'"),
+    (lambda: ps.conductivity(QWZ, "charge", fermi=[0.1j], mesh=mesh.grid(4)), "fermi must be real, got complex"),
 ])
 def test_conversion_errors_name_the_argument(call, message):
     """Before: Python's own messages ("cannot convert float NaN to integer", OverflowError, ComplexWarning)."""
