@@ -31,6 +31,7 @@ import numpy as np
 from . import geometry as geo
 from . import kpath as kp
 from .model import Model
+from .validate import check_size, finite_float, positive_int
 
 AXES = ("x", "y", "z")
 QUANTITIES = {
@@ -129,6 +130,8 @@ def bands(model: Model, quantity: str = "berry", component: str | None = None, *
     ``parameters``: the ``conventional_spin`` response's (``{"method": "qiao", "broadening": 0.1}``)."""
     import xarray as xr
 
+    fermi = finite_float(fermi, "fermi")
+    check_size(positive_int(npoints, "npoints"), "path points", "npoints")
     segments = _path(model, path)
     k, x, ticks, labels = kp.sample(segments, n=npoints)
     energy, value = band_values(model, k, quantity, component, degeneracy_tol, parameters, kramers)
@@ -186,12 +189,12 @@ def kslice(model: Model, quantity: str = "berry", component: str | None = None, 
 
     if normal not in AXES[: max(model.dim, 3)] or (model.dim == 2 and (normal != "z" or offset)):
         raise ValueError(f"normal must be one of x, y, z (a 2D model: z with offset 0), got {normal!r}")
-    if isinstance(n, bool) or int(n) != n or n < 2:
-        raise ValueError(f"n must be an integer ≥ 2, got {n!r}")
+    fermi, offset = finite_float(fermi, "fermi"), finite_float(offset, "offset")
+    n = positive_int(n, "n (points per side of the map)", minimum=2)
+    check_size(n * n, "map points", f"n = {n} (points per side of the map)")
     if extent is None:
         extent = 0.5 * float(np.linalg.norm(model.reciprocal, axis=1).max()) if model.periodic else 0.1
-    if not np.isfinite(extent) or extent <= 0:
-        raise ValueError(f"extent must be a positive number (Å⁻¹), got {extent!r}")
+    extent = finite_float(extent, "extent (Å⁻¹)", positive=True)
     axes = [a for a in AXES if a != normal][:2]
     u = np.linspace(-extent, extent, int(n))
     uu, vv = np.meshgrid(u, u, indexing="ij")

@@ -21,14 +21,18 @@ from .engine import Engine, default_chunk_size
 from .model import Model
 from .results import make_result
 from .sweep import Sweep
+from .validate import check_fermi_limit, check_size, finite_float, real_array
 
 log = logging.getLogger(__name__)
 
 
 def _fermi_array(fermi: Any) -> np.ndarray:
-    arr = np.atleast_1d(np.asarray(fermi, dtype=float))
+    if fermi is None:  # before: "fermi contains NaN or inf"
+        raise ValueError("fermi is missing (None): give a number or a 1D sequence of energies (eV)")
+    arr = np.atleast_1d(real_array(fermi, "fermi", finite=False))
     if arr.ndim != 1 or arr.size == 0:
         raise ValueError("fermi must be a number or a 1D sequence of energies (eV)")
+    check_size(arr.size, "Fermi energies", "fermi")
     if not np.all(np.isfinite(arr)):
         raise ValueError("fermi contains NaN or inf")
     if len(np.unique(arr)) != len(arr):
@@ -37,7 +41,7 @@ def _fermi_array(fermi: Any) -> np.ndarray:
 
 
 def _temperatures(temperature: Any) -> np.ndarray:
-    t = np.atleast_1d(np.asarray(temperature, dtype=float))
+    t = np.atleast_1d(real_array(temperature, "temperature", finite=False))
     if t.ndim != 1 or t.size == 0 or not np.all(np.isfinite(t)):
         raise ValueError(f"temperature must be a finite number or 1D sequence in kelvin, got {temperature!r}")
     if np.any(t < 0):
@@ -110,16 +114,15 @@ def conductivity(
     if broadening is not None:
         if "broadening" in resp.defaults:
             resp = resp.with_params(broadening=broadening)
-        elif not math.isfinite(broadening) or broadening < 0:
-            raise ValueError(f"broadening must be a finite number ≥ 0 eV, got {broadening!r}")
-        elif broadening:
+        elif finite_float(broadening, "broadening (eV)", nonnegative=True):
             raise ValueError(f"broadening applies to the conventional spin current only, not {resp.name!r}")
     if resp.params.get("method") == "qiao":  # the ab-initio spin current of a Wannier90 run
         from .models.wannier.run import warn_qiao_conditioning
 
         warn_qiao_conditioning(model, stacklevel=2)
     mesh = meshes.resolve(mesh, model, resp)
-    meshes.check_cutoff(mesh, model, fermi_in)
+    check_fermi_limit(model, float(fermi_in.max()))
+    meshes.check_cutoff(mesh, model, fermi_in, float(temps.max()))
     check_precision(model, mesh, float(degeneracy_tol))
     isolated = None
     if resp.kind == "spin" and resp.uses_diagonal_spin and model.dim == 2:

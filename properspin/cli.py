@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import sys
 import warnings
 from pathlib import Path
@@ -266,23 +267,40 @@ def _bands(args: argparse.Namespace) -> int:
             params["broadening"] = calc.broadening
         params |= {k: v for k, v in (("method", args.method), ("broadening", args.broadening)) if v is not None}
     common = {"parameters": params, "degeneracy_tol": cfg.calculation.degeneracy_tol, "kramers": args.kramers}
+    out = _bands_output(args)
     if args.slice:
         axis, _, value = args.slice.partition("=")
         try:
             offset = float(value or 0.0)
         except ValueError:
-            raise ValueError(f"--slice expects AXIS=VALUE (e.g. z=0), got {args.slice!r}") from None
+            offset = math.nan
+        if not math.isfinite(offset):
+            raise ValueError(f"--slice expects AXIS=VALUE with a finite VALUE in Å⁻¹ (e.g. z=0), got {args.slice!r}")
         ds = bands.kslice(model, args.quantity, args.component, fermi=fermi, normal=axis.strip(), offset=offset,
-                          extent=args.extent, n=args.n or 81, **common)
-        out = args.output or args.config.with_name(args.config.stem + "_slice.png")
+                          extent=args.extent, n=81 if args.n is None else args.n, **common)
         png = bands.plot_kslice(ds, out)
     else:
-        ds = bands.bands(model, args.quantity, args.component, fermi=fermi, npoints=args.n or 120, **common)
-        out = args.output or args.config.with_name(args.config.stem + "_bands.png")
+        npoints = 120 if args.n is None else args.n
+        ds = bands.bands(model, args.quantity, args.component, fermi=fermi, npoints=npoints, **common)
         png = bands.plot_bands(ds, out)
     print(png)
     print(bands.save(ds, Path(png).with_suffix(".nc")))
     return 0
+
+
+def _bands_output(args: argparse.Namespace) -> Path:
+    """The PNG path of ``bands`` (and its ``.nc`` beside it), checked before computing: a directory, a name
+    without ``.png`` (matplotlib would write another file) or an unwritable place is refused naming it."""
+    from .io import check_target
+
+    default = args.config.stem + ("_slice.png" if args.slice else "_bands.png")
+    out = Path(args.output) if args.output else args.config.with_name(default)
+    if out.is_dir() or out.suffix.lower() != ".png":
+        raise ValueError(f"-o/--output must name a .png file (the .nc goes beside it), got {str(out)!r}"
+                         + (": a directory" if out.is_dir() else ""))
+    check_target(out)
+    check_target(out.with_suffix(".nc"))
+    return out
 
 
 def _log_warning(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001

@@ -12,6 +12,7 @@ import logging
 import re
 import shutil
 import tomllib
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args
 
@@ -120,7 +121,7 @@ class SymmetrySpec(_Section):
     positions: Annotated[list[list[float]], Field(min_length=1)] | None = None  # fractional, lattice of the model
     species: list[str] | None = None
     magnetization: Vector3 | list[Vector3] | None = None
-    tolerance: PosFloat = 1e-3
+    tolerance: Annotated[float, Field(gt=0, lt=1)] = 1e-3  # relative: 1 or more checks nothing
 
     @model_validator(mode="after")
     def _one_structure(self) -> SymmetrySpec:
@@ -213,6 +214,7 @@ class CalculationSpec(_Section):
     degeneracy_tol: PosFloat = DEGENERACY_TOL
     chunk_size: PosInt | None = None
     max_kpoints: PosInt = 10**9
+    checkpoint: str | None = None
     parameters: dict[str, dict[str, Any]] = {}
 
     @field_validator("responses")
@@ -240,6 +242,15 @@ class OutputSpec(_Section):
         if "\0" in path:
             raise ValueError("the path contains a NUL byte")
         return path
+
+    @field_validator("formats")
+    @classmethod
+    def _some_format(cls, formats: list[str]) -> list[str]:
+        if not formats:  # before: [] wrote nothing and exited 0
+            raise ValueError("formats is empty: list at least one of 'netcdf', 'csv', 'png'")
+        if len(set(formats)) != len(formats):
+            raise ValueError(f"formats lists a format more than once: {formats}")
+        return formats
 
     @field_validator("name")
     @classmethod
@@ -472,6 +483,11 @@ def build_model(cfg: RunConfig, source: str | Path) -> Any:
                                       spin_current_tol=w.spin_current_tol)
             except FileNotFoundError as exc:
                 raise ConfigError(source, [("model.wannier90_run.seedname", str(exc))]) from None
+            except ValueError as exc:  # a problem of the run's own files (.win, .chk, ...): name that file first
+                if not str(exc).startswith(str(seed)):
+                    raise
+                raise ValueError(f"{exc} (in the Wannier90 run that {source} reads; the run file itself is fine)"
+                                 ) from None
         else:
             entry = registry.get(spec.name)  # type: ignore[arg-type]
             words = [(p.name, f"model.parameters.{p.name}") for p in entry.parameters()]
@@ -481,6 +497,8 @@ def build_model(cfg: RunConfig, source: str | Path) -> Any:
     except ConfigError:
         raise
     except (ValueError, TypeError) as exc:
+        if str(exc).endswith("the run file itself is fine)"):
+            raise
         raise ConfigError(source, [(_blame(str(exc), words, default), str(exc))]) from None
     if spec.zeeman is not None:
         try:
@@ -591,6 +609,7 @@ def _check(cfg: RunConfig, model: Any, source: str | Path) -> Any:
     from . import mesh as meshes
     from .responses import RESPONSES
     from .symmetry import SymmetricGrid, group_for
+    from .validate import check_fermi_limit
 
     try:
         built = build_mesh(cfg, model, source)
@@ -609,7 +628,11 @@ def _check(cfg: RunConfig, model: Any, source: str | Path) -> Any:
             raise ConfigError(source, [("mesh.symmetry", str(exc))]) from None
         mesh = SymmetricGrid(mesh, built.symmetry, built.tol)  # the grid fixed to the model's dimension
     try:
-        meshes.check_cutoff(mesh, model, fermi_energies(cfg, model))
+        check_fermi_limit(model, float(max(fermi_energies(cfg, model))))
+    except ValueError as exc:
+        raise ConfigError(source, [("fermi", str(exc))]) from None
+    try:
+        meshes.check_cutoff(mesh, model, fermi_energies(cfg, model), cfg.calculation.temperature)
     except ValueError as exc:
         raise ConfigError(source, [("mesh.radius", str(exc))]) from None
     for name in cfg.calculation.responses:
@@ -664,7 +687,9 @@ def run_config(path: str | Path, output: str | Path | None = None, progress: boo
     calc, out = cfg.calculation, cfg.output
     outdir = Path(output) if output is not None else path.parent / out.path
     stem = out.name or path.stem
-    formats = formats or list(out.formats)
+    if formats is not None and not formats:
+        raise ValueError("formats=[] writes nothing: give one or more of 'netcdf', 'csv', 'png' (None: the run file's)")
+    formats = list(out.formats) if formats is None else formats
     _check_outputs(outdir, stem, calc.responses, formats, path, output is not None)
     engine = ps.Engine(chunk_size=calc.chunk_size or _default_chunk(model), progress=progress,
                        max_kpoints=calc.max_kpoints)
@@ -677,6 +702,8 @@ def run_config(path: str | Path, output: str | Path | None = None, progress: boo
         log.info("%s: %s on %s mesh (%d k-points%s), %d Fermi energies, T = %g K", path.name, name,
                  cfg.mesh.kind if cfg.mesh else "grid (berry_kmesh)", mesh.grid.size if symmetric else mesh.size,
                  ", symmetry requested" if symmetric else "", len(fermi), calc.temperature)
+        if calc.checkpoint:  # one file per response, relative to the run file: SIGTERM or Ctrl-C keeps it
+            engine = replace(engine, checkpoint=path.parent / f"{calc.checkpoint}.{name}")
         try:
             res = ps.conductivity(model, resp, fermi=fermi, mesh=mesh, temperature=calc.temperature,
                                   broadening=broadening, degeneracy_tol=calc.degeneracy_tol, engine=engine)

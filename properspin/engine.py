@@ -14,8 +14,6 @@ import concurrent.futures as cf
 import contextlib
 import ctypes
 import functools
-import hashlib
-import json
 import math
 import multiprocessing as mp
 import os
@@ -33,10 +31,11 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from .chunk import ChunkResult, Job, run_chunk
+from .fingerprint import fingerprint, sums_digest
+from .validate import positive_int
 
 if TYPE_CHECKING:
-    from .mesh import Mesh
-    from .model import Model
+    pass
 
 __all__ = ["ChunkResult", "Engine", "Job", "default_chunk_size", "run_chunk", "run_chunk_limited"]
 
@@ -98,14 +97,11 @@ class Engine:
     max_kpoints: int | None = 10**9
 
     def __post_init__(self) -> None:
-        if self.max_kpoints is not None and (isinstance(self.max_kpoints, bool) or int(self.max_kpoints)
-                                             != self.max_kpoints or self.max_kpoints < 1):
-            raise ValueError(f"max_kpoints must be a positive integer or None, got {self.max_kpoints!r}")
-        if isinstance(self.chunk_size, bool) or int(self.chunk_size) != self.chunk_size or self.chunk_size < 1:
-            raise ValueError(f"chunk_size must be a positive integer, got {self.chunk_size!r}")
-        if self.workers is not None and (isinstance(self.workers, bool) or int(self.workers) != self.workers
-                                         or self.workers < 1):
-            raise ValueError(f"workers must be a positive integer or None, got {self.workers!r}")
+        if self.max_kpoints is not None:
+            positive_int(self.max_kpoints, "max_kpoints (or None)")
+        positive_int(self.chunk_size, "chunk_size")  # before: chunk_size=inf raised a bare OverflowError
+        if self.workers is not None:
+            positive_int(self.workers, "workers (or None)")
         if self.executor is not None and not isinstance(self.executor, cf.Executor):
             raise TypeError(f"executor must be a concurrent.futures.Executor or None, got {self.executor!r}")
         if self.scheduler is not None and self.executor is not None:
@@ -142,6 +138,8 @@ class Engine:
                     if ckpt:
                         ckpt.save(done, total)
                     bar.update(count)
+        except cf.process.BrokenProcessPool:
+            raise _worker_died(job, ranges, done, ckpt) from None
         except MemoryError:
             kept = f"; the {done} finished chunks are kept in {ckpt.path}" if ckpt and done else ""
             raise MemoryError(f"out of memory computing {job.response.name} in chunks of up to {ranges[0][1]} "
@@ -188,6 +186,21 @@ class Engine:
         else:
             kind = f"up to {self.nworkers} processes" if self.nworkers > 1 else "serial"
         return {"chunk_size": self.chunk_size, "executor": kind}
+
+
+def _worker_died(job: Job, ranges: list[tuple[int, int]], done: int, ckpt: _Checkpoint | None) -> RuntimeError:
+    """The error for a local worker that died (killed by a signal or the out-of-memory killer): which chunk, what
+    is kept and how to resume, instead of a BrokenProcessPool traceback."""
+    a, b = ranges[min(done, len(ranges) - 1)]
+    if ckpt:
+        kept = (f"the {done} finished chunks are kept in the checkpoint {ckpt.path}: run the same calculation again "
+                "to resume from there")
+    else:
+        kept = "no checkpoint was set: Engine(checkpoint=PATH) ([calculation] checkpoint in a run file) keeps " \
+               "finished chunks for a resume"
+    return RuntimeError(f"a worker process died (killed by a signal or the out-of-memory killer?) while computing "
+                        f"{job.response.name} around chunk {done + 1} of {len(ranges)} (k-points {a}–{b - 1}); {kept}. "
+                        "If memory ran out, lower Engine(chunk_size=...) or the number of workers")
 
 
 _FORKED_JOB: Job | None = None
@@ -446,18 +459,16 @@ def _run_forked(start: int, stop: int) -> ChunkResult:
 
 
 class _Checkpoint:
-    """Running partial sums of a calculation, keyed on its content.
+    """Running partial sums of a calculation, keyed on its content (:mod:`properspin.fingerprint`).
 
-    The key hashes the response (name, parameters, formula), the mesh (every point of an explicit one), the
-    Fermi energies, temperatures, degeneracy tolerance and chunk layout, the model's description and the
-    SHA-256 of every file it names (a Wannier ``_tb.dat`` edited in place).  Next to it the file keeps a probe
-    of the model's content: H, ∂H/∂k, spin and position matrix at a few fixed k-points of the mesh, which
-    must agree to 1e-9 (two custom models, both called "custom", differ there).  A checkpoint whose counts are
-    out of range, whose sums are not finite or have the wrong shape is refused; so is any unreadable file.
+    The file keeps the fingerprint's key and description, its probe of the model's operators (which must agree to
+    1e-9: two custom models, both called "custom", or differing only in ``spin_k``, differ there), and a digest
+    of the sums, the ``done`` count and the diagnostics: a hand-edited count or sum is refused.  So is a
+    checkpoint whose counts are out of range, whose sums are not finite or have the wrong shape, and any
+    unreadable file.
     """
 
     def __init__(self, path: str | Path, job: Job, ranges: list[tuple[int, int]]) -> None:
-        from . import __version__
         from .io import check_target
 
         self.path = Path(path)
@@ -468,23 +479,8 @@ class _Checkpoint:
         except ValueError as exc:
             raise ValueError(f"checkpoint: {exc}") from None
         self.job, self.ranges = job, ranges
-        resp = job.response
-        self.desc = {
-            "response": [resp.name, resp.params, _code_id(resp.formula)],
-            "model": job.model.describe(), "model files": _file_hashes(job.model),
-            "mesh": [job.mesh.describe(), _points_hash(job.mesh)],
-            "Fermi energies": [s.fermi.tolist() for s in job.sweeps],
-            "temperatures": [s.temperature for s in job.sweeps],
-            "degeneracy_tol": job.degeneracy_tol,
-            "chunk layout": hashlib.sha256(np.asarray(ranges, dtype=np.int64).tobytes()).hexdigest(),
-            "properspin version": __version__,
-        }
-        try:
-            self.text = json.dumps(self.desc, sort_keys=True, default=str)
-        except (RecursionError, ValueError) as exc:
-            raise ValueError(f"checkpoint: the model's parameters or info cannot be described ({exc})") from None
-        self.key = hashlib.sha256(self.text.encode()).hexdigest()
-        self.probe = _probe(job)
+        self.identity = fingerprint(job, ranges)
+        self.key = self.identity.key
         self._warned = False
 
     def _corrupt(self, what: str) -> ValueError:
@@ -498,28 +494,18 @@ class _Checkpoint:
                 arrays = {name: f[name] for name in f.files}
         except Exception as exc:  # noqa: BLE001 - any unreadable file is a corrupt checkpoint
             raise self._corrupt(str(exc)) from None
-        missing = {"key", "done", "nsweeps", "degenerate_kpoints", "degenerate_bands", "probe"} - set(arrays)
+        missing = {"key", "done", "nsweeps", "degenerate_kpoints", "degenerate_bands", "probe", "digest"} - set(arrays)
         if missing:
             raise self._corrupt(f"no {', '.join(sorted(missing))}; written by an older version?")
         if str(arrays["key"]) != self.key:
-            raise ValueError(f"checkpoint {self.path} belongs to a different calculation ({self._difference(arrays)} "
-                             "differ); delete it or choose another path")
-        probe = arrays["probe"]
-        scale = max(1.0, float(np.max(np.abs(self.probe), initial=0.0)))
-        if probe.shape != self.probe.shape or not np.allclose(probe, self.probe, rtol=1e-9, atol=1e-9 * scale):
+            stored = str(arrays["desc"]) if "desc" in arrays else ""
+            raise ValueError(f"checkpoint {self.path} belongs to a different calculation "
+                             f"({self.identity.difference(stored)} differ); delete it or choose another path")
+        if not self.identity.matches(arrays["probe"]):
             raise ValueError(f"checkpoint {self.path} belongs to a different calculation (the model's H(k), ∂H/∂k, "
-                             "spin or position matrix differ at the probe k-points, although its name and "
-                             "parameters agree); delete it or choose another path")
+                             "spin (spin or spin_k), position matrix or spin current differ at the probe k-points, "
+                             "although its name and parameters agree); delete it or choose another path")
         return self._validated(arrays)
-
-    def _difference(self, arrays: dict[str, np.ndarray]) -> str:
-        try:
-            old = json.loads(str(arrays["desc"]))
-            new = json.loads(self.text)
-            keys = [k for k in new if old.get(k) != new[k]]
-        except (KeyError, ValueError):
-            keys = []
-        return ", ".join(keys) if keys else "model, mesh, response, Fermi energies, temperature or chunk size"
 
     def _validated(self, a: dict[str, np.ndarray]) -> tuple[int, ChunkResult]:
         def integer(name: str, lo: int, hi: int) -> int:
@@ -546,19 +532,23 @@ class _Checkpoint:
         if bands.dtype.kind not in "iu" or bands.ndim != 2 or bands.shape[1] != 2 or np.any(bands < 0) \
                 or np.any(bands >= n):
             raise self._corrupt(f"degenerate_bands is not a list of band pairs in [0, {n})")
+        if str(a["digest"]) != sums_digest(self.key, done, partials, kpts, bands):
+            raise self._corrupt("its sums, done count or diagnostics do not match their digest: edited by hand or "
+                                "damaged")
         return done, ChunkResult(partials, kpts, {(int(m), int(k)) for m, k in bands})
 
     def save(self, done: int, total: ChunkResult) -> None:
         """Write atomically; a failure (disk full, directory gone) warns once and the run goes on."""
         tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")  # two runs on one path do not mix
         arrays = {f"partial{i}": p for i, p in enumerate(total.partials)}
+        bands = np.array(sorted(total.degenerate_bands), dtype=np.int64).reshape(-1, 2)
+        digest = sums_digest(self.key, done, total.partials, total.degenerate_kpoints, bands)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with open(tmp, "wb") as fh:
-                np.savez(fh, key=self.key, desc=self.text, probe=self.probe, done=done, nsweeps=len(total.partials),
-                         degenerate_kpoints=total.degenerate_kpoints,
-                         degenerate_bands=np.array(sorted(total.degenerate_bands), dtype=np.int64).reshape(-1, 2),
-                         **arrays)
+                np.savez(fh, key=self.key, desc=self.identity.text, probe=self.identity.probe, done=done,
+                         nsweeps=len(total.partials), degenerate_kpoints=total.degenerate_kpoints,
+                         degenerate_bands=bands, digest=digest, **arrays)
             os.replace(tmp, self.path)
         except OSError as exc:
             with contextlib.suppress(OSError):
@@ -571,59 +561,6 @@ class _Checkpoint:
 
     def remove(self) -> None:
         self.path.unlink(missing_ok=True)
-
-
-def _code_id(func: Any) -> str:
-    """Module, name and bytecode hash of a response formula (a custom formula under a built-in name differs)."""
-    code = getattr(func, "__code__", None)
-    digest = hashlib.sha256(code.co_code + repr(code.co_names).encode()).hexdigest()[:16] if code else ""
-    return f"{getattr(func, '__module__', '')}.{getattr(func, '__qualname__', type(func).__name__)}:{digest}"
-
-
-def _file_hashes(model: Model) -> dict[str, str]:
-    """SHA-256 of every existing file named by a string in the model's parameters or info (its source files)."""
-    out: dict[str, str] = {}
-    stack: list[Any] = [model.parameters, model.info]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, dict):
-            stack.extend(item.values())
-        elif isinstance(item, (list, tuple)):
-            stack.extend(item)
-        elif isinstance(item, (str, os.PathLike)) and len(str(item)) < 4096 and "\0" not in str(item):
-            try:
-                path = Path(item)
-                if str(path) not in out and path.is_file():
-                    digest = hashlib.sha256()
-                    with open(path, "rb") as fh:
-                        for block in iter(lambda fh=fh: fh.read(1 << 20), b""):
-                            digest.update(block)
-                    out[str(path)] = digest.hexdigest()
-            except OSError:
-                continue
-    return out
-
-
-def _points_hash(mesh: Mesh) -> str:
-    """Hash of an explicit mesh's points and weights (its description holds only a label and a size)."""
-    from .mesh import Explicit
-
-    if not isinstance(mesh, Explicit):
-        return ""
-    return hashlib.sha256(np.ascontiguousarray(mesh.k).tobytes() + np.ascontiguousarray(mesh.w).tobytes()).hexdigest()
-
-
-def _probe(job: Job) -> np.ndarray:
-    """The model's content at a few fixed mesh points: k, w, H, ∂H/∂k, spin and position matrix, flattened."""
-    model = job.model
-    k, w = job.mesh.sample(model)
-    parts = [k, w, model.h(k), model.dh(k)]
-    if model.spin is not None:
-        parts.append(model.spin)
-    position = model.berry_connection_orbital(k)
-    if position is not None:
-        parts.append(position)
-    return np.concatenate([np.asarray(p, dtype=complex).ravel() for p in parts])
 
 
 class _NoBar:

@@ -26,6 +26,7 @@ from .model import Model
 from .results import make_result
 from .sweep import Sweep
 from .units import K_B_EV
+from .validate import check_fermi_limit
 
 
 def _check_temperature(temperature: float) -> float:
@@ -118,7 +119,7 @@ def fermi_level(model: Model, electrons: float, mesh: meshes.Mesh, temperature: 
         if excess(ef) != 0.0:  # exactly 0: tails underflow (gap ≫ k_BT), keep the mid-gap level
             ef = brentq(excess, lo, hi, xtol=1e-12, rtol=1e-14, maxiter=500)
     if not model.periodic:
-        meshes.check_cutoff(mesh, model, np.array([ef]))
+        meshes.check_cutoff(mesh, model, np.array([ef]), kt / K_B_EV)
     return float(ef)
 
 
@@ -135,8 +136,9 @@ def carrier_density(model: Model, fermi: Any, mesh: meshes.Mesh, temperature: fl
         raise ValueError("fermi must be a finite number or a non-empty 1D sequence of energies (eV)")
     t = _check_temperature(temperature)
     mesh = meshes.resolve(mesh, model)
+    check_fermi_limit(model, float(fermi_in.max()))
     if not model.periodic:
-        meshes.check_cutoff(mesh, model, fermi_in)
+        meshes.check_cutoff(mesh, model, fermi_in, t)
     meshes.check_points(mesh.size, 0, "carrier_density")  # streamed: the limit on its time only
     levels, inverse = np.unique(fermi_in, return_inverse=True)
     sweep = Sweep(levels, t)

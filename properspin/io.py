@@ -84,6 +84,19 @@ def check_target(path: PathLike) -> Path:
     return target
 
 
+def check_space(directory: PathLike, need: float, what: str) -> None:
+    """Refuse, before computing, a directory (or its nearest existing parent) with less than ``need`` bytes free:
+    an ``OSError`` (ENOSPC) naming the directory, the space free and ``what`` needs it."""
+    import shutil
+
+    target = Path(directory)
+    existing = next((p for p in (target, *target.parents) if p.exists()), Path("."))
+    free = shutil.disk_usage(existing).free
+    if free < need:
+        raise OSError(errno.ENOSPC, f"{target}: {free} bytes free on its disk, but {what} needs about {int(need)}: "
+                                    "free some space or choose another directory")
+
+
 def write_bytes(path: PathLike, data: bytes | memoryview) -> Path:
     """Write ``data`` atomically (temporary file, fsync, rename); OSError naming the path on any failure."""
     target = check_target(path)
@@ -108,7 +121,9 @@ def save(result: xr.DataArray, path: PathLike) -> Path:
     from .results import _attr
 
     result = result.copy(deep=False)
-    result.attrs = {"properspin_version": __version__} | {k: _attr(v) for k, v in result.attrs.items()}
+    result.attrs = {"properspin_version": __version__} | {k: _attr(v) for k, v in result.attrs.items()
+                                                         if k != DIGEST_ATTR}
+    result.attrs[DIGEST_ATTR] = content_digest(result)
     engine = _engine()
     if engine == "h5netcdf":
         return write_bytes(path, result.to_netcdf(engine=engine))
@@ -139,7 +154,38 @@ def load(path: PathLike) -> xr.DataArray:
     if "properspin_version" not in result.attrs:
         raise ValueError(f"{path}: not a properspin netCDF result (a netCDF/HDF5 file without properspin's "
                          "attributes)")
+    stored = result.attrs.pop(DIGEST_ATTR, None)  # checked here, not part of the result
+    if stored is None:
+        version = result.attrs["properspin_version"]
+        warnings.warn(f"{path}: written without a content digest (properspin {version}); its numbers cannot be "
+                      "checked against damage", UserWarning, stacklevel=2)
+    elif str(stored) != content_digest(result):
+        raise ValueError(f"{path}: the values or coordinates do not match the file's content digest "
+                         f"({DIGEST_ATTR}): the file was damaged or edited after it was written; recompute it")
     return result
+
+
+#: The attribute holding :func:`content_digest` in a saved result.
+DIGEST_ATTR = "properspin_content_sha256"
+
+
+def content_digest(result: xr.DataArray) -> str:
+    """SHA-256 of a result's dimensions, values and coordinates (what a damaged byte of a ``.nc`` would change)."""
+    import hashlib
+
+    import numpy as np
+
+    digest = hashlib.sha256(repr(tuple(result.dims)).encode())
+    values = np.ascontiguousarray(result.values)
+    digest.update(str(values.dtype).encode() + values.tobytes())
+    for name in sorted(result.coords, key=str):
+        values = np.asarray(result[name].values)
+        digest.update(f"\0{name}:{values.shape}".encode())
+        if values.dtype.kind in "biuf":
+            digest.update(np.ascontiguousarray(values, dtype=np.float64).tobytes())
+        else:
+            digest.update("\0".join(str(v) for v in values.ravel()).encode())
+    return digest.hexdigest()
 
 
 def component_dims(result: xr.DataArray) -> list[str]:
@@ -147,15 +193,21 @@ def component_dims(result: xr.DataArray) -> list[str]:
     return [d for d in result.dims if d not in _SWEEP_DIMS]
 
 
+_NAMED_DIMS = ("term", "spin", "current", "field", "axis")
+
+
 def component_label(result: xr.DataArray, index: dict[str, str]) -> str:
-    """Column name: ``sigma_z_yx`` (σ^z_yx), ``sigma_xy``, ``C6_sigma_z_yx``, ``torque_y_x``, ``M_z``."""
+    """Column name: ``sigma_z_yx`` (σ^z_yx), ``sigma_xy``, ``C6_sigma_z_yx``, ``torque_y_x``, ``M_z``; any other
+    component dimension (``part`` of a regulated limit, an occupation split, ac re/im) adds ``_<dim>_<label>``,
+    so that every column name is unique (before: ``sigma_y_zx`` three times)."""
     prefix = f"{index['term']}_" if "term" in index else ""
+    suffix = "".join(f"_{d}_{v}" for d, v in index.items() if d not in _NAMED_DIMS)
     if "spin" in result.dims and "current" not in result.dims:  # a torque density (spin, field)
-        return f"{prefix}torque_{index['spin']}_{index['field']}"
+        return f"{prefix}torque_{index['spin']}_{index['field']}{suffix}"
     if "axis" in index:  # orbital magnetisation
-        return f"{prefix}M_{index['axis']}"
+        return f"{prefix}M_{index['axis']}{suffix}"
     spin = f"_{index['spin']}" if "spin" in index else ""
-    return f"{prefix}sigma{spin}_{index.get('current', '')}{index.get('field', '')}"
+    return f"{prefix}sigma{spin}_{index.get('current', '')}{index.get('field', '')}{suffix}"
 
 
 def components(result: xr.DataArray) -> list[dict[str, str]]:
@@ -188,7 +240,10 @@ def to_csv(result: xr.DataArray, path: PathLike) -> Path:
     ]
     header += [f"# {key}: {_one_line(value)}" for key, value in result.attrs.items()]
     names = [{"temperature": "temperature_K", "fermi": "fermi_eV"}[d] for d in sweep]
-    names += [component_label(result, c) for c in comps]
+    labels = [component_label(result, c) for c in comps]
+    if len(set(labels)) != len(labels):  # a dimension the labels do not know: never two columns of one name
+        labels = ["_".join(f"{d}_{v}" for d, v in c.items()) for c in comps]
+    names += labels
     sweep_values = [result[d].values for d in sweep]
     table = data.values.reshape(*(len(v) for v in sweep_values), len(comps))
     fh = io.StringIO(newline="")

@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from .validate import finite_float, positive_int, real_array
+
 Segment = tuple[str, np.ndarray, str, np.ndarray]
 
 _PRETTY = {"GAMMA": "Γ", "SIGMA": "Σ", "DELTA": "Δ", "LAMBDA": "Λ"}
@@ -68,9 +70,11 @@ def _path_2d(lat: np.ndarray) -> list[Segment]:
 
 def from_corners(corners: Sequence[tuple[str, Sequence[float]]]) -> list[Segment]:
     """Segments joining consecutive ``(label, k)`` corners."""
-    pts = [(str(n), np.asarray(k, dtype=float)) for n, k in corners]
+    pts = [(str(n), real_array(k, f"k path corner {n!r}")) for n, k in corners]
     if len(pts) < 2:
         raise ValueError("a k path needs at least two corners")
+    if len({p.shape for _, p in pts}) != 1:
+        raise ValueError(f"k path corners must all have the same length, got {[p.shape for _, p in pts]}")
     return [(pts[i][0], pts[i][1], pts[i + 1][0], pts[i + 1][1]) for i in range(len(pts) - 1)]
 
 
@@ -81,8 +85,12 @@ def sample(path: list[Segment], density: float | None = None, n: int = 60
     ``n`` points on the longest segment (others proportional, at least 4); broken paths get a joint label
     ``"U|K"`` and no distance across the break.
     """
+    n = positive_int(n, "npoints")
     lengths = [float(np.linalg.norm(b - a)) for _, a, _, b in path]
-    step = (max(lengths) / n) if density is None else 1 / density
+    if not path or not max(lengths) > 0:  # also NaN corners
+        raise ValueError(f"the k path has zero length (corners {[la for la, *_ in path]} coincide): give distinct "
+                         "corners")
+    step = (max(lengths) / n) if density is None else 1 / finite_float(density, "density", positive=True)
     ks, xs, ticks, labels = [], [], [0.0], [path[0][0]]
     x0 = 0.0
     for (la, a, lb, b), length in zip(path, lengths, strict=True):

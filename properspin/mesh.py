@@ -19,12 +19,11 @@ from typing import Any
 import numpy as np
 
 from .model import Model
+from .validate import check_size, finite_float, positive_int, real_array
 
 
 def _positive_int(value: Any, name: str) -> int:
-    if isinstance(value, bool) or int(value) != value or int(value) < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
+    return positive_int(value, name)
 
 
 #: Largest number of k-points accepted by default: ``Engine(max_kpoints=...)`` for conductivities; for
@@ -38,10 +37,7 @@ MAX_GAUSS = 10_000
 
 
 def _positive_float(value: Any, name: str) -> float:
-    v = float(value)
-    if not math.isfinite(v) or v <= 0:
-        raise ValueError(f"{name} must be a positive finite number, got {value!r}")
-    return v
+    return finite_float(value, name, positive=True)
 
 
 _SAMPLE_FRACTIONS = (0.1372, 0.4193, 0.7331, 0.9713, 0.2857, 0.6180)
@@ -162,6 +158,7 @@ def grid(n: int | tuple[int, ...], dim: int | None = None, shift: float | tuple[
         _check_shift(np.ravel(np.asarray(shift, dtype=float)).tolist(), shift)
         return _GridSpec(_positive_int(n, "grid n"), dim, shift)
     ns = tuple(_positive_int(x, "grid n") for x in n)
+    check_size(math.prod(ns), "k-points", f"grid n = {list(ns)}", "use a coarser mesh")
     shifts = (float(shift),) * len(ns) if np.ndim(shift) == 0 else tuple(float(s) for s in shift)
     if len(shifts) != len(ns):
         raise ValueError("grid shift must be a number or one per dimension")
@@ -221,10 +218,12 @@ class Explicit(Mesh):
     """Given k-points and weights (adaptive refinement, user meshes).  ``periodic`` says which models it fits."""
 
     def __init__(self, k: np.ndarray, weights: np.ndarray, periodic: bool, label: str = "explicit") -> None:
-        k = np.asarray(k, dtype=float)
-        w = np.asarray(weights, dtype=float)
-        if k.ndim != 2 or w.shape != (k.shape[0],) or not (np.all(np.isfinite(k)) and np.all(np.isfinite(w))):
-            raise ValueError("explicit mesh needs finite k of shape (N, dim) and weights of shape (N,)")
+        k, w = real_array(k, "explicit mesh k"), real_array(weights, "explicit mesh weights")
+        if k.ndim != 2 or w.shape != (k.shape[0],):
+            raise ValueError(f"explicit mesh needs finite k of shape (N, dim) and weights of shape (N,), got "
+                             f"{k.shape} and {w.shape}")
+        if k.shape[0] == 0:
+            raise ValueError("explicit mesh has no k-points (k of shape (0, dim)): give at least one")
         self.k, self.w, self.periodic, self.label = k, w, bool(periodic), label
 
     @property
@@ -301,6 +300,7 @@ class _ProductMesh(Mesh):
 
 
 def _azimuth(nphi: int) -> tuple[np.ndarray, np.ndarray]:
+    check_size(nphi, "azimuthal points", f"nphi = {nphi}", "the azimuthal rule converges exponentially")
     phi = 2 * math.pi * (np.arange(nphi) + 0.5) / nphi
     return phi, np.full(nphi, 2 * math.pi / nphi)
 
@@ -367,6 +367,7 @@ def disk(radius: float, nk: int, nphi: int) -> Mesh:
     radius = _positive_float(radius, "disk radius")
     nk, nphi = _positive_int(nk, "nk"), _positive_int(nphi, "nphi")
     params = (("radius", radius), ("nk", nk), ("nphi", nphi))
+    check_size(nk * nphi, "k-points", f"disk nk × nphi = {nk} × {nphi}", "use a coarser mesh")
     return Disk((_gauss(nk, 0, radius), _azimuth(nphi)), params)
 
 
@@ -375,6 +376,7 @@ def sphere(radius: float, nk: int, ntheta: int, nphi: int) -> Mesh:
     radius = _positive_float(radius, "sphere radius")
     nk, nt, nphi = (_positive_int(v, n) for v, n in ((nk, "nk"), (ntheta, "ntheta"), (nphi, "nphi")))
     params = (("radius", radius), ("nk", nk), ("ntheta", nt), ("nphi", nphi))
+    check_size(nk * nt * nphi, "k-points", f"sphere nk × ntheta × nphi = {nk} × {nt} × {nphi}", "use a coarser mesh")
     return Sphere((_gauss(nk, 0, radius), _gauss(nt, -1, 1), _azimuth(nphi)), params)
 
 
@@ -384,6 +386,7 @@ def cylinder(radius: float, half_height: float, nk: int, nz: int, nphi: int) -> 
     half_height = _positive_float(half_height, "cylinder half_height")
     nk, nz, nphi = (_positive_int(v, n) for v, n in ((nk, "nk"), (nz, "nz"), (nphi, "nphi")))
     params = (("radius", radius), ("half_height", half_height), ("nk", nk), ("nz", nz), ("nphi", nphi))
+    check_size(nk * nz * nphi, "k-points", f"cylinder nk × nz × nphi = {nk} × {nz} × {nphi}", "use a coarser mesh")
     return Cylinder((_gauss(nk, 0, radius), _gauss(nz, -half_height, half_height), _azimuth(nphi)), params)
 
 
@@ -401,26 +404,38 @@ def check_points(count: int, bytes_per_point: float, what: str) -> None:
                          f"machine's {total / 1e9:.3g} GB: use a coarser mesh")
 
 
-def check_cutoff(mesh: Mesh, model: Model, fermi: np.ndarray) -> None:
-    """Refuse a cutoff that a Fermi surface crosses (conventions §4).
+#: A Fermi energy at temperature T occupies states within this many k_BT of it (e^-20 ≈ 2e-9): the thermal window
+#: must stay clear of the cutoff as a Fermi surface must.
+CUTOFF_MARGIN_KT = 20.0
+
+
+def check_cutoff(mesh: Mesh, model: Model, fermi: np.ndarray, temperature: float = 0.0) -> None:
+    """Refuse a cutoff that a Fermi surface, or its thermal window, crosses (conventions §4).
 
     A band must be either entirely above the highest or entirely below the lowest requested Fermi
     energy on the cutoff surface; otherwise states cut off by the mesh would be occupied for some
     E_F and the result would depend on the cutoff.  (Bands filled at the cutoff are fine: they are
     the filled valence bands whose contribution the cutoff defines — but not all of them: a Fermi
-    energy above every band on the cutoff surface is refused too.)
+    energy above every band on the cutoff surface is refused too.)  At ``temperature`` > 0 (kelvin) the
+    Fermi range is widened by :data:`CUTOFF_MARGIN_KT` k_BT on each side (before: T = 1e30 K gave −0.4995 e/8π).
     """
     if mesh.periodic or isinstance(mesh, Explicit):
         return
+    from .units import K_B_EV
+
+    margin = CUTOFF_MARGIN_KT * K_B_EV * float(temperature)
+    window = f" widened by {CUTOFF_MARGIN_KT:g} k_BT = {margin:.4g} eV (T = {float(temperature):g} K)" if margin else ""
     e = model.energies(mesh.boundary())
-    lo, hi = float(np.min(fermi)), float(np.max(fermi))
+    lo, hi = float(np.min(fermi)) - margin, float(np.max(fermi)) + margin
     top = float(e.max())
     if hi > top:
         raise ValueError(
-            f"cutoff too small: the Fermi energy {hi:.4g} eV lies above every band on the cutoff surface "
+            f"cutoff too small: the Fermi energy {float(np.max(fermi)):.4g} eV"
+            + (f" with its thermal window{window} reaches {hi:.4g} eV, which" if margin else "")
+            + f" lies above every band on the cutoff surface "
             f"({mesh.describe()['mesh']}, radius {dict(mesh.params)['radius']} Å⁻¹; highest band there {top:.4g} eV): "
             "every band would be filled at the cutoff and the occupied states extend beyond it. Increase the "
-            "cutoff radius or lower the Fermi energies."
+            "cutoff radius or lower the Fermi energies" + (" or the temperature." if margin else ".")
         )
     for m in range(e.shape[1]):
         emin, emax = float(e[:, m].min()), float(e[:, m].max())
@@ -428,8 +443,9 @@ def check_cutoff(mesh: Mesh, model: Model, fermi: np.ndarray) -> None:
             raise ValueError(
                 f"cutoff too small: band {m} spans [{emin:.4g}, {emax:.4g}] eV on the cutoff surface "
                 f"({mesh.describe()['mesh']}, radius {dict(mesh.params)['radius']} Å⁻¹), overlapping the "
-                f"requested Fermi energies [{lo:.4g}, {hi:.4g}] eV: the Fermi surface crosses the cutoff. "
-                "Increase the cutoff radius or narrow the Fermi range."
+                f"requested Fermi energies [{lo:.4g}, {hi:.4g}] eV{window}: the Fermi surface "
+                + ("or its thermal window " if margin else "") + "crosses the cutoff. Increase the cutoff radius "
+                "or narrow the Fermi range" + (" or lower the temperature." if margin else ".")
             )
 
 

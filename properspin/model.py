@@ -18,6 +18,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from .conventions import CYCLIC_PAIRS, HERMITIAN_RTOL
+from .validate import real_array
 
 Array = np.ndarray
 KFunction = Callable[[Array], Array]
@@ -205,8 +206,7 @@ class Model:
         n = self.nbands
         if s.shape != (3, k.shape[0], n, n):
             raise ValueError(f"spin_k(k) returned shape {s.shape}, expected {(3, k.shape[0], n, n)}")
-        if not np.all(np.isfinite(s)):
-            raise ValueError("spin_k(k) contains NaN or inf")
+        _check_finite(s, "spin_k(k)", k)
         return s
 
     def berry_connection_orbital(self, k: Array) -> Array | None:
@@ -259,7 +259,8 @@ class Model:
         return out
 
     def _check_k(self, k: Array) -> Array:
-        k = np.asarray(k, dtype=float)
+        if not (isinstance(k, np.ndarray) and k.dtype == np.float64):
+            k = real_array(k, "k", finite=False)
         if k.ndim != 2 or k.shape[1] != self.dim:
             raise ValueError(f"k must have shape (N, {self.dim}), got {k.shape}")
         if not np.all(np.isfinite(k)):

@@ -183,8 +183,9 @@ def _check_conventional(params: dict[str, Any]) -> dict[str, Any]:
         emax = float(emax)
     except (TypeError, ValueError):
         raise ValueError(f"eigval_max must be a number in eV (inf: no limit), got {params['eigval_max']!r}") from None
-    if math.isnan(emax):
-        raise ValueError("eigval_max must be a number in eV (inf: no limit), got NaN")
+    if math.isnan(emax) or emax == -math.inf:  # −inf was read as "no limit" (as +inf) before
+        raise ValueError(f"eigval_max must be a number in eV or +inf (no limit), got {emax!r}: −inf would drop "
+                         "every band pair")
     return {**params, "eigval_max": emax}
 
 

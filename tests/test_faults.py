@@ -274,6 +274,7 @@ def _rewrite(ckpt: Path, **changes) -> None:
     ({"degenerate_kpoints": np.int64(-5)}, "degenerate_kpoints"),
     ({"degenerate_bands": np.array([[0, 7]])}, "degenerate_bands"),
     ({"probe": None}, "no probe"),
+    ({"digest": None}, "no digest"),
 ])
 def test_corrupt_checkpoint_is_refused_with_the_reason(tmp_path, change, message):
     """Before: a negative or too large ``done`` or NaN sums were resumed into a wrong number."""
@@ -285,6 +286,24 @@ def test_corrupt_checkpoint_is_refused_with_the_reason(tmp_path, change, message
         assert int(f["done"]) == 2
     _rewrite(ckpt, **change)
     with pytest.raises(ValueError, match=f"corrupt.*{message}"):
+        _charge(model, ckpt)
+
+
+@pytest.mark.parametrize("edit", ["done_last", "done_plus_one", "partial_doubled", "degenerate_kpoints"])
+def test_hand_edited_checkpoint_is_refused_by_its_digest(tmp_path, edit):
+    """Before: in-range edits were resumed silently (``done`` set to the last chunk gave σ_xy 49307 instead of
+    79876 S/m on Fe; a partial sum doubled 129183).  Here: QWZ, whose Chern number 1 a doubled sum would break."""
+    ckpt = tmp_path / "run.ckpt"
+    model = models.qwz(1.0)
+    _interrupted_checkpoint(model, ckpt)
+    with np.load(ckpt) as f:
+        done, partial = int(f["done"]), f["partial0"]
+    nchunks = -(-24 * 24 // 64)
+    change = {"done_last": {"done": np.int64(nchunks)}, "done_plus_one": {"done": np.int64(done + 1)},
+              "partial_doubled": {"partial0": 2 * partial},
+              "degenerate_kpoints": {"degenerate_kpoints": np.int64(1)}}[edit]
+    _rewrite(ckpt, **change)
+    with pytest.raises(ValueError, match="corrupt.*do not match their digest"):
         _charge(model, ckpt)
 
 

@@ -410,7 +410,8 @@ def test_files_of_another_run(synthetic, tmp_path):
     cases = [(bigger, "chk.fmt", r"num_wann 6 in the checkpoint, 4 in the \.win"),
              (coarser, "chk.fmt", r"mp_grid \[3, 3, 3\] in the checkpoint"),
              (stretched, "chk.fmt", "lattice vectors differ"),
-             (coarser, "eig", r"syn\.eig: truncated: 108 lines, expected num_bands × num_kpts"),
+             (coarser, "eig", r"syn\.eig: num_bands × num_kpts = 4 × 27 \(its last line\), but the checkpoint has "
+                              r"4 × 64: a file of another run"),  # before: "truncated"
              (bigger, "mmn", r"syn\.mmn: num_bands, num_kpts, nntot = 6, 64, 6"),
              (coarser, "spn", r"syn\.spn: num_kpts = 27, but the run has 64"),
              (coarser, "mmn", r"syn\.mmn: num_bands, num_kpts, nntot = 4, 27, 6 but the checkpoint")]

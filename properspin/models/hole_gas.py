@@ -244,6 +244,15 @@ def check_confinement(lowest: float, energy_max: float | None, barrier: float, d
             "criterion": "E < barrier - e|F_z|d/2 (E from the well centre)"}
 
 
+def fermi_limit(confinement: dict, top_subband: float | None = None) -> dict:
+    """``info["fermi_limit"]`` of a well (checked against every Fermi energy by the calculations): the barrier top,
+    or the highest kept subband edge when that is lower."""
+    top = confinement["barrier_top_eV"]
+    if top_subband is not None and top_subband < top:
+        return {"energy_eV": float(top_subband), "reason": "the highest kept subband edge (raise nsub)"}
+    return {"energy_eV": float(top), "reason": "the barrier top barrier − e|F_z|d/2 (unconfined above it)"}
+
+
 def _finite(name: str, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
         raise ValueError(f"{name} must be a real number, got {value!r}")
@@ -416,6 +425,7 @@ def hole_quantum_well(
         "source": f"Luttinger parameters: {gsource}",
         "method": "bastard (the paper's two functions, Eq. 12)",
         "confinement": confinement,
+    "fermi_limit": fermi_limit(confinement),
     }
     return Model(
         hamiltonian=hamiltonian,

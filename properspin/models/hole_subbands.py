@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 
 from ..model import Model
+from ..validate import check_size, positive_int
 from .hole_gas import _J, HBAR2_2M0, bastard_matrix_elements
 
 Array = np.ndarray
@@ -126,8 +127,7 @@ def sine_envelopes(nbasis: int, width: float) -> Envelopes:
     Analytic matrix elements (m ≠ n, m + n odd; zero for m + n even): ⟨m|k_z|n⟩ = −4i mn/[d(m² − n²)],
     ⟨m|z|n⟩ = −8 mn d/[π²(m² − n²)²]; ⟨m|z|m⟩ = 0, ⟨m|k_z²|n⟩ = (nπ/d)² δ_mn, ⟨m|n⟩ = δ_mn.
     """
-    if isinstance(nbasis, bool) or int(nbasis) != nbasis or nbasis < 1:
-        raise ValueError(f"nbasis must be a positive integer, got {nbasis!r}")
+    nbasis = check_size(positive_int(nbasis, "nbasis"), "basis functions", f"nbasis = {nbasis}")
     n = np.arange(1, int(nbasis) + 1, dtype=float)
     m_, n_ = np.meshgrid(n, n, indexing="ij")
     odd = (m_ + n_) % 2 == 1
@@ -221,7 +221,7 @@ def subband_well(name: str, gammas: tuple[float, float, float], gsource: str, wi
                  mz: float, *, spin: str, magnetization_form: str, method: str, nsub: int | None,
                  nbasis: int | None, barrier: float, energy_max: float | None) -> Model:
     """``hole_quantum_well(method="subbands" | "full")`` after its common validation (SI inputs, see there)."""
-    from .hole_gas import DEFAULT_NBASIS, DEFAULT_NSUB, check_confinement
+    from .hole_gas import DEFAULT_NBASIS, DEFAULT_NSUB, check_confinement, fermi_limit
 
     g1, g2, g3 = gammas
     if g1 <= 2 * abs(g3):
@@ -232,6 +232,7 @@ def subband_well(name: str, gammas: tuple[float, float, float], gsource: str, wi
     nbasis = DEFAULT_NBASIS if nbasis is None else nbasis
     if isinstance(nbasis, bool) or not isinstance(nbasis, (int, np.integer)) or nbasis < 2:
         raise ValueError(f"nbasis must be an integer ≥ 2 (sine functions per component), got {nbasis!r}")
+    check_size(int(nbasis), "basis functions", f"nbasis = {nbasis}", "the basis converges long before")
     d, f = width * 1e10, field * 1e-10  # Å, eV/Å
     basis = sine_envelopes(int(nbasis), d)
     eh, uh, el, ul = basis.edges(gammas, f)
@@ -285,6 +286,7 @@ def subband_well(name: str, gammas: tuple[float, float, float], gsource: str, wi
         "subband_edges_eV": edges,
         "tail_weight": summary["tail_weight"],
         "confinement": confinement,
+        "fermi_limit": fermi_limit(confinement, max(summary["edges_eV"].values()) if method == "subbands" else None),
         "units": {"k": "1/Å", "energy": "eV", "width_m": "m", "field_V_per_m": "V/m", "magnetization_eV": "eV"},
         "source": f"Luttinger parameters: {gsource}",
     }

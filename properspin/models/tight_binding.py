@@ -164,6 +164,9 @@ def haldane(t1: float = 1.0, t2: float = 0.1, phi: float = math.pi / 2, M: float
     nearest-neighbour hopping t1, next-nearest t2 e^{±iφ} (PythTB's sign pattern).  Chern insulator
     for |M| < 3√3 |t2 sin φ|.  Spinless.
     """
+    from ..validate import finite_float
+
+    t1, t2, phi, M = (finite_float(v, n) for v, n in ((t1, "t1"), (t2, "t2"), (phi, "phi"), (M, "M")))  # noqa: N806
     lat = [[1.0, 0.0], [0.5, math.sqrt(3.0) / 2]]
     tb = TightBinding(lat, [[1 / 3, 1 / 3], [2 / 3, 2 / 3]], name="haldane",
                       parameters={"t1": t1, "t2": t2, "phi": phi, "M": M})

@@ -20,7 +20,7 @@ import numpy as np
 import xarray as xr
 
 from .. import __version__, conductivity, mesh
-from ..io import check_target, save, write_bytes
+from ..io import check_space, check_target, save, write_bytes
 from ..models import hole_quantum_well, topological_insulator
 from ..models.topological_insulator import topological_insulator_lattice
 from . import holes
@@ -224,6 +224,11 @@ def check_output(out: Path, quick: bool, force: bool = False) -> None:
                              "--quick run would replace them: choose another --output, or pass --force")
     for name in FILES:
         check_target(out / name)
+    check_space(out, len(FILES) * _FILE_BYTES, "the reproduction (its data, plots and REPORT.md)")
+
+
+#: Bytes one output file of the reproduction may take (a generous bound for the free-space check).
+_FILE_BYTES = 500_000
 
 
 def run(output_dir: Path, quick: bool = False, progress: bool = True, force: bool = False) -> Path:

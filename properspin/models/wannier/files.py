@@ -57,13 +57,20 @@ class _Lines:
     def table(self, nlines: int, ncols: int, what: str) -> Array:
         """Next ``nlines`` lines of exactly ``ncols`` numbers each, as a float array."""
         items = self.take(nlines, what)
+        self.rows = [lineno for lineno, _ in items]  # line numbers of this table's rows, for errors
         rows = [s.split() for _, s in items]
         for (lineno, s), row in zip(items, rows, strict=True):
             if len(row) != ncols:
                 raise self.error(f"expected {ncols} numbers ({what}), got {s.strip()!r}", lineno)
         try:
-            return np.array(rows, dtype=float).reshape(nlines, ncols)
-        except ValueError:
+            out = np.array(rows, dtype=float).reshape(nlines, ncols)
+            if not np.all(np.isfinite(out)):
+                bad = int(np.argwhere(~np.all(np.isfinite(out), axis=1))[0, 0])
+                raise self.error(f"NaN or inf ({what}): {items[bad][1].strip()!r}", items[bad][0])
+            return out
+        except ValueError as exc:
+            if str(exc).startswith(str(self.path)):
+                raise
             for (lineno, s), row in zip(items, rows, strict=True):
                 try:
                     [float(x) for x in row]
@@ -84,10 +91,17 @@ class _Lines:
                 raise self.error(f"too many integers ({what}): expected {count}", lineno)
         return np.array(vals, dtype=int)
 
-    def int_columns(self, block: Array, cols: slice, lineno: int, what: str) -> Array:
+    def line_of(self, row: int, fallback: int) -> int:
+        """Line number of row ``row`` of the last :meth:`table` (``fallback`` if unknown)."""
+        rows = getattr(self, "rows", None)
+        return rows[row] if rows and 0 <= row < len(rows) else fallback
+
+    def int_columns(self, block: Array, cols: slice, lineno: int, what: str, offset: int = 0) -> Array:
+        """Integer columns of ``block`` (rows ``offset``... of the last table); an error names the bad line."""
         vals = block[:, cols]
-        if not np.all(vals == np.round(vals)):
-            raise self.error(f"non-integer {what}", lineno)
+        bad = np.flatnonzero(np.any(vals != np.round(vals), axis=1))
+        if len(bad):
+            raise self.error(f"non-integer {what}", self.line_of(offset + int(bad[0]), lineno))
         return vals.astype(int)
 
     def finish(self) -> None:
@@ -107,14 +121,21 @@ class _Lines:
         return n, nr, deg
 
 
-def _scatter(lines: _Lines, block: Array, n: int, first: int, what: str) -> Array:
-    """Place the values of one R block (columns m, n, values...) into (n, n, ncomplex)."""
-    mn = lines.int_columns(block, slice(0, 2), first, f"orbital index ({what})") - 1
-    if np.any(mn < 0) or np.any(mn >= n):
-        raise lines.error(f"orbital index out of range 1..{n} ({what})", first)
+def _scatter(lines: _Lines, block: Array, n: int, first: int, what: str, offset: int = 0) -> Array:
+    """Place the values of one R block (columns m, n, values...; rows ``offset``... of the last table) into
+    (n, n, ncomplex); an error names the offending line (``first``: the block's first line, if unknown)."""
+    mn = lines.int_columns(block, slice(0, 2), first, f"orbital index ({what})", offset) - 1
+    out_of_range = np.flatnonzero(np.any((mn < 0) | (mn >= n), axis=1))
+    if len(out_of_range):
+        raise lines.error(f"orbital index out of range 1..{n} ({what})", lines.line_of(offset + int(out_of_range[0]),
+                                                                                      first))
     flat = mn[:, 0] * n + mn[:, 1]
-    if np.any(np.bincount(flat, minlength=n * n) != 1):
-        raise lines.error(f"each (m, n) must appear exactly once per R ({what})", first)
+    counts = np.unique(flat, return_counts=True)[1]
+    if np.any(counts != 1) or len(counts) != n * n:
+        seen: set[int] = set()
+        row = next((i for i, f in enumerate(flat.tolist()) if f in seen or seen.add(f)), 0)
+        raise lines.error(f"each (m, n) must appear exactly once per R ({what}): (m, n) = "
+                          f"({mn[row, 0] + 1}, {mn[row, 1] + 1}) repeats", lines.line_of(offset + row, first))
     vals = block[:, 2::2] + 1j * block[:, 3::2]
     out = np.zeros((n * n, vals.shape[1]), dtype=complex)
     out[flat] = vals
@@ -138,6 +159,11 @@ def read_hr(path: PathLike, lattice: Array | None = None) -> WannierHamiltonian:
     lines = _Lines(path)
     n, nr, deg = lines.counts()
     start, nn = lines.i, n * n
+    left = len(lines.items) - start
+    if left != nr * nn and left % nr == 0 and round((left // nr) ** 0.5) ** 2 == left // nr:
+        raise lines.error(f"{left} matrix-element lines fit nrpts = {nr} blocks of {round((left // nr) ** 0.5)}² "
+                          f"elements, but the header says num_wann = {n} (needs {nr * nn}): num_wann is wrong "
+                          "(not a truncated file)", lines.items[0][0])
     data = lines.table(nr * nn, 7, "R1 R2 R3 m n ReH ImH")
     lines.finish()
     rall = lines.int_columns(data, slice(0, 3), lines.lineno(start), "R vector").reshape(nr, nn, 3)
@@ -149,7 +175,7 @@ def read_hr(path: PathLike, lattice: Array | None = None) -> WannierHamiltonian:
     ham = np.empty((nr, n, n), dtype=complex)
     for r in range(nr):
         block = data[r * nn : (r + 1) * nn, 3:]
-        ham[r] = _scatter(lines, block, n, lines.lineno(start + r * nn), "H")[..., 0]
+        ham[r] = _scatter(lines, block, n, lines.lineno(start + r * nn), "H", r * nn)[..., 0]
     wh = WannierHamiltonian(lattice, rall[:, 0], deg, ham, None, lines.header, str(path))
     _check_hermitian(wh)
     return wh

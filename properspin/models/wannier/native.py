@@ -58,6 +58,8 @@ def _read_bytes(path: Path) -> bytes:
         return path.read_bytes()
     except OSError as err:  # bz2 errors are OSError
         raise ValueError(f"{path}: cannot be read ({err})") from None
+    except EOFError:  # a .bz2 cut short
+        raise ValueError(f"{path}: truncated: the compressed stream ends before its end marker") from None
 
 
 def _read_text(path: Path) -> str:
@@ -69,12 +71,19 @@ def _read_text(path: Path) -> str:
             from None
 
 
-def _floats(tokens: Sequence[str], path: Path, what: str) -> Array:
+def _floats(tokens: Sequence[str], path: Path, what: str, per_line: int | None = None) -> Array:
+    """Numbers from Fortran tokens (``1.0D0``); a non-numeric or non-finite one is an error naming ``what`` and,
+    with ``per_line`` (tokens per line after the header), its line."""
     try:
-        return np.array([t.replace("D", "E").replace("d", "e") for t in tokens], dtype=float)
+        out = np.array([t.replace("D", "E").replace("d", "e") for t in tokens], dtype=float)
     except ValueError:
         bad = next(t for t in tokens if not _is_float(t))
         raise ValueError(f"{path}: non-numeric entry {bad!r} while reading {what}") from None
+    if not np.all(np.isfinite(out)):
+        i = int(np.argwhere(~np.isfinite(out))[0, 0])
+        where = f", line {i // per_line + 1}" if per_line else f" (value {i + 1} of {what})"
+        raise ValueError(f"{path}{where}: {tokens[i]!r} is NaN or inf while reading {what}")
+    return out
 
 
 def _is_float(token: str) -> bool:
@@ -169,7 +178,11 @@ class FortranRecords:
         if len(payload) % dt.itemsize:
             raise ValueError(f"{self.path}: record {self.count} ({what}): {len(payload)} bytes is not a "
                              f"whole number of {dt.name}")
-        return np.frombuffer(payload, dtype=dt).astype(dt.newbyteorder("="))
+        out = np.frombuffer(payload, dtype=dt).astype(dt.newbyteorder("="))
+        if out.dtype.kind in "fc" and not np.all(np.isfinite(out)):
+            i = int(np.argwhere(~np.isfinite(out))[0, 0])
+            raise ValueError(f"{self.path}: record {self.count} ({what}): value {i + 1} is NaN or inf")
+        return out
 
     def int(self, what: str) -> int:
         return int(self.array("i4", 1, what)[0])
@@ -190,6 +203,8 @@ def is_unformatted(path: Path) -> bool:
             head = f.read(4096)
     except OSError as err:
         raise ValueError(f"{path}: cannot be read ({err})") from None
+    except EOFError:
+        raise ValueError(f"{path}: truncated: the compressed stream ends before its end marker") from None
     return b"\x00" in head
 
 
@@ -460,11 +475,35 @@ def _checkpoint(path: Path, header, nb, excl, real, recip, mp, kpt, nntot, nw, l
             idx = np.flatnonzero(lwin[k])
             if len(idx) and idx[-1] - idx[0] + 1 != len(idx):
                 raise ValueError(f"{path}: the outer window of k-point {k + 1} is not a contiguous band range")
+    for what, arr in (("real_lattice", real), ("recip_lattice", recip), ("kpt_latt", kpt), ("m_matrix", m),
+                      ("wannier_centres", centres), ("wannier_spreads", spreads)):
+        if not np.all(np.isfinite(arr)):
+            first = np.argwhere(~np.isfinite(np.asarray(arr)))[0]
+            raise ValueError(f"{path}: {what} contains NaN or inf (first at index {tuple(int(i) + 1 for i in first)}, "
+                             "counted from 1): a damaged checkpoint; rerun wannier90")
     if abs(np.linalg.det(real)) < 1e-12:
         raise ValueError(f"{path}: singular real_lattice")
+    _check_unitary(path, u, "u_matrix", None)
+    if dis:
+        _check_unitary(path, uopt, "u_matrix_opt", ndim)
     return Checkpoint(str(path), header, int(nb), tuple(int(x) for x in excl), real, recip,
                       (int(mp[0]), int(mp[1]), int(mp[2])), kpt, int(nntot), int(nw), label, dis, omega, lwin,
                       ndim, uopt, u, m, centres, spreads)
+
+
+#: Largest |U†U − 1| accepted for the gauge matrices of a checkpoint (a formatted .chk.fmt holds 16 digits).
+UNITARY_TOL = 1e-6
+
+
+def _check_unitary(path: Path, u: Array, what: str, ndim: Array | None) -> None:
+    """The gauge matrices must have orthonormal columns (``u_matrix`` unitary; ``u_matrix_opt`` on its first
+    ``ndimwin`` rows): a non-unitary or all-zero one gave σ_xy = 3e-12 instead of 1968 S/m silently."""
+    for k in range(len(u)):
+        m = u[k] if ndim is None else u[k, : int(ndim[k])]
+        err = float(np.max(np.abs(m.conj().T @ m - np.eye(m.shape[1])), initial=0.0))
+        if not err <= UNITARY_TOL:  # also NaN
+            raise ValueError(f"{path}: {what} of k-point {k + 1} is not unitary (max |U†U − 1| = {err:.3g}, "
+                             f"tolerance {UNITARY_TOL:g}): a damaged or hand-edited checkpoint; rerun wannier90")
 
 
 def write_chk_unformatted(chk: Checkpoint, path: PathLike) -> None:
@@ -503,20 +542,40 @@ def read_eig(path: PathLike, num_bands: int, num_kpts: int) -> Array:
     rows = [line.split() for line in _read_text(path).splitlines() if line.strip()]
     expected = num_bands * num_kpts
     if len(rows) != expected:
+        own = _eig_shape(rows)
+        if own is not None and own != (num_bands, num_kpts):  # complete, but of another run: say so
+            raise ValueError(f"{path}: num_bands × num_kpts = {own[0]} × {own[1]} (its last line), but the checkpoint "
+                             f"has {num_bands} × {num_kpts}: a file of another run (num_bands or the k-grid differ)")
         what = "truncated" if len(rows) < expected else "too long"
         raise ValueError(f"{path}: {what}: {len(rows)} lines, expected num_bands × num_kpts = {num_bands} × "
                          f"{num_kpts} = {expected} (a file of another run?)")
     if any(len(r) != 3 for r in rows):
         bad = next(i for i, r in enumerate(rows) if len(r) != 3)
         raise ValueError(f"{path}, line {bad + 1}: expected 'band k-point energy', got {' '.join(rows[bad])!r}")
-    vals = _floats([x for r in rows for x in r], path, "eigenvalues").reshape(-1, 3)
+    vals = _floats([x for r in rows for x in r], path, "eigenvalues", per_line=3).reshape(-1, 3)
     band = np.tile(np.arange(1, num_bands + 1), num_kpts)
     kpt = np.repeat(np.arange(1, num_kpts + 1), num_bands)
     if not (np.array_equal(vals[:, 0], band) and np.array_equal(vals[:, 1], kpt)):
         bad = int(np.flatnonzero((vals[:, 0] != band) | (vals[:, 1] != kpt))[0])
         raise ValueError(f"{path}, line {bad + 1}: band/k-point index {int(vals[bad, 0])} {int(vals[bad, 1])}, "
                          f"expected {band[bad]} {kpt[bad]}")
-    return vals[:, 2].reshape(num_kpts, num_bands)
+    eig = vals[:, 2].reshape(num_kpts, num_bands)
+    drop = np.diff(eig, axis=1) < 0
+    if drop.any():  # Wannier90 and the ab-initio codes write ascending energies; before: −6439 S/m silently
+        k, b = (int(x) for x in np.argwhere(drop)[0])
+        line = k * num_bands + b + 2
+        raise ValueError(f"{path}, line {line}: energy {eig[k, b + 1]:.10g} eV of band {b + 2} at k-point {k + 1} "
+                         f"is below band {b + 1} ({eig[k, b]:.10g} eV): the energies at each k-point must ascend")
+    return eig
+
+
+def _eig_shape(rows: list[list[str]]) -> tuple[int, int] | None:
+    """(num_bands, num_kpts) of a complete ``.eig`` from its last line, or None if the lines do not add up."""
+    try:
+        nb, nk = int(rows[-1][0]), int(rows[-1][1])
+    except (IndexError, ValueError):
+        return None
+    return (nb, nk) if nb > 0 and nk > 0 and nb * nk == len(rows) else None
 
 
 # ---------------------------------------------------------------------------------------------- .mmn

@@ -21,6 +21,7 @@ R + τ_n − τ_m (postw90's ``ws_translate_dist``), for H, A, S and the spin-cu
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from ...model import Model
+from ...validate import check_size
 from .fourier import WannierSums
 from .hamiltonian import WannierHamiltonian, fold_ws_shifts
 from .native import (
@@ -150,11 +152,16 @@ def postw90_settings(win: Win, eig: Array) -> dict[str, Any]:
         step = win.get_float("fermi_energy_step", 0.01)
         if fmax <= fmin or step <= 0:
             raise ValueError(f"{win.path}: need fermi_energy_max > fermi_energy_min and fermi_energy_step > 0")
-        count = int(round(abs((fmax - fmin) / step))) + 1
+        if not all(math.isfinite(x) for x in (fmin, fmax, step)):
+            raise ValueError(f"{win.path}: fermi_energy_min/max/step must be finite, got {fmin}, {fmax}, {step}")
+        count = check_size(int(round(abs((fmax - fmin) / step))) + 1, "Fermi energies",
+                           f"{win.path}: fermi_energy_min/max/step", "raise fermi_energy_step")
         s["fermi_energies"] = [fmin + i * (fmax - fmin) / (count - 1) for i in range(count)] if count > 1 else [fmin]
     else:
         s["fermi_energies"] = []
     kmesh = win.get_ints("berry_kmesh", 3) or win.get_ints("kmesh", 3)
+    if kmesh:
+        check_size(math.prod(kmesh), "k-points", f"{win.path}: berry_kmesh = {list(kmesh)}", "use a coarser mesh")
     s["berry_kmesh"] = list(kmesh) if kmesh else None
     s["berry_task"] = win.get_str("berry_task", "")
     s["berry_curv_adpt_kmesh"] = win.get_int("berry_curv_adpt_kmesh", 1)
@@ -385,17 +392,16 @@ def read_wannier90_run(
         raise ValueError(f"{win_path}: transl_inv = true is not supported (postw90's default is false)")
     if use_ws_distance is None:
         use_ws_distance = settings["use_ws_distance"]
-    shift = settings["scissors_shift"] if scissors_shift is None else float(scissors_shift)
-    nvb = settings["num_valence_bands"] if num_valence_bands is None else int(num_valence_bands)
-    scissors = nvb is not None and nvb > 0 and abs(shift) > 1e-7
-    if scissors and not 0 < nvb < chk.num_bands:
-        raise ValueError(f"num_valence_bands = {nvb} must lie between 1 and num_bands − 1 = {chk.num_bands - 1}")
+    shift, nvb, scissors = _scissors(settings, scissors_shift, num_valence_bands, chk.num_bands)
 
     mmn_path = find_file(seed, ".mmn", "the overlaps for the position matrix A(R)")
     mmn = read_mmn(mmn_path)
     files["mmn"] = str(mmn_path)
     nb_m, nk_m = mmn.m.shape[2], mmn.m.shape[0]
-    if nb_m != chk.num_bands or nk_m != chk.num_kpts or mmn.nntot != chk.nntot:
+    if (nb_m, nk_m) == (chk.num_bands, chk.num_kpts) and mmn.nntot != chk.nntot:  # the .win cannot tell which
+        raise ValueError(f"{chk_path} and {mmn_path} disagree on nntot ({chk.nntot} in the checkpoint, {mmn.nntot} in "
+                         "the overlaps; num_bands and num_kpts agree): one of them is damaged or from another run")
+    if nb_m != chk.num_bands or nk_m != chk.num_kpts:  # the checkpoint was checked against the .win already
         raise ValueError(f"{mmn_path}: num_bands, num_kpts, nntot = {nb_m}, {nk_m}, {mmn.nntot} but the checkpoint "
                          f"{chk_path} has {chk.num_bands}, {chk.num_kpts}, {chk.nntot} (files of different runs?)")
     bk, wb, shells = bvectors(chk, mmn)
@@ -482,6 +488,23 @@ def wannier90_run(seedname: PathLike, **options: Any) -> Model:
     postw90 settings of ``seedname.win`` (``info["postw90"]``: Fermi energies, ``berry_kmesh``, smearing, ...).
     """
     return read_wannier90_run(seedname, **options).model()
+
+
+def _scissors(settings: dict[str, Any], scissors_shift: Any, num_valence_bands: Any,
+              num_bands: int) -> tuple[float, int | None, bool]:
+    """(shift, num_valence_bands, whether the scissors apply): the arguments override the ``.win``; a shift that
+    would be dropped (NaN, or no valence-band count) is refused, as in run files."""
+    from ...validate import finite_float, positive_int
+
+    shift = settings["scissors_shift"] if scissors_shift is None else finite_float(scissors_shift, "scissors_shift")
+    nvb = settings["num_valence_bands"]
+    if num_valence_bands is not None:
+        nvb = positive_int(num_valence_bands, "num_valence_bands")
+    scissors = abs(shift) > 1e-7
+    if scissors and (nvb is None or not 0 < nvb < num_bands):
+        raise ValueError(f"scissors_shift = {shift:g} eV needs num_valence_bands between 1 and num_bands − 1 = "
+                         f"{num_bands - 1}, got {nvb!r} (argument num_valence_bands=, or the .win's key)")
+    return shift, nvb, scissors
 
 
 def _check_win(win: Win, chk: Checkpoint) -> None:
