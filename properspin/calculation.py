@@ -118,6 +118,10 @@ def conductivity(
         from .models.wannier.run import warn_qiao_conditioning
 
         warn_qiao_conditioning(model, stacklevel=2)
+    if resp.point_orbitals:  # finite-q / Zeeman routes: refuse continuum and full-position-matrix models first
+        from .orbital import point_orbitals
+
+        point_orbitals(model)
     mesh = meshes.resolve(mesh, model, resp)
     meshes.check_cutoff(mesh, model, fermi_in)
     check_precision(model, mesh, float(degeneracy_tol))
@@ -135,7 +139,8 @@ def conductivity(
     shape = tuple(len(v) for v in comp.values())
     factor = resp.factor(model.dim)
     inverse = np.argsort(order)
-    values = np.stack([s.finish(p, grand=resp.grand)[inverse] for s, p in zip(sweeps, total.partials, strict=True)])
+    values = np.stack([(s.finish_surface(p) if resp.surface else s.finish(p, grand=resp.grand))[inverse]
+                       for s, p in zip(sweeps, total.partials, strict=True)])
     values = factor * values.reshape((len(temps), len(fermi_in)) + shape)
     if hasattr(mesh, "symmetrize"):  # irreducible wedge: project on the symmetry-allowed form (properspin.symmetry)
         values = mesh.symmetrize(values, resp, model.dim)
@@ -146,6 +151,8 @@ def conductivity(
                          "matrices (H, ∂H/∂k, spin, position) or a near-degenerate pair below degeneracy_tol")
 
     gap_attrs: dict[str, Any] = {}
+    if resp.surface:
+        gap_attrs = _surface_needs_temperature(model, mesh, resp.name, fermi_in, temps)
     if resp.insulator_only:
         values, gap_attrs = _outside_gaps(model, mesh, resp.name, fermi_in, temps, values)
     attrs: dict[str, Any] = {
@@ -235,6 +242,22 @@ def _outside_gaps(model: Model, mesh: meshes.Mesh, name: str, fermi: np.ndarray,
             f"{GAP_MARGIN_KT:g} k_BT of one) on this mesh; the response is defined for insulators only (its "
             "Fermi-surface terms are not implemented), so they are NaN", MetallicFermiWarning, stacklevel=3)
     return values, {"fermi_in_gap": (~inside).astype(int).tolist(), "band_ranges_eV": ranges.tolist()}
+
+
+def _surface_needs_temperature(model: Model, mesh: meshes.Mesh, name: str, fermi: np.ndarray,
+                               temps: np.ndarray) -> dict[str, Any]:
+    """Refuse T = 0 at a Fermi energy inside a band for a response with Fermi-surface terms."""
+    from .filling import band_ranges
+
+    ranges = band_ranges(model, mesh)
+    inside = np.any((fermi[:, None] > ranges[None, :, 0]) & (fermi[:, None] < ranges[None, :, 1]), axis=1)
+    if inside.any() and np.any(temps <= 0):
+        raise ValueError(
+            f"{name}: {int(inside.sum())} Fermi energies (first {fermi[inside][0]:g} eV) lie in a band, where the "
+            "response has Fermi-surface terms δ(ε − E_F): set temperature > 0 (K); k_BT is the width of that δ on "
+            "the mesh (take T → 0 with finer meshes, docs/physics.md)")
+    return {"fermi_in_gap": (~inside).astype(int).tolist(), "band_ranges_eV": ranges.tolist(),
+            "fermi_surface_smearing": "Fermi-Dirac at the calculation temperature: -f'(e - E_F)"}
 
 
 _TREATMENTS = {

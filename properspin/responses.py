@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from . import conserved, orbital, units
+from . import conserved, conserved_metal, orbital, units
 from . import geometry as geo
 from .kernels import KernelMode
 
@@ -85,6 +85,8 @@ class Response:
     unit_of: tuple[Callable[[int], float], Callable[[int], str]] | None = None
     grand: bool = False  # parts (q_f, q_G, ε q_G): Σ f q_f + Σ G q_G (see module docstring)
     insulator_only: bool = False  # defined with E_F in a gap only: NaN (and a warning) at other Fermi energies
+    surface: bool = False  # parts (q_f, q_d): Σ f q_f + Σ (−f') q_d, Fermi-surface terms (Sweep.finish_surface)
+    point_orbitals: bool = False  # needs a lattice model with point orbitals and a local spin (refused otherwise)
 
     def __post_init__(self) -> None:
         unknown = set(self.params) - set(self.defaults)
@@ -318,6 +320,18 @@ def _conserved_streda(g: geo.BandGeometry, p: Mapping[str, Any]) -> np.ndarray:
     return conserved.spin_streda(g, p["zeeman_step"])
 
 
+def _torque_dipole_metal(g: geo.BandGeometry, p: Mapping[str, Any]) -> np.ndarray:
+    return conserved_metal.torque_dipole_parts(g)
+
+
+def _conserved_metal(g: geo.BandGeometry, p: Mapping[str, Any]) -> np.ndarray:
+    return conserved_metal.conserved_kubo_parts(g)
+
+
+def _conserved_density(g: geo.BandGeometry, p: Mapping[str, Any]) -> np.ndarray:
+    return conserved_metal.spin_density_parts(g)
+
+
 def _orbital_magnetization(g: geo.BandGeometry, p: Mapping[str, Any]) -> np.ndarray:
     return orbital.orbital_magnetization(g)
 
@@ -367,15 +381,28 @@ RESPONSES: dict[str, Response] = {
                  diagonal_spin=False,
                  description="ac conventional spin Hall conductivity σ(ω) (Kubo, fixed broadening η): Re and Im"),
         Response("torque_dipole_kubo", "spin", _SPIN_DIMS, _torque_dipole_kubo, _KUBO, check=_positive_step("q_step"),
-                 diagonal_spin=False, insulator_only=True, geometry=("torque",),
+                 diagonal_spin=False, insulator_only=True, geometry=("torque",), point_orbitals=True,
                  description="torque dipole from its definition (finite-q Kubo, τ = −∇·P_τ), insulators"),
         Response("conserved_spin_kubo", "spin", _SPIN_DIMS, _conserved_kubo, _KUBO, check=_positive_step("q_step"),
-                 diagonal_spin=False, insulator_only=True, geometry=("torque",),
+                 diagonal_spin=False, insulator_only=True, geometry=("torque",), point_orbitals=True,
                  description="conserved spin current d(rs)/dt from its definition: conventional + finite-q "
                              "Kubo torque dipole, insulators"),
         Response("conserved_spin_streda", "spin", _SPIN_DIMS, _conserved_streda, _ZEEMAN,
                  check=_positive_step("zeeman_step"), grand=True, diagonal_spin=False, insulator_only=True,
+                 point_orbitals=True,
                  description="Hall part of the conserved spin current by spin Středa, −(ħ/e)∂M_c/∂h_l, insulators"),
+        Response("torque_dipole_metal", "spin", _SPIN_DIMS, _torque_dipole_metal, diagonal_spin=False,
+                 geometry=("torque",), surface=True, point_orbitals=True,
+                 description="torque dipole from its definition (finite-q Kubo) with Fermi-surface terms: "
+                             "insulators and metals (T > 0 in a band)"),
+        Response("conserved_spin_metal", "spin", _SPIN_DIMS, _conserved_metal, diagonal_spin=False,
+                 geometry=("torque",), surface=True, point_orbitals=True,
+                 description="conserved spin current d(rs)/dt, route 1 (conventional + finite-q torque dipole) "
+                             "with Fermi-surface terms: insulators and metals (T > 0 in a band)"),
+        Response("conserved_spin_density", "spin", _SPIN_DIMS, _conserved_density, diagonal_spin=False,
+                 surface=True, point_orbitals=True,
+                 description="conserved spin current, route 2: spin density induced by a transverse field at "
+                             "finite q + continuity (spin Středa at finite q), with Fermi-surface terms"),
         Response("orbital_magnetization", "magnetization", ("axis",), _orbital_magnetization, grand=True,
                  diagonal_spin=False, description="orbital magnetisation (modern theory), point orbitals"),
     )

@@ -1,0 +1,114 @@
+"""Shi's conserved spin current 𝒥 = d(r s)/dt in metals: Fermi-sea and Fermi-surface parts of both routes.
+
+Derivations and checks in docs/physics.md, "Metals: the definition with Fermi-surface terms".  The dc limit is
+Shi's order, q → 0 at finite ω, then ω → 0 (a uniform field switched on slowly).  In that order every
+intra-block (intraband) term of the finite-q correlation functions is O(q²) or carries a Drude factor 1/ω that
+multiplies only the *symmetric* tensor ``Σ_n δ(ε_n − μ) v_i v_j s_nn`` (zero with time reversal or PT; the
+longitudinal spin-polarised Drude current of a ferromagnet, not included here).  What is left are the interband
+terms of K(q) with their occupations at k ± q/2, expanded to O(q) by the Daleckii–Krein formula:
+
+    ∂_{q_i} X = Σ_mpn [−½ g_x(m,p;n) V^i_mp O_pn v_nm + ½ g_y(m;n,p) O_mn V^i_np v_pm],
+    g(x, y) = (f_x − f_y) h(x, y),  g = 0 inside a degenerate block,
+
+whose divided differences inside a block are derivatives: ``∂_x g = f'(x) h + (f_x − f_y) ∂_x h``.  The f' pieces
+are the Fermi-surface terms (weight ``−f'(ε − μ)``, a δ of width ~k_BT: a metal needs T > 0 on a mesh).
+
+* Route 1 (torque dipole, finite-q Kubo): ``O = t = i[H, s]``, ``h = 1/(x − y)²``, ``ħπ/e = −∂_q K``; the
+  conserved current is the conventional Kubo current plus π (as in :mod:`properspin.conserved`).
+* Route 2 (spin density, continuity + Faraday — the spin-Středa argument at finite q): ``O = s``, ``h = 1/(x − y)``:
+  the spin density induced by ``A e^{i(q·r − ωt)}`` is ``s_q = i q_i σ_ij A_j`` by continuity, so
+  ``σ_ij = −i ∂_{q_i} L_j``.  In a gap it is ``∂<s>/∂B`` (Středa) = −(ħ/e)∂M/∂h, equal to
+  :func:`properspin.conserved.spin_streda` after integration.
+
+The routes share no vertex (torque + spin current against spin density) and agree in metals state by state
+only after the k-sum.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import conserved
+from . import geometry as geo
+
+
+def _coefficients(g: geo.BandGeometry, op: np.ndarray, power: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per-state coefficients (c of f, d of f') of ``∂_{q_i} X_j`` for vertex ``op`` (3, N, n, n), h = 1/Δ^power.
+
+    Shapes (3, dim_i, dim_j, N, n), complex.
+    """
+    e, tol = g.energies, g.degeneracy_tol
+    same = conserved._degenerate(e, tol)
+    with np.errstate(divide="ignore"):
+        nd = np.where(same, 0.0, 1.0 / (e[:, :, None] - e[:, None, :]))  # nd_ab = 1/(ε_a − ε_b), 0 in blocks
+    gg, hx = nd**power, -power * nd ** (power + 1)  # G_ab = h(ε_a, ε_b), ∂_x h; ∂_y h = −∂_x h
+    em = same.astype(float)
+    dim = g.dim
+    c = np.zeros((3, dim, dim) + e.shape, complex)
+    d = np.zeros_like(c)
+    for i in range(dim):
+        vi = g.velocity[i]
+        for j in range(dim):
+            vj = g.velocity[j]
+            a = np.einsum("kmp,lkpn,knm->lkmpn", vi, op, vj)  # A_mpn = V^i_mp O_pn v_nm
+            b = np.einsum("lkmn,knp,kpm->lkmnp", op, vi, vj)  # B_mnp = O_mn V^i_np v_pm
+            c1 = (np.einsum("lkspn,ksn,ksp->lks", a, gg, nd) + np.einsum("lkspn,ksp,ksn->lks", a, em, hx)
+                  - np.einsum("lkmsn,ksn,kms->lks", a, gg, nd)
+                  - np.einsum("lkmps,kmp->lks", a * (gg[:, :, None, :] - gg[:, None, :, :])[None], nd)
+                  - np.einsum("lkmps,kmp,kms->lks", a, em, hx))
+            d1 = np.einsum("lkspn,ksp,ksn->lks", a, em, gg)
+            c2 = (np.einsum("lkmnp,knp->lkm", b * (gg[:, :, :, None] - gg[:, :, None, :])[None], nd)
+                  - np.einsum("lkmnp,knp,kmn->lkm", b, em, hx)
+                  - np.einsum("lkmsp,kms,ksp->lks", b, gg, nd) + np.einsum("lkmsp,ksp,kms->lks", b, em, hx)
+                  + np.einsum("lkmns,kms,kns->lks", b, gg, nd))
+            d2 = -np.einsum("lkmsp,ksp,kms->lks", b, em, gg)
+            c[:, i, j] = -0.5 * c1 + 0.5 * c2
+            d[:, i, j] = -0.5 * d1 + 0.5 * d2
+    return c, d
+
+
+def _size(g: geo.BandGeometry) -> int:
+    """k-points per block so that the (3, N, n, n, n) temporaries stay near 100 MB."""
+    return max(1, int(2e5 // g.energies.shape[1] ** 3))
+
+
+def _blocks(func, g: geo.BandGeometry) -> np.ndarray:
+    nk, size = g.energies.shape[0], _size(g)
+    if nk <= size:
+        return func(g)
+    return np.concatenate([func(g.subset(np.arange(a, min(nk, a + size)))) for a in range(0, nk, size)], axis=-2)
+
+
+def _torque_parts(g: geo.BandGeometry) -> np.ndarray:
+    c, d = _coefficients(g, g.torque, 2)
+    return conserved.block_average(np.stack([-c.real, d.real]), g.energies, g.degeneracy_tol)
+
+
+def _density_parts(g: geo.BandGeometry) -> np.ndarray:
+    c, d = _coefficients(g, g.spin, 1)
+    return conserved.block_average(np.stack([c.imag, -d.imag]), g.energies, g.degeneracy_tol)
+
+
+def torque_dipole_parts(g: geo.BandGeometry) -> np.ndarray:
+    """Route 1: per-state ``ħπ^l_ij/e`` as parts (Fermi sea × f, Fermi surface × (−f')), (2, 3, dim, dim, N, n).
+
+    In a gap the surface part does not contribute and the sea part is
+    :func:`properspin.conserved.torque_dipole_analytic` (tested to 1e-12).
+    """
+    g._need_spin()
+    conserved.check_point_orbitals(g)
+    return _blocks(_torque_parts, g)
+
+
+def conserved_kubo_parts(g: geo.BandGeometry) -> np.ndarray:
+    """Route 1: conventional Kubo (Fermi sea) + torque dipole, parts (sea, surface), (2, 3, dim, dim, N, n)."""
+    parts = torque_dipole_parts(g)
+    parts[0] += geo.conventional_spin_curvature(g)
+    return parts
+
+
+def spin_density_parts(g: geo.BandGeometry) -> np.ndarray:
+    """Route 2: ``σ^l_ij = −i ∂_{q_i} L^l_j`` from the spin density at finite q, parts (sea, surface)."""
+    g._need_spin()
+    conserved.check_point_orbitals(g)
+    return _blocks(_density_parts, g)
