@@ -139,7 +139,8 @@ def conductivity(
     shape = tuple(len(v) for v in comp.values())
     factor = resp.factor(model.dim)
     inverse = np.argsort(order)
-    values = np.stack([(s.finish_surface(p) if resp.surface else s.finish(p, grand=resp.grand))[inverse]
+    finish = "finish_surface" if resp.surface else "finish"
+    values = np.stack([getattr(s, finish)(p, grand=resp.grand)[inverse]
                        for s, p in zip(sweeps, total.partials, strict=True)])
     values = factor * values.reshape((len(temps), len(fermi_in)) + shape)
     if hasattr(mesh, "symmetrize"):  # irreducible wedge: project on the symmetry-allowed form (properspin.symmetry)

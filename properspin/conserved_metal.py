@@ -108,7 +108,58 @@ def conserved_kubo_parts(g: geo.BandGeometry) -> np.ndarray:
 
 
 def spin_density_parts(g: geo.BandGeometry) -> np.ndarray:
-    """Route 2: ``σ^l_ij = −i ∂_{q_i} L^l_j`` from the spin density at finite q, parts (sea, surface)."""
+    """``σ^l_ij = −i ∂_{q_i} L^l_j`` from the spin density at finite q, parts (sea, surface).
+
+    Equal to :func:`conserved_kubo_parts` state by state (the Ward identity of ``ṡ = t − ∇·j``): a check of the
+    algebra, not an independent route.
+    """
     g._need_spin()
     conserved.check_point_orbitals(g)
     return _blocks(_density_parts, g)
+
+
+#: Largest share of k-points with a degenerate block (beyond isolated crossings) that route 2 accepts in a metal.
+DEGENERATE_SHARE = 0.1
+
+
+def _intraband_dipole(g: geo.BandGeometry) -> np.ndarray:
+    """Per-state ``D_ij = −(x_i v_j + s_nn y_ij)``, the static-minus-dynamic intraband term of the spin density.
+
+    ``x^l_i = Σ_p Im(s^l_np V^i_pn)/(ε_n − ε_p)`` (spin dipole), ``y_ij = Σ_p Im(V^i_np V^j_pn)/(ε_n − ε_p)``
+    (orbital moment), (3, dim, dim, N, n); pairs inside a degenerate block left out, then block-averaged.
+    """
+    e = g.energies
+    same = conserved._degenerate(e, g.degeneracy_tol)
+    with np.errstate(divide="ignore"):
+        nd = np.where(same, 0.0, 1.0 / (e[:, :, None] - e[:, None, :]))
+    s, v = g.spin, g.velocity
+    x = np.einsum("lknp,ikpn,knp->lkin", s, v, nd).imag
+    y = np.einsum("iknp,jkpn,knp->kijn", v, v, nd).imag
+    vd, sd = np.einsum("jknn->kjn", v).real, np.einsum("lknn->lkn", s).real
+    return -(np.einsum("lkin,kjn->lijkn", x, vd) + np.einsum("lkn,kijn->lijkn", sd, y))
+
+
+def streda_metal_parts(g: geo.BandGeometry, zeeman_step: float) -> np.ndarray:
+    """Route 2 in metals: ``σ = σ^II + σ^I``, parts (q_f, q_G, ε q_G, q_d), (4, 3, dim, dim, N, n).
+
+    ``σ^II = −(ħ/e) ∂M_c/∂h_l`` at fixed μ (thermodynamic spin Středa term: the Zeeman derivative of the
+    orbital magnetisation, :func:`properspin.conserved.spin_streda`, plus its Fermi-surface part
+    ``Σ δ(ε_n − μ) s_nn m_n``); ``σ^I = −Σ δ(ε_n − μ) D^A_n`` (Hall part of :func:`_intraband_dipole`) turns the
+    static (ω → 0 first) response into Shi's dc order.  Hall (antisymmetric) part only.
+    """
+    from . import orbital
+
+    e, tol = g.energies, g.degeneracy_tol
+    same = conserved._degenerate(e, tol).sum(-1) > 1
+    if same.any(-1).mean() > DEGENERATE_SHARE:
+        raise ValueError(
+            f"conserved_spin_streda_metal: {100 * same.any(-1).mean():.0f}% of the k-points have degenerate bands "
+            "(Kramers pairs of a PT-symmetric model): its Fermi-surface terms are written for non-degenerate bands; "
+            "use conserved_spin_metal (route 1), which handles degenerate blocks")
+    sea = conserved.spin_streda(g, zeeman_step)
+    m = orbital.moment_parts(g)[0]
+    sd = np.einsum("lknn->lkn", g.spin).real
+    fs = geo.levi_civita_contract(np.einsum("lkn,ckn->clkn", sd, m), g.dim)
+    d = _intraband_dipole(g)
+    surface = conserved.block_average(fs - 0.5 * (d - d.transpose(0, 2, 1, 3, 4)), e, tol)
+    return np.concatenate([sea, surface[None]])

@@ -328,8 +328,8 @@ def _conserved_metal(g: geo.BandGeometry, p: Mapping[str, Any]) -> np.ndarray:
     return conserved_metal.conserved_kubo_parts(g)
 
 
-def _conserved_density(g: geo.BandGeometry, p: Mapping[str, Any]) -> np.ndarray:
-    return conserved_metal.spin_density_parts(g)
+def _conserved_streda_metal(g: geo.BandGeometry, p: Mapping[str, Any]) -> np.ndarray:
+    return conserved_metal.streda_metal_parts(g, p["zeeman_step"])
 
 
 def _orbital_magnetization(g: geo.BandGeometry, p: Mapping[str, Any]) -> np.ndarray:
@@ -399,10 +399,11 @@ RESPONSES: dict[str, Response] = {
                  geometry=("torque",), surface=True, point_orbitals=True,
                  description="conserved spin current d(rs)/dt, route 1 (conventional + finite-q torque dipole) "
                              "with Fermi-surface terms: insulators and metals (T > 0 in a band)"),
-        Response("conserved_spin_density", "spin", _SPIN_DIMS, _conserved_density, diagonal_spin=False,
-                 surface=True, point_orbitals=True,
-                 description="conserved spin current, route 2: spin density induced by a transverse field at "
-                             "finite q + continuity (spin Středa at finite q), with Fermi-surface terms"),
+        Response("conserved_spin_streda_metal", "spin", _SPIN_DIMS, _conserved_streda_metal, _ZEEMAN,
+                 check=_positive_step("zeeman_step"), grand=True, surface=True, diagonal_spin=False,
+                 point_orbitals=True,
+                 description="Hall part of the conserved spin current, route 2: spin Středa term −(ħ/e)∂M_c/∂h_l "
+                             "at fixed μ + Fermi-surface term σ^I; insulators and metals (T > 0 in a band)"),
         Response("orbital_magnetization", "magnetization", ("axis",), _orbital_magnetization, grand=True,
                  diagonal_spin=False, description="orbital magnetisation (modern theory), point orbitals"),
     )

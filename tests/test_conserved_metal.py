@@ -1,0 +1,159 @@
+"""Shi's conserved spin current in metals: Fermi-sea + Fermi-surface parts of the two definition routes.
+
+Every check compares independent calculations: the analytic Fermi-surface coefficients against re-diagonalisation
+at k ± q/2 with the occupations of a fixed μ, route 1 (torque + spin current) against route 2 (spin density +
+continuity), and the metal responses in a gap against the insulator routes.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from scipy.special import expit
+
+import properspin as ps
+from properspin import conserved, conserved_metal, mesh, models, orbital
+from properspin import geometry as geo
+
+from .test_conserved import kane_mele, mid_gap, random_lattice
+
+PAULI = ps.PAULI
+
+
+def _occupation_difference_fd(model, k, mu, kt, vertex, power, q_step=1e-3, tol=1e-6):
+    """Σ_mn over pairs of different blocks of (f(ε_m,k−) − f(ε_n,k+)) O_mn v_nm / Δ^power, q-derivative (4th order)."""
+    g = geo.band_geometry(model, k, tol)
+    h0, dh0 = orbital.tight_binding_gauge(model, k)
+    s = model.spin
+    op = 1j * (h0[None] @ s[:, None] - s[:, None] @ h0[None]) if vertex == "torque" else s[:, None]
+    keep = ~conserved._degenerate(g.energies, tol)
+    out = np.zeros((3, model.dim, model.dim, len(k)), complex)
+    for i in range(model.dim):
+        for c, w in conserved.STENCIL:
+            dk = np.zeros(model.dim)
+            dk[i] = c * q_step / 2
+            em, um = np.linalg.eigh(orbital.tight_binding_gauge(model, k - dk, gradient=False)[0])
+            ep, up = np.linalg.eigh(orbital.tight_binding_gauge(model, k + dk, gradient=False)[0])
+            oo = um.conj().transpose(0, 2, 1)[None] @ op @ up[None]
+            vv = up.conj().transpose(0, 2, 1)[None] @ dh0 @ um[None]
+            den = np.where(keep, em[:, :, None] - ep[:, None, :], 1.0)
+            occ = expit(-(em - mu) / kt)[:, :, None] - expit(-(ep - mu) / kt)[:, None, :]
+            x = np.where(keep, occ * oo[:, None] * vv[None].transpose(0, 1, 2, 4, 3) / den**power, 0.0)
+            out[:, i] += w / q_step * x.sum((-1, -2))
+    return out
+
+
+def _per_k(parts, g, mu, kt):
+    f = expit(-(g.energies - mu) / kt)
+    return (parts[0] * f).sum(-1) + (parts[1] * f * (1 - f) / kt).sum(-1)
+
+
+@pytest.mark.parametrize("name", ["kane_mele", "random4", "random_pt"])
+def test_fermi_surface_terms_match_occupations_at_k_plus_minus_q(name):
+    """Each k-point at a Fermi energy in a band (k_BT = 0.05 eV): analytic sea + surface = finite q, both routes."""
+    model = {"kane_mele": kane_mele, "random4": lambda: random_lattice(4, 2),
+             "random_pt": lambda: random_lattice(4, 1, pt=True)}[name]()
+    k = np.random.default_rng(1).random((30, model.dim)) @ model.reciprocal
+    g = geo.band_geometry(model, k, 1e-6)
+    mu, kt = float(np.median(g.energies[:, 1])), 0.05
+    torque = _per_k(conserved_metal.torque_dipole_parts(g), g, mu, kt)
+    fd = _occupation_difference_fd(model, k, mu, kt, "torque", 2)
+    assert np.abs(torque + fd.real).max() <= 1e-7 * np.abs(fd).max()  # ħπ/e = −∂_q K
+    density = _per_k(conserved_metal.spin_density_parts(g), g, mu, kt)
+    fd = _occupation_difference_fd(model, k, mu, kt, "spin", 1)
+    assert np.abs(density - fd.imag).max() <= 1e-7 * np.abs(fd).max()  # σ = −i ∂_q L
+    surface = np.abs(conserved_metal.torque_dipole_parts(g)[1]).max()
+    assert surface > 1e-3  # the Fermi-surface part is not empty
+
+
+def _run(model, name, fermi, n, temperature=0.0):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ps.DegeneracyWarning)
+        return ps.conductivity(model, name, fermi=fermi, mesh=mesh.grid(n), temperature=temperature).values
+
+
+def test_spin_density_equals_route_one_state_by_state():
+    """The finite-q spin density (continuity) is route 1 state by state: ṡ = t − ∇·j (Ward identity)."""
+    model = kane_mele()
+    g = geo.band_geometry(model, np.random.default_rng(2).random((20, 2)) @ model.reciprocal, 1e-6)
+    a, b = conserved_metal.conserved_kubo_parts(g), conserved_metal.spin_density_parts(g)
+    assert np.abs(a - b).max() <= 1e-11 * np.abs(a).max()
+
+
+@pytest.mark.parametrize("name", ["kane_mele", "random4"])
+def test_routes_agree_in_metals(name):
+    """Route 1 (torque dipole + conventional, finite q) and route 2 (−(ħ/e)∂M/∂h at fixed μ + σ^I) are different
+    sums over the Fermi sea and surface; their Hall parts converge to each other with the mesh (E_F in bands)."""
+    model = kane_mele() if name == "kane_mele" else random_lattice(4, 2)
+    e = model.energies(np.random.default_rng(0).random((500, 2)) @ model.reciprocal)
+    fermi = [float(np.median(e[:, 1])), float(np.median(e[:, 2]))]
+    diffs = []
+    for n in (36, 72):
+        r1 = _run(model, "conserved_spin_metal", fermi, n, temperature=600)
+        r2 = _run(model, "conserved_spin_streda_metal", fermi, n, temperature=600)
+        diffs.append(np.abs(0.5 * (r1 - r1.transpose(0, 1, 3, 2)) - r2).max() / np.abs(r2).max())
+    assert diffs[1] < 5e-3 and diffs[1] < diffs[0] / 5
+
+
+@pytest.mark.parametrize("name", ["kane_mele", "random_pt", "bhz_rashba"])
+def test_metal_routes_reduce_to_the_insulator_routes_in_a_gap(name):
+    model = {"kane_mele": kane_mele, "random_pt": lambda: random_lattice(4, 1, pt=True),
+             "bhz_rashba": lambda: models.bhz(1.0, rashba=0.3)}[name]()
+    ef = mid_gap(model)[0]
+    kubo = _run(model, "conserved_spin_kubo", ef, 24)
+    scale = np.abs(kubo).max()
+    assert np.abs(_run(model, "conserved_spin_metal", ef, 24) - kubo).max() <= 1e-10 * scale
+    assert np.abs(_run(model, "torque_dipole_metal", ef, 24) - _run(model, "torque_dipole_kubo", ef, 24)).max() \
+        <= 1e-10 * scale
+    if name != "random_pt":  # route 2's Fermi-surface terms need non-degenerate bands (tested below)
+        streda = _run(model, "conserved_spin_streda", ef, 24)
+        assert np.abs(_run(model, "conserved_spin_streda_metal", ef, 24) - streda).max() <= 1e-10 * scale
+
+
+def lattice_rashba(t: float = 1.0, alpha: float = 0.4) -> ps.Model:
+    """H = 2t(2 − cos k_x − cos k_y) + α(sin k_y σ_x − sin k_x σ_y), s = σ/2 (Chen & Guo's form)."""
+    def h(k):
+        e0 = 2 * t * (2 - np.cos(k[:, 0]) - np.cos(k[:, 1]))
+        return (e0[:, None, None] * np.eye(2) + alpha * (np.sin(k[:, 1])[:, None, None] * PAULI[0]
+                                                         - np.sin(k[:, 0])[:, None, None] * PAULI[1]))
+
+    def dh(k):
+        return np.stack([2 * t * np.sin(k[:, 0])[:, None, None] * np.eye(2)
+                         - alpha * np.cos(k[:, 0])[:, None, None] * PAULI[1],
+                         2 * t * np.sin(k[:, 1])[:, None, None] * np.eye(2)
+                         + alpha * np.cos(k[:, 1])[:, None, None] * PAULI[0]])
+
+    return ps.Model(h, dh, ps.SPIN_HALF, 2, reciprocal=2 * np.pi * np.eye(2), name="lattice_rashba")
+
+
+def test_chen_guo_torque_dipole_is_minus_twice_the_conventional_current():
+    """Chen & Guo: for ε₀ + Aσ_x − Bσ_y with s = σ/2 the torque dipole is −2 × conventional at every E_F."""
+    model = lattice_rashba()
+    fermi = [0.5, 1.5, 3.0]
+    conv = _run(model, "conventional_spin", fermi, 48, temperature=3000)[:, 2, 1, 0]
+    dipole = _run(model, "torque_dipole_metal", fermi, 48, temperature=3000)[:, 2, 1, 0]
+    assert np.all(np.abs(conv) > 0.5)
+    np.testing.assert_allclose(dipole / conv, -2.0, atol=0.02)
+
+
+def test_models_without_point_orbitals_are_refused():
+    """Issue 25: the finite-q routes on a continuum model gave cutoff-dependent numbers (Bi2Se3: 10701 at R = 0.3,
+    13406 at R = 0.5); now every definition route refuses it before computing."""
+    model = models.rashba(1.0, 0.5)
+    for name in ("conserved_spin_kubo", "torque_dipole_kubo", "conserved_spin_streda", "conserved_spin_metal",
+                 "conserved_spin_streda_metal", "torque_dipole_metal"):
+        with pytest.raises(ValueError, match="continuum k·p model"):
+            ps.conductivity(model, name, fermi=[0.1], mesh=mesh.disk(0.3, 8, 8))
+
+
+def test_metal_at_zero_temperature_asks_for_temperature():
+    model = kane_mele()
+    with pytest.raises(ValueError, match="set temperature > 0"):
+        ps.conductivity(model, "conserved_spin_metal", fermi=[-1.0], mesh=mesh.grid(8))
+    r = ps.conductivity(model, "conserved_spin_streda_metal", fermi=[-1.0], mesh=mesh.grid(8), temperature=600)
+    assert np.all(np.isfinite(r.values)) and "fermi_surface_smearing" in r.attrs
+    with pytest.raises(ValueError, match="use conserved_spin_metal"):  # Kramers pairs at every k
+        ps.conductivity(random_lattice(4, 1, pt=True), "conserved_spin_streda_metal", fermi=[0.0], mesh=mesh.grid(8),
+                        temperature=600)
