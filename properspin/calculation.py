@@ -118,11 +118,16 @@ def conductivity(
         from .models.wannier.run import warn_qiao_conditioning
 
         warn_qiao_conditioning(model, stacklevel=2)
-    if resp.point_orbitals:  # finite-q / Zeeman routes: refuse continuum and full-position-matrix models first
+    if resp.point_orbitals and (model.periodic or not resp.surface):  # finite-q / Zeeman routes
         from .orbital import point_orbitals
 
-        point_orbitals(model)
+        point_orbitals(model)  # refuses continuum and full-position-matrix models before computing
     mesh = meshes.resolve(mesh, model, resp)
+    if resp.point_orbitals and not model.periodic and resp.surface:
+        from .conserved_metal import check_continuum
+        from .units import K_B_EV
+
+        check_continuum(model, mesh, fermi_in, K_B_EV * float(np.max(temps)))
     meshes.check_cutoff(mesh, model, fermi_in)
     check_precision(model, mesh, float(degeneracy_tol))
     isolated = None

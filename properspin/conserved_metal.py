@@ -89,6 +89,32 @@ def _density_parts(g: geo.BandGeometry) -> np.ndarray:
     return conserved.block_average(np.stack([c.imag, -d.imag]), g.energies, g.degeneracy_tol)
 
 
+def _check_model(g: geo.BandGeometry) -> None:
+    """Point orbitals on a lattice model; a continuum k·p model (fixed basis, e^{iq·r} = 1) is checked by
+    :func:`check_continuum` at the entry point."""
+    if g.model is not None and g.model.periodic:
+        conserved.check_point_orbitals(g)
+
+
+def check_continuum(model, mesh, fermi: np.ndarray, kt: float) -> None:
+    """Refuse a continuum model unless every band is empty on the cutoff surface (E_F + 10 k_BT below it).
+
+    With every band filled or every band empty at a k-point the per-state values sum to zero (K(q) and M vanish
+    for a full or empty set of bands), so the integrand is confined inside the outermost Fermi surface and the
+    cutoff does not enter.  With some bands filled at the cutoff (an insulating k·p model such as continuum
+    Bi2Se3, the valence bands filled to the cutoff) the result grows with the cutoff and is refused.
+    """
+    e = model.energies(mesh.boundary())
+    lowest = float(e.min())
+    top = float(np.max(fermi)) + 10 * kt
+    if lowest <= top:
+        raise ValueError(
+            f"model '{model.name}' is a continuum k·p model and band states at the cutoff ({lowest:.4g} eV) lie "
+            f"below E_F + 10 k_BT = {top:.4g} eV: the conserved spin current would depend on the cutoff (bands "
+            "filled to the cutoff). It is defined on a continuum model only when every band is empty at the cutoff "
+            "(a metal whose Fermi surfaces lie inside it); use a lattice model otherwise")
+
+
 def torque_dipole_parts(g: geo.BandGeometry) -> np.ndarray:
     """Route 1: per-state ``ħπ^l_ij/e`` as parts (Fermi sea × f, Fermi surface × (−f')), (2, 3, dim, dim, N, n).
 
@@ -96,7 +122,7 @@ def torque_dipole_parts(g: geo.BandGeometry) -> np.ndarray:
     :func:`properspin.conserved.torque_dipole_analytic` (tested to 1e-12).
     """
     g._need_spin()
-    conserved.check_point_orbitals(g)
+    _check_model(g)
     return _blocks(_torque_parts, g)
 
 
@@ -114,7 +140,7 @@ def spin_density_parts(g: geo.BandGeometry) -> np.ndarray:
     algebra, not an independent route.
     """
     g._need_spin()
-    conserved.check_point_orbitals(g)
+    _check_model(g)
     return _blocks(_density_parts, g)
 
 

@@ -165,14 +165,38 @@ def test_chen_guo_lattice_rashba_holds_only_in_the_continuum_limit():
     assert ratio[1].sum() == pytest.approx(-1.979, abs=2e-3)
 
 
+@pytest.mark.slow
+def test_continuum_rashba_through_conductivity():
+    """Continuum Rashba gas (α = 1 eV·Å, m = 0.5 m_e, T = 23 K, disk R = 0.3 Å⁻¹): both subbands occupied, the
+    conserved σ^z_yx is −e/8π = −(conventional) by both routes; only the lower subband occupied (E_F < 0), it is
+    −2 × conventional, not −1 × as Chen & Guo state for every E_F (finding, docs/physics.md)."""
+    model = models.rashba(1.0, 0.5)
+    fermi = [-0.02, 0.05]
+    grid = mesh.disk(0.3, 1500, 16)
+
+    def zyx(name):
+        r = ps.conductivity(model, name, fermi=fermi, mesh=grid, temperature=23)
+        return r.sel(spin="z", current="y", field="x").values
+
+    conv, cons, streda = zyx("conventional_spin"), zyx("conserved_spin_metal"), zyx("conserved_spin_streda_metal")
+    assert conv[1] == pytest.approx(1.0, abs=1e-4)
+    assert cons[1] == pytest.approx(-1.0, abs=1e-4)
+    np.testing.assert_allclose(streda, cons, atol=2e-3)
+    assert cons[0] / conv[0] == pytest.approx(-2.0, abs=2e-3)
+
+
 def test_models_without_point_orbitals_are_refused():
     """Issue 25: the finite-q routes on a continuum model gave cutoff-dependent numbers (Bi2Se3: 10701 at R = 0.3,
-    13406 at R = 0.5); now every definition route refuses it before computing."""
-    model = models.rashba(1.0, 0.5)
-    for name in ("conserved_spin_kubo", "torque_dipole_kubo", "conserved_spin_streda", "conserved_spin_metal",
-                 "conserved_spin_streda_metal", "torque_dipole_metal"):
+    13406 at R = 0.5); now every insulator route refuses a continuum model before computing, and the metal routes
+    refuse one with bands filled at the cutoff."""
+    rashba = models.rashba(1.0, 0.5)
+    for name in ("conserved_spin_kubo", "torque_dipole_kubo", "conserved_spin_streda"):
         with pytest.raises(ValueError, match="continuum k·p model"):
-            ps.conductivity(model, name, fermi=[0.1], mesh=mesh.disk(0.3, 8, 8))
+            ps.conductivity(rashba, name, fermi=[0.1], mesh=mesh.disk(0.3, 8, 8))
+    bi2se3 = models.topological_insulator("Bi2Se3")
+    for name in ("conserved_spin_metal", "conserved_spin_streda_metal", "torque_dipole_metal"):
+        with pytest.raises(ValueError, match="filled to the cutoff"):
+            ps.conductivity(bi2se3, name, fermi=[0.0], mesh=mesh.cylinder(0.3, 0.3, 4, 4, 8), temperature=10)
 
 
 def test_metal_at_zero_temperature_asks_for_temperature():
