@@ -51,8 +51,8 @@ def rashba() -> None:
 
 def holes() -> None:
     for material, ef in HOLE_FERMI.items():
-        model = models.hole_quantum_well(material)
-        _table(f"hole quantum well {material} (two-function model, 25 nm, F = 1e6 V/m, m_z = 1 meV)", model, [ef],
+        model = models.hole_quantum_well(material, luttinger="paper")
+        _table(f"hole quantum well {material} (paper's two-function model and Luttinger parameters, 25 nm, F = 1e6 V/m, m_z = 1 meV)", model, [ef],
                [("disk 0.15 Å⁻¹ 200×32", mesh.disk(0.15, 200, 32), 30),
                 ("disk 0.15 Å⁻¹ 400×32", mesh.disk(0.15, 400, 32), 15)])
 
@@ -63,7 +63,7 @@ def trend() -> None:
     print("\nGaAs hole well, E_F = 0.015 eV, disk 0.15 Å⁻¹ 300×32, T = 20 K: gate field (V/m), conventional, "
           "torque dipole, conserved (route 1), Eq. (2)")
     for field in (2e5, 5e5, 1e6, 2e6, 4e6):
-        model = models.hole_quantum_well("GaAs", field=field)
+        model = models.hole_quantum_well("GaAs", field=field, luttinger="paper")
         v = [_zyx(model, n, [0.015], mesh.disk(0.15, 300, 32), 20)[0]
              for n in ("conventional_spin", "torque_dipole_metal", "conserved_spin_metal", "proper_spin")]
         print(f"  {field:8.1e} " + " ".join(f"{x:+.4f}" for x in v))

@@ -266,7 +266,7 @@ def report_lines(h: HoleSettings, paper2a: xr.DataArray, paper2b: xr.DataArray, 
 
 
 #: Mesh (disk radius Å⁻¹, nk, nφ) and temperature (K, the width of the Fermi-surface δ) of :func:`definition_lines`.
-DEFINITION_MESH = (0.15, 120, 24)
+DEFINITION_MESH = (0.15, 200, 32)
 DEFINITION_TEMPERATURE = 30.0
 
 
