@@ -52,7 +52,8 @@ def rashba() -> None:
 def holes() -> None:
     for material, ef in HOLE_FERMI.items():
         model = models.hole_quantum_well(material, luttinger="paper")
-        _table(f"hole quantum well {material} (paper's two-function model and Luttinger parameters, 25 nm, F = 1e6 V/m, m_z = 1 meV)", model, [ef],
+        _table(f"hole quantum well {material} (paper's two-function model and Luttinger parameters, 25 nm, "
+               "F = 1e6 V/m, m_z = 1 meV)", model, [ef],
                [("disk 0.15 Å⁻¹ 200×32", mesh.disk(0.15, 200, 32), 30),
                 ("disk 0.15 Å⁻¹ 400×32", mesh.disk(0.15, 400, 32), 15)])
 
