@@ -159,6 +159,11 @@ def conductivity(
     gap_attrs: dict[str, Any] = {}
     if resp.surface:
         gap_attrs = _surface_needs_temperature(model, mesh, resp.name, fermi_in, temps)
+        if resp.name in ("conserved_spin_metal", "torque_dipole_metal"):  # symmetric part: Drude term left out
+            from .conserved_metal import drude_attrs
+
+            inside = ~np.asarray(gap_attrs["fermi_in_gap"], dtype=bool)
+            gap_attrs |= drude_attrs(model, resp.name, fermi_in, mesh, temps, values, inside)
     if resp.insulator_only:
         values, gap_attrs = _outside_gaps(model, mesh, resp.name, fermi_in, temps, values)
     attrs: dict[str, Any] = {

@@ -71,6 +71,7 @@ def test_fermi_surface_terms_match_occupations_at_k_plus_minus_q(name):
 def _run(model, name, fermi, n, temperature=0.0):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ps.DegeneracyWarning)
+        warnings.simplefilter("ignore", ps.MetallicFermiWarning)  # the Drude note of non-symmetric models
         return ps.conductivity(model, name, fermi=fermi, mesh=mesh.grid(n), temperature=temperature).values
 
 
@@ -224,10 +225,12 @@ def test_models_without_point_orbitals_are_refused():
     13406 at R = 0.5); now every insulator route refuses a continuum model before computing, and the metal routes
     refuse one with bands filled at the cutoff."""
     rashba = models.rashba(1.0, 0.5)
+    bi2se3 = models.topological_insulator("Bi2Se3")
     for name in ("conserved_spin_kubo", "torque_dipole_kubo", "conserved_spin_streda"):
         with pytest.raises(ValueError, match="continuum k·p model"):
             ps.conductivity(rashba, name, fermi=[0.1], mesh=mesh.disk(0.3, 8, 8))
-    bi2se3 = models.topological_insulator("Bi2Se3")
+        with pytest.raises(ValueError, match="continuum k·p model"):
+            ps.conductivity(bi2se3, name, fermi=[0.0], mesh=mesh.cylinder(0.3, 0.3, 4, 4, 8))
     for name in ("conserved_spin_metal", "conserved_spin_streda_metal", "torque_dipole_metal"):
         with pytest.raises(ValueError, match="filled to the cutoff"):
             ps.conductivity(bi2se3, name, fermi=[0.0], mesh=mesh.cylinder(0.3, 0.3, 4, 4, 8), temperature=10)
@@ -242,3 +245,37 @@ def test_metal_at_zero_temperature_asks_for_temperature():
     with pytest.raises(ValueError, match="use conserved_spin_metal"):  # Kramers pairs at every k
         ps.conductivity(random_lattice(4, 1, pt=True), "conserved_spin_streda_metal", fermi=[0.0], mesh=mesh.grid(8),
                         temperature=600)
+
+
+def test_fermi_surface_sweep_matches_direct_sums():
+    """Sweep.finish_surface: Σ f q_f + Σ (−f') q_d from the fold grid against the direct sum (T = 300 K)."""
+    from properspin.sweep import Sweep
+    from properspin.units import K_B_EV
+
+    rng = np.random.default_rng(3)
+    e, q = rng.uniform(-0.5, 0.5, 4000), rng.normal(size=(4000, 2))
+    fermi = np.array([-0.2, 0.0, 0.1])
+    sweep = Sweep(fermi, 300.0)
+    partial = sweep.empty(2)
+    sweep.accumulate(partial, e, q)
+    kt = K_B_EV * 300.0
+    f = expit(-(e[None] - fermi[:, None]) / kt)
+    direct = f @ q[:, :1] + (f * (1 - f) / kt) @ q[:, 1:]
+    got = sweep.finish_surface(partial)
+    assert np.abs(got - direct).max() <= 2e-3 * np.abs(direct).max()
+
+
+def test_drude_weight_is_zero_with_time_reversal_and_reported_without():
+    """Kane–Mele (time reversal): W = 0, no warning.  Random 4-band (no symmetry): W ≠ 0, a warning says that the
+    symmetric part lacks its 1/Γ term; the Hall part is unaffected."""
+    fermi = [-1.0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ps.MetallicFermiWarning)
+        r = ps.conductivity(kane_mele(), "conserved_spin_metal", fermi=fermi, mesh=mesh.grid(12), temperature=600)
+    assert r.attrs["drude_weight_max"] <= 1e-12
+    model = random_lattice(4, 2)
+    e = model.energies(np.random.default_rng(0).random((500, 2)) @ model.reciprocal)
+    with pytest.warns(ps.MetallicFermiWarning, match="relaxation rate"):
+        r = ps.conductivity(model, "conserved_spin_metal", fermi=[float(np.median(e[:, 1]))], mesh=mesh.grid(12),
+                            temperature=600)
+    assert r.attrs["drude_weight_max"] > 1e-3
