@@ -251,7 +251,8 @@ def _outside_gaps(model: Model, mesh: meshes.Mesh, name: str, fermi: np.ndarray,
         warnings.warn(
             f"{name}: {int(inside.sum())} of {len(fermi)} Fermi energies lie in a band (or within "
             f"{GAP_MARGIN_KT:g} k_BT of one) on this mesh; the response is defined for insulators only (its "
-            "Fermi-surface terms are not implemented), so they are NaN", MetallicFermiWarning, stacklevel=3)
+            "Fermi-surface terms are in conserved_spin_metal / conserved_spin_streda_metal / torque_dipole_metal), "
+            "so they are NaN", MetallicFermiWarning, stacklevel=3)
     return values, {"fermi_in_gap": (~inside).astype(int).tolist(), "band_ranges_eV": ranges.tolist()}
 
 

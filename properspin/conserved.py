@@ -27,7 +27,7 @@ in h with step ``zeeman_step`` (eV).  Eq. (1) predicts ``I^l_c = ∫ f Σ^{c,l}`
 
 Per-state values are attributed to the band index at k (exact with E_F in a gap) and averaged over degenerate
 blocks, so every result is invariant under rotations inside Kramers pairs.  Fermi-surface terms of metals are
-not included (docs/physics.md).
+in :mod:`properspin.conserved_metal` (docs/physics.md).
 """
 
 from __future__ import annotations
