@@ -279,3 +279,17 @@ def test_drude_weight_is_zero_with_time_reversal_and_reported_without():
         r = ps.conductivity(model, "conserved_spin_metal", fermi=[float(np.median(e[:, 1]))], mesh=mesh.grid(12),
                             temperature=600)
     assert r.attrs["drude_weight_max"] > 1e-3
+
+
+@pytest.mark.slow
+def test_reproduce_hole_gas_definition_lines():
+    """`properspin reproduce` adds the definition of the Fig. 2(b) hole gas: the torque dipole reverses the sign of
+    the conventional current (GaAs, 15 meV: conventional +12.2, definition −10.2 e/8π at 200 × 32, 30 K)."""
+    from properspin.paper import holes
+
+    lines = holes.definition_lines({"GaAs": 0.015})
+    row = [x.strip() for x in lines[-1].strip("|").split("|")]
+    eq2, conv, definition, diff = (float(x) for x in row[2:])
+    assert conv == pytest.approx(12.20, abs=0.02)
+    assert definition == pytest.approx(-10.19, abs=0.02)
+    assert eq2 == pytest.approx(-9.60, abs=0.02) and diff == pytest.approx(definition - eq2, abs=0.011)

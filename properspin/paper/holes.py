@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from .. import DegeneracyWarning, conductivity, mesh
+from .. import DegeneracyWarning, MetallicFermiWarning, conductivity, mesh
 from ..models import hole_quantum_well
 
 
@@ -284,6 +284,7 @@ def definition_lines(fermi: dict[str, float], field: float = 1e6) -> list[str]:
         for name in ("proper_spin", "conventional_spin", "conserved_spin_metal"):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", DegeneracyWarning)
+                warnings.simplefilter("ignore", MetallicFermiWarning)  # m_z: Drude note on the symmetric part only
                 res = conductivity(model, name, fermi=[ef], mesh=mesh.disk(*DEFINITION_MESH),
                                    temperature=DEFINITION_TEMPERATURE)
             vals.append(float(res.sel(spin="z", current="y", field="x").values[0]))
