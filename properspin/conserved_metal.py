@@ -15,13 +15,12 @@ are the Fermi-surface terms (weight ``−f'(ε − μ)``, a δ of width ~k_BT: a
 
 * Route 1 (torque dipole, finite-q Kubo): ``O = t = i[H, s]``, ``h = 1/(x − y)²``, ``ħπ/e = −∂_q K``; the
   conserved current is the conventional Kubo current plus π (as in :mod:`properspin.conserved`).
-* Route 2 (spin density, continuity + Faraday — the spin-Středa argument at finite q): ``O = s``, ``h = 1/(x − y)``:
-  the spin density induced by ``A e^{i(q·r − ωt)}`` is ``s_q = i q_i σ_ij A_j`` by continuity, so
-  ``σ_ij = −i ∂_{q_i} L_j``.  In a gap it is ``∂<s>/∂B`` (Středa) = −(ħ/e)∂M/∂h, equal to
-  :func:`properspin.conserved.spin_streda` after integration.
-
-The routes share no vertex (torque + spin current against spin density) and agree in metals state by state
-only after the k-sum.
+* The same expansion with ``O = s``, ``h = 1/(x − y)`` gives the spin density at finite q, ``σ_ij = −i ∂_{q_i}
+  L_j`` by continuity: equal to route 1 state by state (Ward identity), a check of the algebra only.
+* Route 2 (Hall part): the thermodynamic spin Středa term ``σ^II = −(ħ/e) ∂M_c/∂h_l`` at fixed μ (Zeeman
+  derivative of the orbital magnetisation, Fermi sea + ``Σ δ s_nn m_n``) plus the Fermi-surface term ``σ^I``
+  that turns the static order (ω → 0 first) into Shi's (:func:`streda_metal_parts`).  It shares no formula with
+  route 1; the two agree in metals after the k-sum, as the mesh is refined.
 """
 
 from __future__ import annotations
