@@ -120,8 +120,17 @@ def conductivity(
         from .models.wannier.run import warn_qiao_conditioning
 
         warn_qiao_conditioning(model, stacklevel=2)
+    if resp.point_orbitals and (model.periodic or not resp.surface):  # finite-q / Zeeman routes
+        from .orbital import point_orbitals
+
+        point_orbitals(model)  # refuses continuum and full-position-matrix models before computing
     mesh = meshes.resolve(mesh, model, resp)
     check_fermi_limit(model, float(fermi_in.max()))
+    if resp.point_orbitals and not model.periodic and resp.surface:
+        from .conserved_metal import check_continuum
+        from .units import K_B_EV
+
+        check_continuum(model, mesh, fermi_in, K_B_EV * float(np.max(temps)))
     meshes.check_cutoff(mesh, model, fermi_in, float(temps.max()))
     check_precision(model, mesh, float(degeneracy_tol))
     isolated = None
@@ -138,7 +147,9 @@ def conductivity(
     shape = tuple(len(v) for v in comp.values())
     factor = resp.factor(model.dim)
     inverse = np.argsort(order)
-    values = np.stack([s.finish(p, grand=resp.grand)[inverse] for s, p in zip(sweeps, total.partials, strict=True)])
+    finish = "finish_surface" if resp.surface else "finish"
+    values = np.stack([getattr(s, finish)(p, grand=resp.grand)[inverse]
+                       for s, p in zip(sweeps, total.partials, strict=True)])
     values = factor * values.reshape((len(temps), len(fermi_in)) + shape)
     if hasattr(mesh, "symmetrize"):  # irreducible wedge: project on the symmetry-allowed form (properspin.symmetry)
         values = mesh.symmetrize(values, resp, model.dim)
@@ -149,6 +160,13 @@ def conductivity(
                          "matrices (H, ∂H/∂k, spin, position) or a near-degenerate pair below degeneracy_tol")
 
     gap_attrs: dict[str, Any] = {}
+    if resp.surface:
+        gap_attrs = _surface_needs_temperature(model, mesh, resp.name, fermi_in, temps)
+        if resp.name in ("conserved_spin_metal", "torque_dipole_metal"):  # symmetric part: Drude term left out
+            from .conserved_metal import drude_attrs
+
+            inside = ~np.asarray(gap_attrs["fermi_in_gap"], dtype=bool)
+            gap_attrs |= drude_attrs(model, resp.name, fermi_in, mesh, temps, values, inside)
     if resp.insulator_only:
         values, gap_attrs = _outside_gaps(model, mesh, resp.name, fermi_in, temps, values)
     attrs: dict[str, Any] = {
@@ -236,8 +254,25 @@ def _outside_gaps(model: Model, mesh: meshes.Mesh, name: str, fermi: np.ndarray,
         warnings.warn(
             f"{name}: {int(inside.sum())} of {len(fermi)} Fermi energies lie in a band (or within "
             f"{GAP_MARGIN_KT:g} k_BT of one) on this mesh; the response is defined for insulators only (its "
-            "Fermi-surface terms are not implemented), so they are NaN", MetallicFermiWarning, stacklevel=3)
+            "Fermi-surface terms are in conserved_spin_metal / conserved_spin_streda_metal / torque_dipole_metal), "
+            "so they are NaN", MetallicFermiWarning, stacklevel=3)
     return values, {"fermi_in_gap": (~inside).astype(int).tolist(), "band_ranges_eV": ranges.tolist()}
+
+
+def _surface_needs_temperature(model: Model, mesh: meshes.Mesh, name: str, fermi: np.ndarray,
+                               temps: np.ndarray) -> dict[str, Any]:
+    """Refuse T = 0 at a Fermi energy inside a band for a response with Fermi-surface terms."""
+    from .filling import band_ranges
+
+    ranges = band_ranges(model, mesh)
+    inside = np.any((fermi[:, None] > ranges[None, :, 0]) & (fermi[:, None] < ranges[None, :, 1]), axis=1)
+    if inside.any() and np.any(temps <= 0):
+        raise ValueError(
+            f"{name}: {int(inside.sum())} Fermi energies (first {fermi[inside][0]:g} eV) lie in a band, where the "
+            "response has Fermi-surface terms δ(ε − E_F): set temperature > 0 (K); k_BT is the width of that δ on "
+            "the mesh (take T → 0 with finer meshes, docs/physics.md)")
+    return {"fermi_in_gap": (~inside).astype(int).tolist(), "band_ranges_eV": ranges.tolist(),
+            "fermi_surface_smearing": "Fermi-Dirac at the calculation temperature: -f'(e - E_F)"}
 
 
 _TREATMENTS = {

@@ -27,7 +27,7 @@ in h with step ``zeeman_step`` (eV).  Eq. (1) predicts ``I^l_c = ∫ f Σ^{c,l}`
 
 Per-state values are attributed to the band index at k (exact with E_F in a gap) and averaged over degenerate
 blocks, so every result is invariant under rotations inside Kramers pairs.  Fermi-surface terms of metals are
-not included (docs/physics.md).
+in :mod:`properspin.conserved_metal` (docs/physics.md).
 """
 
 from __future__ import annotations
@@ -74,6 +74,7 @@ def torque_dipole_analytic(g: geo.BandGeometry) -> np.ndarray:
     (derivatives inside a block, f' = 0: insulator); the coefficient of each f_s is the per-state value.
     """
     g._need_spin()
+    check_point_orbitals(g)
     return _in_blocks(_analytic, g)
 
 
@@ -159,6 +160,16 @@ def spin_streda(g: geo.BandGeometry, zeeman_step: float) -> np.ndarray:
     q_g = geo.levi_civita_contract(-db, g.dim)
     parts = np.stack([q_f, q_g, e0 * q_g])
     return block_average(parts, e0, tol)
+
+
+def check_point_orbitals(g: geo.BandGeometry) -> None:
+    """Refuse a model without point orbitals and a local spin (continuum k·p, full Wannier position matrix).
+
+    The finite-q vertices use ``e^{iq·r} = 1`` on the orbitals: on a continuum model the sums depend on the
+    cutoff, on a Wannier model with a full position matrix terms are missing.
+    """
+    if g.model is not None:
+        orbital.point_orbitals(g.model)
 
 
 def _model_of(g: geo.BandGeometry):

@@ -71,9 +71,10 @@ def tight_binding_gauge(model: Model, k: np.ndarray, gradient: bool = True) -> t
     """``H(k)`` and ``∂H/∂k`` in the orbital-phase convention, ``D† H D`` with ``D = diag e^{ik·τ}``.
 
     In that basis the plane wave ``e^{iq·r}`` is the identity in the orbitals (point orbitals), so matrix elements
-    between k and k + q are plain products; ``∂_a(D† H D) = D† (∂_a H + i[H, τ_a]) D``.
+    between k and k + q are plain products; ``∂_a(D† H D) = D† (∂_a H + i[H, τ_a]) D``.  A continuum k·p model
+    (k-independent basis) is returned as it is.
     """
-    tau = point_orbitals(model)
+    tau = point_orbitals(model) if model.periodic else np.zeros((model.nbands, model.dim))  # k·p: fixed basis
     h = model.h(k)
     dh = model.dh(k) if gradient else None
     if not np.any(tau):

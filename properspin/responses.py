@@ -17,10 +17,17 @@ response               per-band quantity                                        
 ``conserved_spin_kubo`` conventional + ``torque_dipole_kubo``: Shi's 𝒥 = d(rs)/dt        spin, current, field
 ``conserved_spin_streda`` ``ε_ijc (−ħ/e) ∂M_c/∂h_l``, spin Středa (route 2)             spin, current, field
 ``orbital_magnetization`` ``M_c`` (modern theory), A (2D) or A/m (3D)                     axis
+``torque_dipole_metal`` route 1 torque dipole with Fermi-surface terms (metals, T > 0)     spin, current, field
+``conserved_spin_metal`` conventional + ``torque_dipole_metal``                            spin, current, field
+``conserved_spin_streda_metal`` Hall part, −(ħ/e)∂M/∂h at fixed μ + σ^I (metals)         spin, current, field
+``spin_drude_weight``  ``Σ δ(ε − E_F) s_nn v_i v_j``, the left-out symmetric 1/Γ weight    spin, current, field
 =====================  ==========================================================  =========================
 
-The last four (:mod:`properspin.conserved`, :mod:`properspin.orbital`) need a lattice model with point orbitals;
-the three spin ones hold with E_F in a gap (no Fermi-surface terms).  A response with ``grand=True`` returns
+The definition routes (:mod:`properspin.conserved`, :mod:`properspin.orbital`, :mod:`properspin.conserved_metal`)
+need a lattice model with point orbitals (the ``_metal`` ones also a continuum model with every band empty at the
+cutoff); ``conserved_spin_kubo``, ``torque_dipole_kubo`` and ``conserved_spin_streda`` hold with E_F in a gap, the
+``_metal`` ones everywhere (``surface=True``: Fermi-surface parts weighted by ``−f'``, T > 0 in a band).
+A response with ``grand=True`` returns
 three parts ``(q_f, q_G, ε q_G)`` and is summed as ``Σ f(ε − μ) q_f + Σ G(ε − μ) q_G`` with the grand-potential
 occupation ``G(x) = k_BT ln(1 + e^{−x/k_BT})`` (:meth:`properspin.sweep.Sweep.finish`).
 
@@ -39,7 +46,7 @@ from typing import Any
 
 import numpy as np
 
-from . import conserved, orbital, units
+from . import conserved, conserved_metal, orbital, units
 from . import geometry as geo
 from .kernels import KernelMode
 
@@ -85,6 +92,8 @@ class Response:
     unit_of: tuple[Callable[[int], float], Callable[[int], str]] | None = None
     grand: bool = False  # parts (q_f, q_G, ε q_G): Σ f q_f + Σ G q_G (see module docstring)
     insulator_only: bool = False  # defined with E_F in a gap only: NaN (and a warning) at other Fermi energies
+    surface: bool = False  # parts (q_f, q_d): Σ f q_f + Σ (−f') q_d, Fermi-surface terms (Sweep.finish_surface)
+    point_orbitals: bool = False  # needs a lattice model with point orbitals and a local spin (refused otherwise)
 
     def __post_init__(self) -> None:
         unknown = set(self.params) - set(self.defaults)
@@ -319,6 +328,22 @@ def _conserved_streda(g: geo.BandGeometry, p: Mapping[str, Any]) -> np.ndarray:
     return conserved.spin_streda(g, p["zeeman_step"])
 
 
+def _torque_dipole_metal(g: geo.BandGeometry, p: Mapping[str, Any]) -> np.ndarray:
+    return conserved_metal.torque_dipole_parts(g)
+
+
+def _conserved_metal(g: geo.BandGeometry, p: Mapping[str, Any]) -> np.ndarray:
+    return conserved_metal.conserved_kubo_parts(g)
+
+
+def _conserved_streda_metal(g: geo.BandGeometry, p: Mapping[str, Any]) -> np.ndarray:
+    return conserved_metal.streda_metal_parts(g, p["zeeman_step"])
+
+
+def _drude(g: geo.BandGeometry, p: Mapping[str, Any]) -> np.ndarray:
+    return conserved_metal.drude_parts(g)
+
+
 def _orbital_magnetization(g: geo.BandGeometry, p: Mapping[str, Any]) -> np.ndarray:
     return orbital.orbital_magnetization(g)
 
@@ -368,15 +393,32 @@ RESPONSES: dict[str, Response] = {
                  diagonal_spin=False,
                  description="ac conventional spin Hall conductivity σ(ω) (Kubo, fixed broadening η): Re and Im"),
         Response("torque_dipole_kubo", "spin", _SPIN_DIMS, _torque_dipole_kubo, _KUBO, check=_positive_step("q_step"),
-                 diagonal_spin=False, insulator_only=True, geometry=("torque",),
+                 diagonal_spin=False, insulator_only=True, geometry=("torque",), point_orbitals=True,
                  description="torque dipole from its definition (finite-q Kubo, τ = −∇·P_τ), insulators"),
         Response("conserved_spin_kubo", "spin", _SPIN_DIMS, _conserved_kubo, _KUBO, check=_positive_step("q_step"),
-                 diagonal_spin=False, insulator_only=True, geometry=("torque",),
+                 diagonal_spin=False, insulator_only=True, geometry=("torque",), point_orbitals=True,
                  description="conserved spin current d(rs)/dt from its definition: conventional + finite-q "
                              "Kubo torque dipole, insulators"),
         Response("conserved_spin_streda", "spin", _SPIN_DIMS, _conserved_streda, _ZEEMAN,
                  check=_positive_step("zeeman_step"), grand=True, diagonal_spin=False, insulator_only=True,
+                 point_orbitals=True,
                  description="Hall part of the conserved spin current by spin Středa, −(ħ/e)∂M_c/∂h_l, insulators"),
+        Response("torque_dipole_metal", "spin", _SPIN_DIMS, _torque_dipole_metal, diagonal_spin=False,
+                 geometry=("torque",), surface=True, point_orbitals=True,
+                 description="torque dipole from its definition (finite-q Kubo) with Fermi-surface terms: "
+                             "insulators and metals (T > 0 in a band)"),
+        Response("conserved_spin_metal", "spin", _SPIN_DIMS, _conserved_metal, diagonal_spin=False,
+                 geometry=("torque",), surface=True, point_orbitals=True,
+                 description="conserved spin current d(rs)/dt, route 1 (conventional + finite-q torque dipole) "
+                             "with Fermi-surface terms: insulators and metals (T > 0 in a band)"),
+        Response("conserved_spin_streda_metal", "spin", _SPIN_DIMS, _conserved_streda_metal, _ZEEMAN,
+                 check=_positive_step("zeeman_step"), grand=True, surface=True, diagonal_spin=False,
+                 point_orbitals=True,
+                 description="Hall part of the conserved spin current, route 2: spin Středa term −(ħ/e)∂M_c/∂h_l "
+                             "at fixed μ + Fermi-surface term σ^I; insulators and metals (T > 0 in a band)"),
+        Response("spin_drude_weight", "spin", _SPIN_DIMS, _drude, diagonal_spin=False, surface=True,
+                 description="Drude weight Σ δ(ε − E_F) s^l_nn v_i v_j (eV·Å² per state) of the symmetric 1/Γ term "
+                             "that the metal conserved-spin responses leave out; T > 0 in a band"),
         Response("orbital_magnetization", "magnetization", ("axis",), _orbital_magnetization, grand=True,
                  diagonal_spin=False, description="orbital magnetisation (modern theory), point orbitals"),
     )

@@ -114,6 +114,24 @@ class Sweep:
         w = np.concatenate([np.where(below, 1.0, 1 - t), np.where(below, 0.0, t)])
         partial += _bin_sum(rows, w, self.nbins, np.concatenate([v, v]))
 
+    def finish_surface(self, partial: np.ndarray, grand: bool = False) -> np.ndarray:
+        """``Σ f(ε − E_F) q_f + Σ (−f'(ε − E_F)) q_d`` for columns in two equal parts ``(q_f, q_d)``
+        (``grand``: four parts ``(q_f, q_G, ε q_G, q_d)``, the first three as :meth:`finish` with ``grand``).
+
+        ``−f' = f(1 − f)/k_BT`` is the Fermi-surface δ of width ~k_BT (the Fermi-surface terms of the conserved
+        spin current in metals, :mod:`properspin.conserved_metal`).  At T = 0 the surface part is dropped: the
+        caller must make sure that no state lies at E_F (E_F in a gap).
+        """
+        n = partial.shape[1] // (4 if grand else 2)
+        out = self.finish(partial[:, : 3 * n], grand=True) if grand else self.finish(partial[:, :n])
+        if self.grid is None:
+            return out
+        block = max(1, 20_000_000 // len(self.grid))
+        for s in range(0, len(self.fermi), block):
+            occ = expit(-(self.grid[None, :] - self.fermi[s : s + block, None]) / self.kt)
+            out[s : s + block] += (occ * (1 - occ) / self.kt) @ partial[1:, -n:]
+        return out
+
     def finish(self, partial: np.ndarray, grand: bool = False) -> np.ndarray:
         """σ(E_F) for every Fermi energy: (nfermi, ncomp).
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from .. import DegeneracyWarning, conductivity, mesh
+from .. import DegeneracyWarning, MetallicFermiWarning, conductivity, mesh
 from ..models import hole_quantum_well
 
 
@@ -263,3 +263,39 @@ def report_lines(h: HoleSettings, paper2a: xr.DataArray, paper2b: xr.DataArray, 
     lines += ["", "Files: `fig2a_subbands.*`, `fig2b_subbands.*` (netCDF with the basis, mesh and tolerance in the "
               "attributes, CSV); `fig2a.png` and `fig2b.png` show both models.", ""]
     return lines
+
+
+#: Mesh (disk radius Å⁻¹, nk, nφ) and temperature (K, the width of the Fermi-surface δ) of :func:`definition_lines`.
+DEFINITION_MESH = (0.15, 200, 32)
+DEFINITION_TEMPERATURE = 30.0
+
+
+def definition_lines(fermi: dict[str, float], field: float = 1e6) -> list[str]:
+    """REPORT.md lines: Shi's conserved spin current (``conserved_spin_metal``, with its Fermi-surface terms) of the
+    paper's hole well at the Fig. 2(b) Fermi energies, next to Eq. (2) and the conventional current (a few s).
+
+    Not converged: one mesh and T = 30 K (docs/physics.md gives the mesh/T sequence of these numbers).
+    """
+    t0 = time.perf_counter()
+    rows = []
+    for mat, ef in fermi.items():
+        model = hole_quantum_well(mat, field=field, luttinger="paper")
+        vals = []
+        for name in ("proper_spin", "conventional_spin", "conserved_spin_metal"):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DegeneracyWarning)
+                warnings.simplefilter("ignore", MetallicFermiWarning)  # m_z: Drude note on the symmetric part only
+                res = conductivity(model, name, fermi=[ef], mesh=mesh.disk(*DEFINITION_MESH),
+                                   temperature=DEFINITION_TEMPERATURE)
+            vals.append(float(res.sel(spin="z", current="y", field="x").values[0]))
+        rows.append(f"| {mat} | {ef * 1e3:g} | {vals[0]:+.2f} | {vals[1]:+.2f} | {vals[2]:+.2f} | "
+                    f"{vals[2] - vals[0]:+.2f} |")
+    return ["", "## Fig. 2(b) Fermi energies: Eq. (2) against Shi's conserved current (definition)", "",
+            f"Paper's two-function model, F_z = {field:g} V/m, σ^z_yx in e/8π; disk {DEFINITION_MESH[0]} Å⁻¹, "
+            f"{DEFINITION_MESH[1]} × {DEFINITION_MESH[2]}, T = {DEFINITION_TEMPERATURE:g} K (k_BT is the width of "
+            "the Fermi-surface δ of the definition): one mesh, not converged (docs/physics.md, \"Metals\", gives the "
+            f"sequence). Computed in {time.perf_counter() - t0:.0f} s. The definition (conventional current + torque "
+            "dipole from d(r s)/dt, Fermi sea and Fermi surface) is compared with Eq. (2); their difference is "
+            "what Eq. (2) misses of the conserved current.", "",
+            "| material | E_F (meV) | Eq. (2) | conventional | definition | definition − Eq. (2) |",
+            "|---|---|---|---|---|---|", *rows]

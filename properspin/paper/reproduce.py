@@ -294,4 +294,4 @@ def run(output_dir: Path, quick: bool = False, progress: bool = True, force: boo
     from .report import write_report
 
     return write_report(out, s, quick, elapsed, fig1, conv_ti, conv, mags, fig2a, fig2b, lat,
-                        holes=holes.report_lines(hs, fig2a, fig2b, sub, elapsed))
+                        holes=holes.report_lines(hs, fig2a, fig2b, sub, elapsed) + holes.definition_lines(HOLE_FERMI))
