@@ -11,6 +11,7 @@ functions run when the function is first called; they are the documented way to 
 from __future__ import annotations
 
 import ast
+import functools
 import subprocess
 import sys
 from pathlib import Path
@@ -78,6 +79,12 @@ def import_graph(package: Path, deferred: bool = False) -> dict[str, set[str]]:
     return graph
 
 
+@functools.cache
+def _graph(deferred: bool = False) -> dict[str, frozenset[str]]:
+    """properspin's own graph, built once per test session."""
+    return {m: frozenset(e) for m, e in import_graph(PACKAGE, deferred).items()}
+
+
 def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
     """One import circle ``[a, b, ..., a]`` of ``graph``, or None (depth-first search)."""
     state: dict[str, int] = {}  # 1: on the current path, 2: done
@@ -136,7 +143,7 @@ def test_checker_finds_planted_circles_and_ignores_deferred_and_type_checking_im
 
 
 def test_module_level_imports_have_no_circle():
-    graph = import_graph(PACKAGE)
+    graph = _graph()
     assert len(graph) > 30 and "properspin.mesh" in graph["properspin.symmetry"]
     assert find_cycle(graph) is None
 
@@ -144,7 +151,7 @@ def test_module_level_imports_have_no_circle():
 def test_stage_order_model_mesh_geometry_response_sweep_engine():
     """Importing a stage never imports a later one: the calls forward (mesh → symmetry → responses, mesh →
     engine's memory probe, chunk → kernels) are deferred into the functions that make them."""
-    graph = import_graph(PACKAGE)
+    graph = _graph()
     for i, stage in enumerate(STAGES):
         later = closure(graph, stage) & set(STAGES[i + 1:])
         assert not later, f"importing {stage} imports the later stage(s) {sorted(later)}"
@@ -166,7 +173,7 @@ DEFERRED_CIRCLES = {
 def test_deferred_imports_close_no_new_circle():
     """Every function-level import that, with the module-level graph, closes an import circle is a listed,
     deliberate forward call (e.g. __version__ is read from properspin._version, not from the package root)."""
-    module, deferred = import_graph(PACKAGE), import_graph(PACKAGE, deferred=True)
+    module, deferred = _graph(), _graph(deferred=True)
     full = {m: module[m] | deferred[m] for m in module}
     closing = {(a, b) for a in deferred for b in deferred[a] - module[a] if a in closure(full, b)}
     assert closing <= set(DEFERRED_CIRCLES), f"new import circle(s) through {sorted(closing - set(DEFERRED_CIRCLES))}"
@@ -189,5 +196,5 @@ def test_import_properspin_does_not_load_numba():
 @pytest.mark.parametrize("module", ["properspin.cli", "properspin.config", "properspin.registry"])
 def test_front_ends_import_no_calculation_at_module_level(module):
     """The CLI, run files and the registry list models and parse arguments without the engine or kernels."""
-    graph = import_graph(PACKAGE)
+    graph = _graph()
     assert not closure(graph, module) & {"properspin.engine", "properspin.kernels", "properspin.kernel_stages"}
