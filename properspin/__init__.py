@@ -6,9 +6,8 @@ torque" (2023).  The path of a calculation: model → k-mesh → band geometry �
 :mod:`.sweep`, :mod:`.results`), driven by :func:`conductivity`.
 """
 
-__version__ = "0.1.0"
-
 from . import geometry, mesh, models, responses, results, units  # noqa: E402
+from ._version import __version__  # noqa: E402
 from .adaptive import adaptive_conductivity  # noqa: E402
 from .calculation import (  # noqa: E402
     DegeneracyWarning,

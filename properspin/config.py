@@ -468,8 +468,6 @@ def build_model(cfg: RunConfig, source: str | Path) -> Any:
             model = registry.get("wannier90").build(path=file, lattice=w.lattice, spinor_order=w.spinor_order,
                                                     use_position=w.use_position, dim=w.dim)
         elif spec.wannier90_run is not None:
-            from .models.wannier import wannier90_run
-
             w = spec.wannier90_run
             words = [("use_ws_distance", "model.wannier90_run.use_ws_distance"),
                      ("scissors", "model.wannier90_run.scissors_shift"),
@@ -478,9 +476,9 @@ def build_model(cfg: RunConfig, source: str | Path) -> Any:
             default = "model.wannier90_run.seedname"
             seed = (base / w.seedname).resolve()
             try:
-                model = wannier90_run(seed, use_ws_distance=w.use_ws_distance, spin=w.spin,
-                                      scissors_shift=w.scissors_shift, num_valence_bands=w.num_valence_bands,
-                                      spin_current_tol=w.spin_current_tol)
+                model = registry.get("wannier90_run").build(
+                    seedname=seed, use_ws_distance=w.use_ws_distance, spin=w.spin, scissors_shift=w.scissors_shift,
+                    num_valence_bands=w.num_valence_bands, spin_current_tol=w.spin_current_tol)
             except FileNotFoundError as exc:
                 raise ConfigError(source, [("model.wannier90_run.seedname", str(exc))]) from None
             except ValueError as exc:  # a problem of the run's own files (.win, .chk, ...): name that file first

@@ -61,7 +61,7 @@ class Fingerprint:
 
 def fingerprint(job: Job, ranges: list[tuple[int, int]]) -> Fingerprint:
     """The fingerprint of ``job`` run in chunks ``ranges``."""
-    from . import __version__
+    from ._version import __version__
 
     resp = job.response
     desc = {

@@ -117,7 +117,7 @@ def save(result: xr.DataArray, path: PathLike) -> Path:
     The file is made in memory first (:func:`write_bytes`): a full disk is an ``OSError`` naming ``path``,
     never a crash, and ``result`` is unchanged.
     """
-    from . import __version__
+    from ._version import __version__
     from .results import _attr
 
     result = result.copy(deep=False)

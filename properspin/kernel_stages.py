@@ -61,7 +61,6 @@ numba caches the compiled kernels next to this file; the cache follows edits of 
 
 from __future__ import annotations
 
-import enum
 import hashlib
 import inspect
 from typing import NamedTuple
@@ -71,18 +70,10 @@ import numpy as np
 from . import conventions
 from ._numba import jit_enabled
 from ._numba import njit as _cached_njit
+from .kernel_modes import KernelMode  # defined apart: responses name it without numba
 
 # numba missing or NUMBA_DISABLE_JIT=1: the numpy path (interpreted kernels would take hours)
 njit = _cached_njit if jit_enabled() else None
-
-
-class KernelMode(enum.IntEnum):
-    """What the kernel accumulates per state (``Response.kernel_mode``)."""
-
-    CHARGE = 0  # −ε_ijc Ω^c (compact: Ω^c)
-    PROPER_SPIN = 1  # ε_ijc Σ^{c,l} (compact: Σ^{c,l})
-    CONVENTIONAL_SPIN = 2  # Q^{l,i,j}
-    TORQUE_DIPOLE = 3  # ε_ijc Σ^{c,l} − Q^{l,i,j}
 
 
 _CHARGE, _PROPER, _CONVENTIONAL, _TORQUE_DIPOLE = (int(m) for m in KernelMode)
@@ -202,12 +193,14 @@ def _workspace(n: int, dim: int, nh: int, nq: int, parts: int = 1) -> _Work:
 
 # ------------------------------------------------------------------------------------------ compiled code
 def _fingerprint() -> str:
-    """sha256 of the source compiled into the kernels from another module (conventions.py): numba's cache
-    follows only the file that defines a compiled function, so this goes into the kernels' cache key."""
+    """sha256 of the source compiled into the kernels from other modules (conventions.py, the KernelMode
+    numbers): numba's cache follows only the file that defines a compiled function, so this goes into the
+    kernels' cache key."""
     try:
         text = inspect.getsource(conventions)
     except (OSError, TypeError):  # pragma: no cover - no source files (frozen install)
         text = repr(sorted(vars(conventions).items(), key=lambda kv: kv[0]))
+    text += repr([(m.name, int(m)) for m in KernelMode])  # the mode numbers (kernel_modes.py) compiled in
     return hashlib.sha256(text.encode()).hexdigest()
 
 

@@ -48,7 +48,7 @@ import numpy as np
 
 from . import conserved, conserved_metal, orbital, units
 from . import geometry as geo
-from .kernels import KernelMode
+from .kernel_modes import KernelMode
 
 SPIN_LABELS = ("x", "y", "z")
 APPENDIX_C_TERMS = ("C6", "C7", "C11", "C24")

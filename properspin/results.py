@@ -28,7 +28,7 @@ def _attr(value: Any) -> Any:
 
 def make_result(values: np.ndarray, coords: dict[str, Any], attrs: dict[str, Any], name: str) -> xr.DataArray:
     """Wrap an array with named dims/coords; attrs are made netCDF-safe."""
-    from . import __version__
+    from ._version import __version__
 
     full = {"properspin_version": __version__, "created": datetime.now(UTC).isoformat(timespec="seconds")}
     full.update(attrs)

@@ -14,7 +14,8 @@ on a grid, long-range models are summed along lines of b₃ in two stages (:clas
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import functools
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -224,14 +225,23 @@ def _mirror_numpy(vals: Array, out: Array, rows: Array, cols: Array, n: int) -> 
     out[:, rows[diag] * (n + 1)] = vals[:, diag].real
 
 
-try:
-    from ..._numba import jit_enabled, njit
+def _mirror(vals: Array, out: Array, rows: Array, cols: Array, n: int) -> None:
+    """:func:`_mirror_numpy`, compiled on first use (numba is imported then, not with properspin)."""
+    _compiled_mirror()(vals, out, rows, cols, n)
 
-    if not jit_enabled():
-        raise ImportError("NUMBA_DISABLE_JIT: the numpy mirror is faster than an interpreted loop")
+
+@functools.cache
+def _compiled_mirror() -> Callable[..., None]:
+    try:
+        from ..._numba import jit_enabled, njit
+
+        if not jit_enabled():
+            raise ImportError("NUMBA_DISABLE_JIT: the numpy mirror is faster than an interpreted loop")
+    except ImportError:  # pragma: no cover - numba is a dependency
+        return _mirror_numpy
 
     @njit(cache=True)
-    def _mirror(vals, out, rows, cols, n):  # pragma: no cover - compiled; same as _mirror_numpy
+    def mirror(vals, out, rows, cols, n):  # pragma: no cover - compiled; same as _mirror_numpy
         for k in range(vals.shape[0]):
             for t in range(rows.shape[0]):
                 v = vals[k, t]
@@ -239,8 +249,8 @@ try:
                     v = complex(v.real, 0.0)
                 out[k, rows[t] * n + cols[t]] = v
                 out[k, cols[t] * n + rows[t]] = np.conj(v)
-except ImportError:  # pragma: no cover - numba is a dependency
-    _mirror = _mirror_numpy
+
+    return mirror
 
 
 def _partners(rcart: Array) -> Array | None:
