@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 import properspin as ps
-from properspin.converge import estimate, touchings
 from properspin import mesh, models, quadrature
+from properspin.converge import estimate, touchings
 from tests.test_conserved import kane_mele, mid_gap
 
 ZYX = {"spin": "z", "current": "y", "field": "x"}
