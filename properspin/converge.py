@@ -327,3 +327,56 @@ def _result(last: xr.DataArray, resp: responses.Response, seq: np.ndarray, value
                       f"{float(err[tuple(bad)]):.2g}); they are NaN in 'value' (see 'sequence' and 'error'). Raise "
                       "budget or loosen rtol/atol.", NotConvergedWarning, stacklevel=3)
     return out
+
+
+# ---------------------------------------------------------------------------- `properspin converge RUN.toml`
+def run_file(path: Any, *, rtol: float = 1e-3, atol: float | None = None, budget: int = 4_000_000,
+             rule: str = "auto", panels: bool = False, progress: bool | None = None) -> dict[str, xr.Dataset]:
+    """:func:`converge` for every response of a run file, starting from its ``[mesh]`` (``panels``: a 2D disk
+    becomes :func:`properspin.quadrature.panels` of the same radius); the file's temperature, broadening and
+    degeneracy_tol are kept."""
+    from pathlib import Path
+
+    from .config import _check, build_model, fermi_energies, load_config
+    from .quadrature import panels as make_panels
+
+    path = Path(path)
+    cfg = load_config(path)
+    model = build_model(cfg, path)
+    fermi = fermi_energies(cfg, model)
+    start = _check(cfg, model, path)
+    if panels:
+        if not isinstance(start, meshes.Disk):
+            raise ValueError("--panels needs a [mesh] of kind = \"disk\" (a 2D continuum model)")
+        p = dict(start.params)
+        start = make_panels(model, fermi, p["radius"], order=8, nphi=max(8, p["nphi"] // 4))
+    calc = cfg.calculation
+    out = {}
+    for name in calc.responses:
+        resp = responses.get(name, **calc.parameters.get(name, {}))
+        extra = {"broadening": calc.broadening} if "broadening" in resp.defaults and \
+            "broadening" not in calc.parameters.get(name, {}) and calc.broadening is not None else {}
+        out[name] = converge(model, resp, fermi=fermi, mesh=start, rtol=rtol, atol=atol, budget=budget, rule=rule,
+                             degeneracy_tol=calc.degeneracy_tol, temperature=calc.temperature, progress=progress,
+                             **extra)
+    return out
+
+
+def summary(res: xr.Dataset) -> list[str]:
+    """Lines ``component  E_F  value ± error`` (or "not converged") of a :func:`converge` result; components
+    below 1e-12 of the largest on every mesh (zero up to round-off) are left out."""
+    units = res.attrs.get("units", "")
+    lines = []
+    dims = [d for d in res.value.dims if d != "fermi"]
+    stacked = res.stack(component=dims) if dims else res.expand_dims(component=[()])
+    scale = float(np.max(np.abs(res.sequence.values)))
+    for c in stacked.component.values:
+        sel = stacked.sel(component=c)
+        if np.max(np.abs(sel.sequence.values)) <= 1e-12 * scale:  # zero up to round-off on every mesh
+            continue
+        for j, ef in enumerate(sel.fermi.values):
+            v, e, ok = float(sel.value[j]), float(sel.error[j]), bool(sel.converged[j])
+            text = f"{v:.8g} ± {e:.2g} {units}" if ok else f"not converged (last {float(sel.sequence[-1, j]):.6g}, " \
+                f"error estimate {e:.2g})"
+            lines.append(f"{','.join(map(str, np.atleast_1d(c)))}  E_F = {ef:g} eV  {text}")
+    return lines

@@ -115,3 +115,18 @@ def test_unconverged_components_are_nan_with_a_flag_and_a_warning():
 def test_bad_settings_are_refused(kw, match):
     with pytest.raises(ValueError, match=match):
         ps.converge(models.qwz(1.0), "charge", fermi=0.0, mesh=mesh.grid(16), progress=False, **kw)
+
+
+def test_cli_converge_prints_value_and_error(tmp_path, capsys):
+    from properspin.cli import main
+
+    run = tmp_path / "qwz.toml"
+    run.write_text('[model]\nname = "qwz"\nparameters = { u = 1.0 }\n[mesh]\nkind = "grid"\nn = 12\n'
+                   '[fermi]\nvalues = [0.0]\n[calculation]\nresponses = ["charge"]\n')
+    assert main(["converge", str(run), "--rtol", "1e-6", "-q", "-o", str(tmp_path / "out")]) == 0
+    out = capsys.readouterr().out
+    line = next(x for x in out.splitlines() if x.strip().startswith("x,y"))
+    value, error = float(line.split()[5]), float(line.split()[7])
+    assert abs(abs(value) - 1) <= error + 1e-9  # Chern number 1, e²/h
+    assert (tmp_path / "out" / "charge_converged.nc").exists()
+    assert main(["converge", str(run), "--budget", "100", "-q"]) == 2  # first mesh over the budget: an error
