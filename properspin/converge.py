@@ -236,16 +236,19 @@ def _progress(on: bool, name: str, step: int, desc: dict[str, Any], value: np.nd
 def converge(model: Model, response: str | responses.Response, *, fermi: Any, mesh: Any, rtol: float = 1e-3,
              atol: float | None = None, budget: int = 4_000_000, rule: str = "auto", ratio: float = 1.5,
              max_steps: int = 8, degeneracy_tol: float = DEGENERACY_TOL, adaptive: dict[str, Any] | None = None,
-             avoid_touchings: bool = True, progress: bool | None = None, **kwargs: Any) -> xr.Dataset:
+             avoid_touchings: bool = True, select: dict[str, Any] | None = None, progress: bool | None = None,
+             **kwargs: Any) -> xr.Dataset:
     """Value ± error of ``response`` per component and Fermi energy, refined until ``error ≤ max(atol, rtol·|v|)``.
 
     ``mesh`` is the first mesh of the family (module docstring); ``budget`` bounds the k-points summed over all
     meshes; ``atol`` defaults to 1e-6·rtol·max|v|; ``avoid_touchings=False`` keeps Γ-centred grids even where a
-    TRIM carries a touching.  ``kwargs`` go to :func:`~properspin.conductivity`
-    (``temperature``, ``broadening``, ``engine``).  Returns a Dataset with ``value`` (NaN where not converged,
-    with a :class:`NotConvergedWarning`), ``error``, ``converged``, the observed ``order`` and the whole
-    ``sequence`` (dim ``step``); attrs: units, rule, tolerances, budget, the meshes (JSON) and the family's
-    choices (e.g. why a shifted grid).  Eq. (1)–(2) responses as :func:`~properspin.conductivity`.
+    TRIM carries a touching; ``select`` (e.g. ``{"spin": "z", "current": "y", "field": "x"}``): only these
+    components decide when to stop and warn (the others are still reported: NaN where not converged).
+    ``kwargs`` go to :func:`~properspin.conductivity` (``temperature``, ``broadening``, ``engine``).  Returns a
+    Dataset with ``value`` (NaN where not converged, with a :class:`NotConvergedWarning`), ``error``,
+    ``converged``, the observed ``order`` and the whole ``sequence`` (dim ``step``); attrs: units, rule,
+    tolerances, budget, the meshes (JSON) and the family's choices (e.g. why a shifted grid).  Responses (Eq. 1,
+    Eq. 2, ...) as :func:`~properspin.conductivity`.
     """
     _check_args(model, rtol, atol, budget, rule, ratio, max_steps)
     resp = responses.get(response)
@@ -274,7 +277,7 @@ def converge(model: Model, response: str | responses.Response, *, fermi: Any, me
         tol = _atol(atol, rtol, vals) if atol is None else atol
         done = err <= np.maximum(tol, rtol * np.abs(value))
         want_shift = fam.kind == "grid" and not fam.shift and rule in ("auto", "shift") and len(vals) >= _need(rule)
-        if want_shift and done.all():
+        if want_shift and done[_mask(last, select)].all():
             sm, _ = fam.make(i, model, fermi, shift=0.5)
             shifted = _one(model, resp, fermi, sm, None, None, kwargs, seen).values
             spent += meshes.resolve(sm, model).size
@@ -282,7 +285,7 @@ def converge(model: Model, response: str | responses.Response, *, fermi: Any, me
             value, err, order = estimate(np.array(vals), np.array(hs), rule, shifted)
             done = err <= np.maximum(tol, rtol * np.abs(value))
         _progress(progress, resp.name, i, trace[-1], value, err, done)
-        if len(vals) >= _need(rule) and done.all():
+        if len(vals) >= _need(rule) and done[_mask(last, select)].all():
             break
     if progress:
         sys.stderr.write("\n")
@@ -292,9 +295,21 @@ def converge(model: Model, response: str | responses.Response, *, fermi: Any, me
         raise ValueError(f"budget = {budget} k-points is smaller than the first mesh: raise budget")
     if len(vals) < _need(rule):
         done = np.zeros_like(done, dtype=bool)
-    return _result(last, resp, np.array(vals), value, err, order, done, trace, fam,
+    return _result(last, resp, np.array(vals), value, err, order, done, _mask(last, select), trace, fam,
                    {"rule": rule, "rtol": rtol, "atol": _atol(atol, rtol, vals) if atol is None else atol,
                     "budget_kpoints": budget, "kpoints_spent": spent, "ratio": ratio})
+
+
+def _mask(last: xr.DataArray, select: dict[str, Any] | None) -> np.ndarray:
+    """Boolean mask of the components that decide when :func:`converge` stops."""
+    if not select:
+        return np.ones(last.shape, dtype=bool)
+    unknown = set(select) - set(last.dims)
+    if unknown:
+        raise ValueError(f"select: no dimension {sorted(unknown)} in {last.name} (dims {list(last.dims)})")
+    mask = xr.zeros_like(last, dtype=bool)
+    mask.loc[select] = True
+    return mask.values
 
 
 def _atol(atol: float | None, rtol: float, vals: list[np.ndarray]) -> float:
@@ -302,7 +317,7 @@ def _atol(atol: float | None, rtol: float, vals: list[np.ndarray]) -> float:
 
 
 def _result(last: xr.DataArray, resp: responses.Response, seq: np.ndarray, value: np.ndarray, err: np.ndarray,
-            order: np.ndarray, done: np.ndarray, trace: list[dict[str, Any]], fam: _Family,
+            order: np.ndarray, done: np.ndarray, mask: np.ndarray, trace: list[dict[str, Any]], fam: _Family,
             settings: dict[str, Any]) -> xr.Dataset:
     """The Dataset of :func:`converge`; a :class:`NotConvergedWarning` names what did not converge."""
     dims = last.dims
@@ -318,10 +333,10 @@ def _result(last: xr.DataArray, resp: responses.Response, seq: np.ndarray, value
                  "converged_all": int(done.all())}
     out["value"].attrs["units"] = last.attrs.get("units", "")
     out["error"].attrs["units"] = last.attrs.get("units", "")
-    if not done.all():
-        bad = np.argwhere(~done)[0]
+    if not done[mask].all():
+        bad = np.argwhere(~done & mask)[0]
         where = ", ".join(f"{d}={coords[d][j]}" for d, j in zip(dims, bad, strict=True))
-        warnings.warn(f"{resp.name}: {int((~done).sum())} of {done.size} values did not reach rtol = "
+        warnings.warn(f"{resp.name}: {int((~done & mask).sum())} of {int(mask.sum())} values did not reach rtol = "
                       f"{settings['rtol']:g} / atol = {settings['atol']:.3g} within {settings['budget_kpoints']} "
                       f"k-points (first: {where}, last estimate {float(value[tuple(bad)]):.6g} ± "
                       f"{float(err[tuple(bad)]):.2g}); they are NaN in 'value' (see 'sequence' and 'error'). Raise "

@@ -263,3 +263,36 @@ def report_lines(h: HoleSettings, paper2a: xr.DataArray, paper2b: xr.DataArray, 
     lines += ["", "Files: `fig2a_subbands.*`, `fig2b_subbands.*` (netCDF with the basis, mesh and tolerance in the "
               "attributes, CSV); `fig2a.png` and `fig2b.png` show both models.", ""]
     return lines
+
+
+# ---------------------------------------------------------------------------- converged values (issue 22)
+def converged_zyx(material: str, field: float, fermi: float, nsubs: tuple[int, ...] = (4, 6, 8), nbasis: int = 40,
+                  rtol: float = 2e-3, radius: float = 0.15, fermi_from: str = "centre") -> dict:
+    """σ^z_yx (e/8π) of the well solved in z with an error bar that includes the subband truncation.
+
+    Each ``nsub`` is integrated by :func:`properspin.converge` on :func:`properspin.quadrature.panels` (Fermi
+    crossings as breakpoints, graded panels at the µeV anticrossings; no pair excluded: degeneracy_tol 1e-9 eV);
+    the result is the largest ``nsub``'s value, error = its mesh error + |v(nsub_max) − v(previous nsub)|.
+    ``fermi_from = "hh1"`` measures E_F from the HH1 subband edge at k∥ = 0 (mean of the Kramers pair, without
+    exchange) instead of from V = 0 at the well centre (the paper does not say which).
+    """
+    from .. import converge, quadrature
+
+    rows = []
+    for nsub in nsubs:
+        probe = subband_model(material, field, nsub, nbasis, None)
+        edge = 0.5 * (probe.info["subband_edges_eV"]["HH1(+3/2)"] + probe.info["subband_edges_eV"]["HH1(-3/2)"])
+        ef = fermi + (edge if fermi_from == "hh1" else 0.0)
+        model = subband_model(material, field, nsub, nbasis, ef)
+        start = quadrature.panels(model, [ef], radius, order=6, nphi=8, anticrossing_gap=2e-3)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DegeneracyWarning)
+            res = converge(model, "proper_spin", fermi=ef, mesh=start, rtol=rtol, rule="difference",
+                           degeneracy_tol=1e-9, select={"spin": "z", "current": "y", "field": "x"}, progress=False)
+        z = res.sel(spin="z", current="y", field="x")
+        rows.append({"nsub": nsub, "fermi_eV": ef, "value": float(z.value[0]), "error": float(z.error[0]),
+                     "kpoints": int(res.attrs["converge_kpoints_spent"])})
+    last = rows[-1]
+    basis = abs(last["value"] - rows[-2]["value"]) if len(rows) > 1 else float("nan")
+    return {"material": material, "field": field, "fermi_from": fermi_from, "value": last["value"],
+            "error": last["error"] + basis, "mesh_error": last["error"], "nsub_error": basis, "rows": rows}
