@@ -71,10 +71,12 @@ class _Family:
             opts = {k: p[k] for k in ("panels_min", "grading", "nscan")}
             return (panels(model, fermi, p["radius"], order, nphi, anticrossing_gap=p["anticrossing_gap_eV"],
                            **opts), 1.0 / order)
-        counts = {k: _count(v, s) for k, v in p.items() if k not in ("radius", "half_height")}
+        keep = self.info.get("fixed", ())
+        counts = {k: (v if k in keep else _count(v, s)) for k, v in p.items() if k not in ("radius", "half_height")}
         build = {"disk": meshes.disk, "sphere": meshes.sphere, "cylinder": meshes.cylinder}[self.kind]
         lengths = [p[k] for k in ("radius", "half_height") if k in p]
-        return build(*lengths, *counts.values()), 1.0 / counts["nk"]
+        step = [k for k in counts if k not in keep]
+        return build(*lengths, *counts.values()), 1.0 / counts[step[0]]
 
 
 def _even(x: float) -> int:
@@ -85,14 +87,19 @@ def _count(x: float, s: float) -> int:
     return max(1, round(x * s))
 
 
-def _family(mesh: Any, model: Model, fermi: np.ndarray, ratio: float, tol: float, avoid: bool) -> _Family:
+def _family(mesh: Any, model: Model, fermi: np.ndarray, ratio: float, tol: float, avoid: bool,
+            refine: tuple[str, ...] | None = None) -> _Family:
     """The refinement family of the starting mesh; lattices: avoid special points that carry a touching."""
     from .quadrature import RadialPanels
 
     if isinstance(mesh, RadialPanels):
         return _Family("panels", mesh, ratio)
     if isinstance(mesh, (meshes.Disk, meshes.Sphere, meshes.Cylinder)):
-        return _Family(mesh.kind, mesh, ratio)
+        counts = [k for k in dict(mesh.params) if k not in ("radius", "half_height")]
+        fixed = tuple(k for k in counts if refine is not None and k not in refine)
+        if len(fixed) == len(counts):
+            raise ValueError(f"refine = {refine!r} names none of the mesh's point counts {counts}")
+        return _Family(mesh.kind, mesh, ratio, info={"fixed": fixed} if fixed else {})
     if isinstance(mesh, meshes._GridSpec) or isinstance(mesh, meshes.Grid):
         n = mesh.n_per_dim if isinstance(mesh, meshes._GridSpec) else mesh.n[0]
         touching = touchings(model, float(fermi.max()), tol) if avoid else []
@@ -236,14 +243,15 @@ def _progress(on: bool, name: str, step: int, desc: dict[str, Any], value: np.nd
 def converge(model: Model, response: str | responses.Response, *, fermi: Any, mesh: Any, rtol: float = 1e-3,
              atol: float | None = None, budget: int = 4_000_000, rule: str = "auto", ratio: float = 1.5,
              max_steps: int = 8, degeneracy_tol: float = DEGENERACY_TOL, adaptive: dict[str, Any] | None = None,
-             avoid_touchings: bool = True, select: dict[str, Any] | None = None, progress: bool | None = None,
-             **kwargs: Any) -> xr.Dataset:
+             avoid_touchings: bool = True, select: dict[str, Any] | None = None, refine: tuple[str, ...] | None = None,
+             progress: bool | None = None, **kwargs: Any) -> xr.Dataset:
     """Value ± error of ``response`` per component and Fermi energy, refined until ``error ≤ max(atol, rtol·|v|)``.
 
     ``mesh`` is the first mesh of the family (module docstring); ``budget`` bounds the k-points summed over all
     meshes; ``atol`` defaults to 1e-6·rtol·max|v|; ``avoid_touchings=False`` keeps Γ-centred grids even where a
     TRIM carries a touching; ``select`` (e.g. ``{"spin": "z", "current": "y", "field": "x"}``): only these
-    components decide when to stop and warn (the others are still reported: NaN where not converged).
+    components decide when to stop and warn (the others are still reported: NaN where not converged);
+    ``refine`` (cutoff meshes): the point counts refined, e.g. ``("ntheta", "nphi")`` (default: all).
     ``kwargs`` go to :func:`~properspin.conductivity` (``temperature``, ``broadening``, ``engine``).  Returns a
     Dataset with ``value`` (NaN where not converged, with a :class:`NotConvergedWarning`), ``error``,
     ``converged``, the observed ``order`` and the whole ``sequence`` (dim ``step``); attrs: units, rule,
@@ -253,7 +261,7 @@ def converge(model: Model, response: str | responses.Response, *, fermi: Any, me
     _check_args(model, rtol, atol, budget, rule, ratio, max_steps)
     resp = responses.get(response)
     fermi = _fermi_array(fermi)
-    fam = _family(mesh, model, fermi, ratio, degeneracy_tol, avoid_touchings)
+    fam = _family(mesh, model, fermi, ratio, degeneracy_tol, avoid_touchings, refine)
     if rule == "shift" and (fam.kind != "grid" or fam.shift):
         raise ValueError("rule='shift' compares Γ-centred and shifted grids: it needs mesh.grid(n) on a model "
                          "without touchings at the TRIM (else use rule='richardson')")
