@@ -26,7 +26,8 @@ def parts(radius: float, regulator: tuple[int, int, int], rtol: float, nk: int |
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ps.NotConvergedWarning)
         res = ps.converge(model, resp, fermi=0.1, mesh=start, rtol=rtol, refine=("ntheta", "nphi"), select=SEL,
-                          budget=20_000_000, progress=False)
+                          budget=20_000_000, progress=False,
+                          engine=ps.Engine(workers=1))
     z = res.sel(**SEL)
     dim = [d for d in z.value.dims if d != "fermi"][0]
     out = []

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import time
 
+from properspin import Engine
 from properspin.paper.holes import converged_zyx
 
 FERMI = {"GaAs": 0.015, "InAs": 0.040, "InSb": 0.060, "Ge": 0.020}  # eV, Fig. 2(b) (paper/reproduce.py)
@@ -26,7 +27,7 @@ def main(quick: bool) -> None:
           "σ^z_yx in e/8π, error = mesh + |Δ nsub|")
     for mat, field, ref in cases:
         t = time.perf_counter()
-        r = converged_zyx(mat, field, FERMI[mat], nsubs=nsubs, rtol=rtol, fermi_from=ref)
+        r = converged_zyx(mat, field, FERMI[mat], nsubs=nsubs, rtol=rtol, fermi_from=ref, engine=Engine(workers=1))
         per = "; ".join(f"nsub {x['nsub']}: {x['value']:.4f} ± {x['error']:.1g} ({x['kpoints']} k)" for x in r["rows"])
         print(f"{mat} F_z = {field:.3g} V/m, E_F = {1e3 * FERMI[mat]:.0f} meV from the {ref}: "
               f"{r['value']:.3f} ± {r['error']:.2g} (mesh {r['mesh_error']:.1g}, nsub {r['nsub_error']:.2g}) "

@@ -267,14 +267,15 @@ def report_lines(h: HoleSettings, paper2a: xr.DataArray, paper2b: xr.DataArray, 
 
 # ---------------------------------------------------------------------------- converged values (issue 22)
 def converged_zyx(material: str, field: float, fermi: float, nsubs: tuple[int, ...] = (4, 6, 8), nbasis: int = 40,
-                  rtol: float = 2e-3, radius: float = 0.15, fermi_from: str = "centre") -> dict:
+                  rtol: float = 2e-3, radius: float = 0.15, fermi_from: str = "centre", engine=None) -> dict:
     """σ^z_yx (e/8π) of the well solved in z with an error bar that includes the subband truncation.
 
     Each ``nsub`` is integrated by :func:`properspin.converge` on :func:`properspin.quadrature.panels` (Fermi
     crossings as breakpoints, graded panels at the µeV anticrossings; no pair excluded: degeneracy_tol 1e-9 eV);
     the result is the largest ``nsub``'s value, error = its mesh error + |v(nsub_max) − v(previous nsub)|.
     ``fermi_from = "hh1"`` measures E_F from the HH1 subband edge at k∥ = 0 (mean of the Kramers pair, without
-    exchange) instead of from V = 0 at the well centre (the paper does not say which).
+    exchange) instead of from V = 0 at the well centre (the paper does not say which).  ``engine``: an
+    :class:`~properspin.Engine` (e.g. ``Engine(workers=1)``), default the conductivity's.
     """
     from .. import converge, quadrature
 
@@ -288,7 +289,8 @@ def converged_zyx(material: str, field: float, fermi: float, nsubs: tuple[int, .
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DegeneracyWarning)
             res = converge(model, "proper_spin", fermi=ef, mesh=start, rtol=rtol, rule="difference",
-                           degeneracy_tol=1e-9, select={"spin": "z", "current": "y", "field": "x"}, progress=False)
+                           degeneracy_tol=1e-9, select={"spin": "z", "current": "y", "field": "x"}, progress=False,
+                           **({"engine": engine} if engine is not None else {}))
         z = res.sel(spin="z", current="y", field="x")
         rows.append({"nsub": nsub, "fermi_eV": ef, "value": float(z.value[0]), "error": float(z.error[0]),
                      "kpoints": int(res.attrs["converge_kpoints_spent"])})
