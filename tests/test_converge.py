@@ -130,3 +130,39 @@ def test_cli_converge_prints_value_and_error(tmp_path, capsys):
     assert abs(abs(value) - 1) <= error + 1e-9  # Chern number 1, e²/h
     assert (tmp_path / "out" / "charge_converged.nc").exists()
     assert main(["converge", str(run), "--budget", "100", "-q"]) == 2  # first mesh over the budget: an error
+
+
+def _bench(name: str):
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.slow
+def test_audit_lattice_quick_prints_the_limits(capsys):
+    """The audit's quick mode (CI): Kane–Mele + Rashba Eq. (2) limit, Eq. (2) ≡ 0 for BHZ + Rashba, torque dipole
+    = −conventional there, and the s^z-mixing model's three equal routes."""
+    _bench("audit_lattice").main(quick=True)
+    out = capsys.readouterr().out
+    km = next(x for x in out.splitlines() if "block trace:" in x and "Kane" in x)
+    assert float(km.split(":")[1].split("±")[0]) == pytest.approx(KM_LIMIT, abs=1e-5)
+    bhz = [x for x in out.splitlines() if x.startswith("BHZ u=1 Rashba")]
+    for line in bhz:
+        eq2, conv, td = (float(part.split("±")[0].split()[-1]) for part in line.split(";"))
+        assert abs(eq2) < 1e-12 and td == pytest.approx(-conv, abs=1e-5)
+    mix = next(x for x in out.splitlines() if "τx, λ=0.3" in x)
+    vals = [float(p.split("±")[0].split()[-1]) for p in mix.split("):")[1].split(";")]
+    assert max(vals) - min(vals) < 1e-4 and vals[0] > 3
+
+
+@pytest.mark.slow
+def test_audit_holes_quick_runs_with_an_error_bar(capsys):
+    _bench("audit_holes").main(quick=True)
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("GaAs"))
+    value, error = (float(x) for x in line.split(": ")[1].split(" (")[0].split(" ± "))
+    assert -25 < value < -14 and 0 < error < 1  # nsub 2 → 3 only: the basis error dominates
