@@ -166,3 +166,13 @@ def test_audit_holes_quick_runs_with_an_error_bar(capsys):
     line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("GaAs"))
     value, error = (float(x) for x in line.split(": ")[1].split(" (")[0].split(" ± "))
     assert -25 < value < -14 and 0 < error < 1  # nsub 2 → 3 only: the basis error dominates
+
+
+@pytest.mark.slow
+def test_audit_bi2se3_quick_reports_the_lattice_gap_and_the_angular_sequence(capsys):
+    _bench("audit_bi2se3").main(quick=True)
+    out = capsys.readouterr().out
+    gap = next(x for x in out.splitlines() if "benchmark completion" in x)
+    assert float(gap.split("bulk gap ")[1].split()[0]) == pytest.approx(65.5, abs=0.1)  # not the sample's 77
+    line = next(x for x in out.splitlines() if x.startswith("R = 0.5"))
+    assert "block_trace" in line and "projection" in line and "ntheta = nphi: [24, 36" in line
