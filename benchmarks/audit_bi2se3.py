@@ -12,6 +12,7 @@ Usage: ``python benchmarks/audit_bi2se3.py [--quick]`` (quick: nk = 40, m̂ = x,
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 import warnings
@@ -46,7 +47,7 @@ def parts(radius: float, regulator: tuple[int, int, int], rtol: float, budget: i
         seq = ", ".join(f"{x:.2f}" for x in z.sequence[:, 0, j].values)
         out.append((f"{name} {v:.2f} ± {e:.1g}" if z.converged[0, j] else f"{name} not converged (last {last:.2f})")
                    + f" [{seq}]")
-    n = [m.get("mesh_ntheta") for m in __import__("json").loads(res.attrs["converge_meshes"]) if "mesh_ntheta" in m]
+    n = [m.get("ntheta") for m in json.loads(res.attrs["converge_meshes"]) if "ntheta" in m]
     out.append(f"ntheta = nphi: {n}")
     return out
 
