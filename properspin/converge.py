@@ -280,7 +280,8 @@ def converge(model: Model, response: str | responses.Response, *, fermi: Any, me
         spent += int(last.attrs.get("mesh_size", size))
         vals.append(last.values)
         hs.append(h)
-        trace.append({**meshes.resolve(m, model).describe(), "seconds": round(time.perf_counter() - t, 3)})
+        trace.append({**meshes.resolve(m, model).describe(), "kpoints": int(last.attrs.get("mesh_size", size)),
+                      "seconds": round(time.perf_counter() - t, 3)})
         value, err, order = estimate(np.array(vals), np.array(hs), _FIRST.get(rule, rule))
         tol = _atol(atol, rtol, vals) if atol is None else atol
         done = err <= np.maximum(tol, rtol * np.abs(value))

@@ -176,3 +176,19 @@ def test_audit_bi2se3_quick_reports_the_lattice_gap_and_the_angular_sequence(cap
     assert float(gap.split("bulk gap ")[1].split()[0]) == pytest.approx(65.5, abs=0.1)  # not the sample's 77
     line = next(x for x in out.splitlines() if x.startswith("R = 0.5"))
     assert "block_trace" in line and "projection" in line and "ntheta = nphi: [24, 36" in line
+
+
+def test_adaptive_family_refines_and_agrees_with_plain_grids():
+    """A QWZ metal (E_F = 1.5 in the upper band): grids with adaptive refinement around the integrand's peaks give
+    the value of plain grids within the two error bars, on more k-points per base grid."""
+    import json
+
+    model, sel = models.qwz(1.0), {"current": "x", "field": "y"}
+    plain = ps.converge(model, "charge", fermi=1.5, mesh=mesh.grid(16), rtol=2e-2, progress=False).sel(**sel)
+    adapt = ps.converge(model, "charge", fermi=1.5, mesh=mesh.grid(16), rtol=2e-2, progress=False,
+                        adaptive={"refine": 3, "threshold": 0.5})
+    steps = [m for m in json.loads(adapt.attrs["converge_meshes"]) if "kpoints" in m]
+    assert any(m["kpoints"] > m["mesh_size"] for m in steps)  # points were refined
+    a = adapt.sel(**sel)
+    assert bool(a.converged[0]) and bool(plain.converged[0])
+    assert abs(float(a.value[0]) - float(plain.value[0])) <= float(a.error[0]) + float(plain.error[0])
