@@ -192,3 +192,18 @@ def test_adaptive_family_refines_and_agrees_with_plain_grids():
     a = adapt.sel(**sel)
     assert bool(a.converged[0]) and bool(plain.converged[0])
     assert abs(float(a.value[0]) - float(plain.value[0])) <= float(a.error[0]) + float(plain.error[0])
+
+
+def test_bhz_rashba_eq2_vanishes_identically_by_an_antiunitary_symmetry():
+    """C = (σ_x ⊗ τ_z) K commutes with H(k) of bhz(u, rashba=λ) at fixed k and flips s^z: Σ^z ≡ 0 at every λ ≠ 0,
+    so Eq. (2) is 0 on any mesh avoiding the TRIM, while the conventional current is finite."""
+    rng = np.random.default_rng(3)
+    u = np.kron(ps.PAULI[0], ps.PAULI[2])
+    for lam in (0.05, 0.3):
+        model = models.bhz(1.0, rashba=lam)
+        h = model.hamiltonian(rng.uniform(-np.pi, np.pi, (50, 2)))
+        assert np.allclose(u @ np.conj(h) @ u.conj().T, h, atol=1e-13)
+        assert np.allclose(u @ np.conj(model.spin[2]) @ u.conj().T, -model.spin[2], atol=1e-15)
+        res = ps.conductivity(model, "proper_spin", fermi=0.0, mesh=mesh.grid(10, shift=0.5)).sel(**ZYX)
+        conv = ps.conductivity(model, "conventional_spin", fermi=0.0, mesh=mesh.grid(10, shift=0.5)).sel(**ZYX)
+        assert abs(float(res[0])) < 1e-12 < abs(float(conv[0])) and float(conv[0]) > 3.9
