@@ -286,8 +286,12 @@ def converge(model: Model, response: str | responses.Response, *, fermi: Any, me
         tol = _atol(atol, rtol, vals) if atol is None else atol
         done = err <= np.maximum(tol, rtol * np.abs(value))
         want_shift = fam.kind == "grid" and not fam.shift and rule in ("auto", "shift") and len(vals) >= _need(rule)
+        sm, _ = fam.make(i, model, fermi, shift=0.5) if want_shift else (None, None)
+        if want_shift and spent + meshes.resolve(sm, model).size > budget:
+            trace.append({"stopped": "the shifted grid of the check exceeds the budget"})
+            done = np.zeros_like(done) if rule == "shift" else done
+            break
         if want_shift and done[_mask(last, select)].all():
-            sm, _ = fam.make(i, model, fermi, shift=0.5)
             shifted = _one(model, resp, fermi, sm, None, None, kwargs, seen).values
             spent += meshes.resolve(sm, model).size
             trace.append({**meshes.resolve(sm, model).describe(), "role": "shift check"})
