@@ -25,6 +25,11 @@ _REPRODUCE_EXAMPLES = """examples:
   properspin reproduce                    # Figs. 1-2 of the paper into paper-figures/
   properspin reproduce --quick -o /tmp/f  # coarse meshes, under a minute"""
 
+_CONVERGE_EXAMPLES = """examples:
+  properspin converge examples/bhz.toml --rtol 1e-6
+  properspin converge examples/rashba_kp.toml --panels -o /tmp/conv
+exit status 3 when some value did not converge within --budget (it is printed as "not converged")."""
+
 _INFO_EXAMPLES = """examples:
   properspin info results/rashba_proper_spin.nc
   properspin info path/to/Pt          # a Wannier90 run: Pt.win, Pt.chk(.fmt), Pt.eig, Pt.mmn, Pt.spn"""
@@ -74,6 +79,20 @@ def _parser() -> argparse.ArgumentParser:
                      help="let a --quick run replace the figures of a full-resolution one")
     rep.add_argument("-q", "--quiet", action="store_true", help="no progress output")
 
+    conv = sub.add_parser("converge", help="value ± error of each response of a run file from a mesh sequence",
+                          formatter_class=fmt, epilog=_CONVERGE_EXAMPLES,
+                          description="Refine the [mesh] of CONFIG until every component meets --rtol/--atol "
+                                      "(properspin.converge); unconverged values are reported as such.")
+    conv.add_argument("config", type=Path, metavar="CONFIG.toml")
+    conv.add_argument("--rtol", type=float, default=1e-3, help="relative accuracy (default 1e-3)")
+    conv.add_argument("--atol", type=float, default=None, help="absolute accuracy in the response's units")
+    conv.add_argument("--budget", type=int, default=4_000_000, help="k-points over all meshes (default 4e6)")
+    conv.add_argument("--rule", default="auto", choices=("auto", "richardson", "difference", "shift"))
+    conv.add_argument("--panels", action="store_true", help="2D disk: radial Gauss–Legendre panels at the Fermi "
+                                                            "crossings and anticrossings (properspin.quadrature)")
+    conv.add_argument("-o", "--output", type=Path, metavar="DIR", help="write RESPONSE_converged.nc there")
+    conv.add_argument("-q", "--quiet", action="store_true", help="no progress line")
+
     sub.add_parser("models", help="list built-in models with parameters, units and defaults", formatter_class=fmt,
                    epilog="examples:\n  properspin models\n  properspin models rashba",
                    ).add_argument("names", nargs="*", metavar="NAME", help="only these models")
@@ -122,6 +141,20 @@ def _parser() -> argparse.ArgumentParser:
 
 
 # ------------------------------------------------------------------------------------------- commands
+def _converge(args: argparse.Namespace) -> int:
+    from .converge import run_file, summary
+
+    results = run_file(args.config, rtol=args.rtol, atol=args.atol, budget=args.budget, rule=args.rule,
+                       panels=args.panels, progress=not args.quiet)
+    for name, res in results.items():
+        print(f"{name} ({res.attrs['converge_family']}, {res.attrs['converge_kpoints_spent']} k-points):")
+        print("\n".join("  " + line for line in summary(res)))
+        if args.output:
+            args.output.mkdir(parents=True, exist_ok=True)
+            res.to_netcdf(args.output / f"{name}_converged.nc")
+    return 0 if all(int(r.attrs["converged_all"]) for r in results.values()) else 3
+
+
 def _run(args: argparse.Namespace) -> int:
     from .config import run_config
 
@@ -308,7 +341,7 @@ def _log_warning(message, category, filename, lineno, file=None, line=None) -> N
 
 
 _COMMANDS = {"run": _run, "reproduce": _reproduce, "models": _models, "info": _info, "plot": _plot,
-             "bands": _bands}
+             "bands": _bands, "converge": _converge}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -106,7 +106,9 @@ def bhz(u: float, rashba: float = 0.0) -> Model:
     h is the QWZ block; basis (orb1↑, orb2↑, orb1↓, orb2↓), s_z = ±½ on the blocks (s_x, s_y flip the blocks).
     With ``rashba`` λ = 0 (eV) the model conserves s_z: for 0 < |u| < 2 the spin Chern number is ∓1 and
     σ^z_yx = +4 e/8π (u in (0, 2)), proper = conventional.  A Rashba-like λ ≠ 0 keeps time reversal, breaks
-    inversion and s_z conservation, and splits the Kramers pairs away from the four TRIM points.
+    inversion and s_z conservation, and splits the Kramers pairs away from the four TRIM points; then H(k) at
+    fixed k commutes with the antiunitary C = (σ_x ⊗ τ_z) K, which flips s_z, so s^z_nn = 0 and Eq. (2)'s
+    σ^z is identically 0 for every λ ≠ 0 (grids through the TRIM show a 1/N² artefact of the degenerate points).
     """
     up = qwz(u)
     lam = _finite("rashba", rashba)
