@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import math
+import warnings
 from typing import Any
 
 import numpy as np
@@ -163,10 +164,8 @@ def conductivity(
     if resp.surface:
         gap_attrs = _surface_needs_temperature(model, mesh, resp.name, fermi_in, temps)
         if resp.name in ("conserved_spin_metal", "torque_dipole_metal"):  # symmetric part: Drude term left out
-            from .conserved_metal import drude_attrs
-
             inside = ~np.asarray(gap_attrs["fermi_in_gap"], dtype=bool)
-            gap_attrs |= drude_attrs(model, resp.name, fermi_in, mesh, temps, values, inside)
+            gap_attrs |= _drude_attrs(model, resp.name, fermi_in, mesh, temps, values, inside)
     if resp.insulator_only:
         values, gap_attrs = _outside_gaps(model, mesh, resp.name, fermi_in, temps, values)
     attrs: dict[str, Any] = {
@@ -326,3 +325,26 @@ class DegeneracyWarning(UserWarning):
 
 class UnresolvedDegeneracyWarning(DegeneracyWarning):
     """An isolated band touching that the mesh does not resolve changes a spin response (conventions §3)."""
+
+
+#: Drude weights below this fraction of ``max |σ| × 1 eV`` count as zero (time reversal or PT up to round-off).
+DRUDE_TOL = 1e-8
+
+
+def _drude_attrs(model, name: str, fermi: np.ndarray, mesh, temperatures: np.ndarray, values: np.ndarray,
+                inside: np.ndarray) -> dict:
+    """Attributes (and a warning) for a metal response whose symmetric part lacks a non-zero Drude term
+    (:func:`properspin.conserved_metal.drude_parts`)."""
+    if not inside.any() or np.all(temperatures <= 0):
+        return {"drude_weight_max": 0.0}
+    t = float(np.max(temperatures))
+    w = conductivity(model, "spin_drude_weight", fermi=fermi, mesh=mesh, temperature=t).values
+    wmax = float(np.max(np.abs(w)))
+    out = {"drude_weight_max": wmax, "drude_note": "symmetric Drude term ∝ W/Γ (spin_drude_weight) not included"}
+    if wmax > DRUDE_TOL * max(float(np.nanmax(np.abs(values))), 1e-300):
+        warnings.warn(
+            f"{name}: the Drude weight W = Σ δ(ε − E_F) s v_i v_j is {wmax:.3g} (spin_drude_weight; the model breaks "
+            "time reversal and PT): the symmetric part of the dc conserved spin current has a term ∝ W/Γ that "
+            "needs a relaxation rate Γ and is not included; the Hall (antisymmetric) part is complete",
+            MetallicFermiWarning, stacklevel=4)
+    return out

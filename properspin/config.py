@@ -672,7 +672,10 @@ def run_config(path: str | Path, output: str | Path | None = None, progress: boo
     ``output`` overrides ``[output] path`` (which is relative to the file's directory);
     ``formats`` overrides ``[output] formats``.
     """
-    import properspin as ps
+    from . import responses
+    from .calculation import conductivity
+    from .engine import Engine
+    from .results import convert
 
     path = Path(path)
     cfg = load_config(path)
@@ -689,11 +692,11 @@ def run_config(path: str | Path, output: str | Path | None = None, progress: boo
         raise ValueError("formats=[] writes nothing: give one or more of 'netcdf', 'csv', 'png' (None: the run file's)")
     formats = list(out.formats) if formats is None else formats
     _check_outputs(outdir, stem, calc.responses, formats, path, output is not None)
-    engine = ps.Engine(chunk_size=calc.chunk_size or _default_chunk(model), progress=progress,
+    engine = Engine(chunk_size=calc.chunk_size or _default_chunk(model), progress=progress,
                        max_kpoints=calc.max_kpoints)
     results = {}
     for name in calc.responses:
-        resp = ps.responses.get(name, **calc.parameters.get(name, {}))
+        resp = responses.get(name, **calc.parameters.get(name, {}))
         broadening = calc.broadening if "broadening" in resp.defaults and "broadening" not in \
             calc.parameters.get(name, {}) else None
         symmetric = hasattr(mesh, "resolve_for")  # grid(n, symmetry=...): reduced (or not) per response
@@ -703,7 +706,7 @@ def run_config(path: str | Path, output: str | Path | None = None, progress: boo
         if calc.checkpoint:  # one file per response, relative to the run file: SIGTERM or Ctrl-C keeps it
             engine = replace(engine, checkpoint=path.parent / f"{calc.checkpoint}.{name}")
         try:
-            res = ps.conductivity(model, resp, fermi=fermi, mesh=mesh, temperature=calc.temperature,
+            res = conductivity(model, resp, fermi=fermi, mesh=mesh, temperature=calc.temperature,
                                   broadening=broadening, degeneracy_tol=calc.degeneracy_tol, engine=engine)
         except ValueError as exc:
             raise ConfigError(path, [("calculation", str(exc))]) from None
@@ -712,7 +715,7 @@ def run_config(path: str | Path, output: str | Path | None = None, progress: boo
             log.info("%s: symmetry %s: %s k-points of %s (group %s)", name, a.get("mesh_symmetry"),
                      a.get("mesh_size"), a.get("mesh_full_size", a.get("mesh_size")), a.get("mesh_symmetry_group", "-"))
         if out.units == "wannier" and model.dim == 3:
-            res = ps.results.convert(res, WANNIER_UNITS.get(res.attrs["units"], res.attrs["units"]))
+            res = convert(res, WANNIER_UNITS.get(res.attrs["units"], res.attrs["units"]))
         results[name] = res
         failures = _write(res, outdir / f"{stem}_{name}", formats, model, mesh)
         if failures:

@@ -195,36 +195,10 @@ def drude_parts(g: geo.BandGeometry) -> np.ndarray:
 
     ``W^l_ij = Σ δ(ε_n − μ) s^l_nn v_i v_j`` is the weight of the symmetric term that Shi's order of limits leaves
     ∝ 1/ω in a clean metal (∝ 1/Γ with a relaxation rate): zero with time reversal or PT, not zero in a ferromagnet
-    or with an exchange field.  It is not part of the metal responses (see :func:`drude_attrs`).
+    or with an exchange field.  It is not part of the metal responses (see :func:`properspin.calculation._drude_attrs`).
     """
     g._need_spin()
     v = np.einsum("iknn->ikn", g.velocity).real
     sd = np.einsum("lknn->lkn", g.spin).real
     w = np.einsum("lkn,ikn,jkn->lijkn", sd, v, v)
     return conserved.block_average(np.stack([np.zeros_like(w), w]), g.energies, g.degeneracy_tol)
-
-
-#: Drude weights below this fraction of ``max |σ| × 1 eV`` count as zero (time reversal or PT up to round-off).
-DRUDE_TOL = 1e-8
-
-
-def drude_attrs(model, name: str, fermi: np.ndarray, mesh, temperatures: np.ndarray, values: np.ndarray,
-                inside: np.ndarray) -> dict:
-    """Attributes (and a warning) for a metal response whose symmetric part lacks a non-zero Drude term."""
-    import warnings
-
-    from .calculation import MetallicFermiWarning, conductivity
-
-    if not inside.any() or np.all(temperatures <= 0):
-        return {"drude_weight_max": 0.0}
-    t = float(np.max(temperatures))
-    w = conductivity(model, "spin_drude_weight", fermi=fermi, mesh=mesh, temperature=t).values
-    wmax = float(np.max(np.abs(w)))
-    out = {"drude_weight_max": wmax, "drude_note": "symmetric Drude term ∝ W/Γ (spin_drude_weight) not included"}
-    if wmax > DRUDE_TOL * max(float(np.nanmax(np.abs(values))), 1e-300):
-        warnings.warn(
-            f"{name}: the Drude weight W = Σ δ(ε − E_F) s v_i v_j is {wmax:.3g} (spin_drude_weight; the model breaks "
-            "time reversal and PT): the symmetric part of the dc conserved spin current has a term ∝ W/Γ that "
-            "needs a relaxation rate Γ and is not included; the Hall (antisymmetric) part is complete",
-            MetallicFermiWarning, stacklevel=4)
-    return out
