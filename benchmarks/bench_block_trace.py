@@ -12,7 +12,8 @@ and the ratios to eigh.  Cases: Fe with ``degeneracy_tol`` = 1e-6 eV (no block: 
 at most k-points: the block-trace stage), Fe with the occupation split and a dephasing η, Pt with 1e-2 eV (its
 Kramers pairs, split by ≤ 37 meV in the interpolation, form blocks) and Pt with 1e-6 eV; then Pt's conventional
 term with the simple and the Qiao spin current.  Interleaved rounds (min–max of the per-round ratios), the load
-average and the process's peak RSS are printed.
+average and the process's peak RSS are printed; times are CPU times (``process_time``, serial engine in this
+process), less sensitive than wall time to other jobs on a shared machine.
 Usage: ``python benchmarks/bench_block_trace.py [--nk 27000] [--nfermi 100] [--rounds 3] [--only Pt] [--data D]``.
 """
 
@@ -35,27 +36,27 @@ DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 
 
 def bare_eigh(model: ps.Model, m: mesh.Mesh, step: int) -> float:
-    t = time.perf_counter()
+    t = time.process_time()
     for start in range(0, m.size, step):
         k, _ = m.points(model, start, min(m.size, start + step))
         np.linalg.eigh(model.hamiltonian(k))
-    return time.perf_counter() - t
+    return time.process_time() - t
 
 
 def full(model, m, response, fermi, tol, step) -> float:
-    t = time.perf_counter()
+    t = time.process_time()
     ps.conductivity(model, response, fermi=fermi, mesh=m, degeneracy_tol=tol,
                     engine=ps.Engine(chunk_size=step, workers=1))
-    return time.perf_counter() - t
+    return time.process_time() - t
 
 
 def numpy_path(model, m, response, fermi, tol, step) -> float:
     sweeps = (Sweep(np.asarray(fermi), 0.0),)
-    t = time.perf_counter()
+    t = time.process_time()
     for start in range(0, m.size, step):
         k, w = m.points(model, start, min(m.size, start + step))
         chunk.numpy_chunk(model, response, k, w, sweeps, tol)
-    return time.perf_counter() - t
+    return time.process_time() - t
 
 
 def case(label, model, m, response, fermi, tol, step=2000, rounds=1) -> None:
