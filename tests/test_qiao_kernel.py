@@ -126,23 +126,3 @@ def test_rotated_model_falls_back_to_numpy(run_model):
     for a, b in zip(got, ref, strict=True):
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-9 * np.abs(b).max())
 
-
-def test_line_sums_of_non_hermitian_operators_equal_the_definition():
-    """On grid lines the Qiao operators (not Hermitian: SH, SR, SHR) are summed in two stages (lines of b₃, then
-    R₃) like H: equal to Σ_R e^{ik·R} B_R to 1e-12; scattered k-points take the direct folded sum, equal too."""
-    rng = np.random.default_rng(2)
-    lattice = np.array([[2.0, 0.1, 0.0], [0.3, 2.5, 0.0], [0.0, 0.2, 3.1]])
-    rint = np.array([(a, b, c) for a in range(-3, 4) for b in range(-3, 4) for c in range(-3, 4)])
-    rcart = rint @ lattice
-    blocks = np.exp(-0.4 * np.linalg.norm(rint, axis=1))[:, None, None, None] * (
-        rng.normal(size=(len(rint), 3, 5, 5)) + 1j * rng.normal(size=(len(rint), 3, 5, 5)))
-    sums = WannierSums(rcart, {"x": blocks}, lattice=lattice)
-    assert sums.sums["x"].lower is None and sums.sums["x"].line_blocks is not None
-    recip = 2 * np.pi * np.linalg.inv(lattice).T
-    frac = np.array([(a, b, c) for a in range(6) for b in range(6) for c in range(6)]) / 6.0
-    scattered = rng.uniform(-0.5, 0.5, (30, 3))
-    for f, on_lines in ((frac, True), (scattered, False)):
-        k = f @ recip
-        assert (sums.lines.group(k) is not None) == on_lines
-        direct = np.einsum("kr,rcij->ckij", np.exp(1j * k @ rcart.T), blocks)
-        np.testing.assert_allclose(sums.evaluate(k, ("x",))["x"], direct, rtol=0, atol=1e-12 * np.abs(direct).max())

@@ -9,8 +9,7 @@ evaluator in one call.  Nothing is remembered between calls.
 
 Evaluation is one real matrix product ``[cos, sin] @ W`` per component over the R set folded by R → −R, in
 chunks of k so the phase matrix stays small; Hermitian sums are computed on the lower triangle and mirrored;
-on a grid, long-range models are summed along lines of b₃ in two stages (:class:`_Lines`), Hermitian sums on
-their lower triangle, the others (the Qiao operators SH, SR, SHR) on all n² entries.
+on a grid, long-range models are summed along lines of b₃ in two stages (:class:`_Lines`).
 """
 
 from __future__ import annotations
@@ -95,8 +94,6 @@ class WannierSums:
             w = w[:, :, rows * n + cols]
             if self.lines is not None:
                 line_blocks = self.lines.stack(flat[:, :, rows * n + cols])
-        elif self.lines is not None:  # not Hermitian (the Qiao operators SH, SR, SHR): all n² entries along lines
-            line_blocks = self.lines.stack(flat)
         return _Sum(prefix, flat, np.ascontiguousarray(w).view(float), lower, line_blocks)
 
     def function(self, name: str) -> EvaluatorView:
@@ -120,10 +117,7 @@ class WannierSums:
                     if s.line_blocks is not None:
                         vals = self.lines.sum(grouping, s.line_blocks, s.flat.shape[0])  # (N, c, m)
                         for a in range(s.flat.shape[0]):
-                            if s.lower is None:
-                                out[name][a] = vals[:, a]
-                            else:
-                                _mirror(np.ascontiguousarray(vals[:, a]), out[name][a], *s.lower, n)
+                            _mirror(np.ascontiguousarray(vals[:, a]), out[name][a], *s.lower, n)
                         del todo[name]
         for start in range(0, nk, self.chunk):
             if not todo:
