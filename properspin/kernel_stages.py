@@ -12,7 +12,8 @@ Each stage is the compiled counterpart of a numpy function:
   block-trace form of Eq. (2), its occupied–empty / occupied–occupied parts and the dephasing weight
   (``block_trace_curvature``, ``spin_pair_terms``, ``occupation_parts``; conventions §3);
 * :func:`_wannier_curv`: ``(U† F^W_c U)_mm``, Wang et al. Eq. 27 (``geometry._wannier_curvature``);
-* :func:`_conventional`: ``Q^{l,i,j}_m`` with ``A^{li} = ½{S^l, V^i}`` (``conventional_spin_curvature``);
+* :func:`_conventional`: ``Q^{l,i,j}_m`` with ``A^{li} = ½{S^l, V^i}`` (``conventional_spin_curvature``), or
+  :func:`_qiao_current` with the Qiao et al. spin current of a Wannier90 run (``QiaoSpinCurrent``);
 * :func:`_degenerate`: gauge-dependent near-degenerate pairs (``degenerate_contributions``);
 * :func:`_state_values`: per-state values × w_k, torque dipole and charge (the response formulas);
 * :func:`_deposit`: into every sweep's partial sums (``Sweep.accumulate``).
@@ -39,6 +40,11 @@ Details, with ``Δ_mn = ε_m − ε_n``, each pair m < n visited once (``Im(V^a_
   conj(P_mn))/2``, and the pair (n, m) contributes minus the (m, n) term.  When ``s^l = 1_orb ⊗ σ^l/2``
   exactly (``kernels._spinor_pairs``: up/down rows paired), ``S^l V^i = U† s^l Y^i`` comes from the half-size
   products ``U_↑† [Y_↑ | Y_↓]`` and ``U_↓† Y_↑`` (``U_↓† Y_↓ = V − U_↑† Y_↑``) instead of three full ones;
+* Qiao spin current (PRB 98, 214402, Eqs. 23–39): ``B^{l,a} = U† W``, ``W = S U (D_a E + diag ∂_a ε) − SH U D_a
+  − i(SR_{la} U E − SHR_{la} U)`` with ``D_a[r, m] = D̄_rm/(ε_m − ε_r)`` (0 below ``QiaoSpinCurrent.d_tol``), E =
+  diag(ε), from three BLAS products per k (all 24 operators × U; [S U | SH U] × [D E + diag ∂ε; −D]; U† × W), and
+  ``A = (B + B†)/2`` into the conventional sum; BLAS for any n in this mode; ``eigval_max`` zeroes ``g_mr`` of
+  pairs with a band above it;
 * torque dipole = ``ε_ijc Σ^{c,l}`` − conventional, charge = ``−ε_ijc Ω^c``;
 * each state ``(ε_mk, w_k Q_mk)`` goes straight into the partial sums of every sweep by the rule of
   :class:`~properspin.sweep.Binning`;
