@@ -56,3 +56,6 @@ def _children_cpu() -> float:
 
 if __name__ == "__main__":
     main()
+    from peer import peak_rss_line
+
+    print(peak_rss_line())

@@ -171,3 +171,6 @@ def report(rungs: dict[str, list[dict]], ref: float) -> None:
 
 if __name__ == "__main__":
     main()
+    from peer import peak_rss_line
+
+    print(peak_rss_line())

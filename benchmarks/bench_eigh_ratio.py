@@ -4,12 +4,17 @@
 small-matrix eigensolver (``properspin.eigen.eigh``, used by the kernel) on the same matrices is printed too.
 Prints, for a 4-band model (10⁶ k-points, 1000 Fermi energies by default) and, when
 ``../shared/data/Fe_tb.dat`` is present, the 18-band Fe Wannier model, the time of each and the
-ratio.  Usage: ``python benchmarks/bench_eigh_ratio.py [--nk 1000000] [--nfermi 1000] [--response charge]``.
+ratio of CPU times (``process_time``; the serial engine runs in this process) in interleaved rounds (min–max
+over rounds of the per-round ratio), with the load average and the process's peak RSS.
+Usage: ``python benchmarks/bench_eigh_ratio.py [--nk 1000000] [--nfermi 1000]
+[--responses proper_spin,conventional_spin,charge] [--rounds 3] [--one-fermi]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import resource
 import time
 from pathlib import Path
 
@@ -28,56 +33,79 @@ def four_band() -> ps.Model:
 
 
 def bare_eigh(model: ps.Model, m: mesh.Mesh, chunk: int, solver=np.linalg.eigh) -> float:
-    t = time.perf_counter()
+    """CPU seconds (``process_time``: less sensitive than wall time to other jobs on a shared machine)."""
+    t = time.process_time()
     for start in range(0, m.size, chunk):
         k, _ = m.points(model, start, min(m.size, start + chunk))
         solver(model.hamiltonian(k))
-    return time.perf_counter() - t
+    return time.process_time() - t
 
 
 def full(model, m, response, nfermi, chunk, window=(-3, 3)) -> float:
+    """CPU seconds of the serial ``conductivity`` call."""
     fermi = np.linspace(*window, nfermi)
-    t = time.perf_counter()
+    t = time.process_time()
     ps.conductivity(model, response, fermi=fermi, mesh=m, engine=ps.Engine(chunk_size=chunk, workers=1))
-    return time.perf_counter() - t
+    return time.process_time() - t
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--nk", type=int, default=1_000_000)
     p.add_argument("--nfermi", type=int, default=1000)
-    p.add_argument("--response", default="proper_spin")
+    p.add_argument("--responses", default="proper_spin,conventional_spin,charge")
+    p.add_argument("--rounds", type=int, default=3, help="interleaved rounds (eigh, then each response)")
     p.add_argument("--chunk", type=int, default=20_000)
     p.add_argument("--fe-nk", type=int, default=27_000, help="k-points of the Fe case (0: skip)")
+    p.add_argument("--skip-4band", action="store_true")
+    p.add_argument("--one-fermi", action="store_true", help="also time 1 Fermi energy (ratio nfermi ÷ 1)")
+    p.add_argument("--data", type=Path, default=DATA, help="the shared data folder (default ../shared/data)")
     a = p.parse_args()
-    model = four_band()
-    n = round(a.nk ** 0.5)
-    report("4-band", model, mesh.resolve(mesh.grid(n), model), a.response, a.nfermi, a.chunk, (-3, 3))
-    fe = DATA / "Fe_tb.dat"
+    responses = a.responses.split(",")
+    if not a.skip_4band:
+        model = four_band()
+        n = round(a.nk ** 0.5)
+        report("4-band", model, mesh.resolve(mesh.grid(n), model), responses, a, a.chunk, (-3, 3))
+    fe = a.data / "Fe_tb.dat"
     if a.fe_nk and fe.exists():
         from properspin.models.wannier import wannier90
 
         fe_model = wannier90(fe, spinor_order="interleaved")
         nf = round(a.fe_nk ** (1 / 3))
-        report("Fe 18-band (with positions)", fe_model, mesh.resolve(mesh.grid(nf), fe_model), a.response,
-               a.nfermi, 2000, (15.0, 20.0))
+        report("Fe 18-band (with positions)", fe_model, mesh.resolve(mesh.grid(nf), fe_model), responses, a, 2000,
+               (15.0, 20.0))
     elif a.fe_nk:
         print(f"Fe case skipped: {fe} not found")
+    print(f"peak RSS of this process (one serial worker): "
+          f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
 
 
-def report(label, model, m, response, nfermi, chunk, window) -> None:
-    full(model, mesh.resolve(mesh.grid(4), model), response, 2, chunk, window)  # warm-up: compiled kernel cache
+def report(label, model, m, responses, a, chunk, window) -> None:
+    """Interleaved rounds: numpy eigh, properspin eigh, then each response; ratios per round, min–max."""
+    for response in responses:  # warm-up: compiled kernel cache
+        full(model, mesh.resolve(mesh.grid(4), model), response, 2, chunk, window)
+    t = {key: [] for key in ["eigh", "own", *responses]}
+    load0 = os.getloadavg()[0]
     with threadpool_limits(1):
-        t_eigh = bare_eigh(model, m, chunk)
-        t_own = bare_eigh(model, m, chunk, eigen.eigh)
-    t_full = full(model, m, response, nfermi, chunk, window)
-    t_one = full(model, m, response, 1, chunk, window)
-    print(f"{label} {response}: {m.size} k-points, {nfermi} Fermi energies")
-    print(f"  bare eigh (H(k) + numpy.linalg.eigh)       {t_eigh:8.2f} s")
-    print(f"  bare properspin.eigen.eigh (H(k) + eigh)  {t_own:8.2f} s   ({t_own / t_eigh:.2f} of numpy's)")
-    print(f"  full conductivity        {t_full:8.2f} s   ratio full/eigh {t_full / t_eigh:.2f} "
-          f"(full/properspin eigh {t_full / t_own:.2f})")
-    print(f"  1 Fermi energy           {t_one:8.2f} s   ratio {nfermi} E_F / 1 E_F = {t_full / t_one:.3f}")
+        for _ in range(a.rounds):
+            t["eigh"].append(bare_eigh(model, m, chunk))
+            t["own"].append(bare_eigh(model, m, chunk, eigen.eigh))
+            for response in responses:
+                t[response].append(full(model, m, response, a.nfermi, chunk, window))
+    load1 = os.getloadavg()[0]
+    te, to = np.array(t["eigh"]), np.array(t["own"])
+    print(f"{label}: {m.size} k-points, {a.nfermi} Fermi energies, serial, {a.rounds} interleaved rounds "
+          f"(min–max), CPU time, load average {load0:.2f} → {load1:.2f}")
+    print(f"  bare eigh (H(k) + numpy.linalg.eigh)      {te.min():8.2f}–{te.max():.2f} s")
+    print(f"  bare properspin.eigen.eigh (H(k) + eigh)  {to.min():8.2f}–{to.max():.2f} s   "
+          f"({np.min(to / te):.2f}–{np.max(to / te):.2f} of numpy's)")
+    for response in responses:
+        tf = np.array(t[response])
+        print(f"  {response:<18s} full {tf.min():8.2f}–{tf.max():.2f} s   full ÷ eigh {np.min(tf / te):.2f}–"
+              f"{np.max(tf / te):.2f} (÷ properspin eigh {np.min(tf / to):.2f}–{np.max(tf / to):.2f})")
+        if a.one_fermi:
+            t_one = full(model, m, response, 1, chunk, window)
+            print(f"    1 Fermi energy {t_one:8.2f} s: {a.nfermi} E_F ÷ 1 E_F = {tf.min() / t_one:.3f}")
 
 
 if __name__ == "__main__":

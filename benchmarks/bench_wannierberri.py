@@ -41,6 +41,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -73,7 +74,9 @@ def wb_native_worker(spec: dict) -> dict:
     system = System_R.from_wannierdata(wd, berry=True, symmetrize=False, **extra)
     t_read = time.perf_counter() - t0
     n = spec["n"]
-    grid = wb.grid.Grid(system, NK=n, NKFFT=n, use_symmetry=False)
+    # NKFFT None: WannierBerri's own split (Grid(NK=n) picks the FFT block from the R vectors, as its documentation
+    # recommends); an integer: that block (n: one block spanning the whole grid)
+    grid = wb.grid.Grid(system, NK=n, NKFFT=spec.get("nkfft"), use_symmetry=False)
     if [int(x) for x in grid.dense] != [n] * 3:
         raise SystemExit(f"WannierBerri chose a {list(grid.dense)} grid, not {n}^3")
     ef = np.array(spec["fermi"])
@@ -85,14 +88,20 @@ def wb_native_worker(spec: dict) -> dict:
                                             smr_type="Lorentzian", SHC_type=kind, degen_thresh=1e-7)
                 for kind in ("qiao", "simple")}
         calc["qiao_static"] = static.SHC(Efermi=ef, tetra=False, kwargs_formula={"spin_current_type": "qiao"})
+    if spec.get("calcs"):
+        calc = {key: c for key, c in calc.items() if key in spec["calcs"]}
     workdir = tempfile.mkdtemp(prefix="wb-native-")
-    out = {"t_read": t_read, "version": wb.__version__}
+    out = {"t_read": t_read, "version": wb.__version__, "nkdiv": [int(x) for x in grid.div],
+           "nkfft": [int(x) for x in grid.FFT]}
     for key, c in calc.items():  # one run per calculator: separate timings
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         res = wb.run(system, grid=grid, calculators={key: c}, adpt_num_iter=0, use_irred_kpt=False,
                      symmetrize=False, parallel=False, fout_name=os.path.join(workdir, key),
                      print_progress_step_time=1e9)
         out[f"t_{key}"] = time.perf_counter() - t0
+        out[f"cpu_{key}"] = time.process_time() - c0
+        out[f"nk_{key}"] = int(np.prod(grid.dense))  # no refinement (adpt_num_iter=0), no symmetry: every point
+        out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         data = np.asarray(res.results[key].data)
         out[key] = (data.real if np.iscomplexobj(data) else data).tolist()
     return out
@@ -361,7 +370,7 @@ def setup(venv: Path) -> str:
     if not py.exists():
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     pip = [str(py), "-m", "pip", "install", "-q"]
-    subprocess.run(pip + ["wannierberri", "numba", "pyfftw", "ray"], check=True)
+    subprocess.run(pip + ["wannierberri", "numba", "pyfftw", "fortio", "ray"], check=True)
     subprocess.run(pip + ["-e", str(ROOT)], check=True)  # properspin, for --wb-worker imports of this file
     return str(py)
 
@@ -459,3 +468,6 @@ def main(argv: list[str] | None = None) -> None:
 
 if __name__ == "__main__":
     main()
+    from peer import peak_rss_line
+
+    print(peak_rss_line())

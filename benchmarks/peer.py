@@ -21,3 +21,13 @@ def run_worker(python: str, script: str, spec: dict) -> dict:
         sys.stderr.write(out.stdout[-3000:] + out.stderr[-3000:])
         raise SystemExit(f"WannierBerri worker failed (exit {out.returncode})")
     return json.loads(line[-1][len("WBRESULT "):])
+
+
+def peak_rss_line() -> str:
+    """The peak resident memory of this process (one serial worker) and of its finished children, for the end of a
+    benchmark's output."""
+    import resource
+
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return f"peak RSS: this process {own:.0f} MB" + (f", largest child process {kids:.0f} MB" if kids else "")

@@ -12,7 +12,8 @@ Each stage is the compiled counterpart of a numpy function:
   block-trace form of Eq. (2), its occupied–empty / occupied–occupied parts and the dephasing weight
   (``block_trace_curvature``, ``spin_pair_terms``, ``occupation_parts``; conventions §3);
 * :func:`_wannier_curv`: ``(U† F^W_c U)_mm``, Wang et al. Eq. 27 (``geometry._wannier_curvature``);
-* :func:`_conventional`: ``Q^{l,i,j}_m`` with ``A^{li} = ½{S^l, V^i}`` (``conventional_spin_curvature``);
+* :func:`_conventional`: ``Q^{l,i,j}_m`` with ``A^{li} = ½{S^l, V^i}`` (``conventional_spin_curvature``), or
+  :func:`_qiao_current` with the Qiao et al. spin current of a Wannier90 run (``QiaoSpinCurrent``);
 * :func:`_degenerate`: gauge-dependent near-degenerate pairs (``degenerate_contributions``);
 * :func:`_state_values`: per-state values × w_k, torque dipole and charge (the response formulas);
 * :func:`_deposit`: into every sweep's partial sums (``Sweep.accumulate``).
@@ -39,6 +40,11 @@ Details, with ``Δ_mn = ε_m − ε_n``, each pair m < n visited once (``Im(V^a_
   conj(P_mn))/2``, and the pair (n, m) contributes minus the (m, n) term.  When ``s^l = 1_orb ⊗ σ^l/2``
   exactly (``kernels._spinor_pairs``: up/down rows paired), ``S^l V^i = U† s^l Y^i`` comes from the half-size
   products ``U_↑† [Y_↑ | Y_↓]`` and ``U_↓† Y_↑`` (``U_↓† Y_↓ = V − U_↑† Y_↑``) instead of three full ones;
+* Qiao spin current (PRB 98, 214402, Eqs. 23–39): ``B^{l,a} = U† W``, ``W = S U (D_a E + diag ∂_a ε) − SH U D_a
+  − i(SR_{la} U E − SHR_{la} U)`` with ``D_a[r, m] = D̄_rm/(ε_m − ε_r)`` (0 below ``QiaoSpinCurrent.d_tol``), E =
+  diag(ε), from three BLAS products per k (all 24 operators × U; [S U | SH U] × [D E + diag ∂ε; −D]; U† × W), and
+  ``A = (B + B†)/2`` into the conventional sum; BLAS for any n in this mode; ``eigval_max`` zeroes ``g_mr`` of
+  pairs with a band above it;
 * torque dipole = ``ε_ijc Σ^{c,l}`` − conventional, charge = ``−ε_ijc Ω^c``;
 * each state ``(ε_mk, w_k Q_mk)`` goes straight into the partial sums of every sweep by the rule of
   :class:`~properspin.sweep.Binning`;
@@ -96,6 +102,9 @@ class _Block(NamedTuple):
     curl: np.ndarray  # (nc, nk, n, n) ∂_a A_b − ∂_b A_a (charge with positions), else (nc, 1, n, n) zeros
     w: np.ndarray  # (nk,) weights
     spin: np.ndarray  # (3, nk, n, n) S(k) of a model with Model.spin_k, else (3, 1, n, n) zeros
+    sh: np.ndarray  # (3, nk, n, n) SH(k) of the Qiao spin current (Wannier gauge), else (3, 1, n, n) zeros
+    sr: np.ndarray  # (9, nk, n, n) SR_{l,a}(k) at 3l + a (Qiao), else (9, 1, n, n) zeros
+    shr: np.ndarray  # (9, nk, n, n) SHR_{l,a}(k) at 3l + a (Qiao), else (9, 1, n, n) zeros
 
 
 class _Spin(NamedTuple):
@@ -121,6 +130,9 @@ class _Setup(NamedTuple):
     split: bool  # occupied–empty and occupied–occupied parts of Σ (occupation_split)
     deph2: float  # η² of the dephasing weight Δ²/(Δ² + η²) of occupied–occupied pairs (0: none)
     dense_spin: bool  # the spin is the k-dependent S(k) of _Block.spin (Model.spin_k)
+    qiao: bool  # conventional term with the Qiao et al. spin current from _Block.spin/sh/sr/shr
+    qiao_tol: float  # D_nm = 0 where |ε_m − ε_n| < qiao_tol (QiaoSpinCurrent.d_tol)
+    emax: float  # eigval_max: pairs with a band above it are dropped from the conventional term (inf: none)
 
 
 class _Work(NamedTuple):
@@ -169,13 +181,22 @@ class _Work(NamedTuple):
     r: np.ndarray  # (dim, n, n) R^a between different blocks
     pm: np.ndarray  # (dim, 3, n, n) (s_bd R^b) per b and l
     gp: np.ndarray  # (n, n, 3·nc) pair terms G^{c,l}_mj
+    qx: np.ndarray  # (no·n, n) the Qiao Wannier-gauge operators stacked by rows, no = 6 + 6·dim (else 1 × 1)
+    qy: np.ndarray  # (no·n, n) the same times U
+    qsl: np.ndarray  # (3n, 2n) [S^l U | SH^l U] stacked by l
+    qg: np.ndarray  # (2n, dim·n) [D_a E + diag(∂_a ε) ; −D_a] side by side
+    qw: np.ndarray  # (n, 3·dim·n) W_{l,a} side by side (B = U† W)
+    qb: np.ndarray  # (n, 3·dim·n) B_{l,a} side by side
+    qz: np.ndarray  # (3n, dim·n) [S^l U | SH^l U] [D_a E + diag(∂_a ε) ; −D_a]
 
 
-def _workspace(n: int, dim: int, nh: int, nq: int, parts: int = 1) -> _Work:
+def _workspace(n: int, dim: int, nh: int, nq: int, parts: int = 1, qiao: bool = False) -> _Work:
     c = np.complex128
     nc = len(conventions.CYCLIC_PAIRS[dim])
     wsh = np.zeros((3, n, n), c)
     su = np.zeros((3, n, n), c)
+    qn, qd = (n, dim) if qiao else (0, 0)  # Qiao scratch only when used (else 1 × 1 or empty)
+    qo = 6 + 6 * qd
     return _Work(
         np.empty((n, n), c), np.empty((n, n), c), np.empty((n, n), c), np.empty((n, n), c),
         np.zeros((dim, n, n), c), np.zeros((dim, n, n), c), wsh, wsh.reshape((3 * n, n)),
@@ -189,6 +210,9 @@ def _workspace(n: int, dim: int, nh: int, nq: int, parts: int = 1) -> _Work:
         np.zeros(6, np.int32), np.array([1.0, 0.0], c), np.array([ord("N")], np.uint8),
         np.empty((3 * n, n), c), su, su.reshape((3 * n, n)), np.zeros(n, np.int64), np.zeros(n, np.int64),
         np.zeros((3, n, n), c), np.zeros((dim, n, n), c), np.zeros((dim, 3, n, n), c), np.zeros((n, n, 3 * nc)),
+        np.zeros((qo * qn, qn), c), np.zeros((qo * qn, qn), c), np.zeros((3 * qn, 2 * qn), c),
+        np.zeros((2 * qn, qd * qn), c), np.zeros((qn, 3 * qd * qn), c), np.zeros((qn, 3 * qd * qn), c),
+        np.zeros((3 * qn, qd * qn), c),
     )
 
 # ------------------------------------------------------------------------------------------ compiled code
@@ -301,13 +325,14 @@ if njit is not None:
         need_sd = mode == _PROPER or mode == _TORQUE_DIPOLE or setup.check_degeneracy
         spin_mode = mode == _PROPER or mode == _TORQUE_DIPOLE
         pair_terms = spin_mode and (setup.split or setup.deph2 > 0.0)  # occupation parts / dephasing
-        blas = n >= _BLAS_MIN
-        pairs = need_conv and 2 * spin.pairs.shape[1] == n  # s^l = 1 ⊗ σ^l/2: half-size products
+        qiao = need_conv and setup.qiao  # the Qiao spin current replaces ½{s, V} (BLAS for any n)
+        blas = n >= _BLAS_MIN or qiao
+        pairs = need_conv and not qiao and 2 * spin.pairs.shape[1] == n  # s^l = 1 ⊗ σ^l/2: half-size products
         has_curl = mode == _CHARGE and setup.has_pos
         energies, u, w = blk.energies, blk.u, blk.w
         ndeg = 0
         for k in range(energies.shape[0]):
-            _gaps(energies, k, work, need_conv, setup.tol, setup.eta2, n)
+            _gaps(energies, k, work, need_conv, setup.tol, setup.eta2, setup.emax, n)
             if blas:
                 _rotate_stacked(k, blk, setup.has_pos, work, n)
             if not setup.has_pos:
@@ -315,11 +340,11 @@ if njit is not None:
             elif not _velocity_position(k, blk, work, need_conv, has_curl, blas, n):
                 out[0] = _BAD_POSITION  # A^W(k) not Hermitian: the numpy path takes over
                 return
-            if setup.dense_spin and (need_sd or need_conv):
-                _spin_dense(k, blk, work, need_conv, blas, n)
+            if setup.dense_spin and (need_sd or (need_conv and not qiao)):
+                _spin_dense(k, blk, work, need_conv and not qiao, blas, n)
             elif need_sd:
                 _spin_diagonal(u, k, spin, work.sd, n)
-            if need_conv and not setup.dense_spin:
+            if need_conv and not setup.dense_spin and not qiao:
                 _spin_rows(u, k, spin, work, pairs, blas, n)
             blocks = spin_mode and setup.block_trace and _blocks(energies, k, setup.tol, work, n)
             if blocks:  # block-trace form of Eq. (2) at this k-point
@@ -332,7 +357,10 @@ if njit is not None:
                 _omega_sigma(mode, work, setup.cyclic, n)
             if has_curl:
                 _wannier_curv(k, blk, work, setup.cyclic, blas, n)
-            if need_conv:
+            if qiao:
+                _qiao_current(k, blk, setup.qiao_tol, work, n)
+                _conventional_sum(work, blk.dh.shape[0], n)
+            elif need_conv:
                 _conventional(k, blk, spin, work, pairs, blas, n)
             if setup.check_degeneracy and _degenerate(energies, u, k, spin, setup, work, degflags, n):
                 ndeg += 1
@@ -345,8 +373,9 @@ if njit is not None:
 
     # ---- gaps
     @_jit_inline
-    def _gaps(energies, k, work, need_conv, tol, eta2, n):
-        """``g0_mj = 1/Δ²`` (Ω, Σ) and ``g_mj = 1/(Δ² + η²)`` (conventional term) for m < j; 0 when excluded."""
+    def _gaps(energies, k, work, need_conv, tol, eta2, emax, n):
+        """``g0_mj = 1/Δ²`` (Ω, Σ) and ``g_mj = 1/(Δ² + η²)`` (conventional term) for m < j; 0 when excluded, and
+        ``g_mj = 0`` when band m or j lies above ``emax`` (eigval_max)."""
         g0, g = work.g0, work.g
         for m in range(n):
             for j in range(m + 1, n):
@@ -357,7 +386,8 @@ if njit is not None:
                 else:
                     g0[m, j] = 1.0 / (d * d)
                     if need_conv:
-                        g[m, j] = 1.0 / (d * d + eta2)
+                        high = energies[k, m] > emax or energies[k, j] > emax
+                        g[m, j] = 0.0 if high else 1.0 / (d * d + eta2)
 
     # ---- velocity V^a = U† ∂_a H U + i(ε_m − ε_n) Ā^a with Ā^a = U† A^a U
     @_jit_inline
@@ -830,6 +860,72 @@ if njit is not None:
         else:
             _spin_velocity(work, blas, dim, n)
         _conventional_sum(work, dim, n)
+
+    @_jit_inline
+    def _qiao_current(k, blk, tol, work, n):
+        """``work.svs[a]`` rows l·n + r = B^{l,a} of the Qiao spin current (``QiaoSpinCurrent``; A = (B + B†)/2
+        in :func:`_conventional_sum`), from one rotation of the Wannier-gauge operators:
+        ``B = U† [S U (D E + diag ∂ε) − SH U D − i(SR U E − SHR U)]``, ``D_a[r, m] = D̄_rm/(ε_m − ε_r)`` (0 for
+        |ε_m − ε_r| < ``tol``), ``D̄ = U† ∂_a H U`` the Hermitian part of ``work.ph``, E = diag(ε)."""
+        dim = blk.dh.shape[0]
+        uk, ek = blk.u[k], blk.energies[k]
+        qx, qy, qsl, qg, qw, qb, qz, ph, svs = work.qx, work.qy, work.qsl, work.qg, work.qw, work.qb, work.qz, \
+            work.ph, work.svs
+        _qiao_stack(k, blk, qx, dim, n)
+        _gemm(qx, uk, qy, work)  # every operator times U in one product
+        for a in range(dim):
+            for r in range(n):
+                for m in range(n):
+                    p = ph[r, a * n + m]
+                    q = ph[m, a * n + r]
+                    dbar = 0.5 * complex(p.real + q.real, p.imag - q.imag)
+                    gap = ek[m] - ek[r]
+                    d = 0j if abs(gap) < tol else dbar / gap
+                    gv = d * ek[m]
+                    if r == m:
+                        gv += dbar.real  # ∂_a ε_m
+                    qg[r, a * n + m] = gv
+                    qg[n + r, a * n + m] = -d
+        for l in range(3):
+            for i in range(n):
+                for j in range(n):
+                    qsl[l * n + i, j] = qy[l * n + i, j]
+                    qsl[l * n + i, n + j] = qy[(3 + l) * n + i, j]
+        _gemm(qsl, qg, qz, work)
+        for l in range(3):
+            for a in range(dim):
+                o1 = (6 + l * dim + a) * n
+                o2 = o1 + 3 * dim * n
+                col = (l * dim + a) * n
+                for i in range(n):
+                    for m in range(n):
+                        t = qy[o1 + i, m] * ek[m] - qy[o2 + i, m]  # −i t = (t.imag, −t.real)
+                        z = qz[l * n + i, a * n + m]
+                        qw[i, col + m] = complex(z.real + t.imag, z.imag - t.real)
+        _gemm(work.ud, qw, qb, work)
+        for a in range(dim):
+            for l in range(3):
+                col = (l * dim + a) * n
+                for r in range(n):
+                    for m in range(n):
+                        svs[a, l * n + r, m] = qb[r, col + m]
+
+    @_jit_inline
+    def _qiao_stack(k, blk, qx, dim, n):
+        """``qx`` rows: S^l (block l), SH^l (3 + l), SR_{l,a} (6 + l·dim + a), SHR_{l,a} (6 + 3dim + l·dim + a)."""
+        sk, sh, sr, shr = blk.spin, blk.sh, blk.sr, blk.shr
+        for l in range(3):
+            for i in range(n):
+                for j in range(n):
+                    qx[l * n + i, j] = sk[l, k, i, j]
+                    qx[(3 + l) * n + i, j] = sh[l, k, i, j]
+            for a in range(dim):
+                o1 = (6 + l * dim + a) * n
+                o2 = o1 + 3 * dim * n
+                for i in range(n):
+                    for j in range(n):
+                        qx[o1 + i, j] = sr[3 * l + a, k, i, j]
+                        qx[o2 + i, j] = shr[3 * l + a, k, i, j]
 
     @_jit_inline
     def _spin_velocity_pairs(k, u, sp, work, blas, dim, n):

@@ -31,6 +31,7 @@ from .kernel_stages import (
     _BAD_POSITION,
     _BAD_VALUES,
     _CHARGE,
+    _CONVENTIONAL,
     _PROPER,
     KernelMode,
     _Block,
@@ -46,6 +47,7 @@ from .model import Model, evaluate_together
 from .sweep import Sweep, sweep_spec
 
 if TYPE_CHECKING:
+    from .models.wannier.run import QiaoSpinCurrent
     from .responses import Response
 
 __all__ = ["KernelMode", "available", "kernel_chunk", "supports"]
@@ -89,7 +91,10 @@ def kernel_chunk(
     params = response.params
     dim, n = model.dim, model.nbands
     has_pos = model.position is not None
-    dense = model.spin_k is not None and response.needs_spin  # k-dependent S(k): evaluated with H per block
+    qiao = _qiao_source(model) if mode in (_CONVENTIONAL,) and params.get("method") == "qiao" else None
+    if mode == _CONVENTIONAL and params.get("method", "simple") != "simple" and qiao is None:
+        return None  # a spin current the kernel does not build (e.g. a rotated model's): numpy path
+    dense = (model.spin_k is not None and response.needs_spin) or qiao is not None  # S(k): evaluated with H
     k = np.asarray(k, dtype=float)
     w = np.ascontiguousarray(w, dtype=float)
     spin = _spin_data(model.spin, n)
@@ -99,18 +104,19 @@ def kernel_chunk(
                    float(params.get("broadening", 0.0)) ** 2, float(conventions.SPLIT_TOL),
                    np.array(conventions.CYCLIC_PAIRS[dim], dtype=np.int64),
                    params.get("degenerate", "exclude") == "block_trace", split,
-                   float(params.get("dephasing", 0.0)) ** 2, dense)
+                   float(params.get("dephasing", 0.0)) ** 2, dense, qiao is not None,
+                   float(qiao.d_tol) if qiao is not None else 0.0, float(params.get("eigval_max", np.inf)))
     partial = np.zeros((int(spec.rows.sum()), _ncompact(mode, dim, split)))
-    work = _workspace(n, dim, spin.pairs.shape[1], partial.shape[1], 2 if split else 1)
+    work = _workspace(n, dim, spin.pairs.shape[1], partial.shape[1], 2 if split else 1, qiao is not None)
     degflags = np.zeros((n, n), dtype=np.bool_)
     out = np.zeros(2, dtype=np.int64)  # status, degenerate k-points (accumulated)
     kernel = _kernel_n4 if n == 4 else _kernel_any  # two compiled variants, each built on first use
 
     # Blocks of k small enough that H, U, ∂H (and A) stay in cache between the model and the kernel.
-    block = max(_BLOCK_MIN, _BLOCK_BYTES // (16 * n * n * (2 + dim * (1 + has_pos) + 3 * dense)))
+    block = max(_BLOCK_MIN, _BLOCK_BYTES // (16 * n * n * (2 + dim * (1 + has_pos) + 3 * dense + 21 * bool(qiao))))
     for start in range(0, len(k), block):
         kb = k[start : start + block]
-        blk = _inputs(model, kb, w[start : start + block], mode == _CHARGE and has_pos, dense)
+        blk = _inputs(model, kb, w[start : start + block], mode == _CHARGE and has_pos, dense, qiao)
         kernel(blk, spin, spec, setup, work, partial, degflags, out)
         del blk  # free this block's arrays before the next is evaluated: the allocator reuses warm memory
         if out[0] == _BAD_VALUES:
@@ -124,17 +130,29 @@ def kernel_chunk(
 
 
 # ------------------------------------------------------------------------------------------ Python helpers
-def _inputs(model: Model, k: np.ndarray, w: np.ndarray, need_curl: bool, dense: bool = False) -> _Block:
-    """H(k) diagonalised, ∂H, A^W, (``need_curl``) its curl and (``dense``) the spin S(k) of ``Model.spin_k`` at the
-    k-points of one block, validated.
+def _qiao_source(model: Model) -> QiaoSpinCurrent | None:
+    """The model's Qiao spin current when the kernel can build it (a Wannier90 run's own), else None."""
+    from .models.wannier.run import QiaoSpinCurrent
+
+    src = model.spin_current
+    return src if isinstance(src, QiaoSpinCurrent) else None
+
+
+def _inputs(model: Model, k: np.ndarray, w: np.ndarray, need_curl: bool, dense: bool = False,
+            qiao: QiaoSpinCurrent | None = None) -> _Block:
+    """H(k) diagonalised, ∂H, A^W, (``need_curl``) its curl, (``dense``) the spin S(k) of ``Model.spin_k`` and
+    (``qiao``) the Wannier-gauge S, SH, SR, SHR of the Qiao spin current at the k-points of one block, validated.
 
     Functions of the model that are views of one evaluator (a Wannier model's Fourier sums) are evaluated
     together (:func:`~properspin.model.evaluate_together`: one phase computation).
     """
     dim, n = model.dim, model.nbands
     curl_view = getattr(model.position_gradient, "curl", None) if need_curl else None
-    raw = evaluate_together(k, {"h": model.hamiltonian, "dh": model.gradient, "pos": model.position,
-                                "curl": curl_view, "spin": model.spin_k if dense else None})
+    views = {"h": model.hamiltonian, "dh": model.gradient, "pos": model.position, "curl": curl_view,
+             "spin": model.spin_k if dense else None}
+    if qiao is not None:  # the operators QiaoSpinCurrent sums, S from the same sums
+        views.update({name: qiao.sums.function(name) for name in ("sh", "sr", "shr")}, spin=qiao.sums.function("s"))
+    raw = evaluate_together(k, views)
     h = _hamiltonian(model, k, raw["h"])
     energies, u = eigh(h)  # on H as the model returns it (real: numpy; complex: eigen.eigh), like the numpy path
     dh = raw.get("dh")
@@ -158,9 +176,12 @@ def _inputs(model: Model, k: np.ndarray, w: np.ndarray, need_curl: bool, dense: 
         if spin is None or spin.shape != (3,) + h.shape:
             spin = model.spin_at(k)  # validated (or the shape error)
     c = np.complex128
+    q = {name: np.ascontiguousarray(raw[name], dtype=c) if qiao is not None else np.zeros((m, 1, n, n), dtype=c)
+         for name, m in (("sh", 3), ("sr", 9), ("shr", 9))}
     return _Block(np.ascontiguousarray(energies, dtype=float), np.ascontiguousarray(u, dtype=c),
                   np.ascontiguousarray(dh, dtype=c), np.ascontiguousarray(apos, dtype=c),
-                  np.ascontiguousarray(curl, dtype=c), w, np.ascontiguousarray(spin, dtype=c))
+                  np.ascontiguousarray(curl, dtype=c), w, np.ascontiguousarray(spin, dtype=c), q["sh"], q["sr"],
+                  q["shr"])
 
 
 def _hamiltonian(model: Model, k: np.ndarray, h: np.ndarray) -> np.ndarray:
