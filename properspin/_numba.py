@@ -98,3 +98,26 @@ def _warn_no_cache(reason: str) -> None:
         f"numba cannot cache properspin's compiled kernels ({reason}); every new process compiles them again "
         "(about a minute). Set NUMBA_CACHE_DIR or XDG_CACHE_HOME to a writable directory "
         "(docs/configuration.md, 'Compiled kernels').", RuntimeWarning, stacklevel=3)
+
+
+_announced: set[int] = set()
+
+
+def announce_compile(dispatcher: Any, what: str) -> None:
+    """Say once per process, before the first call of ``dispatcher`` compiles it (no compiled signature and no
+    cache index on disk), what is being compiled, roughly how long it takes and where it will be cached."""
+    if id(dispatcher) in _announced or getattr(dispatcher, "signatures", [None]):
+        return
+    _announced.add(id(dispatcher))
+    try:
+        index = Path(dispatcher._cache._cache_file._index_path)
+    except AttributeError:  # uncached (no writable directory) or another numba layout
+        index = None
+    if index is not None and index.is_file():
+        return
+    import logging
+
+    where = f"cached in {cache_dir()}" if cache_dir() is not None else "not cached: no writable cache directory"
+    logging.getLogger("properspin").info(
+        "properspin: compiling %s (once per installation and numba version; 30 s to 2 min on 2 cores, %s)",
+        what, where)

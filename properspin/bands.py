@@ -275,13 +275,17 @@ def _what(ds: Any) -> str:
     return f"{ds.attrs['quantity']} ({'; '.join(notes)})"
 
 
-def plot_bands(ds: Any, path: str | Path, window: tuple[float, float] | None = None) -> Path:
-    """PNG of the bands coloured by ``value`` (diverging colours, 0 = white-grey), E_F dashed."""
+def plot_bands(ds: Any, path: str | Path, window: tuple[float, float] | None = None, relative: bool = False) -> Path:
+    """PNG of the bands coloured by ``value`` (diverging colours, 0 = white-grey), E_F dashed; ``relative``:
+    energies as E − E_F (``window`` then relative too)."""
     from matplotlib.collections import LineCollection
     from matplotlib.figure import Figure
 
     x, e, v = ds["distance"].values, ds["energy"].values, ds["value"].values
     fermi = ds.attrs["fermi_eV"]
+    shown_fermi = fermi
+    if relative:
+        e, fermi = e - fermi, 0.0
     if window is None:
         window = (fermi - 3.0, fermi + 3.0) if np.ptp(e) > 6 else (float(e.min()), float(e.max()))
     lo, hi = window
@@ -304,8 +308,8 @@ def plot_bands(ds: Any, path: str | Path, window: tuple[float, float] | None = N
     ax.set_xticks(ticks, labels, fontsize="large")
     ax.set_xlim(x[0], x[-1])
     ax.set_ylim(lo - pad, hi + pad)
-    ax.set_ylabel("E (eV)")
-    ax.set_title(f"{ds.attrs['model']}, E_F = {fermi:g} eV (dashed)\nbands coloured by {_what(ds)}",
+    ax.set_ylabel("$E - E_F$ (eV)" if relative else "$E$ (eV)")
+    ax.set_title(f"{ds.attrs['model']}, $E_F$ = {shown_fermi:g} eV (dashed)\nbands coloured by {_what(ds)}",
                  fontsize="medium")
     cb = fig.colorbar(lc, ax=ax, extend="both" if ds.attrs["quantity"] != "spin" else "neither")
     _log_ticks(cb, norm)

@@ -102,14 +102,18 @@ def _parser() -> argparse.ArgumentParser:
     bands.add_argument("--kramers", action="store_true",
                        help="colour each band by the mean over its Kramers pair (bands 2i, 2i+1): for P·T-symmetric "
                             "crystals whose Wannier bands are split slightly (per-band curvatures ~1/Δ² inside a pair)")
-    bands.add_argument("--fermi", type=float, help="E_F in eV (default: the first Fermi energy of CONFIG: [fermi], "
-                                                   "or a Wannier90 run's .win)")
+    bands.add_argument("--fermi", type=float, help="E_F in eV (default: the model's Fermi level: [fermi] electrons "
+                                                   "= N of CONFIG, or a Wannier90 run's .win fermi_energy; else "
+                                                   "the first [fermi] energy)")
+    bands.add_argument("--relative", action="store_true", help="energies as E − E_F (bands only)")
     bands.add_argument("--slice", metavar="AXIS=VALUE", help="a map on the plane k_AXIS = VALUE (Å⁻¹), e.g. z=0")
     bands.add_argument("--extent", type=float, help="half-width of the map (Å⁻¹; default: half the longest "
                                                     "reciprocal vector)")
     bands.add_argument("-n", type=int, default=None, help="points per side of the map (81) or on the longest "
                                                           "path segment (120)")
-    bands.add_argument("-o", "--output", type=Path, metavar="OUT.png", help="default: CONFIG_bands.png / _slice.png")
+    bands.add_argument("-o", "--output", type=Path, metavar="OUT.png",
+                       help="default: NAME_bands.png / NAME_slice.png in CONFIG's [output] path (NAME: [output] name "
+                            "or the file's stem)")
 
     plot = sub.add_parser("plot", help="plot a result file to PNG", epilog=_PLOT_EXAMPLES, formatter_class=fmt,
                           description="Plot σ(E_F) of a result, one curve per component.")
@@ -141,6 +145,8 @@ def _reproduce(args: argparse.Namespace) -> int:
         return 1
     output = args.output or Path("paper-figures-quick" if args.quick else "paper-figures")
     result = reproduce.run(output_dir=output, quick=args.quick, progress=not args.quiet, force=args.force)
+    if hasattr(result, "summary"):  # the verdicts, the main finding and the files written
+        print(result.summary())
     return int(result) if isinstance(result, int) else 0
 
 
@@ -251,13 +257,20 @@ def _plot(args: argparse.Namespace) -> int:
 
 def _bands(args: argparse.Namespace) -> int:
     from . import bands
-    from .config import build_model, fermi_energies, load_config
+    from .config import build_model, fermi_energies, fermi_level, load_config
 
     if args.quantity != "conventional_spin" and (args.method is not None or args.broadening is not None):
         raise ValueError("--method and --broadening apply to -Q conventional_spin only")
     cfg = load_config(args.config)
     model = build_model(cfg, args.config)
-    fermi = args.fermi if args.fermi is not None else fermi_energies(cfg, model)[0]
+    fermi = args.fermi
+    if fermi is None:
+        fermi = fermi_level(cfg, model)
+    if fermi is None:
+        fermi = fermi_energies(cfg, model)[0]
+        log.info("properspin: E_F = %g eV, the first [fermi] energy (set [fermi] electrons = N or --fermi for the "
+                 "model's Fermi level)", fermi)
+    stem = args.config.parent / cfg.output.path / (cfg.output.name or args.config.stem)
     params = None
     if args.quantity == "conventional_spin":
         calc = cfg.calculation
@@ -274,15 +287,21 @@ def _bands(args: argparse.Namespace) -> int:
             raise ValueError(f"--slice expects AXIS=VALUE (e.g. z=0), got {args.slice!r}") from None
         ds = bands.kslice(model, args.quantity, args.component, fermi=fermi, normal=axis.strip(), offset=offset,
                           extent=args.extent, n=args.n or 81, **common)
-        out = args.output or args.config.with_name(args.config.stem + "_slice.png")
+        out = args.output or _beside(stem, "_slice.png")
         png = bands.plot_kslice(ds, out)
     else:
         ds = bands.bands(model, args.quantity, args.component, fermi=fermi, npoints=args.n or 120, **common)
-        out = args.output or args.config.with_name(args.config.stem + "_bands.png")
-        png = bands.plot_bands(ds, out)
+        out = args.output or _beside(stem, "_bands.png")
+        png = bands.plot_bands(ds, out, relative=args.relative)
     print(png)
     print(bands.save(ds, Path(png).with_suffix(".nc")))
     return 0
+
+
+def _beside(stem: Path, suffix: str) -> Path:
+    """``stem + suffix`` in the run's output folder, created if missing."""
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    return stem.with_name(stem.name + suffix)
 
 
 def _log_warning(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
