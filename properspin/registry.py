@@ -52,7 +52,8 @@ class ModelEntry:
         try:
             return getattr(importlib.import_module(module), func)
         except (ImportError, AttributeError) as exc:
-            raise ValueError(f"model {self.name!r} is not available in this installation ({exc})") from None
+            hint = ": pip install 'properspin[kp]'" if getattr(exc, "name", None) == "sympy" else ""
+            raise ValueError(f"model {self.name!r} is not available in this installation ({exc}){hint}") from None
 
     def parameters(self) -> list[Parameter]:
         """Parameters from the factory signature (defaults) merged with the doc table (units)."""

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from .. import DegeneracyWarning, conductivity, mesh
+from .. import DegeneracyWarning, Engine, conductivity, mesh
 from ..models import hole_quantum_well
 
 
@@ -50,7 +50,8 @@ def _zyx(model, fermi, spec: tuple[float, int, int], tol: float) -> np.ndarray:
     """σ^z_yx; the DegeneracyWarning of the excluded anticrossings is counted (reported), not printed."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DegeneracyWarning)
-        res = conductivity(model, "proper_spin", fermi=fermi, mesh=mesh.disk(*spec), degeneracy_tol=tol)
+        res = conductivity(model, "proper_spin", fermi=fermi, mesh=mesh.disk(*spec), degeneracy_tol=tol,
+                           engine=Engine(chunk_size=max(500, spec[1] * spec[2] // 8)))  # 8 chunks: every core works
     _EXCLUDED["kpoints"] += int(res.attrs["degenerate_kpoints"])
     _EXCLUDED["total"] += spec[1] * spec[2]
     return res.sel(spin="z", current="y", field="x").values

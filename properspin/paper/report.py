@@ -173,8 +173,8 @@ def write_report(out: Path, s, quick: bool, elapsed: float, fig1, conv_ti, conv,
         "",
         "The filled valence band contributes to Eq. (1), so every Bi2Se3 value of the k·p model depends on the "
         "cutoff radius. In-gap σ^y_zx (E_F = 0.1 eV, (ħ/2e) S/m) for the paper's regulator |m| = 1 meV along x, y, "
-        "z and without it (m = 0: Kramers-degenerate, block trace, conventions §3). A radius above Fig. 1's is Fig. 1's "
-        "ball plus Gauss–Legendre shells at the same radial density (the sum over k adds):",
+        "z and without it (m = 0: Kramers-degenerate, block trace, conventions §3). A radius above Fig. 1's is "
+        "Fig. 1's ball plus Gauss–Legendre shells at the same radial density (the sum over k adds):",
         "",
         "| radius (Å⁻¹) | " + " | ".join(CHOICE_LABEL[c] for c in scan_gap) + " |",
         "|---|" + "---|" * len(scan_gap),
