@@ -206,8 +206,9 @@ def kslice(model: Model, quantity: str = "berry", component: str | None = None, 
                      "value": (("u", "v", "band"), value.reshape(*shape, -1)),
                      "occupied": (("u", "v"), occupied.reshape(shape))},
                     coords={"u": u, "v": u.copy()})
-    ds["u"].attrs |= {"units": "1/Å", "axis": f"k{axes[0]}"}
-    ds["v"].attrs |= {"units": "1/Å", "axis": f"k{axes[1]}"}
+    k_units = str(model.info.get("k_units", "1/Å"))  # "1/a": a lattice model without a lattice constant
+    ds["u"].attrs |= {"units": k_units, "axis": f"k{axes[0]}"}
+    ds["v"].attrs |= {"units": k_units, "axis": f"k{axes[1]}"}
     ds["energy"].attrs["units"] = "eV"
     for name in ("value", "occupied"):
         ds[name].attrs["units"] = QUANTITIES[quantity][1]
@@ -333,8 +334,9 @@ def plot_kslice(ds: Any, path: str | Path) -> Path:
         if e[..., m].min() < fermi < e[..., m].max():
             ax.contour(u, v, e[..., m].T, levels=[fermi], colors="k", linewidths=0.9)
     ax.set_aspect("equal")
-    ax.set_xlabel(f"${ds['u'].attrs['axis'][0]}_{ds['u'].attrs['axis'][1]}$ (Å⁻¹)")
-    ax.set_ylabel(f"${ds['v'].attrs['axis'][0]}_{ds['v'].attrs['axis'][1]}$ (Å⁻¹)")
+    unit = {"1/Å": "Å⁻¹", "1/a": "1/a"}.get(ds["u"].attrs.get("units", "1/Å"), ds["u"].attrs.get("units"))
+    ax.set_xlabel(f"${ds['u'].attrs['axis'][0]}_{ds['u'].attrs['axis'][1]}$ ({unit})")
+    ax.set_ylabel(f"${ds['v'].attrs['axis'][0]}_{ds['v'].attrs['axis'][1]}$ ({unit})")
     ax.set_title(f"{ds.attrs['model']}: occupied {_what(ds)} at "
                  f"k{ds.attrs['normal']} = {ds.attrs['offset']:g}, E_F = {fermi:g} eV (Fermi lines black)",
                  fontsize="small")

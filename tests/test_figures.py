@@ -130,6 +130,7 @@ def test_bands_and_map_figures_are_readable(captured, tmp_path):
     sl = bands.kslice(model, "berry", "z", fermi=0.1, normal="z", n=15)
     bands.plot_kslice(sl, tmp_path / "s.png")
     check_readable(captured[-1])
+    assert captured[-1].axes[0].get_xlabel() == "$k_x$ (1/a)"  # BHZ has no lattice constant: k in 1/a, not Å⁻¹
     res = ps.conductivity(models.qwz(1.0), "charge", fermi=np.linspace(-1, 1, 5), mesh=mesh.grid(12))
     plot_result(res, tmp_path / "c.png")
     check_readable(captured[-1])
