@@ -338,10 +338,10 @@ def plot_kslice(ds: Any, path: str | Path) -> Path:
     ax.set_xlabel(f"${ds['u'].attrs['axis'][0]}_{ds['u'].attrs['axis'][1]}$ ({unit})")
     ax.set_ylabel(f"${ds['v'].attrs['axis'][0]}_{ds['v'].attrs['axis'][1]}$ ({unit})")
     ax.set_title(f"{ds.attrs['model']}: occupied {_what(ds)} at "
-                 f"k{ds.attrs['normal']} = {ds.attrs['offset']:g}, E_F = {fermi:g} eV (Fermi lines black)",
+                 f"$k_{ds.attrs['normal']}$ = {ds.attrs['offset']:g}, $E_F$ = {fermi:g} eV (Fermi lines black)",
                  fontsize="small")
     cb = fig.colorbar(mesh, ax=ax)
-    cb.set_label("Σ_m θ(E_F − ε_m) " + _label(ds) + ", clipped at 99th pct", fontsize="small")
+    cb.set_label(r"$\sum_m \theta(E_F - \varepsilon_m)$ " + _label(ds) + ", clipped at 99th pct", fontsize="small")
     fig.savefig(path, dpi=130)
     return Path(path)
 

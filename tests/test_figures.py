@@ -55,6 +55,7 @@ def check_readable(fig: Figure) -> None:
         text = t.get_text()
         plain = re.sub(r"\$[^$]*\$", "", text)  # outside mathtext
         assert "^" not in plain and "_{" not in plain, f"literal TeX in {text!r}"
+        assert not re.search(r"\b[A-Za-z]_[A-Z]\b", plain), f"a subscript written as text in {text!r}"  # E_F
         assert '{"' not in text and "\": " not in text, f"raw JSON in {text!r}"
         ext = t.get_window_extent(renderer)
         assert ext.x0 >= box.x0 - 4 and ext.x1 <= box.x1 + 4 and ext.y0 >= box.y0 - 4 and ext.y1 <= box.y1 + 4, \

@@ -177,7 +177,7 @@ def plot_2b(path: Path, paper: xr.DataArray, sub: xr.DataArray, fermi: dict[str,
         for mat, ef in fermi.items():
             marker, line = styles.get(mat, ("x", "-"))
             ax.plot(data.gate_field.values / 1e6, data.sel(material=mat).values, linestyle=line, marker=marker,
-                    markersize=4, markerfacecolor="none", label=f"{mat}, E_F = {1e3 * ef:.0f} meV")
+                    markersize=4, markerfacecolor="none", label=f"{mat}, $E_F$ = {1e3 * ef:.0f} meV")
         ax.set_xlabel(r"$F_z$ (10$^6$ V/m)")
         ax.set_ylabel(r"$\sigma^{z}_{yx}$ ($e/8\pi$)")
         ax.set_title(title, fontsize=9)
