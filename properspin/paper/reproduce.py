@@ -133,7 +133,7 @@ def _cutoff_rows(s: Settings, label: str, fig1: xr.DataArray | None) -> list[dic
             gap, cb = _gap_cb(fig1.sel(magnetization=label, drop=True))
             seconds, nk = _FIG1_SECONDS.get(label, float("nan")), nk0
         elif r <= r0 or prev is None:
-            nk = nk0
+            nk = max(8, round(nk0 * r / r0)) if r < r0 else nk0  # Fig. 1's radial density
             gap, cb = _gap_cb(conductivity(model, "proper_spin", fermi=[TI_GAP_EF, TI_CB_EF],
                                            mesh=_sphere((r, nk, nt0, np0))))
             seconds = time.perf_counter() - t
@@ -193,18 +193,21 @@ def lattice(s: Settings, bar) -> list[dict]:
 
 
 def magnitude_scan(s: Settings, bar, fig1: xr.DataArray | None = None) -> dict[float, float]:
-    """In-gap σ^y_zx for |m_z| = 0.1, 1, 10 meV: conventions §3 says the size should not matter for Bi2Se3
-    (1 meV is Fig. 1's m ∥ z run, read from ``fig1`` when given)."""
+    """In-gap σ^y_zx for |m_z| = 0.1, 1, 10 meV: conventions §3 says the size should not matter for Bi2Se3.
+    A comparison at one mesh, so the coarsest of ``s.convergence_meshes`` (:func:`magnitude_mesh`; the mesh table
+    of REPORT.md shows how far it is from Fig. 1's) serves; ``fig1`` is not used."""
     out = {}
     for mz in (1e-4, 1e-3, 1e-2):
-        if fig1 is not None and mz == TI_DIRECTIONS["z"][2] and _on_sweep(s.ti_fermi):
-            out[mz] = _gap_cb(fig1.sel(magnetization="z", drop=True))[0]
-        else:
-            res = conductivity(topological_insulator(magnetization=(0, 0, mz)), "proper_spin", fermi=[TI_GAP_EF],
-                               mesh=_sphere(s.ti_mesh))
-            out[mz] = float(_component(res, "y", "z", "x").values[0])
+        res = conductivity(topological_insulator(magnetization=(0, 0, mz)), "proper_spin", fermi=[TI_GAP_EF],
+                           mesh=_sphere(magnitude_mesh(s)))
+        out[mz] = float(_component(res, "y", "z", "x").values[0])
         bar.update()
     return out
+
+
+def magnitude_mesh(s: Settings) -> tuple[float, int, int, int]:
+    """The sphere of :func:`magnitude_scan`: Fig. 1's radius, the coarsest mesh density of the mesh scan."""
+    return (s.ti_mesh[0], *min(s.convergence_meshes, key=lambda m: m[0] * m[1] * m[2]))
 
 
 def figure2a(s: Settings, bar) -> xr.DataArray:
