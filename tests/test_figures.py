@@ -100,6 +100,10 @@ def test_reproduce_figures_are_readable(captured, tmp_path):
     fig2b = captured[-1]
     check_readable(fig2b)
     assert "varies by ≤ 2.9 %" in fig2b.axes[0].get_title()  # InAs: 1 − (1 + 0.02·√0.5) / (1 + 0.02·√5)
+    mats3 = {"GaAs": 0.015, "InAs": 0.04, "InSb": 0.06}
+    three = xr.concat([paper2b, paper2b.sel(material="InAs").expand_dims(material=["InSb"]) + 1e-5], "material")
+    holes.plot_2b(tmp_path / "fig2b3.png", three, (1.3 * three).assign_attrs(nsub=4), mats3)
+    assert "InSb on InAs (curves coincide)" in captured[-1].axes[0].get_title()  # the hidden curve is named
 
 
 def test_plot_of_a_combined_result_has_a_title_without_json_and_distinct_curves(captured, tmp_path):

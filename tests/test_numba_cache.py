@@ -76,3 +76,24 @@ def test_unwritable_cache_directory_compiles_uncached_with_one_warning(tmp_path)
     assert proc.stderr.count("numba cannot cache properspin's compiled kernels") == 1
     assert "XDG_CACHE_HOME" in proc.stderr
     assert not _index_files(tmp_path / "src")
+
+
+def test_first_compile_is_announced_once_and_not_when_cached(tmp_path, caplog):
+    """The first run's compile says what it compiles and how long it takes; a cached kernel says nothing."""
+    import logging
+    from types import SimpleNamespace
+
+    from properspin import _numba
+
+    def dispatcher(index):
+        return SimpleNamespace(signatures=[], _cache=SimpleNamespace(_cache_file=SimpleNamespace(_index_path=index)))
+
+    fresh, cached = dispatcher(str(tmp_path / "k.nbi")), dispatcher(str(tmp_path / "c.nbi"))
+    (tmp_path / "c.nbi").write_bytes(b"")
+    with caplog.at_level(logging.INFO, logger="properspin"):
+        _numba.announce_compile(fresh, "the k-point kernel for 4 bands")
+        _numba.announce_compile(fresh, "the k-point kernel for 4 bands")
+        _numba.announce_compile(cached, "the k-point kernel for any band count")
+    messages = [r.getMessage() for r in caplog.records]
+    assert len(messages) == 1
+    assert "compiling the k-point kernel for 4 bands" in messages[0] and "30 s to 2 min" in messages[0]

@@ -180,7 +180,7 @@ def plot_2b(path: Path, paper: xr.DataArray, sub: xr.DataArray, fermi: dict[str,
                     markersize=4, markerfacecolor="none", label=f"{mat}, $E_F$ = {1e3 * ef:.0f} meV")
         ax.set_xlabel(r"$F_z$ (10$^6$ V/m)")
         ax.set_ylabel(r"$\sigma^{z}_{yx}$ ($e/8\pi$)")
-        ax.set_title(title, fontsize=9)
+        ax.set_title(title + _overlaps(data, list(fermi)), fontsize=9)
         ax.margins(y=0.08)
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8, frameon=False)
@@ -188,6 +188,14 @@ def plot_2b(path: Path, paper: xr.DataArray, sub: xr.DataArray, fermi: dict[str,
     fig.tight_layout(rect=(0, 0.07, 1, 1))
     fig.savefig(path, dpi=130)
     plt.close(fig)
+
+
+def _overlaps(data: xr.DataArray, materials: list[str]) -> str:
+    """A title note naming curves that lie on an earlier one (within 1 % of the panel's range)."""
+    span = float(np.ptp(data.values)) or 1.0
+    notes = [f"{b} on {a}" for i, a in enumerate(materials) for b in materials[i + 1:]
+             if np.max(np.abs(data.sel(material=a).values - data.sel(material=b).values)) < 0.01 * span]
+    return ("\n" + ", ".join(notes) + " (curves coincide)") if notes else ""
 
 
 # ---------------------------------------------------------------------------- report
