@@ -96,4 +96,4 @@ def test_first_compile_is_announced_once_and_not_when_cached(tmp_path, caplog):
         _numba.announce_compile(cached, "the k-point kernel for any band count")
     messages = [r.getMessage() for r in caplog.records]
     assert len(messages) == 1
-    assert "compiling the k-point kernel for 4 bands" in messages[0] and "30 s to 2 min" in messages[0]
+    assert "compiling the k-point kernel for 4 bands" in messages[0] and "1–2 min on 2 cores" in messages[0]
