@@ -7,7 +7,8 @@ Usage::
 
 Reads ``../shared/data/Fe_tb.dat`` (or ``--file``), finds E_F from 8 electrons per cell, then prints
 σ_xy (S/cm) on increasing uniform grids, with adaptive refinement, with and without the Wannier position
-term, and the conventional and proper spin Hall conductivities σ^z_xy, each with its wall time.
+term, and the conventional and proper spin Hall conductivities σ^z_xy, each with its wall time and whether it is
+converged (the last two uniform grids within 2 %; single-mesh numbers say they are not).
 """
 
 from __future__ import annotations
@@ -88,9 +89,30 @@ def main(argv: list[str] | None = None) -> None:
             rows.append((f"{response} sigma^z_xy {n}^3", "(hbar/e) S/cm", value * 0.5e-2, t))
             print(*rows[-2], flush=True)
 
-    print("\n| quantity | units | value | time (s) |\n|---|---|---|---|")
-    for label, unit, value, t in rows:
-        print(f"| {label} | {unit} | {value:.6g} | {t:.1f} |")
+    print("\n| quantity | units | value | time (s) | converged? |\n|---|---|---|---|---|")
+    status = verdicts(rows, args.grids)
+    for (label, unit, value, t), note in zip(rows, status, strict=True):
+        print(f"| {label} | {unit} | {value:.6g} | {t:.1f} | {note} |")
+
+
+#: the uniform-grid σ_xy is called converged when its last two grids agree to this fraction
+TOLERANCE = 0.02
+
+
+def verdicts(rows: list[tuple[str, str, float, float]], grids: list[int]) -> list[str]:
+    """A word per row: uniform σ_xy rows against the change between the last two grids (``TOLERANCE``); every
+    single-grid number (spin Hall, use_position=False, adaptive) is marked as one mesh, not converged."""
+    uniform = [v for label, _, v, _ in rows if label.startswith("sigma_xy uniform") and "False" not in label]
+    out = []
+    for label, *_ in rows:
+        if label.startswith("sigma_xy uniform") and "False" not in label and len(uniform) > 1:
+            change = abs(uniform[-1] - uniform[-2]) / max(abs(uniform[-1]), 1e-300)
+            out.append(("converged" if change <= TOLERANCE else "not converged")
+                       + f" (last two grids {grids[-2]}³/{grids[-1]}³ differ by {100 * change:.1f} %)")
+        else:
+            out.append("one mesh: not converged (examples/fe_proper_convergence.py converges the spin Hall "
+                       "values; docs/physics.md)" if "spin" in label else "one mesh: not a converged value")
+    return out
 
 
 if __name__ == "__main__":

@@ -1,8 +1,11 @@
-"""numba, used so that a missing cache directory or ``NUMBA_DISABLE_JIT=1`` never breaks properspin.
+"""numba, used so that the compiled-kernel cache never lands inside the package and ``NUMBA_DISABLE_JIT=1``
+never breaks properspin.
 
-* :func:`njit` is ``numba.njit`` whose ``cache=True`` falls back to no caching, with one warning, when numba
-  finds no writable cache directory (a read-only installation without ``NUMBA_CACHE_DIR``): numba raises
-  at decoration time there, which used to make ``import properspin`` fail.
+* :func:`njit` is ``numba.njit`` whose ``cache=True`` writes to a per-user directory (:func:`cache_dir`:
+  ``$NUMBA_CACHE_DIR`` when set, else ``$XDG_CACHE_HOME/properspin/numba/<version>-<location key>`` or
+  ``~/.cache/...``), never next to the installed sources: a cache folder left in ``site-packages/properspin``
+  by ``pip install .`` used to shadow a later editable install (``ImportError: cannot import name
+  '__version__'``).  When that directory is not writable it compiles without caching, with one warning.
 * :func:`jit_enabled` is False under ``NUMBA_DISABLE_JIT=1`` (or without numba): the compiled paths
   (:mod:`properspin.eigen`, :mod:`properspin.kernels`) then step aside for their numpy equivalents, since
   their decorated functions would run as plain Python (glacially, or — with LAPACK called through
@@ -11,11 +14,16 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
+import tempfile
 import warnings
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 _warned = False
+_resolved: dict[str, Path | None] = {}
 
 
 def jit_enabled() -> bool:
@@ -27,30 +35,89 @@ def jit_enabled() -> bool:
     return not config.DISABLE_JIT
 
 
+def default_cache_dir() -> Path:
+    """``$XDG_CACHE_HOME`` (or ``~/.cache``) ``/properspin/numba/<version>-<key>``; the key is a hash of the
+    package's location, so that two installations (site-packages, an editable checkout) never share files."""
+    from . import __version__
+
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    where = str(Path(__file__).resolve().parent)
+    key = hashlib.sha1(where.encode()).hexdigest()[:12]
+    return Path(base) / "properspin" / "numba" / f"{__version__}-{key}"
+
+
+def cache_dir() -> Path | None:
+    """Where the compiled kernels are cached: ``NUMBA_CACHE_DIR`` when set, else :func:`default_cache_dir`;
+    ``None`` (compile without caching) when that directory cannot be created or written."""
+    if "dir" in _resolved:
+        return _resolved["dir"]
+    explicit = os.environ.get("NUMBA_CACHE_DIR")
+    path = Path(explicit) if explicit else default_cache_dir()
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=path).close()
+    except OSError as exc:
+        _warn_no_cache(f"{path} is not writable: {exc}")
+        path = None
+    _resolved["dir"] = path
+    return path
+
+
 def njit(**options: Any) -> Callable[[Callable[..., Any]], Any]:
-    """``numba.njit(**options)``; with ``cache=True`` and no usable cache directory, compile without caching."""
+    """``numba.njit(**options)``; ``cache=True`` caches in :func:`cache_dir`, or compiles uncached without one."""
     from numba import njit as numba_njit
+    from numba.core import config
 
     def decorate(func: Callable[..., Any]) -> Any:
         if not options.get("cache"):
             return numba_njit(**options)(func)
+        where = cache_dir()
+        if where is None:
+            return numba_njit(**{**options, "cache": False})(func)
+        saved = config.CACHE_DIR
+        config.CACHE_DIR = str(where)  # numba picks the cache locator when decorating: only for this function
         try:
             return numba_njit(**options)(func)
         except RuntimeError as exc:  # "cannot cache function ...: no locator available for file ..."
             if "cache" not in str(exc):
                 raise
-            _warn_no_cache(exc)
+            _warn_no_cache(str(exc))
             return numba_njit(**{**options, "cache": False})(func)
+        finally:
+            config.CACHE_DIR = saved
 
     return decorate
 
 
-def _warn_no_cache(exc: Exception) -> None:
+def _warn_no_cache(reason: str) -> None:
     global _warned
     if _warned:
         return
     _warned = True
     warnings.warn(
-        f"numba cannot cache compiled functions ({exc}); properspin runs without the cache, so every new "
-        "process compiles its kernels again (about a minute). Set NUMBA_CACHE_DIR to a writable directory "
-        "to keep them.", RuntimeWarning, stacklevel=3)
+        f"numba cannot cache properspin's compiled kernels ({reason}); every new process compiles them again "
+        "(about a minute). Set NUMBA_CACHE_DIR or XDG_CACHE_HOME to a writable directory "
+        "(docs/configuration.md, 'Compiled kernels').", RuntimeWarning, stacklevel=3)
+
+
+_announced: set[int] = set()
+
+
+def announce_compile(dispatcher: Any, what: str) -> None:
+    """Say once per process, before the first call of ``dispatcher`` compiles it (no compiled signature and no
+    cache index on disk), what is being compiled, roughly how long it takes and where it will be cached."""
+    if id(dispatcher) in _announced or getattr(dispatcher, "signatures", [None]):
+        return
+    _announced.add(id(dispatcher))
+    try:
+        index = Path(dispatcher._cache._cache_file._index_path)
+    except AttributeError:  # uncached (no writable directory) or another numba layout
+        index = None
+    if index is not None and index.is_file():
+        return
+    import logging
+
+    where = f"cached in {cache_dir()}" if cache_dir() is not None else "not cached: no writable cache directory"
+    logging.getLogger("properspin").info(
+        "properspin: compiling %s (once per installation and numba version; 1–2 min on 2 cores, %s)",
+        what, where)

@@ -209,8 +209,9 @@ def kslice(model: Model, quantity: str = "berry", component: str | None = None, 
                      "value": (("u", "v", "band"), value.reshape(*shape, -1)),
                      "occupied": (("u", "v"), occupied.reshape(shape))},
                     coords={"u": u, "v": u.copy()})
-    ds["u"].attrs |= {"units": "1/Å", "axis": f"k{axes[0]}"}
-    ds["v"].attrs |= {"units": "1/Å", "axis": f"k{axes[1]}"}
+    k_units = str(model.info.get("k_units", "1/Å"))  # "1/a": a lattice model without a lattice constant
+    ds["u"].attrs |= {"units": k_units, "axis": f"k{axes[0]}"}
+    ds["v"].attrs |= {"units": k_units, "axis": f"k{axes[1]}"}
     ds["energy"].attrs["units"] = "eV"
     for name in ("value", "occupied"):
         ds[name].attrs["units"] = QUANTITIES[quantity][1]
@@ -278,13 +279,17 @@ def _what(ds: Any) -> str:
     return f"{ds.attrs['quantity']} ({'; '.join(notes)})"
 
 
-def plot_bands(ds: Any, path: str | Path, window: tuple[float, float] | None = None) -> Path:
-    """PNG of the bands coloured by ``value`` (diverging colours, 0 = white-grey), E_F dashed."""
+def plot_bands(ds: Any, path: str | Path, window: tuple[float, float] | None = None, relative: bool = False) -> Path:
+    """PNG of the bands coloured by ``value`` (diverging colours, 0 = white-grey), E_F dashed; ``relative``:
+    energies as E − E_F (``window`` then relative too)."""
     from matplotlib.collections import LineCollection
     from matplotlib.figure import Figure
 
     x, e, v = ds["distance"].values, ds["energy"].values, ds["value"].values
     fermi = ds.attrs["fermi_eV"]
+    shown_fermi = fermi
+    if relative:
+        e, fermi = e - fermi, 0.0
     if window is None:
         window = (fermi - 3.0, fermi + 3.0) if np.ptp(e) > 6 else (float(e.min()), float(e.max()))
     lo, hi = window
@@ -307,8 +312,8 @@ def plot_bands(ds: Any, path: str | Path, window: tuple[float, float] | None = N
     ax.set_xticks(ticks, labels, fontsize="large")
     ax.set_xlim(x[0], x[-1])
     ax.set_ylim(lo - pad, hi + pad)
-    ax.set_ylabel("E (eV)")
-    ax.set_title(f"{ds.attrs['model']}, E_F = {fermi:g} eV (dashed)\nbands coloured by {_what(ds)}",
+    ax.set_ylabel("$E - E_F$ (eV)" if relative else "$E$ (eV)")
+    ax.set_title(f"{ds.attrs['model']}, $E_F$ = {shown_fermi:g} eV (dashed)\nbands coloured by {_what(ds)}",
                  fontsize="medium")
     cb = fig.colorbar(lc, ax=ax, extend="both" if ds.attrs["quantity"] != "spin" else "neither")
     _log_ticks(cb, norm)
@@ -332,13 +337,14 @@ def plot_kslice(ds: Any, path: str | Path) -> Path:
         if e[..., m].min() < fermi < e[..., m].max():
             ax.contour(u, v, e[..., m].T, levels=[fermi], colors="k", linewidths=0.9)
     ax.set_aspect("equal")
-    ax.set_xlabel(f"${ds['u'].attrs['axis'][0]}_{ds['u'].attrs['axis'][1]}$ (Å⁻¹)")
-    ax.set_ylabel(f"${ds['v'].attrs['axis'][0]}_{ds['v'].attrs['axis'][1]}$ (Å⁻¹)")
+    unit = {"1/Å": "Å⁻¹", "1/a": "1/a"}.get(ds["u"].attrs.get("units", "1/Å"), ds["u"].attrs.get("units"))
+    ax.set_xlabel(f"${ds['u'].attrs['axis'][0]}_{ds['u'].attrs['axis'][1]}$ ({unit})")
+    ax.set_ylabel(f"${ds['v'].attrs['axis'][0]}_{ds['v'].attrs['axis'][1]}$ ({unit})")
     ax.set_title(f"{ds.attrs['model']}: occupied {_what(ds)} at "
-                 f"k{ds.attrs['normal']} = {ds.attrs['offset']:g}, E_F = {fermi:g} eV (Fermi lines black)",
+                 f"$k_{ds.attrs['normal']}$ = {ds.attrs['offset']:g}, $E_F$ = {fermi:g} eV (Fermi lines black)",
                  fontsize="small")
     cb = fig.colorbar(mesh, ax=ax)
-    cb.set_label("Σ_m θ(E_F − ε_m) " + _label(ds) + ", clipped at 99th pct", fontsize="small")
+    cb.set_label(r"$\sum_m \theta(E_F - \varepsilon_m)$ " + _label(ds) + ", clipped at 99th pct", fontsize="small")
     fig.savefig(path, dpi=130)
     return Path(path)
 

@@ -122,14 +122,18 @@ def _parser() -> argparse.ArgumentParser:
     bands.add_argument("--kramers", action="store_true",
                        help="colour each band by the mean over its Kramers pair (bands 2i, 2i+1): for P·T-symmetric "
                             "crystals whose Wannier bands are split slightly (per-band curvatures ~1/Δ² inside a pair)")
-    bands.add_argument("--fermi", type=float, help="E_F in eV (default: the first Fermi energy of CONFIG: [fermi], "
-                                                   "or a Wannier90 run's .win)")
+    bands.add_argument("--fermi", type=float, help="E_F in eV (default: the model's Fermi level: [fermi] electrons "
+                                                   "= N of CONFIG, or a Wannier90 run's .win fermi_energy; else "
+                                                   "the first [fermi] energy)")
+    bands.add_argument("--relative", action="store_true", help="energies as E − E_F (bands only)")
     bands.add_argument("--slice", metavar="AXIS=VALUE", help="a map on the plane k_AXIS = VALUE (Å⁻¹), e.g. z=0")
     bands.add_argument("--extent", type=float, help="half-width of the map (Å⁻¹; default: half the longest "
                                                     "reciprocal vector)")
     bands.add_argument("-n", type=int, default=None, help="points per side of the map (81) or on the longest "
                                                           "path segment (120)")
-    bands.add_argument("-o", "--output", type=Path, metavar="OUT.png", help="default: CONFIG_bands.png / _slice.png")
+    bands.add_argument("-o", "--output", type=Path, metavar="OUT.png",
+                       help="default: NAME_bands.png / NAME_slice.png in CONFIG's [output] path (NAME: [output] name "
+                            "or the file's stem)")
 
     plot = sub.add_parser("plot", help="plot a result file to PNG", epilog=_PLOT_EXAMPLES, formatter_class=fmt,
                           description="Plot σ(E_F) of a result, one curve per component.")
@@ -175,6 +179,8 @@ def _reproduce(args: argparse.Namespace) -> int:
         return 1
     output = args.output or Path("paper-figures-quick" if args.quick else "paper-figures")
     result = reproduce.run(output_dir=output, quick=args.quick, progress=not args.quiet, force=args.force)
+    if hasattr(result, "summary"):  # the verdicts, the main finding and the files written
+        print(result.summary())
     return int(result) if isinstance(result, int) else 0
 
 
@@ -192,7 +198,12 @@ def _info(args: argparse.Namespace) -> int:
     seed = str(args.result)[: -len(".win")] if str(args.result).endswith(".win") else str(args.result)
     if not args.result.is_file() and Path(seed + ".win").is_file() or str(args.result).endswith(".win"):
         return _info_run(seed)
-    res = io.load(args.result)
+    try:
+        res = io.load(args.result)
+    except ValueError:
+        if _info_bands(args.result):  # what `properspin bands` writes (a Dataset)
+            return 0
+        raise
     a = res.attrs
     say = _clean_print  # every line goes through the sanitiser: attributes may hold terminal escapes
     say(f"file:        {args.result}")
@@ -219,7 +230,66 @@ def _info(args: argparse.Namespace) -> int:
         say(f"degenerate:  {a['degenerate_kpoints']} k-points with degenerate blocks ({how}), "
             f"band pairs {a.get('degenerate_band_pairs')}")
     say(f"version:     properspin {a.get('properspin_version', '?')}    created: {a.get('created', '?')}")
+    _info_values(res, say)
     return 0
+
+
+def _info_values(res, say, limit: int = 12) -> None:  # noqa: ANN001
+    """The values: each non-negligible component (plotting.default_components) at up to ``limit`` points of the
+    sweep (every point when there are few; else evenly spaced, the ends included)."""
+    import numpy as np
+
+    from .plotting import default_components, pretty_unit, x_dim
+
+    try:
+        xd = x_dim(res)
+    except ValueError:
+        return
+    x = res[xd].values
+    pick = np.unique(np.linspace(0, len(x) - 1, min(limit, len(x))).round().astype(int))
+    unit = pretty_unit(str(res.attrs.get("units", "")))
+    say(f"values ({unit}) at {xd} = " + ", ".join(f"{x[i]:g}" for i in pick)
+        + (f" (every {len(x) // len(pick)}th of {len(x)})" if len(pick) < len(x) else "") + ":")
+    for comp in default_components(res):
+        sub = res.sel(comp) if comp else res
+        rest = [d for d in sub.dims if d != xd]
+        for idx in np.ndindex(*(sub.sizes[d] for d in rest)):
+            line = sub.isel(dict(zip(rest, idx, strict=True))).values
+            name = ",".join([*comp.values(), *(str(sub[d].values[i]) for d, i in zip(rest, idx, strict=True))])
+            say(f"  {name or res.name or 'value':<12} " + "  ".join(f"{line[i]:.6g}" for i in pick))
+
+
+def _info_bands(path: Path) -> bool:
+    """Describe a netCDF of `properspin bands` (path or map); False when the file is not one."""
+    import json
+
+    import numpy as np
+    import xarray as xr
+
+    try:
+        ds = xr.load_dataset(path, engine="h5netcdf")
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+    a = ds.attrs
+    if "quantity" not in a or "energy" not in ds:
+        return False
+    kind = "map on a plane" if "occupied" in ds else "bands along a path"
+    _clean_print(f"file:        {path}")
+    _clean_print(f"bands file:  {kind}: {a['quantity']} component {a.get('component', '?')} in "
+                 f"{a.get('units', '?')}; E_F = {a.get('fermi_eV', '?')} eV")
+    _clean_print(f"model:       {a.get('model', '?')}")
+    e = ds["energy"].values
+    _clean_print(f"energies:    {e.shape[-1]} bands, {np.nanmin(e):.4g} … {np.nanmax(e):.4g} eV; "
+                 "dims " + ", ".join(f"{d} ({n})" for d, n in ds["energy"].sizes.items()))
+    value = ds["occupied"] if "occupied" in ds else ds["value"]
+    v = value.values[np.isfinite(value.values)]
+    if v.size:
+        _clean_print(f"values:      {value.name}: min {v.min():.4g}, max {v.max():.4g}, median |value| "
+                     f"{np.median(np.abs(v)):.4g} {a.get('units', '')}")
+    if "labels" in a:
+        _clean_print("path:        " + "–".join(json.loads(a["labels"])))
+    _clean_print(f"version:     properspin {a.get('properspin_version', '?')}")
+    return True
 
 
 _SHOWN = {"Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn"}  # categories printed as escapes (terminal control, bidi)
@@ -285,13 +355,20 @@ def _plot(args: argparse.Namespace) -> int:
 
 def _bands(args: argparse.Namespace) -> int:
     from . import bands
-    from .config import build_model, fermi_energies, load_config
+    from .config import build_model, fermi_energies, fermi_level, load_config
 
     if args.quantity != "conventional_spin" and (args.method is not None or args.broadening is not None):
         raise ValueError("--method and --broadening apply to -Q conventional_spin only")
     cfg = load_config(args.config)
     model = build_model(cfg, args.config)
-    fermi = args.fermi if args.fermi is not None else fermi_energies(cfg, model)[0]
+    fermi = args.fermi
+    if fermi is None:
+        fermi = fermi_level(cfg, model)
+    if fermi is None:
+        fermi = fermi_energies(cfg, model)[0]
+        log.info("properspin: E_F = %g eV, the first [fermi] energy (set [fermi] electrons = N or --fermi for the "
+                 "model's Fermi level)", fermi)
+    stem = args.config.parent / cfg.output.path / (cfg.output.name or args.config.stem)
     params = None
     if args.quantity == "conventional_spin":
         calc = cfg.calculation
@@ -300,7 +377,7 @@ def _bands(args: argparse.Namespace) -> int:
             params["broadening"] = calc.broadening
         params |= {k: v for k, v in (("method", args.method), ("broadening", args.broadening)) if v is not None}
     common = {"parameters": params, "degeneracy_tol": cfg.calculation.degeneracy_tol, "kramers": args.kramers}
-    out = _bands_output(args)
+    out = _bands_output(args, stem)
     if args.slice:
         axis, _, value = args.slice.partition("=")
         try:
@@ -315,19 +392,23 @@ def _bands(args: argparse.Namespace) -> int:
     else:
         npoints = 120 if args.n is None else args.n
         ds = bands.bands(model, args.quantity, args.component, fermi=fermi, npoints=npoints, **common)
-        png = bands.plot_bands(ds, out)
+        png = bands.plot_bands(ds, out, relative=args.relative)
     print(png)
     print(bands.save(ds, Path(png).with_suffix(".nc")))
     return 0
 
 
-def _bands_output(args: argparse.Namespace) -> Path:
-    """The PNG path of ``bands`` (and its ``.nc`` beside it), checked before computing: a directory, a name
-    without ``.png`` (matplotlib would write another file) or an unwritable place is refused naming it."""
+def _bands_output(args: argparse.Namespace, stem: Path) -> Path:
+    """The PNG path of ``bands`` (and its ``.nc`` beside it): ``-o`` or ``stem`` + ``_bands.png``/``_slice.png`` in
+    the run's output folder (created), checked before computing: a directory, a name without ``.png`` (matplotlib
+    would write another file) or an unwritable place is refused naming it."""
     from .io import check_target
 
-    default = args.config.stem + ("_slice.png" if args.slice else "_bands.png")
-    out = Path(args.output) if args.output else args.config.with_name(default)
+    if args.output:
+        out = Path(args.output)
+    else:
+        stem.parent.mkdir(parents=True, exist_ok=True)
+        out = stem.with_name(stem.name + ("_slice.png" if args.slice else "_bands.png"))
     if out.is_dir() or out.suffix.lower() != ".png":
         raise ValueError(f"-o/--output must name a .png file (the .nc goes beside it), got {str(out)!r}"
                          + (": a directory" if out.is_dir() else ""))
@@ -336,8 +417,34 @@ def _bands_output(args: argparse.Namespace) -> Path:
     return out
 
 
+#: where each warning is explained (the CLI prints one line per warning, once per run, with this pointer)
+_WARNING_DOCS = {"DegeneracyWarning": "docs/conventions.md §3", "UnresolvedDegeneracyWarning": "docs/conventions.md §3",
+                 "MetallicFermiWarning": "docs/physics.md", "SymmetryWarning": "docs/configuration.md, [mesh] symmetry",
+                 "QiaoConditioningWarning": "docs/wannier90-native.md"}
+_WARNING_LIMIT = 200  # characters of a warning's first sentence shown on the command line
+_seen_warnings: set[tuple[str, str]] = set()
+
+
+def warning_line(message: object, category: type) -> str:
+    """A warning as one line: its first sentence (at most :data:`_WARNING_LIMIT` characters) and where to read
+    more; the full text stays available from Python (``warnings``) and, for degeneracies, in the result's attrs."""
+    text = " ".join(str(message).split())
+    first = text.split(". ")[0].rstrip(".")
+    if len(first) > _WARNING_LIMIT:
+        first = first[: _WARNING_LIMIT - 1].rstrip() + "…"
+    more = _WARNING_DOCS.get(category.__name__, "docs/")
+    return f"warning: {category.__name__}: {first} (more: {more})"
+
+
 def _log_warning(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
-    log.warning("warning: %s: %s", category.__name__, message)
+    import re
+
+    text = warning_line(message, category)
+    key = (category.__name__, re.sub(r"^\S+: |[\d.eE+-]+", "", text.split(": ", 2)[-1]))  # counts may differ
+    if key in _seen_warnings:  # once per run
+        return
+    _seen_warnings.add(key)
+    log.warning("%s", _clean(text))
 
 
 _COMMANDS = {"run": _run, "reproduce": _reproduce, "models": _models, "info": _info, "plot": _plot,
@@ -359,6 +466,7 @@ def main(argv: list[str] | None = None) -> int:
         lg.setLevel(logging.WARNING if getattr(args, "quiet", False) else logging.INFO)
         lg.propagate = False
     show, warnings.showwarning = warnings.showwarning, _log_warning
+    _seen_warnings.clear()
     try:
         return _COMMANDS[args.command](args)
     except KeyboardInterrupt as exc:
@@ -366,9 +474,16 @@ def main(argv: list[str] | None = None) -> int:
 
         print("properspin: " + ("terminated" if isinstance(exc, Terminated) else "interrupted"), file=sys.stderr)
         return 143 if isinstance(exc, Terminated) else 130
-    except (ValueError, TypeError) as exc:  # includes ConfigError
-        print(f"properspin: error: {_clean(str(exc))}", file=sys.stderr)
+    except (ValueError, TypeError) as exc:  # includes ConfigError (one line per problem)
+        print("properspin: error: " + "\n  ".join(str(_clean(line)) for line in str(exc).splitlines()),
+              file=sys.stderr)
         return 2
+    except ModuleNotFoundError as exc:
+        if exc.name != "sympy":
+            raise
+        print("properspin: error: text k·p models ([model.kp]) need sympy: pip install 'properspin[kp]'",
+              file=sys.stderr)
+        return 1
     except OSError as exc:
         print(f"properspin: error: {_clean(str(exc))}", file=sys.stderr)
         return 1

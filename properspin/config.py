@@ -185,10 +185,13 @@ class FermiSpec(_Section):
     start: float | None = None
     stop: float | None = None
     num: Annotated[int, Field(gt=0, le=MAX_FERMI)] | None = None
+    electrons: PosFloat | None = None  # per cell (lattice) or per Å^d (continuum): the Fermi level of the model
 
     @model_validator(mode="after")
     def _one_form(self) -> FermiSpec:
         ranged = (self.start, self.stop, self.num)
+        if self.electrons is not None and self.values is None and all(v is None for v in ranged):
+            return self  # electrons = N alone: one Fermi energy, the level holding N electrons
         if (self.values is None) == all(v is None for v in ranged):
             raise ValueError("expected either values = [...] or start, stop and num (eV)")
         if self.values is None and any(v is None for v in ranged):
@@ -655,14 +658,30 @@ def _postw90(model: Any) -> dict[str, Any]:
 
 
 def fermi_energies(cfg: RunConfig, model: Any = None) -> list[float]:
-    """The ``[fermi]`` energies; without the section, a Wannier90 run's ``fermi_energy`` or scan (eV)."""
+    """The ``[fermi]`` energies (``electrons = N`` alone: the level holding N electrons, :func:`fermi_level`);
+    without the section, a Wannier90 run's ``fermi_energy`` or scan (eV)."""
     if cfg.fermi is not None:
+        if cfg.fermi.values is None and cfg.fermi.start is None:
+            return [fermi_level(cfg, model)]
         return cfg.fermi.energies()
     energies = _postw90(model).get("fermi_energies")
     if not energies:
         raise ValueError("missing required key: no [fermi] section (only a Wannier90 run with fermi_energy or "
                          "fermi_energy_min/max in its .win can do without)")
     return list(energies)
+
+
+def fermi_level(cfg: RunConfig, model: Any) -> float | None:
+    """The model's Fermi level (eV): from ``[fermi] electrons = N`` on the run's mesh (grid, or the cutoff's
+    states), else a Wannier90 run's single ``fermi_energy``; None when neither is given."""
+    if cfg.fermi is not None and cfg.fermi.electrons is not None:
+        from . import filling
+        from . import mesh as meshes
+
+        built = build_mesh(cfg, model)
+        return filling.fermi_level(model, cfg.fermi.electrons, meshes.resolve(getattr(built, "grid", built), model))
+    energies = _postw90(model).get("fermi_energies") or []
+    return float(energies[0]) if len(energies) == 1 else None
 
 
 def run_config(path: str | Path, output: str | Path | None = None, progress: bool | None = None,

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from . import conventions
+from ._numba import announce_compile
 from .chunk import ChunkResult
 from .eigen import eigh
 from .geometry import levi_civita_contract
@@ -111,6 +112,7 @@ def kernel_chunk(
     degflags = np.zeros((n, n), dtype=np.bool_)
     out = np.zeros(2, dtype=np.int64)  # status, degenerate k-points (accumulated)
     kernel = _kernel_n4 if n == 4 else _kernel_any  # two compiled variants, each built on first use
+    announce_compile(kernel, f"the k-point kernel for {'4 bands' if n == 4 else 'any band count'}")
 
     # Blocks of k small enough that H, U, ∂H (and A) stay in cache between the model and the kernel.
     block = max(_BLOCK_MIN, _BLOCK_BYTES // (16 * n * n * (2 + dim * (1 + has_pos) + 3 * dense + 21 * bool(qiao))))

@@ -59,20 +59,24 @@ class Mesh:
     def describe(self) -> dict[str, Any]:
         raise NotImplementedError  # pragma: no cover
 
+    def _public_name(self) -> str:
+        """The mesh as the user made it (``mesh.grid(n)``, ``mesh.disk(...)``), never a private class name."""
+        return f"mesh.{getattr(self, 'kind', None) or type(self).__name__.lstrip('_').removesuffix('Spec').lower()}"
+
     def check(self, model: Model) -> None:
         """Refuse a periodic mesh on a continuum model, a cutoff mesh on a lattice model, or a wrong dim."""
         if self.periodic and not model.periodic:
             raise ValueError(
-                f"{type(self).__name__} is a periodic Brillouin-zone mesh but model '{model.name}' is a "
+                f"{self._public_name()} is a periodic Brillouin-zone mesh but model '{model.name}' is a "
                 "continuum k·p model (reciprocal=None): use mesh.disk/sphere/cylinder with a cutoff"
             )
         if not self.periodic and model.periodic:
             raise ValueError(
-                f"{type(self).__name__} is a cutoff mesh for continuum models but model '{model.name}' "
+                f"{self._public_name()} is a cutoff mesh for continuum models but model '{model.name}' "
                 "is periodic: use mesh.grid(n) over the Brillouin zone"
             )
         if self.dim is not None and self.dim != model.dim:
-            raise ValueError(f"{type(self).__name__} is {self.dim}-dimensional, model is {model.dim}D")
+            raise ValueError(f"{self._public_name()} is {self.dim}-dimensional, model is {model.dim}D")
 
     def sample(self, model: Model, count: int = 4) -> tuple[np.ndarray, np.ndarray]:
         """A few k-points (and weights) at fixed, generic positions of the index range: probes for checks."""

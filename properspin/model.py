@@ -10,9 +10,13 @@ spin operators in units of ħ (spin ½ is σ/2).
 
 from __future__ import annotations
 
+import functools
 import math
+import os
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
@@ -331,15 +335,54 @@ class Model:
         )
 
     def describe(self) -> dict[str, Any]:
-        """Flat description stored in result attributes."""
+        """Flat description stored in result attributes (input files named portably: :func:`portable_paths`)."""
         return {
             "model": self.name,
-            "model_parameters": dict(self.parameters),
-            "model_info": dict(self.info),
+            "model_parameters": portable_paths(dict(self.parameters)),
+            "model_info": portable_paths(dict(self.info)),
             "dim": self.dim,
             "nbands": self.nbands,
             "periodic": self.periodic,
         }
+
+
+_ABSOLUTE = re.compile(r"(?<![\w.])(/[^\s,;'\"()\[\]{}]+)")
+
+
+def portable_paths(value: Any) -> Any:
+    """``value`` with every absolute path of an input replaced by its file name and, for a file, the first 16 hex
+    digits of its sha256 (``Fe_tb.dat (sha256 1a2b…)``): result files then carry what identifies the input, not
+    where it lay on the machine that wrote them."""
+    if isinstance(value, dict):
+        return {k: portable_paths(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(portable_paths(v) for v in value)
+    if isinstance(value, Path):
+        value = str(value)
+    if isinstance(value, str) and "/" in value:
+        return _ABSOLUTE.sub(lambda m: _portable(m.group(1)), value)
+    return value
+
+
+@functools.lru_cache(maxsize=256)
+def _portable_file(path: str, mtime: float, size: int) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return f"{os.path.basename(path)} (sha256 {digest.hexdigest()[:16]})"
+
+
+def _portable(path: str) -> str:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return os.path.basename(path.rstrip("/")) or path
+    if not os.path.isfile(path):
+        return os.path.basename(path.rstrip("/")) or path
+    return _portable_file(path, st.st_mtime, st.st_size)
 
 
 def _check_finite(a: Array, what: str, k: Array) -> None:

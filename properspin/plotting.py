@@ -48,7 +48,11 @@ def x_dim(result: xr.DataArray) -> str:
 def symbol(result: xr.DataArray, index: dict[str, str]) -> str:
     """Mathtext symbol of one component: ``$\\sigma^{z}_{yx}$``, ``$\\sigma_{xy}$``, ``$t^{y}_{x}$``."""
     if not any(d in index for d in COMPONENT_DIMS):  # a result of one component (paper's Fig. 2(b))
-        return str(result.name or "σ").replace("$", "")
+        import re
+
+        name = str(result.name or "σ").replace("$", "")
+        match = re.fullmatch(r"sigma_([xyz])_([xyz]{2})", name)  # sigma_z_yx → σ^z_yx in mathtext
+        return f"$\\sigma^{{{match[1]}}}_{{{match[2]}}}$" if match else name
     term = f"{index['term']}: " if "term" in index else ""
     if "spin" in result.dims and "current" not in result.dims:  # a torque density (spin, field)
         return f"{term}$t^{{{index['spin']}}}_{{{index['field']}}}$"
@@ -155,31 +159,61 @@ def plot_result(
     series = [d for d in result.dims if d not in COMPONENT_DIMS and d != xd]  # term, temperature, material, ...
     combos = [dict(zip(series, c, strict=True)) for c in itertools.product(*(result[d].values for d in series))]
 
-    fig = Figure(figsize=(10.5 if bands else 6.5, 4.5), layout="constrained")
+    nseries = len(comps) * len(combos)
+    fig = Figure(figsize=(10.5 if bands else 6.5, 4.5) if nseries <= 4 else (12 if bands else 8.5, 4.8),
+                 layout="constrained")
     axes = fig.subplots(1, 2, width_ratios=[1, 1.4]) if bands else [fig.subplots()]
     ax = axes[-1]
     x = result[xd].values
     order = np.argsort(x)
-    for comp in comps:
-        for extra in combos:
-            index = {**comp, **({"term": str(extra["term"])} if "term" in extra else {})}
-            label = ", ".join([symbol(result, index)] + [_series_label(result, d, v) for d, v in extra.items()
-                                                          if d != "term"])
-            ax.plot(x[order], result.sel({**comp, **extra}).values[order], marker="." if len(x) < 40 else None,
-                    label=label)
-    ax.axhline(0.0, color="0.6", lw=0.6)
+    styles = _styles(nseries)
+    ymin, ymax = np.inf, -np.inf
+    for (comp, extra), style in zip(itertools.product(comps, combos), styles, strict=True):
+        index = {**comp, **({"term": str(extra["term"])} if "term" in extra else {})}
+        label = ", ".join([symbol(result, index)] + [_series_label(result, d, v) for d, v in extra.items()
+                                                      if d != "term"])
+        y = result.sel({**comp, **extra}).values[order]
+        if np.isfinite(y).any():
+            ymin, ymax = min(ymin, float(np.nanmin(y))), max(ymax, float(np.nanmax(y)))
+        ax.plot(x[order], y, marker=style[2] if len(x) < 40 else None, color=style[0], linestyle=style[1],
+                markersize=4, label=label)
+    if ymin <= 0.0 <= ymax:  # the zero line only where it does not stretch the axis away from the curves
+        ax.axhline(0.0, color="0.6", lw=0.6)
     ax.set_xlabel("$E_F$ (eV)" if xd == "fermi" else _axis_label(result, xd))
-    single = len(comps) * len(combos) == 1
+    single = nseries == 1
     first = {**comps[0], **({"term": str(combos[0]["term"])} if "term" in combos[0] else {})}
-    name = symbol(result, first) if single else "σ"
+    name = symbol(result, first) if single else r"$\sigma$"
     ax.set_ylabel(f"{name} ({unit})")
-    if not single:
-        ax.legend(fontsize="small")
-    ax.set_title(f"{result.attrs.get('response', result.name)} — {result.attrs.get('model', '')}",
-                 fontsize="medium")
+    if not single:  # beside the axes, never over the curves
+        ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0,
+                  ncol=2 if nseries > 12 else 1)
+    ax.set_title(title(result), fontsize="medium", wrap=True)
     if bands:
         _bands(axes[0], *bands, x if xd == "fermi" else np.zeros(1))
     return _save_png(fig, path)
+
+
+def title(result: xr.DataArray) -> str:
+    """``response — model``; a combined result (the paper's figures) has a JSON table of models in its
+    attributes: then the model names only, once each (never the raw JSON)."""
+    import json
+
+    what = str(result.attrs.get("response", result.name or "result")).replace("_", " ")
+    model = str(result.attrs.get("model", ""))
+    if model.lstrip().startswith(("{", "[")):
+        try:
+            table = json.loads(model)
+            names = table.values() if isinstance(table, dict) else table
+            model = ", ".join(dict.fromkeys(str(n) for n in names))
+        except json.JSONDecodeError:
+            model = ""
+    return f"{what} — {model}" if model else what
+
+
+def _styles(n: int) -> list[tuple[Any, str, str]]:
+    """``n`` distinguishable (colour, line style, marker): ten colours, then the next line style and marker."""
+    lines, markers = ["-", "--", ":", "-."], ["o", "s", "^", "D"]
+    return [(f"C{i % 10}", lines[(i // 10) % 4], markers[(i // 10) % 4]) for i in range(n)]
 
 
 def _series_label(result: xr.DataArray, dim: str, value: Any) -> str:

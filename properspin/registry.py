@@ -86,7 +86,8 @@ def _load(name: str, target: str) -> Callable[..., Any]:
     try:
         return getattr(importlib.import_module(module), func)
     except (ImportError, AttributeError) as exc:
-        raise ValueError(f"model {name!r} is not available in this installation ({exc})") from None
+        hint = ": pip install 'properspin[kp]'" if getattr(exc, "name", None) == "sympy" else ""
+        raise ValueError(f"model {name!r} is not available in this installation ({exc}){hint}") from None
 
 
 _TI = tuple((p, u, d) for p, u, d in (

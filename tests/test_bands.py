@@ -97,7 +97,7 @@ def test_cli_bands_and_slice(tmp_path):
     cfg.write_text('[model]\nname = "bhz"\nparameters = { u = 1.0 }\nzeeman = [0.0, 0.0, 0.05]\n'
                    '[mesh]\nkind = "grid"\nn = 8\n[fermi]\nvalues = [0.1]\n')
     assert main(["bands", str(cfg), "-Q", "proper_spin", "-c", "z,z", "-n", "30"]) == 0
-    png, nc = tmp_path / "bhz_bands.png", tmp_path / "bhz_bands.nc"
+    png, nc = tmp_path / "results" / "bhz_bands.png", tmp_path / "results" / "bhz_bands.nc"  # [output] path
     assert png.stat().st_size > 10_000
     ds = xr.load_dataset(nc)
     assert ds.attrs["quantity"] == "proper_spin" and ds.attrs["fermi_eV"] == 0.1 and ds.attrs["units"] == "Å^2 hbar"
@@ -106,6 +106,28 @@ def test_cli_bands_and_slice(tmp_path):
     sl = xr.load_dataset(tmp_path / "map.nc")
     assert sl["occupied"].shape == (21, 21) and sl.attrs["normal"] == "z"
     assert main(["bands", str(cfg), "--slice", "q=x"]) == 2
+
+
+def test_cli_bands_fermi_level_from_electrons(tmp_path):
+    """[fermi] electrons = N sets E_F of `bands` (and of a run): the level holding N electrons per cell on the
+    run's grid; for QWZ (2 bands, gapped at u = 1) one electron puts it mid-gap, where the run's Chern number is
+    quantised; --relative draws E − E_F."""
+    from properspin.config import fermi_energies, fermi_level, load_config, run_config
+
+    cfg = tmp_path / "qwz.toml"
+    cfg.write_text('[model]\nname = "qwz"\nparameters = { u = 1.0 }\n[mesh]\nkind = "grid"\nn = 24\n'
+                   '[fermi]\nelectrons = 1\n[calculation]\nresponses = ["charge"]\n[output]\npath = "out"\n')
+    conf = load_config(cfg)
+    model = ps.models.qwz(u=1.0)
+    ef = fermi_level(conf, model)
+    assert fermi_energies(conf, model) == [ef]
+    assert main(["bands", str(cfg), "-n", "20", "--relative"]) == 0
+    ds = xr.load_dataset(tmp_path / "out" / "qwz_bands.nc")
+    assert ds.attrs["fermi_eV"] == pytest.approx(ef)
+    assert ds["energy"].values[:, 0].max() < ef < ds["energy"].values[:, 1].min()  # in the gap
+    res = run_config(cfg, progress=False)["charge"]
+    assert res.fermi.values.tolist() == [ef]
+    assert abs(res.sel(current="x", field="y").item()) == pytest.approx(1.0, abs=0.05)  # |C| = 1 in e²/h
 
 
 # ------------------------------------------------------------------------------------------ native Wannier90 runs
@@ -132,8 +154,8 @@ def test_cli_bands_of_a_native_run(tmp_path):
                    'responses = ["conventional_spin"]\ndegeneracy_tol = 1e-7\n'
                    '[calculation.parameters.conventional_spin]\nmethod = "qiao"\nbroadening = 0.1\n')
     assert main(["bands", str(cfg), "-Q", "conventional_spin", "-n", "10"]) == 0
-    assert (tmp_path / "pt_bands.png").stat().st_size > 10_000
-    ds = xr.load_dataset(tmp_path / "pt_bands.nc")
+    assert (tmp_path / "results" / "pt_bands.png").stat().st_size > 10_000
+    ds = xr.load_dataset(tmp_path / "results" / "pt_bands.nc")
     assert json.loads(ds.attrs["labels"]) == ["Γ", "X", "U|K", "Γ", "L", "W", "X"]
     assert ds.attrs["fermi_eV"] == 18.3823 and ds.attrs["component"] == "z,x,y" and ds.attrs["kramers_pair_mean"] == 0
     assert json.loads(ds.attrs["quantity_parameters"]) == {"method": "qiao", "broadening": 0.1, "eigval_max": math.inf}

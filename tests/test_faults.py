@@ -472,7 +472,7 @@ def test_import_without_writable_cache_falls_back_with_a_warning(tmp_path):
         for d in [site, *site.rglob("*")]:
             d.chmod(0o755 if d.is_dir() else 0o644)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "numba cannot cache compiled functions" in proc.stderr
+    assert "numba cannot cache properspin's compiled kernels" in proc.stderr
     available, eig_err, rec_err = proc.stdout.split()
     assert available == "True" and float(eig_err) < 1e-12 and float(rec_err) < 1e-12
 

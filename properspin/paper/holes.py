@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from .. import DegeneracyWarning, MetallicFermiWarning, conductivity, mesh
+from .. import DegeneracyWarning, Engine, MetallicFermiWarning, conductivity, mesh
 from ..models import hole_quantum_well
 
 
@@ -51,7 +51,8 @@ def _zyx(model, fermi, spec: tuple[float, int, int], tol: float) -> np.ndarray:
     """σ^z_yx; the DegeneracyWarning of the excluded anticrossings is counted (reported), not printed."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DegeneracyWarning)
-        res = conductivity(model, "proper_spin", fermi=fermi, mesh=mesh.disk(*spec), degeneracy_tol=tol)
+        res = conductivity(model, "proper_spin", fermi=fermi, mesh=mesh.disk(*spec), degeneracy_tol=tol,
+                           engine=Engine(chunk_size=max(500, spec[1] * spec[2] // 8)))  # 8 chunks: every core works
     _EXCLUDED["kpoints"] += int(res.attrs["degenerate_kpoints"])
     _EXCLUDED["total"] += spec[1] * spec[2]
     return res.sel(spin="z", current="y", field="x").values
@@ -162,16 +163,16 @@ def _pyplot():
 
 def plot_2a(path: Path, paper: xr.DataArray, sub: xr.DataArray) -> None:
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    fig, ax = plt.subplots(figsize=(6.4, 5.0))
     for f, color in zip((1e6, 2e6), ("C0", "C3"), strict=True):
         ax.plot(1e3 * paper.fermi.values, paper.sel(gate_field=f).values, "--", color=color,
-                label=f"paper model (2 functions), F_z = {f:.0e} V/m")
+                label=f"paper's model (2 functions), $F_z$ = {f / 1e6:g}×10$^6$ V/m")
         ax.plot(1e3 * sub.fermi.values, sub.sel(gate_field=f).values, "-", color=color,
-                label=f"subbands (nsub = {sub.attrs['nsub']}), F_z = {f:.0e} V/m")
-    ax.set_xlabel("E_F (meV, from V = 0 at the well centre)")
-    ax.set_ylabel("σ^z_yx (e/8π)")
-    ax.set_title("Fig. 2(a): GaAs, d = 25 nm, m_z = 1 meV", fontsize=10)
-    ax.legend(fontsize=7)
+                label=f"solved in z ({sub.attrs['nsub']} HH + {sub.attrs['nsub']} LH), $F_z$ = {f / 1e6:g}×10$^6$ V/m")
+    ax.set_xlabel(r"$E_F$ (meV, from $V = 0$ at the well centre)")
+    ax.set_ylabel(r"$\sigma^{z}_{yx}$ ($e/8\pi$)")
+    ax.set_title(r"Fig. 2(a): GaAs, $d$ = 25 nm, $m_z$ = 1 meV", fontsize=10)
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, frameon=False)
     fig.tight_layout()
     fig.savefig(path, dpi=130)
     plt.close(fig)
@@ -183,22 +184,34 @@ def plot_2b(path: Path, paper: xr.DataArray, sub: xr.DataArray, fermi: dict[str,
     plt = _pyplot()
     styles = {"GaAs": ("o", "-"), "InAs": ("s", "--"), "InSb": ("^", ":"), "Ge": ("D", "-.")}
     fig, axes = plt.subplots(1, 2, figsize=(10, 4.2))
-    for ax, data, title in ((axes[0], paper, "paper model (two Bastard functions)"),
-                            (axes[1], sub, f"solved in z: {sub.attrs['nsub']} HH + {sub.attrs['nsub']} LH subbands")):
+    v = np.abs(paper.values)
+    spread = 100 * float(np.max(np.ptp(v, axis=1) / np.max(v, axis=1)))
+    for ax, data, title in ((axes[0], paper, "paper's model (two Bastard functions)\nits own y range: |σ| varies "
+                             f"by ≤ {spread:.1f} % over the sweep"),
+                            (axes[1], sub, f"solved in z: {sub.attrs['nsub']} HH + {sub.attrs['nsub']} LH subbands\n"
+                             "the more complete model (convergence in REPORT.md)")):
         for mat, ef in fermi.items():
             marker, line = styles.get(mat, ("x", "-"))
             ax.plot(data.gate_field.values / 1e6, data.sel(material=mat).values, linestyle=line, marker=marker,
-                    markersize=4, markerfacecolor="none", label=f"{mat}, E_F = {1e3 * ef:.0f} meV")
-        ax.set_xlabel("F_z (10⁶ V/m)")
-        ax.set_ylabel("σ^z_yx (e/8π)")
-        ax.set_title(title, fontsize=9)
+                    markersize=4, markerfacecolor="none", label=f"{mat}, $E_F$ = {1e3 * ef:.0f} meV")
+        ax.set_xlabel(r"$F_z$ (10$^6$ V/m)")
+        ax.set_ylabel(r"$\sigma^{z}_{yx}$ ($e/8\pi$)")
+        ax.set_title(title + _overlaps(data, list(fermi)), fontsize=9)
         ax.margins(y=0.08)
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8, frameon=False)
-    fig.suptitle("Fig. 2(b): σ^z_yx vs gate field, d = 25 nm, m_z = 1 meV", fontsize=10)
+    fig.suptitle(r"Fig. 2(b): $\sigma^{z}_{yx}$ vs gate field, $d$ = 25 nm, $m_z$ = 1 meV", fontsize=10)
     fig.tight_layout(rect=(0, 0.07, 1, 1))
     fig.savefig(path, dpi=130)
     plt.close(fig)
+
+
+def _overlaps(data: xr.DataArray, materials: list[str]) -> str:
+    """A title note naming curves that lie on an earlier one (within 1 % of the panel's range)."""
+    span = float(np.ptp(data.values)) or 1.0
+    notes = [f"{b} on {a}" for i, a in enumerate(materials) for b in materials[i + 1:]
+             if np.max(np.abs(data.sel(material=a).values - data.sel(material=b).values)) < 0.01 * span]
+    return ("\n" + ", ".join(notes) + " (curves coincide)") if notes else ""
 
 
 # ---------------------------------------------------------------------------- report
