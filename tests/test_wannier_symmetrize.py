@@ -225,3 +225,28 @@ def test_fe_magnetic_group_and_idempotence() -> None:
         assert entry["max_abs"] < 1e-12, (name, entry)
     assert read_wannier90_run(FE, symmetrize=True, magnetization=[0, 0, 0]).options["symmetrization"]["group"] \
         == "m-3m1'"
+
+
+@needs_data("Fe_tb.dat")
+def test_fe_tb_dat_symmetrised_with_a_win(tmp_path) -> None:
+    """A _tb.dat needs the structure and projections: a .win beside it (README: Fe: sp3d2; dxy; dxz; dyz,
+    spinors, num_iter = 0, m ∥ −z): the projected functions transform like the projections."""
+    from properspin.models.wannier import read_tb, wannier90
+
+    wh = read_tb(DATA / "Fe_tb.dat")
+    cell = "\n".join(" ".join(f"{x:.10f}" for x in row) for row in wh.lattice)
+    win = tmp_path / "Fe.win"
+    win.write_text(f"num_wann = 18\nspinors = true\nbegin unit_cell_cart\nang\n{cell}\nend unit_cell_cart\n"
+                   "begin atoms_frac\nFe 0 0 0\nend atoms_frac\nbegin projections\nFe: sp3d2;dxy;dxz;dyz\n"
+                   "end projections\n")
+    model = wannier90(DATA / "Fe_tb.dat", spinor_order="interleaved", symmetrize=win)
+    rep = model.info["symmetrization"]
+    assert rep["group"] == "4/mmm(4/m)" and abs(abs(rep["magnetization"][2]) - 1) < 1e-6
+    assert rep["wannier_gauge"] == "projections" and set(rep["removed"]) == {"H", "A"}
+    assert rep["removed"]["H"]["max_abs"] < 1e-5  # eV: the file is symmetric to its printed digits
+    before = wannier90(DATA / "Fe_tb.dat", spinor_order="interleaved")
+    k = np.random.default_rng(2).random((5, 3)) @ model.reciprocal
+    shift = np.abs(np.linalg.eigvalsh(model.h(k)) - np.linalg.eigvalsh(before.h(k))).max()
+    assert shift <= rep["removed"]["H"]["band_shift_bound_eV"]
+    with pytest.raises(ValueError, match="spinor_order must be"):
+        wannier90(DATA / "Fe_tb.dat", spinor_order="odd", symmetrize=win)
