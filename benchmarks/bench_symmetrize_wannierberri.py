@@ -62,10 +62,11 @@ def _ours(run) -> dict:
 
 
 def _theirs(data, which: str, n: int) -> dict:
-    """WannierBerri's (nR, n, n, ...) → (nR, c, n, n) (spin index first for SR, SHR)."""
+    """WannierBerri's (nR, n, n, ...) → (nR, c, n, n); its SR, SHR are (…, r, spin): swapped to spin first."""
     out = {}
     for k, key in KEYS.items():
         x = data[f"{which}_{key}"]
+        x = x.swapaxes(-1, -2) if k in ("SR", "SHR") else x
         x = x.reshape(x.shape[:3] + (-1,))
         out[k] = np.moveaxis(x, 3, 1)
     return out
@@ -81,8 +82,6 @@ def compare(ours: dict, r_ours, theirs: dict, r_theirs, factor: dict | None = No
     found, result = {}, {}
     for k in KEYS:
         a, b = ours[k][keep], theirs[k][take]
-        if b.shape[1] != a.shape[1]:  # SR/SHR: try the transposed (r, spin) order
-            b = b.reshape(len(b), 3, 3, *b.shape[-2:]).swapaxes(1, 2).reshape(a.shape)
         if factor is None:
             f = np.array([np.vdot(b[:, c], a[:, c]) / max(np.vdot(b[:, c], b[:, c]).real, 1e-300)
                           for c in range(a.shape[1])])
@@ -119,7 +118,7 @@ def main(argv: list[str] | None = None) -> None:
     n = run.num_wann
     before = compare(_ours(run), run.irvec, _theirs(data, "before", n), data["irvec_before"])
     print(json.dumps({"WannierBerri": info, "unsymmetrised": before["rows"]}, indent=1))
-    for gauge in ("projections", "auto"):
+    for gauge in ("projections", "fit"):
         t0 = time.perf_counter()
         sym = symmetrize_run(run, wannier_gauge=gauge)
         secs = time.perf_counter() - t0

@@ -250,3 +250,26 @@ def test_fe_tb_dat_symmetrised_with_a_win(tmp_path) -> None:
     assert shift <= rep["removed"]["H"]["band_shift_bound_eV"]
     with pytest.raises(ValueError, match="spinor_order must be"):
         wannier90(DATA / "Fe_tb.dat", spinor_order="odd", symmetrize=win)
+
+
+def test_run_file_and_info_symmetrize(symmetric_run, tmp_path, capsys) -> None:
+    """``symmetrize = true`` in [model.wannier90_run] and ``properspin info --symmetrize`` report the group and
+    the removed asymmetry (zero here: the synthetic run is symmetric)."""
+    from properspin.cli import main
+    from properspin.config import build_model, load_config
+
+    seed = symmetric_run.seedname
+    cfg = tmp_path / "run.toml"
+    cfg.write_text(f'[model.wannier90_run]\nseedname = "{seed}"\nsymmetrize = true\nwannier_gauge = "projections"\n'
+                   '[calculation]\nresponses = ["proper_spin"]\n')
+    model = build_model(load_config(cfg), cfg)
+    rep = model.info["symmetrization"]
+    assert model.parameters["symmetrize"] is True and rep["group"] == "mmm1'"
+    assert rep["removed"]["H"]["max_abs"] < 1e-12
+    assert main(["info", seed, "--symmetrize"]) == 0
+    out = capsys.readouterr().out
+    assert "symmetrised: group mmm1' (16 operations, non-magnetic" in out and "removed SHR" in out
+    cfg.write_text(f'[model.wannier90_run]\nseedname = "{seed}"\nwannier_gauge = "best"\n'
+                   '[calculation]\nresponses = ["proper_spin"]\n')
+    with pytest.raises(Exception, match="wannier_gauge"):
+        build_model(load_config(cfg), cfg)
