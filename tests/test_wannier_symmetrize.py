@@ -172,10 +172,16 @@ def test_random_run_becomes_symmetric_and_averaging_is_idempotent(random_run) ->
     assert np.abs(model.spin_at(k @ op.cartesian.T) - rotated).max() < 1e-11
 
 
-def test_wrong_projection_count_is_refused(tmp_path) -> None:
+def test_wrong_projection_count_and_bad_options_are_refused(tmp_path, symmetric_run) -> None:
     data = write_run(tmp_path, norb=4, extra_win=ATOM_WIN.replace("s;p", "p"), model=sk_model())
     with pytest.raises(ValueError, match="projections give 6 Wannier functions, num_wann is 8"):
         read_wannier90_run(data["seedname"], symmetrize=True)
+    with pytest.raises(ValueError, match="magnetization must be a 3-vector"):
+        symmetrize_run(symmetric_run, magnetization=[0, 1])
+    with pytest.raises(ValueError, match="symprec must be a positive"):
+        symmetrize_run(symmetric_run, symprec=-1.0)
+    with pytest.raises(ValueError, match="wannier_gauge must be"):
+        symmetrize_run(symmetric_run, wannier_gauge="best")
 
 
 # ---------------------------------------------------------------------------------------------- real runs

@@ -343,13 +343,17 @@ def symmetrize_blocks(blocks: dict[str, Array], rvec: Array, basis: Basis, magne
                       symprec: float = 1e-5, wannier_gauge: str = "auto"
                       ) -> tuple[Array, dict[str, Array], dict[str, Any]]:
     """Find the magnetic space group, average ``blocks`` (see :func:`average`) and report what was removed."""
+    if not (isinstance(symprec, (int, float)) and np.isfinite(symprec) and symprec > 0):
+        raise ValueError(f"symprec must be a positive length (Å, spglib's tolerance), got {symprec!r}")
     origin = np.flatnonzero(np.all(rvec == 0, axis=1))
     if magnetization is None:
         spin0 = blocks["S"][origin[0]] if "S" in blocks and len(origin) else None
         mag = magnetization_from(blocks["H"][origin[0], 0], spin0, basis.spinors) if len(origin) else None
         source = "from the model: Σ Tr H(0)S(0)" if mag is not None else "none (Σ Tr H(0)S(0) vanishes)"
     else:
-        mag = np.asarray(magnetization, dtype=float).reshape(3)
+        mag = np.asarray(magnetization, dtype=float)
+        if mag.shape != (3,) or not np.all(np.isfinite(mag)):
+            raise ValueError(f"magnetization must be a 3-vector (zero: non-magnetic) or None, got {magnetization!r}")
         mag = None if not np.any(mag) else mag / np.linalg.norm(mag)
         source = "given"
     moments = np.zeros((len(basis.positions), 3)) if mag is None else np.tile(mag, (len(basis.positions), 1))
