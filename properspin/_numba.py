@@ -38,7 +38,7 @@ def jit_enabled() -> bool:
 def default_cache_dir() -> Path:
     """``$XDG_CACHE_HOME`` (or ``~/.cache``) ``/properspin/numba/<version>-<key>``; the key is a hash of the
     package's location, so that two installations (site-packages, an editable checkout) never share files."""
-    from . import __version__
+    from ._version import __version__
 
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     where = str(Path(__file__).resolve().parent)

@@ -103,6 +103,9 @@ def _parser() -> argparse.ArgumentParser:
                                       "model and parameters, version, timestamp; or, for a Wannier90 seedname, "
                                       "what was read from the run.")
     info.add_argument("result", type=Path, metavar="RESULT.nc|SEEDNAME")
+    info.add_argument("--symmetrize", action="store_true",
+                      help="Wannier90 run: average its operators over the crystal's magnetic group and print what "
+                           "the averaging removed (docs/wannier90-native.md)")
 
     bands = sub.add_parser("bands", help="bands coloured by Ω, Σ, conventional spin curvature or spin; k maps",
                            epilog=_BANDS_EXAMPLES, formatter_class=fmt,
@@ -197,7 +200,7 @@ def _info(args: argparse.Namespace) -> int:
 
     seed = str(args.result)[: -len(".win")] if str(args.result).endswith(".win") else str(args.result)
     if not args.result.is_file() and Path(seed + ".win").is_file() or str(args.result).endswith(".win"):
-        return _info_run(seed)
+        return _info_run(seed, getattr(args, "symmetrize", False))
     try:
         res = io.load(args.result)
     except ValueError:
@@ -309,11 +312,11 @@ def _clean_print(*parts: object) -> None:
     print(*(_clean(str(p)) for p in parts))
 
 
-def _info_run(seed: str) -> int:
-    """What :func:`properspin.models.wannier90_run` reads from a Wannier90 run."""
+def _info_run(seed: str, symmetrize: bool = False) -> int:
+    """What :func:`properspin.models.wannier90_run` reads from a Wannier90 run (and removes when symmetrising)."""
     from .models.wannier import read_wannier90_run
 
-    run = read_wannier90_run(seed)
+    run = read_wannier90_run(seed, symmetrize=symmetrize)
     d = run.describe()
     s = run.settings
     print(f"run:         {d['seedname']}")
@@ -338,7 +341,20 @@ def _info_run(seed: str) -> int:
           f"berry_task '{s['berry_task']}', kubo_smr_fixed_en_width {s['kubo_smr_fixed_en_width']} eV"
           f"{' (adaptive smearing requested: not supported)' if s['kubo_adpt_smr'] else ''}, "
           f"kubo_eigval_max {s['kubo_eigval_max']} eV, shc_method {s['shc_method']}")
+    if "symmetrization" in d:
+        _print_symmetrization(d["symmetrization"])
     return 0
+
+
+def _print_symmetrization(r: dict) -> None:
+    """The group, gauge and removed asymmetry of a symmetrised run (``info["symmetrization"]``)."""
+    mag = "non-magnetic" if r["magnetization"] is None else f"m ∥ {[round(x, 6) for x in r['magnetization']]}"
+    print(f"symmetrised: group {r['group']} ({r['order']} operations, {mag}, {r['magnetization_source']}), "
+          f"gauge {r['wannier_gauge']}, R vectors {r['nrpts_before']} → {r['nrpts_after']}")
+    units = {"H": "eV", "A": "Å", "S": "ħ", "SH": "ħ·eV", "SR": "ħ·Å", "SHR": "ħ·eV·Å"}
+    for name, e in r["removed"].items():
+        extra = f", band shifts ≤ {e['band_shift_bound_eV']:.3g} eV" if "band_shift_bound_eV" in e else ""
+        print(f"  removed {name:<4} max {e['max_abs']:.3g} {units[name]} ({e['relative']:.2g} of max |{name}|){extra}")
 
 
 def _plot(args: argparse.Namespace) -> int:

@@ -83,6 +83,9 @@ class Wannier90RunSpec(_Section):
     scissors_shift: float | None = None
     num_valence_bands: PosInt | None = None
     spin_current_tol: PosFloat = 1e-7
+    symmetrize: bool = False
+    magnetization: Vector3 | None = None
+    wannier_gauge: Literal["auto", "fit", "projections"] = "auto"
 
 
 class ModelSpec(_Section):
@@ -475,13 +478,15 @@ def build_model(cfg: RunConfig, source: str | Path) -> Any:
             words = [("use_ws_distance", "model.wannier90_run.use_ws_distance"),
                      ("scissors", "model.wannier90_run.scissors_shift"),
                      ("num_valence_bands", "model.wannier90_run.num_valence_bands"),
-                     (".spn", "model.wannier90_run.spin")]
+                     (".spn", "model.wannier90_run.spin"), ("projection", "model.wannier90_run.symmetrize"),
+                     ("symmetr", "model.wannier90_run.symmetrize")]
             default = "model.wannier90_run.seedname"
             seed = (base / w.seedname).resolve()
             try:
                 model = registry.get("wannier90_run").build(
                     seedname=seed, use_ws_distance=w.use_ws_distance, spin=w.spin, scissors_shift=w.scissors_shift,
-                    num_valence_bands=w.num_valence_bands, spin_current_tol=w.spin_current_tol)
+                    num_valence_bands=w.num_valence_bands, spin_current_tol=w.spin_current_tol,
+                    symmetrize=w.symmetrize, magnetization=w.magnetization, wannier_gauge=w.wannier_gauge)
             except FileNotFoundError as exc:
                 raise ConfigError(source, [("model.wannier90_run.seedname", str(exc))]) from None
             except ValueError as exc:  # a problem of the run's own files (.win, .chk, ...): name that file first

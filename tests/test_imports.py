@@ -167,6 +167,14 @@ DEFERRED_CIRCLES = {
     ("properspin.fingerprint", "properspin.mesh"): "the fingerprint tells an explicit k-list from a grid",
     ("properspin.models.hole_gas", "properspin.models.hole_subbands"): "method='subbands' builds the subband model",
     ("properspin.models.wannier.hamiltonian", "properspin.models.wannier.files"): "reads seedname_wsvec.dat",
+    ("properspin.models.wannier.run", "properspin.models.wannier.symmetrize"): "symmetrize=True loads the averaging",
+    ("properspin.models.wannier.files", "properspin.models.wannier.symmetrize"): "_tb/_hr symmetrize= likewise",
+    ("properspin.models.wannier.symmetrize", "properspin.models.wannier.run"): "re-counts the Qiao conditioning "
+    "with the reader's own rule (run._qiao_conditioning)",
+    ("properspin.models.wannier.symmetrize", "properspin.symmetry"): "the magnetic group from the .win atoms "
+    "through symmetry's spglib helpers",
+    ("properspin.symmetry", "properspin.models.wannier"): "[mesh] symmetry reads the lattice of a .win",
+    ("properspin.kernels", "properspin.models.wannier.run"): "the kernel takes a run's QiaoSpinCurrent operators",
 }
 
 

@@ -48,10 +48,12 @@ def spin_pauli(n: int) -> np.ndarray:
 
 
 def write_run(folder: Path, seed: str = "syn", norb: int = 2, mp: int = 4, lattice: np.ndarray = ORTHO,
-              spn_formatted: bool = True, extra_win: str = "", model_seed: int = 0) -> dict:
-    """Write ``seed.win/.chk.fmt/.eig/.mmn/.spn`` of the synthetic run; returns the model and grid data."""
+              spn_formatted: bool = True, extra_win: str = "", model_seed: int = 0,
+              model: tuple[np.ndarray, np.ndarray] | None = None) -> dict:
+    """Write ``seed.win/.chk.fmt/.eig/.mmn/.spn`` of the synthetic run; returns the model and grid data.
+    ``model``: (rvec, ham) to use instead of :func:`tb_model`."""
     folder.mkdir(parents=True, exist_ok=True)
-    rvec, ham = tb_model(norb, model_seed)
+    rvec, ham = tb_model(norb, model_seed) if model is None else model
     n = ham.shape[1]
     kfrac = np.array(list(itertools.product(range(mp), repeat=3))) / mp
     nk = len(kfrac)

@@ -351,6 +351,9 @@ def wannier90(
     use_position: bool = True,
     wsvec: PathLike | bool | None = None,
     dim: int = 3,
+    symmetrize: PathLike | bool = False,
+    magnetization: Array | None = None,
+    wannier_gauge: str = "auto",
 ) -> Model:
     """A :class:`Model` from a Wannier90 ``seedname_hr.dat`` or ``seedname_tb.dat``.
 
@@ -367,6 +370,10 @@ def wannier90(
         ``seedname_wsvec.dat`` path (True: the one beside ``path``) for ``use_ws_distance`` replicas.
     dim
         2 (or 1) keeps only in-plane k for a layer model whose R vectors all lie in the plane.
+    symmetrize, magnetization, wannier_gauge
+        A ``.win`` (True: ``seedname.win`` beside ``path``) with ``unit_cell_cart``, the atoms, ``projections``
+        and ``spinors``: H(R) and r(R) are averaged over its magnetic space group
+        (:func:`~.symmetrize.symmetrize_hamiltonian`; report in ``model.info["symmetrization"]``).
     """
     path = Path(path)
     wh = read_wannier(path, lattice)
@@ -374,11 +381,20 @@ def wannier90(
         wsvec = path.with_name(_seedname(path) + "_wsvec.dat")
     if wsvec is not None and wsvec is not False:
         wh = wh.with_wsvec(wsvec)
+    info = None
+    if symmetrize is not False:
+        from .symmetrize import symmetrize_hamiltonian
+
+        win = path.with_name(_seedname(path) + ".win") if symmetrize is True else Path(symmetrize)
+        wh, report = symmetrize_hamiltonian(wh, win, spinor_order, magnetization, wannier_gauge=wannier_gauge)
+        info = {"symmetrization": report}
     return wh.to_model(
         spinor_order=spinor_order,
         spin=spin,
         use_position=use_position,
         dim=dim,
         name=f"wannier90:{_seedname(path)}",
-        parameters={"file": str(path), "wsvec": None if wsvec in (None, False) else str(wsvec)},
+        parameters={"file": str(path), "wsvec": None if wsvec in (None, False) else str(wsvec),
+                    **({"symmetrize": info["symmetrization"]["win"]} if info else {})},
+        **({"info": info} if info else {}),
     )

@@ -247,6 +247,8 @@ class Wannier90Run:
             "wannier_centres_angstrom": np.round(chk.wannier_centres, 8).tolist(),
             "wannier_spreads_angstrom2": np.round(chk.wannier_spreads, 8).tolist(),
         }
+        if "symmetrization" in self.options:
+            out["symmetrization"] = self.options["symmetrization"]
         if chk.have_disentangled:
             start = chk.window_start()
             out["outer_window_bands"] = [int(start.min()) + 1, int((start + chk.ndimwin).max())]
@@ -277,7 +279,8 @@ class Wannier90Run:
                                  else self.options.get("spin_note", "none"))
         params = {"seedname": self.seedname, "use_ws_distance": self.ws_table is not None,
                   "scissors_shift_eV": self.options.get("scissors_shift", 0.0),
-                  "num_valence_bands": self.options.get("num_valence_bands")}
+                  "num_valence_bands": self.options.get("num_valence_bands"),
+                  "symmetrize": "symmetrization" in self.options}
         if self.shc_R is not None:
             params["spin_current_tol_eV"] = self.options.get("spin_current_tol", QIAO_D_TOL)
         model = wh.to_model(use_position=True, name=f"wannier90_run:{Path(self.seedname).name}",
@@ -349,6 +352,10 @@ def read_wannier90_run(
     scissors_shift: float | None = None,
     num_valence_bands: int | None = None,
     spin_current_tol: float = QIAO_D_TOL,
+    symmetrize: bool = False,
+    magnetization: Any = None,
+    symprec: float = 1e-5,
+    wannier_gauge: str = "auto",
 ) -> Wannier90Run:
     """Read ``seedname.win``, ``.chk`` (or ``.chk.fmt``), ``.eig``, ``.mmn`` and ``.spn`` and build the operators.
 
@@ -371,6 +378,13 @@ def read_wannier90_run(
         postw90's and WannierBerri's).  At the ab-initio k-points the bands are degenerate only to the precision
         of the run (Pt: Kramers pairs split by up to 9e-6 eV) and 1e-7 lets D ~ v/1e-6 through: on a grid that
         contains those k-points the result breaks the crystal symmetry (docs/wannier90-native.md); 1e-5 cures it.
+    symmetrize, magnetization, symprec
+        Average every operator over the magnetic space group of the ``.win`` atoms (spglib, ``symprec``) with the
+        representation given by its ``projections`` (:mod:`.symmetrize`); ``magnetization``: a 3-vector (zero:
+        non-magnetic) or ``None``, the direction of Σ Tr H(0)S(0) (none when it vanishes).  What the averaging
+        removed is in ``info["symmetrization"]``.  ``wannier_gauge``: ``"projections"``: the Wannier functions transform
+        like the projections (``num_iter = 0``); ``"fit"``: up to an on-site unitary fitted to the model (maximal
+        localisation mixes them, :mod:`.gauge`); ``"auto"`` (default): both, keeping the one that changes H least.
     """
     tol = float(spin_current_tol)
     if not np.isfinite(tol) or tol <= 0:
@@ -445,8 +459,13 @@ def read_wannier90_run(
                "spin_note": spin_note, "spin_current_tol": tol}
     if shc_r is not None:
         options["qiao_ill_conditioned_pairs"] = _qiao_conditioning(ops["H"], tol)
-    return Wannier90Run(seed, win, chk, eig, files, irvec, ndegen, ham_r, pos_r, spin_r, shc_r, table, shells,
-                        settings, options)
+    run = Wannier90Run(seed, win, chk, eig, files, irvec, ndegen, ham_r, pos_r, spin_r, shc_r, table, shells,
+                       settings, options)
+    if symmetrize:
+        from .symmetrize import symmetrize_run
+
+        run = symmetrize_run(run, magnetization, symprec, wannier_gauge)
+    return run
 
 
 #: Band splittings (eV) at the ab-initio k-points above the D threshold but below this make the Qiao construction
