@@ -349,14 +349,21 @@ class Model:
 _ABSOLUTE = re.compile(r"(?<![\w.])(/[^\s,;'\"()\[\]{}]+)")
 
 
-def portable_paths(value: Any) -> Any:
+#: nesting beyond which :func:`portable_paths` refuses a value (json, which stores attributes, fails near 1000)
+_MAX_DEPTH = 200
+
+
+def portable_paths(value: Any, _depth: int = 0) -> Any:
     """``value`` with every absolute path of an input replaced by its file name and, for a file, the first 16 hex
     digits of its sha256 (``Fe_tb.dat (sha256 1a2b…)``): result files then carry what identifies the input, not
-    where it lay on the machine that wrote them."""
+    where it lay on the machine that wrote them.  A value nested deeper than 200 levels (or circular) cannot be
+    stored as an attribute: ValueError."""
+    if _depth > _MAX_DEPTH:
+        raise ValueError(f"an attribute cannot be stored (nested more than {_MAX_DEPTH} levels deep, or circular)")
     if isinstance(value, dict):
-        return {k: portable_paths(v) for k, v in value.items()}
+        return {k: portable_paths(v, _depth + 1) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return type(value)(portable_paths(v) for v in value)
+        return type(value)(portable_paths(v, _depth + 1) for v in value)
     if isinstance(value, Path):
         value = str(value)
     if isinstance(value, str) and "/" in value:

@@ -49,6 +49,18 @@ def _rashba(r):
     np.testing.assert_allclose(dipole, proper - conv, atol=1e-10)
 
 
+def _rashba_definition(r):
+    """Shi's conserved current of the Rashba gas, both routes: −e/8π = −(conventional) with both subbands occupied,
+    −2 × conventional with the lower one only (docs/physics.md, "Metals")."""
+    conv, kubo, streda = (zyx(r[k]) for k in ("conventional_spin", "conserved_spin_metal",
+                                               "conserved_spin_streda_metal"))
+    assert r["conserved_spin_metal"].attrs["units"] == "e/8pi"
+    np.testing.assert_allclose(kubo.sel(fermi=[0.05, 0.2]), -1.0, atol=1e-4)
+    np.testing.assert_allclose(streda, kubo, atol=2e-3)  # two routes from the definition
+    lower = kubo.sel(fermi=-0.02).item() / conv.sel(fermi=-0.02).item()
+    assert lower == pytest.approx(-2.0, abs=0.03)
+
+
 def _rashba_kp(r):
     conv, proper = zyx(r["conventional_spin"]), zyx(r["proper_spin"])
     assert r["proper_spin"].attrs["model"] == "rashba_text"
@@ -113,6 +125,7 @@ def _haldane(r):
 
 
 CHECKS = {"qwz": _qwz, "haldane": _haldane, "massive_dirac": _massive_dirac, "rashba": _rashba, "rashba_kp": _rashba_kp,
+          "rashba_definition": _rashba_definition,
           "bhz": _bhz, "topological_insulator": _topological_insulator, "hole_quantum_well": _hole_quantum_well,
           "topological_insulator_lattice": _topological_insulator_lattice,
           "wannier_fe": _wannier_fe, "wannier90_pt_shc": _wannier90_pt_shc}

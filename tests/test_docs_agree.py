@@ -10,7 +10,7 @@ from properspin import cli, registry
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 #: models built from their own run-file section ([model.kp], [model.wannier90]), not from `name`
-SECTION_MODELS = {"kp", "wannier90"}
+SECTION_MODELS = {"kp", "wannier90", "wannier90_run"}
 
 
 def test_cli_md_documents_every_command_and_no_other():

@@ -51,7 +51,9 @@ def test_file_entries_document_their_reader_options():
 
     params = {p.name: p for p in registry.get("wannier90_run").parameters()}
     assert list(params) == ["seedname", "use_ws_distance", "spin", "spin_current", "scissors_shift",
-                            "num_valence_bands", "spin_current_tol"]
+                            "num_valence_bands", "spin_current_tol", "symmetrize", "magnetization", "symprec",
+                            "wannier_gauge"]
+    assert params["symmetrize"].default is False
     assert params["seedname"].required and params["spin_current_tol"].default == QIAO_D_TOL == 1e-7
     assert params["spin_current_tol"].unit == "eV" and params["spin"].default == "auto"
     assert registry.get("wannier90_run").kind == "wannier90_run"
