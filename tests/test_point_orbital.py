@@ -116,10 +116,17 @@ def test_metal_routes_agree_on_the_approximated_native_run(synthetic):
     assert diffs[1] < 5e-3 and diffs[1] < diffs[0] / 20, diffs
 
 
+@pytest.mark.slow
 @needs_data("Fe_tb.dat")
 def test_wannier_benchmark_quick(capsys):
+    """--quick prints the Fe row: Eq. (2), conventional, route 1, route 2 and a non-zero Drude weight (Fe is a
+    magnet); the Fe spin operator is local already (nothing of it dropped)."""
     from benchmarks.metal_definition_wannier import main
 
     main(["--quick"])
     out = capsys.readouterr().out
-    assert "Fe[point orbitals]" in out and "conserved_spin_metal" in out and (DATA / "Fe_tb.dat").exists()
+    row = next(line for line in out.splitlines() if "4³" in line)
+    values = [float(x) for x in row.split("eV):")[1].split("(")[0].split()]
+    assert len(values) == 4 and all(np.isfinite(values))
+    assert float(row.split("Drude weight max")[1]) > 0
+    assert "'spin_dropped_frobenius_fraction': 0.0" in out and (DATA / "Fe_tb.dat").exists()
