@@ -56,13 +56,14 @@ def point_orbitals(model: Model) -> np.ndarray:
             raise ValueError(
                 f"model '{model.name}' has a position matrix with off-diagonal or k-dependent elements "
                 f"(max {off:.3g} Å off the diagonal): the sum over states of the orbital magnetisation and the "
-                "finite-q / Zeeman routes hold for point orbitals (tight-binding approximation) only")
+                "finite-q / Zeeman routes hold for point orbitals (tight-binding approximation) only; use "
+                "models.point_orbital_approximation(model) (centres, on-site spin; what it drops is recorded)")
         tau = diag[:, 0].real.T.copy()
     if model.spin is not None:
         far = np.max(np.abs(tau[:, None, :] - tau[None, :, :]), axis=-1) > 1e-9
         if np.any(np.abs(model.spin[:, far]) > 1e-12):
             raise ValueError(f"model '{model.name}': the spin operator couples orbitals at different centres; "
-                             "a local spin density is needed")
+                             "a local spin density is needed: use models.point_orbital_approximation(model)")
     _CENTRES[model] = tau
     return tau
 

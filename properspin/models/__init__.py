@@ -6,16 +6,18 @@
 * :mod:`.kp` — your own k·p model from a text matrix (sympy).
 * :mod:`.wannier` — Wannier90 ``_hr.dat``/``_tb.dat`` readers and writers, and a native run (``.chk``, ``.eig``,
   ``.mmn``, ``.spn``: :func:`wannier90_run`); :mod:`.tight_binding` — a builder.
+* :mod:`.point_orbital` — the point-orbital (tight-binding) approximation of a Wannier model (definition routes).
 """
 
 from .hole_gas import hole_quantum_well
+from .point_orbital import point_orbital_approximation
 from .tight_binding import TightBinding
 from .topological_insulator import topological_insulator
 from .toy import bhz, massive_dirac, qwz, rashba
 from .wannier import wannier90, wannier90_run
 
-__all__ = ["TightBinding", "bhz", "hole_quantum_well", "kp_model", "massive_dirac", "qwz", "rashba",
-           "topological_insulator", "wannier90", "wannier90_run"]
+__all__ = ["TightBinding", "bhz", "hole_quantum_well", "kp_model", "massive_dirac", "point_orbital_approximation",
+           "qwz", "rashba", "topological_insulator", "wannier90", "wannier90_run"]
 
 
 def __getattr__(name: str):
