@@ -728,14 +728,14 @@ class IrreducibleMesh(SymmetrizedMesh):
         frac = (frac + np.asarray(grid.shift)) / np.asarray(grid.n)
         cell = grid.points(model, 0, 1)[1][0]
         super().__init__(frac @ model.reciprocal, cell * star.astype(float), group, label="grid")
-        self.grid, self.check, self.index = grid, check, index
+        self.grid, self.verification, self.index = grid, check, index  # not `check`: that is Mesh.check(model)
 
     def describe(self) -> dict[str, Any]:
         out = {**self.grid.describe(), "mesh_size": self.size, "mesh_full_size": self.grid.size,
                "symmetry": "irreducible wedge + projector", **self.group.describe(),
                "symmetry_reduction": round(self.grid.size / self.size, 3)}
-        if self.check is not None:
-            out |= _check_attrs(self.check)
+        if self.verification is not None:
+            out |= _check_attrs(self.verification)
         return out
 
 

@@ -156,6 +156,11 @@ def test_pt_like_irreducible_wedge_equals_full_grid():
     assert check["max_forbidden"] < 1e-10 * scale and check["relative_deviation"] < 1e-10
     charge = ps.conductivity(model, "charge", fermi=fermi, mesh=ps.mesh.grid(8, symmetry=PT_STRUCTURE))
     assert np.all(charge.values == 0)
+    # a wedge resolved beforehand (mesh.resolve) is accepted as it is: it once failed with "'Verification' object
+    # is not callable" (the wedge's symmetry check shadowed Mesh.check)
+    wedge = ps.mesh.resolve(ps.mesh.grid(8, symmetry=PT_STRUCTURE), model, "conventional_spin")
+    again = ps.conductivity(model, "conventional_spin", fermi=fermi, mesh=wedge)
+    np.testing.assert_allclose(again.values, red.values, rtol=0, atol=1e-12 * scale)
 
 
 def _broken(model: ps.Model, size: float) -> ps.Model:
