@@ -19,28 +19,20 @@ from typing import Any
 
 import numpy as np
 
-from .mesh import Mesh, _gauss, _positive_float, _positive_int
+from .mesh import Explicit, _gauss, _positive_float, _positive_int
 from .model import Model
 
 
-class RadialPanels(Mesh):
+class RadialPanels(Explicit):
     """2D disk |k| ≤ radius: per ray φ_j, Gauss–Legendre panels between breakpoints (Fermi crossings,
     graded anticrossing neighbourhoods); built by :func:`panels`."""
 
     kind = "panels"
-    dim = 2
-    periodic = False
 
     def __init__(self, k: np.ndarray, w: np.ndarray, params: tuple[tuple[str, Any], ...],
                  found: dict[str, Any]) -> None:
-        self.k, self.w, self.params, self.found = k, w, params, found
-
-    @property
-    def size(self) -> int:
-        return len(self.w)
-
-    def points(self, model: Model, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
-        return self.k[start:stop], self.w[start:stop]
+        super().__init__(k, w, periodic=False, label="panels")
+        self.params, self.found = params, found
 
     def describe(self) -> dict[str, Any]:
         return {"mesh": "panels", **dict(self.params), "mesh_size": self.size, **self.found}

@@ -175,6 +175,19 @@ class MagneticGroup:
                 **self.info}
 
 
+def group_label(operations: list[tuple[np.ndarray, bool]]) -> str:
+    """Magnetic point group symbol of (rotation, time reversal) pairs: ``G`` (no time reversal), ``G1'`` (grey:
+    every rotation also with time reversal) or ``G(H)`` (H the unitary subgroup of a black-and-white group)."""
+    unitary = [np.asarray(r) for r, tr in operations if not tr]
+    every = {tuple(np.asarray(r).ravel()) for r, _ in operations}
+    full = _rotation_label([np.array(r).reshape(3, 3) for r in every])
+    if len(unitary) == len(operations):
+        return full
+    if 2 * len(unitary) == len(operations) and len(every) == len(unitary):
+        return full + "1'"
+    return f"{full}({_rotation_label(unitary)})"
+
+
 def _rotation_label(rot: Sequence[np.ndarray]) -> str:
     import spglib
 
@@ -213,15 +226,7 @@ def magnetic_group(structure: Structure, magnetization: Any = None, symprec: flo
             cart[np.abs(cart) < 1e-12] = 0.0  # exact zeros: forbidden components come out exactly 0
             ops[key] = Operation(cart, bool(tr))
     operations = tuple(ops.values())
-    unitary = [np.array(k[0]).reshape(3, 3) for k in ops if not k[1]]
-    every = {k[0] for k in ops}
-    full = _rotation_label([np.array(r).reshape(3, 3) for r in every])
-    if len(unitary) == len(operations):
-        label = full
-    elif 2 * len(unitary) == len(operations) and len(every) == len(unitary):
-        label = full + "1'"
-    else:
-        label = f"{full}({_rotation_label(unitary)})"
+    label = group_label([(np.array(k[0]).reshape(3, 3), k[1]) for k in ops])
     mag = None if not np.any(moments) else moments[0] / max(np.linalg.norm(moments[0]), 1e-300)
     return MagneticGroup(operations, structure.lattice, label, mag, {"symmetry_symprec": symprec})
 

@@ -18,7 +18,7 @@ from properspin import io, mesh, models
 from properspin.cli import main
 from properspin.models.wannier.native import read_chk, write_chk_unformatted
 
-from .w90files import write_run
+from .w90files import copy_run, write_run
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -101,18 +101,10 @@ def synthetic(tmp_path_factory):
     return write_run(tmp_path_factory.mktemp("syn"))
 
 
-def _copy(src: dict, dst: Path) -> str:
-    dst.mkdir(parents=True, exist_ok=True)
-    seed = Path(src["seedname"])
-    for f in seed.parent.glob(seed.name + ".*"):
-        shutil.copy(f, dst / f.name)
-    return str(dst / seed.name)
-
-
 @pytest.mark.parametrize("damage", ["zero", "scaled"])
 def test_non_unitary_u_matrix_in_the_checkpoint_is_refused(synthetic, tmp_path, damage):
     """Before: an all-zero u_matrix gave σ_xy = 3e-12 instead of 1968 S/m on Fe (every operator zero)."""
-    seed = _copy(synthetic, tmp_path)
+    seed = copy_run(synthetic, tmp_path)
     chk = read_chk(seed + ".chk.fmt")
     u = chk.u_matrix.copy()
     u[3] = 0 if damage == "zero" else 1.01 * u[3]
@@ -123,7 +115,7 @@ def test_non_unitary_u_matrix_in_the_checkpoint_is_refused(synthetic, tmp_path, 
 
 def test_non_ascending_eig_is_refused_with_its_line(synthetic, tmp_path):
     """Before: an .eig whose energies were not ascending at one k-point gave σ_xy = −6439 S/m silently."""
-    seed = _copy(synthetic, tmp_path)
+    seed = copy_run(synthetic, tmp_path)
     path = Path(seed + ".eig")
     lines = path.read_text().splitlines()
     a, b = lines[4].split(), lines[5].split()  # bands 1, 2 of k-point 2 (4 bands per k-point)

@@ -25,7 +25,7 @@ from properspin.models import wannier
 from properspin.models.tight_binding import haldane_model
 from properspin.models.wannier.native import read_chk, write_chk_unformatted
 
-from .w90files import write_run
+from .w90files import copy_run, write_run
 
 ROOT = Path(__file__).resolve().parents[1]
 QWZ = models.qwz(1.0)
@@ -34,14 +34,6 @@ QWZ = models.qwz(1.0)
 @pytest.fixture(scope="module")
 def synthetic(tmp_path_factory):
     return write_run(tmp_path_factory.mktemp("syn"))
-
-
-def _copy(src: dict, dst: Path) -> str:
-    dst.mkdir(parents=True, exist_ok=True)
-    seed = Path(src["seedname"])
-    for f in seed.parent.glob(seed.name + ".*"):
-        shutil.copy(f, dst / f.name)
-    return str(dst / seed.name)
 
 
 def _cubic(k):
@@ -73,7 +65,7 @@ def test_size_budget_refuses_every_user_size_at_once(synthetic, tmp_path):
     for extra, message in (("berry_kmesh = 100000", r"berry_kmesh = \[100000, 100000, 100000\] asks for 1e\+15"),
                            ("fermi_energy_min = 0\nfermi_energy_max = 10\nfermi_energy_step = 1e-9",
                             r"fermi_energy_min/max/step asks for 1e\+10 Fermi energies")):
-        seed = _copy(synthetic, tmp_path / str(len(extra)))
+        seed = copy_run(synthetic, tmp_path / str(len(extra)))
         win = Path(seed + ".win")
         win.write_text(win.read_text().replace("berry_kmesh = 6", extra).replace("fermi_energy = 0.1", ""))
         with pytest.raises(ValueError, match=message):
@@ -93,7 +85,7 @@ def test_non_finite_data_names_file_and_line_or_function_and_k(synthetic, tmp_pa
     hr.write_text("\n".join(lines) + "\n")
     with pytest.raises(ValueError, match=r"x_hr\.dat, line 11: NaN or inf"):
         wannier.wannier90(hr, lattice=3.0 * np.eye(3))
-    seed = _copy(synthetic, tmp_path / "eig")
+    seed = copy_run(synthetic, tmp_path / "eig")
     eig = Path(seed + ".eig")
     rows = eig.read_text().splitlines()
     rows[6] = rows[6][:10] + "   NaN"
@@ -110,7 +102,7 @@ def test_non_finite_data_names_file_and_line_or_function_and_k(synthetic, tmp_pa
     model = ps.Model(base.hamiltonian, base.gradient, None, 2, spin_k=spin_k)
     with pytest.raises(ValueError, match=r"spin_k\(k\) contains NaN or inf \(first at k = \[0\.7"):
         model.spin_at(np.array([[0.1, 0.0], [0.7, 0.0]]))
-    seed = _copy(synthetic, tmp_path / "centre")  # rule 5 as well: before, a bare error from the WS table
+    seed = copy_run(synthetic, tmp_path / "centre")  # rule 5 as well: before, a bare error from the WS table
     chk = read_chk(seed + ".chk.fmt")
     centres = chk.wannier_centres.copy()
     centres[1, 2] = np.nan
@@ -138,7 +130,7 @@ def test_hr_dat_errors_give_the_bad_line_not_the_first_of_its_block(tmp_path):
 
 # ------------------------------------------------------------------------------------------ rule 3: right file
 def test_errors_blame_the_right_file_and_problem(synthetic, tmp_path, capsys):
-    seed = _copy(synthetic, tmp_path / "win")
+    seed = copy_run(synthetic, tmp_path / "win")
     win = Path(seed + ".win")
     win.write_text(win.read_text().replace("berry_kmesh = 6", "berry_kmesh = six"))
     run = tmp_path / "win" / "run.toml"
@@ -146,7 +138,7 @@ def test_errors_blame_the_right_file_and_problem(synthetic, tmp_path, capsys):
     with pytest.raises(ValueError, match=r"^\S*syn\.win: berry_kmesh = 'six'.*the run file itself is fine") as err:
         run_config(run)
     assert not isinstance(err.value, ConfigError)  # before: "run.toml: model.wannier90_run...: ..."
-    seed = _copy(synthetic, tmp_path / "nntot")  # a checkpoint whose nntot record is damaged
+    seed = copy_run(synthetic, tmp_path / "nntot")  # a checkpoint whose nntot record is damaged
     chk = read_chk(seed + ".chk.fmt")
     write_chk_unformatted(replace(chk, nntot=5, m_matrix=chk.m_matrix[:, :5]), seed + ".chk")
     with pytest.raises(ValueError, match=r"syn\.chk and \S*syn\.mmn disagree on nntot \(5 in the checkpoint, 6"):
@@ -196,7 +188,7 @@ def test_no_bare_exceptions(synthetic, tmp_path, capsys):
         bands.bands(QWZ, path=[("G", (0.0, 0.0)), ("G", (0.0, 0.0))])
     with pytest.raises(ValueError, match="npoints must be a positive integer, got 0"):
         bands.bands(QWZ, npoints=0)
-    seed = _copy(synthetic, tmp_path / "bz2")
+    seed = copy_run(synthetic, tmp_path / "bz2")
     import bz2
 
     data = bz2.compress(Path(seed + ".mmn").read_bytes())

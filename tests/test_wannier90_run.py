@@ -16,7 +16,7 @@ from properspin.models import wannier90_run
 from properspin.models.wannier.native import read_chk, read_spn, write_chk_unformatted
 from properspin.models.wannier.run import read_wannier90_run, wigner_seitz, ws_distance_table
 
-from .w90files import bloch, write_run
+from .w90files import bloch, copy_run, write_run
 
 DATA = Path(__file__).parents[1] / ".." / "shared" / "data" / "wannier90"
 FE = DATA / "Fe" / "Fe"
@@ -332,27 +332,19 @@ def test_pt_run_reads_spin_and_settings(pt_model):
 
 
 # ------------------------------------------------------------------------------------------ bad input
-def _copy_run(src: dict, dst: Path) -> str:
-    dst.mkdir(parents=True, exist_ok=True)
-    seed = Path(src["seedname"])
-    for f in seed.parent.glob(seed.name + ".*"):
-        shutil.copy(f, dst / f.name)
-    return str(dst / seed.name)
-
-
 def test_missing_files_are_named(synthetic, tmp_path):
-    seed = _copy_run(synthetic, tmp_path / "a")
+    seed = copy_run(synthetic, tmp_path / "a")
     Path(seed + ".eig").unlink()
     with pytest.raises(FileNotFoundError, match=r"syn\.eig: no such file.*eigenvalues"):
         wannier90_run(seed)
-    seed = _copy_run(synthetic, tmp_path / "b")
+    seed = copy_run(synthetic, tmp_path / "b")
     Path(seed + ".chk.fmt").unlink()
     with pytest.raises(FileNotFoundError, match=r"syn\.chk\.fmt: no such file.*checkpoint"):
         wannier90_run(seed)
 
 
 def test_missing_spn_for_a_spin_response(synthetic, tmp_path):
-    seed = _copy_run(synthetic, tmp_path / "a")
+    seed = copy_run(synthetic, tmp_path / "a")
     Path(seed + ".spn").unlink()
     model = wannier90_run(seed)  # fine for charge
     assert model.spin_k is None and model.spin_current is None
@@ -369,7 +361,7 @@ def test_missing_spn_for_a_spin_response(synthetic, tmp_path):
 
 @pytest.mark.parametrize("name", ["mmn", "eig", "chk.fmt", "spn"])
 def test_truncated_files(synthetic, tmp_path, name):
-    seed = _copy_run(synthetic, tmp_path)
+    seed = copy_run(synthetic, tmp_path)
     path = Path(f"{seed}.{name}")
     lines = path.read_text().splitlines()
     path.write_text("\n".join(lines[: len(lines) - 7]) + "\n")
@@ -378,7 +370,7 @@ def test_truncated_files(synthetic, tmp_path, name):
 
 
 def test_unformatted_files_truncated_or_corrupt(synthetic, tmp_path):
-    seed = _copy_run(synthetic, tmp_path / "a")
+    seed = copy_run(synthetic, tmp_path / "a")
     write_chk_unformatted(read_chk(Path(seed + ".chk.fmt")), Path(seed + ".chk"))
     ref = read_wannier90_run(seed)
     assert ref.files["chk"].endswith("syn.chk")
@@ -416,14 +408,14 @@ def test_files_of_another_run(synthetic, tmp_path):
              (coarser, "spn", r"syn\.spn: num_kpts = 27, but the run has 64"),
              (coarser, "mmn", r"syn\.mmn: num_bands, num_kpts, nntot = 4, 27, 6 but the checkpoint")]
     for i, (other, name, message) in enumerate(cases):
-        seed = _copy_run(synthetic, tmp_path / f"case{i}")
+        seed = copy_run(synthetic, tmp_path / f"case{i}")
         shutil.copy(Path(f"{other['seedname']}.{name}"), Path(f"{seed}.{name}"))
         with pytest.raises(ValueError, match=message):
             wannier90_run(seed)
 
 
 def test_malformed_win(synthetic, tmp_path):
-    seed = _copy_run(synthetic, tmp_path)
+    seed = copy_run(synthetic, tmp_path)
     win = Path(seed + ".win")
     text = win.read_text()
     win.write_text(text.replace("end unit_cell_cart", ""))

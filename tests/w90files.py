@@ -11,6 +11,7 @@ must equal ½{s, v} (all bands are Wannier bands, the orbitals have no extent).
 from __future__ import annotations
 
 import itertools
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -131,3 +132,13 @@ def _row(vals) -> str:
 
 def _pairs(z: np.ndarray) -> list[str]:
     return [f"{x.real:.16e} {x.imag:.16e}" for x in z]
+
+
+def copy_run(src: dict, dst: Path) -> str:
+    """Copy the files of the run ``src`` (``write_run``'s dict, or any with a ``seedname``) into ``dst``; the new
+    seedname (for tests that damage one file)."""
+    dst.mkdir(parents=True, exist_ok=True)
+    seed = Path(src["seedname"])
+    for f in seed.parent.glob(seed.name + ".*"):
+        shutil.copy(f, dst / f.name)
+    return str(dst / seed.name)

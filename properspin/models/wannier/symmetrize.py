@@ -59,7 +59,7 @@ def space_group(lattice: Array, positions: Array, species: list[str], moments: A
 
     import spglib
 
-    from ...symmetry import _rotation_label, _species_numbers
+    from ...symmetry import _species_numbers, group_label
 
     cell = (lattice, positions, _species_numbers(species), moments)
     with warnings.catch_warnings():
@@ -80,16 +80,7 @@ def space_group(lattice: Array, positions: Array, species: list[str], moments: A
         cart = lat_t @ rot @ np.linalg.inv(lat_t)
         cart[np.abs(cart) < 1e-12] = 0.0
         ops.append(SpaceOperation(np.asarray(rot, int), np.asarray(t, float), cart, bool(tr), atoms, shifts))
-    unitary = [o.rotation for o in ops if not o.time_reversal]
-    every = {tuple(o.rotation.ravel()) for o in ops}
-    full = _rotation_label([np.array(r).reshape(3, 3) for r in every])
-    if len(unitary) == len(ops):
-        label = full
-    elif 2 * len(unitary) == len(ops) and len(every) == len(unitary):
-        label = full + "1'"
-    else:
-        label = f"{full}({_rotation_label(unitary)})"
-    return ops, label
+    return ops, group_label([(o.rotation, o.time_reversal) for o in ops])
 
 
 def representation(op: SpaceOperation, projections: list[Projection], spinors: bool) -> dict[int, Array]:
