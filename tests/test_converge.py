@@ -79,6 +79,15 @@ def test_difference_rule_with_panels_gives_rashba_e_over_8pi():
     assert abs(v - 1.0) <= e + 1e-10 and e < 1e-8
 
 
+def test_panels_have_a_cutoff_that_is_checked():
+    """Panels are explicit points with a known disk: a Fermi energy above every band on it is refused (as on a
+    disk), not integrated into a cutoff-dependent number."""
+    model = models.rashba(alpha=1.0, mass=1.0, zeeman=(0, 0, 1e-4))
+    mesh = quadrature.panels(model, [0.5], 0.1, order=4, nphi=8)
+    with pytest.raises(ValueError, match="cutoff too small"):
+        ps.conductivity(model, "proper_spin", fermi=[0.5], mesh=mesh)
+
+
 def test_panels_grade_towards_an_anticrossing():
     """Two parabolas crossing at k = 1 Å⁻¹, coupled by δ = 1e-6 eV: the located centre and gap are exact."""
     delta, c = 1e-6, 1.0
