@@ -260,7 +260,10 @@ def main_finding(zero: bool, zero_text: str, scan_gap: dict, verdict_gap: dict[s
         return ("Without magnetisation (m = 0, Kramers block trace) the in-gap σ^y_zx of Bi2Se3 is not a property "
                 f"of the model: it falls as 1/R with the k·p cutoff R and tends to 0 on the lattice ({zero_text}; "
                 f"(ħ/2e) S/m). The in-gap values that converge in the cutoff ({regulated}{radius}) are the 1 meV "
-                f"regulator's projection term, set by the direction of m, not by its size (|m_z| {sizes}).")
+                f"regulator's projection term, set by the direction of m, not by its size (|m_z| {sizes}); they "
+                "converge in R on this report's angular mesh, not in the angular mesh itself for m ∥ x "
+                "(benchmarks/audit_bi2se3.py: Π(x̂) at R = 0.5 is 101, 91, 76, 84, 82 on 24² … 122² angular points; "
+                "Π(ẑ) converges to −53.67 ± 0.005).")
     return (f"The in-gap σ^y_zx of Bi2Se3 without magnetisation does not clearly vanish ({zero_text}; (ħ/2e) S/m); "
             f"converged with the 1 meV regulator: {regulated}{radius} (|m_z| {sizes}).")
 
