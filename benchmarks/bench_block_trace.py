@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from peer import bare_eigh
 from threadpoolctl import threadpool_limits
 
 import properspin as ps
@@ -35,12 +36,6 @@ from properspin.sweep import Sweep
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 
 
-def bare_eigh(model: ps.Model, m: mesh.Mesh, step: int) -> float:
-    t = time.process_time()
-    for start in range(0, m.size, step):
-        k, _ = m.points(model, start, min(m.size, start + step))
-        np.linalg.eigh(model.hamiltonian(k))
-    return time.process_time() - t
 
 
 def full(model, m, response, fermi, tol, step) -> float:

@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from peer import bare_eigh
 from threadpoolctl import threadpool_limits
 
 import properspin as ps
@@ -32,13 +33,6 @@ def four_band() -> ps.Model:
     return ps.models.bhz(1.0).with_zeeman((0.05, 0.02, 0.03))
 
 
-def bare_eigh(model: ps.Model, m: mesh.Mesh, chunk: int, solver=np.linalg.eigh) -> float:
-    """CPU seconds (``process_time``: less sensitive than wall time to other jobs on a shared machine)."""
-    t = time.process_time()
-    for start in range(0, m.size, chunk):
-        k, _ = m.points(model, start, min(m.size, start + chunk))
-        solver(model.hamiltonian(k))
-    return time.process_time() - t
 
 
 def full(model, m, response, nfermi, chunk, window=(-3, 3)) -> float:

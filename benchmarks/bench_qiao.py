@@ -29,6 +29,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from peer import bare_eigh
 from threadpoolctl import threadpool_limits
 
 import properspin as ps
@@ -40,12 +41,6 @@ DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 FERMI = 18.3823
 
 
-def bare_eigh(model: ps.Model, m: mesh.Mesh, step: int) -> float:
-    t = time.process_time()
-    for start in range(0, m.size, step):
-        k, _ = m.points(model, start, min(m.size, start + step))
-        np.linalg.eigh(model.hamiltonian(k))
-    return time.process_time() - t
 
 
 def full(model: ps.Model, m: mesh.Mesh, response, step: int) -> float:
