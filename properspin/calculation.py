@@ -235,18 +235,22 @@ def check_precision(model: Model, mesh: meshes.Mesh, degeneracy_tol: float) -> N
 GAP_MARGIN_KT = 10.0
 
 
+def _in_bands(model: Model, mesh: meshes.Mesh, fermi: np.ndarray, margin: float) -> tuple[np.ndarray, np.ndarray]:
+    """Band ranges (n, 2) on the mesh and which Fermi energies lie inside one (widened by ``margin`` eV)."""
+    from .filling import band_ranges
+
+    ranges = band_ranges(model, mesh)
+    inside = np.any((fermi[:, None] > ranges[None, :, 0] - margin) & (fermi[:, None] < ranges[None, :, 1] + margin),
+                    axis=1)
+    return ranges, inside
+
+
 def _outside_gaps(model: Model, mesh: meshes.Mesh, name: str, fermi: np.ndarray, temps: np.ndarray,
                   values: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:
     """NaN at Fermi energies inside a band (or within 10 k_BT of one, on the mesh), with a warning."""
-    import warnings
-
-    from .filling import band_ranges
     from .units import K_B_EV
 
-    ranges = band_ranges(model, mesh)
-    margin = GAP_MARGIN_KT * K_B_EV * float(np.max(temps))
-    inside = np.any((fermi[:, None] > ranges[None, :, 0] - margin) & (fermi[:, None] < ranges[None, :, 1] + margin),
-                    axis=1)
+    ranges, inside = _in_bands(model, mesh, fermi, GAP_MARGIN_KT * K_B_EV * float(np.max(temps)))
     if inside.any():
         values = values.copy()
         values[:, inside] = np.nan
@@ -261,10 +265,7 @@ def _outside_gaps(model: Model, mesh: meshes.Mesh, name: str, fermi: np.ndarray,
 def _surface_needs_temperature(model: Model, mesh: meshes.Mesh, name: str, fermi: np.ndarray,
                                temps: np.ndarray) -> dict[str, Any]:
     """Refuse T = 0 at a Fermi energy inside a band for a response with Fermi-surface terms."""
-    from .filling import band_ranges
-
-    ranges = band_ranges(model, mesh)
-    inside = np.any((fermi[:, None] > ranges[None, :, 0]) & (fermi[:, None] < ranges[None, :, 1]), axis=1)
+    ranges, inside = _in_bands(model, mesh, fermi, 0.0)
     if inside.any() and np.any(temps <= 0):
         raise ValueError(
             f"{name}: {int(inside.sum())} Fermi energies (first {fermi[inside][0]:g} eV) lie in a band, where the "
@@ -286,8 +287,6 @@ _TREATMENTS = {
 
 
 def _warn_degenerate(name: str, total, size: int, tol: float) -> None:
-    import warnings
-
     pairs = ", ".join(f"({m},{n})" for m, n in sorted(total.degenerate_bands)[:8])
     warnings.warn(
         f"{name}: {total.degenerate_kpoints} of {size} k-points have near-degenerate band pairs "
@@ -300,8 +299,6 @@ def _warn_degenerate(name: str, total, size: int, tol: float) -> None:
 
 
 def _warn_isolated(name: str, found: list[dict[str, Any]]) -> None:
-    import warnings
-
     where = "; ".join(f"bands {d['bands'][0]},{d['bands'][1]} at k = {tuple(round(x, 6) for x in d['k'])} "
                       f"(E = {d['energy_eV']:.6g} eV, {'on' if d['on_mesh'] else 'not on'} the mesh)" for d in found)
     warnings.warn(
