@@ -23,6 +23,7 @@ from scipy.special import expit
 from . import mesh as meshes
 from .engine import default_chunk_size
 from .model import Model
+from .prepare import fermi_array, temperatures
 from .results import make_result
 from .sweep import Sweep
 from .units import K_B_EV
@@ -30,10 +31,11 @@ from .validate import check_fermi_limit
 
 
 def _check_temperature(temperature: float) -> float:
-    t = float(temperature)
-    if not math.isfinite(t) or t < 0:
-        raise ValueError(f"temperature must be a finite number ≥ 0 K, got {temperature!r}")
-    return t
+    """One temperature (K), validated as :func:`properspin.prepare.temperatures` validates a calculation's."""
+    t = temperatures(temperature)
+    if t.size != 1:
+        raise ValueError(f"temperature must be one number in kelvin here, got {temperature!r}")
+    return float(t[0])
 
 
 def _count_scale(model: Model, mesh: meshes.Mesh) -> float:
@@ -131,9 +133,7 @@ def carrier_density(model: Model, fermi: Any, mesh: meshes.Mesh, temperature: fl
     """
     if not isinstance(model, Model):
         raise TypeError(f"model must be a properspin.Model, got {type(model).__name__}")
-    fermi_in = np.atleast_1d(np.asarray(fermi, dtype=float))
-    if fermi_in.ndim != 1 or fermi_in.size == 0 or not np.all(np.isfinite(fermi_in)):
-        raise ValueError("fermi must be a finite number or a non-empty 1D sequence of energies (eV)")
+    fermi_in = fermi_array(fermi, distinct=False)
     t = _check_temperature(temperature)
     mesh = meshes.resolve(mesh, model)
     check_fermi_limit(model, float(fermi_in.max()))
