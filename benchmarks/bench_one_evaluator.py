@@ -6,7 +6,9 @@ WannierSums`.  On fcc Pt (``../shared/data/wannier90/Pt/Pt``) this prints, on a 
 E_F = 18.3823 eV, serial engine, one BLAS thread, CPU time (``process_time``) in ``--rounds`` interleaved rounds:
 
 * ``proper_spin`` (the dense S(k) of ``.spn`` in Eq. 2) and ``conventional_spin`` with ``method="qiao"``,
-  each with the model as read (one evaluator) and with S, SH, SR, SHR moved to a second evaluator (as before);
+  each with the model as read (one evaluator) and with S, SH, SR, SHR moved to a second evaluator (as before),
+  on the grid (where the Fourier sums run along lines of b₃, cheap) and on as many random k-points (an explicit
+  mesh, as adaptive refinement makes: the full phase matrix per batch);
 * the ratio before ÷ after per round (min–max), the largest relative difference of the values, the load average.
 
 Usage: ``python benchmarks/bench_one_evaluator.py [--n 12] [--rounds 3] [--data ../shared/data]``.
@@ -66,11 +68,17 @@ def main() -> None:
     run = read_wannier90_run(seed)
     after = run.model()
     before = two_evaluators(run, after)
-    m = mesh.grid(args.n)
-    cases = {"proper_spin": "proper_spin",
-             "conventional_spin qiao": ps.responses.get("conventional_spin", method="qiao", broadening=0.0)}
+    grid = mesh.grid(args.n)
+    k = np.random.default_rng(0).random((args.n**3, 3)) @ after.reciprocal  # off-grid: no line sums
+    scattered = mesh.explicit(k, np.full(len(k), float(np.prod(np.linalg.svd(after.reciprocal)[1])) / len(k)
+                                         / (2 * np.pi) ** 3), periodic=True)
+    qiao = ps.responses.get("conventional_spin", method="qiao", broadening=0.0)
+    cases = {f"proper_spin, grid {args.n}^3": ("proper_spin", grid),
+             f"conventional_spin qiao, grid {args.n}^3": (qiao, grid),
+             f"proper_spin, {args.n}^3 random k": ("proper_spin", scattered),
+             f"conventional_spin qiao, {args.n}^3 random k": (qiao, scattered)}
     with threadpool_limits(1):
-        for label, response in cases.items():
+        for label, (response, m) in cases.items():
             timed(after, response, mesh.grid(2))  # compile and warm up
             ratios, t_before, t_after, diff = [], [], [], 0.0
             for _ in range(args.rounds):
@@ -80,7 +88,7 @@ def main() -> None:
                 t_after.append(ta)
                 ratios.append(tb / ta)
                 diff = max(diff, float(np.abs(va - vb).max() / max(np.abs(vb).max(), 1e-300)))
-            print(f"{label}, Pt {args.n}^3: two evaluators {min(t_before):.2f}-{max(t_before):.2f} s, one evaluator "
+            print(f"Pt, {label}: two evaluators {min(t_before):.2f}-{max(t_before):.2f} s, one evaluator "
                   f"{min(t_after):.2f}-{max(t_after):.2f} s CPU; before/after {min(ratios):.3f}-{max(ratios):.3f}; "
                   f"max relative difference {diff:.1e}")
     print(f"load after: {os.getloadavg()}")
