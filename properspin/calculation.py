@@ -19,7 +19,7 @@ from . import responses
 from .conventions import DEGENERACY_TOL
 from .engine import Engine, default_chunk_size
 from .model import Model
-from .prepare import PreparedJob, prepare
+from .prepare import PreparedJob, in_bands, prepare
 from .results import make_result
 
 log = logging.getLogger(__name__)
@@ -87,7 +87,7 @@ def evaluate(job: PreparedJob, engine: Engine | None = None) -> xr.DataArray:
     values = _values(job, streamed.sweeps, total)
     gap_attrs: dict[str, Any] = {}
     if resp.surface:
-        gap_attrs = _surface_needs_temperature(model, job.mesh, resp.name, job.fermi, job.temperatures)
+        gap_attrs = dict(job.band_attrs)  # T > 0 where E_F lies in a band: checked by prepare()
         if resp.name in ("conserved_spin_metal", "torque_dipole_metal"):  # symmetric part: Drude term left out
             inside = ~np.asarray(gap_attrs["fermi_in_gap"], dtype=bool)
             gap_attrs |= _drude_attrs(model, resp.name, job.fermi, job.mesh, job.temperatures, values, inside)
@@ -150,22 +150,12 @@ def _diagnose(job: PreparedJob, total: Any, attrs: dict[str, Any]) -> None:
 GAP_MARGIN_KT = 10.0
 
 
-def _in_bands(model: Model, mesh: meshes.Mesh, fermi: np.ndarray, margin: float) -> tuple[np.ndarray, np.ndarray]:
-    """Band ranges (n, 2) on the mesh and which Fermi energies lie inside one (widened by ``margin`` eV)."""
-    from .filling import band_ranges
-
-    ranges = band_ranges(model, mesh)
-    inside = np.any((fermi[:, None] > ranges[None, :, 0] - margin) & (fermi[:, None] < ranges[None, :, 1] + margin),
-                    axis=1)
-    return ranges, inside
-
-
 def _outside_gaps(model: Model, mesh: meshes.Mesh, name: str, fermi: np.ndarray, temps: np.ndarray,
                   values: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:
     """NaN at Fermi energies inside a band (or within 10 k_BT of one, on the mesh), with a warning."""
     from .units import K_B_EV
 
-    ranges, inside = _in_bands(model, mesh, fermi, GAP_MARGIN_KT * K_B_EV * float(np.max(temps)))
+    ranges, inside = in_bands(model, mesh, fermi, GAP_MARGIN_KT * K_B_EV * float(np.max(temps)))
     if inside.any():
         values = values.copy()
         values[:, inside] = np.nan
@@ -175,19 +165,6 @@ def _outside_gaps(model: Model, mesh: meshes.Mesh, name: str, fermi: np.ndarray,
             "Fermi-surface terms are in conserved_spin_metal / conserved_spin_streda_metal / torque_dipole_metal), "
             "so they are NaN", MetallicFermiWarning, stacklevel=4)
     return values, {"fermi_in_gap": (~inside).astype(int).tolist(), "band_ranges_eV": ranges.tolist()}
-
-
-def _surface_needs_temperature(model: Model, mesh: meshes.Mesh, name: str, fermi: np.ndarray,
-                               temps: np.ndarray) -> dict[str, Any]:
-    """Refuse T = 0 at a Fermi energy inside a band for a response with Fermi-surface terms."""
-    ranges, inside = _in_bands(model, mesh, fermi, 0.0)
-    if inside.any() and np.any(temps <= 0):
-        raise ValueError(
-            f"{name}: {int(inside.sum())} Fermi energies (first {fermi[inside][0]:g} eV) lie in a band, where the "
-            "response has Fermi-surface terms δ(ε − E_F): set temperature > 0 (K); k_BT is the width of that δ on "
-            "the mesh (take T → 0 with finer meshes, docs/physics.md)")
-    return {"fermi_in_gap": (~inside).astype(int).tolist(), "band_ranges_eV": ranges.tolist(),
-            "fermi_surface_smearing": "Fermi-Dirac at the calculation temperature: -f'(e - E_F)"}
 
 
 _TREATMENTS = {

@@ -56,7 +56,8 @@ class PreparedJob:
     ``mesh`` is resolved for the model and the response; ``symmetry`` is the reduced mesh itself when it is an
     irreducible wedge (it carries the projector, :meth:`project`), else None.  ``fermi`` keeps the caller's
     order; ``temperatures`` is 1D (``scalar_temperature``: the caller gave one number).  ``choices`` are the
-    arbitrary choices, recorded in the result's attrs.
+    arbitrary choices, recorded in the result's attrs; ``band_attrs`` (responses with Fermi-surface terms) which
+    Fermi energies lie in a gap and the band ranges on the mesh.
     """
 
     model: Model
@@ -68,6 +69,7 @@ class PreparedJob:
     degeneracy_tol: float
     isolated: list[dict[str, Any]] | None = None
     choices: dict[str, Any] = field(default_factory=dict)
+    band_attrs: dict[str, Any] = field(default_factory=dict)
 
     @property
     def symmetry(self) -> meshes.Mesh | None:
@@ -140,6 +142,10 @@ def prepare(
         meshes.check_cutoff(mesh, model, fermi_in, float(temps.max()))
     with blame("degeneracy_tol"):
         check_precision(model, mesh, tol)
+    band_attrs: dict[str, Any] = {}
+    if resp.surface:
+        with blame("temperature"):
+            band_attrs = _surface_needs_temperature(model, mesh, resp.name, fermi_in, temps)
     isolated = None
     if resp.kind == "spin" and resp.uses_diagonal_spin and model.dim == 2:
         isolated = meshes.isolated_degeneracies(mesh, model, float(fermi_in.max()), tol)
@@ -148,7 +154,8 @@ def prepare(
                "response_parameters": dict(resp.params), "degeneracy_tol_eV": tol}
     if from_defaults:
         choices["fermi_from"] = f"the model's run defaults ({defaults.source})"  # type: ignore[union-attr]
-    return PreparedJob(model, resp, mesh, fermi_in, temps, bool(np.ndim(temperature) == 0), tol, isolated, choices)
+    return PreparedJob(model, resp, mesh, fermi_in, temps, bool(np.ndim(temperature) == 0), tol, isolated, choices,
+                       band_attrs)
 
 
 def _response(model: Model, response: Any, broadening: float | None) -> responses.Response:
@@ -259,3 +266,26 @@ def check_precision(model: Model, mesh: meshes.Mesh, degeneracy_tol: float) -> N
     if model.nbands > 1 and 0 < 2 * norm < degeneracy_tol:
         raise ValueError(f"degeneracy_tol = {degeneracy_tol:g} eV exceeds the width of the whole spectrum "
                          f"(2‖H‖ = {2 * norm:.3g} eV): every band pair would be excluded")
+
+
+def in_bands(model: Model, mesh: meshes.Mesh, fermi: np.ndarray, margin: float) -> tuple[np.ndarray, np.ndarray]:
+    """Band ranges (n, 2) on the mesh and which Fermi energies lie inside one (widened by ``margin`` eV)."""
+    from .filling import band_ranges
+
+    ranges = band_ranges(model, mesh)
+    inside = np.any((fermi[:, None] > ranges[None, :, 0] - margin) & (fermi[:, None] < ranges[None, :, 1] + margin),
+                    axis=1)
+    return ranges, inside
+
+
+def _surface_needs_temperature(model: Model, mesh: meshes.Mesh, name: str, fermi: np.ndarray,
+                               temps: np.ndarray) -> dict[str, Any]:
+    """Refuse T = 0 at a Fermi energy inside a band for a response with Fermi-surface terms."""
+    ranges, inside = in_bands(model, mesh, fermi, 0.0)
+    if inside.any() and np.any(temps <= 0):
+        raise ValueError(
+            f"{name}: {int(inside.sum())} Fermi energies (first {fermi[inside][0]:g} eV) lie in a band, where the "
+            "response has Fermi-surface terms δ(ε − E_F): set temperature > 0 (K); k_BT is the width of that δ on "
+            "the mesh (take T → 0 with finer meshes, docs/physics.md)")
+    return {"fermi_in_gap": (~inside).astype(int).tolist(), "band_ranges_eV": ranges.tolist(),
+            "fermi_surface_smearing": "Fermi-Dirac at the calculation temperature: -f'(e - E_F)"}

@@ -46,6 +46,11 @@ SAME = [
      lambda: ps.conductivity(ps.models.rashba(alpha=0.3, mass=1.0, zeeman=(0.0, 0.0, 1e-3)), "proper_spin",
                              fermi=[0.5], mesh=mesh.disk(0.01, nk=20, nphi=8)),
      "mesh.radius"),
+    ("zero_temperature_in_a_band", RASHBA + '[mesh]\nkind = "disk"\nradius = 0.6\nnk = 20\nnphi = 8\n'
+     '[fermi]\nvalues = [0.1]\n[calculation]\nresponses = ["spin_drude_weight"]\n',
+     lambda: ps.conductivity(ps.models.rashba(alpha=0.3, mass=1.0, zeeman=(0.0, 0.0, 1e-3)), "spin_drude_weight",
+                             fermi=[0.1], mesh=mesh.disk(0.6, nk=20, nphi=8)),
+     "calculation.temperature"),
 ]
 
 
