@@ -23,6 +23,7 @@ from . import mesh as meshes
 from . import responses
 from .chunk import Job
 from .conventions import DEGENERACY_TOL
+from .engine import default_chunk_size
 from .model import Model
 from .sweep import Sweep
 from .validate import check_fermi_limit, check_size, finite_float, real_array
@@ -130,16 +131,7 @@ def prepare(
         tol = _tolerance(degeneracy_tol)
     with blame("response"):
         _orbital_routes(model, resp)
-    mesh = _mesh(model, resp, mesh, strict_symmetry)
-    with blame("fermi"):
-        check_fermi_limit(model, float(fermi_in.max()))
-    with blame("cutoff"):
-        if resp.point_orbitals and not model.periodic and resp.surface:
-            from .conserved_metal import check_continuum
-            from .units import K_B_EV
-
-            check_continuum(model, mesh, fermi_in, K_B_EV * float(np.max(temps)))
-        meshes.check_cutoff(mesh, model, fermi_in, float(temps.max()))
+    mesh = resolve_sampling(model, mesh, fermi_in, float(temps.max()), resp, strict_symmetry)
     with blame("degeneracy_tol"):
         check_precision(model, mesh, tol)
     band_attrs: dict[str, Any] = {}
@@ -189,7 +181,25 @@ def _orbital_routes(model: Model, resp: responses.Response) -> None:
         point_orbitals(model)  # refuses continuum and full-position-matrix models before computing
 
 
-def _mesh(model: Model, resp: responses.Response, mesh: Any, strict_symmetry: bool) -> meshes.Mesh:
+def resolve_sampling(model: Model, mesh: Any, fermi: np.ndarray, temperature: float,
+                     response: responses.Response | None = None, strict_symmetry: bool = False) -> meshes.Mesh:
+    """The mesh fixed to the model (and ``response``), checked against the Fermi energies: the model's Fermi limit,
+    a continuum model's cutoff surface (conventions §4; :func:`~properspin.conserved_metal.check_continuum` for
+    point-orbital Fermi-surface responses).  :func:`prepare` and :mod:`properspin.filling` use it."""
+    resolved = _mesh(model, response, mesh, strict_symmetry)
+    with blame("fermi"):
+        check_fermi_limit(model, float(fermi.max()))
+    with blame("cutoff"):
+        if response is not None and response.point_orbitals and not model.periodic and response.surface:
+            from .conserved_metal import check_continuum
+            from .units import K_B_EV
+
+            check_continuum(model, resolved, fermi, K_B_EV * temperature)
+        meshes.check_cutoff(resolved, model, fermi, temperature)
+    return resolved
+
+
+def _mesh(model: Model, resp: responses.Response | None, mesh: Any, strict_symmetry: bool) -> meshes.Mesh:
     """The mesh fixed to the model and response (the irreducible wedge of a symmetric grid)."""
     if strict_symmetry and hasattr(mesh, "resolve_for"):
         from .symmetry import group_for
@@ -268,10 +278,20 @@ def check_precision(model: Model, mesh: meshes.Mesh, degeneracy_tol: float) -> N
                          f"(2‖H‖ = {2 * norm:.3g} eV): every band pair would be excluded")
 
 
+def band_ranges(model: Model, mesh: meshes.Mesh) -> np.ndarray:
+    """(n, 2) lowest and highest energy of each band on the mesh (eV), streamed in chunks."""
+    mesh = meshes.resolve(mesh, model)
+    lo = np.full(model.nbands, np.inf)
+    hi = np.full(model.nbands, -np.inf)
+    step = 4 * default_chunk_size(model.nbands)
+    for start in range(0, mesh.size, step):
+        e = model.energies(mesh.points(model, start, min(mesh.size, start + step))[0])
+        lo, hi = np.minimum(lo, e.min(0)), np.maximum(hi, e.max(0))
+    return np.stack([lo, hi], axis=1)
+
+
 def in_bands(model: Model, mesh: meshes.Mesh, fermi: np.ndarray, margin: float) -> tuple[np.ndarray, np.ndarray]:
     """Band ranges (n, 2) on the mesh and which Fermi energies lie inside one (widened by ``margin`` eV)."""
-    from .filling import band_ranges
-
     ranges = band_ranges(model, mesh)
     inside = np.any((fermi[:, None] > ranges[None, :, 0] - margin) & (fermi[:, None] < ranges[None, :, 1] + margin),
                     axis=1)
