@@ -37,6 +37,7 @@ from .chunk import states
 from .conventions import DEGENERACY_TOL, new_block
 from .engine import default_chunk_size
 from .model import Model
+from .prepare import prepare
 from .results import make_result
 
 
@@ -152,8 +153,58 @@ def adaptive_conductivity(
     ``adaptive_refined_points`` (base points refined, all rounds), ``adaptive_total_points`` and
     ``adaptive_error_estimate`` = max |refined − unrefined| (the change made by refinement, result units).
     """
+    _check_options(model, response, refine, threshold, max_iterations, gap)
+    job = prepare(model, response, fermi=fermi, mesh=meshes.grid(n, symmetry=symmetry),
+                  temperature=kwargs.get("temperature", 0.0), broadening=kwargs.get("broadening"),
+                  degeneracy_tol=kwargs.get("degeneracy_tol", DEGENERACY_TOL))
+    resp, fermi_arr, base, tol = job.response, job.fermi, job.mesh, job.degeneracy_tol
+    group = getattr(base, "group", None)
+    grid = getattr(base, "grid", base)
+    meshes.check_points(grid.size, _POINT_BYTES * (model.dim + 1), "adaptive_conductivity base grid")
+    k, w = base.points(model, 0, base.size)
+    score, unrefined, min_gap = _scan(model, resp, k, w, fermi_arr, tol)
+    if np.any(np.asarray(kwargs.get("temperature", 0.0)) != 0):
+        unrefined = conductivity(model, resp, fermi=fermi, mesh=base, **kwargs).values
+    else:
+        unrefined = job.project(unrefined.reshape(len(fermi_arr), *(len(v) for v in resp.coords(model.dim).values())))
+    keep_k, keep_w, refined_base = _refine(model, resp, base, (k, w, score, min_gap), fermi_arr, tol,
+                                           (int(refine), threshold, int(max_iterations), neighbours, gap))
+    mesh = _refined_mesh(np.concatenate(keep_k), np.concatenate(keep_w), group)
+    result = conductivity(model, resp, fermi=fermi, mesh=mesh, **kwargs)
+    result.attrs |= {f"mesh_{k}" if not k.startswith("mesh") else k: v for k, v in base.describe().items()
+                     if group is not None and k.startswith(("symmetry", "mesh_full"))}
+    result.attrs |= {
+        "adaptive_base_grid": str(list(grid.n)), "adaptive_refine": int(refine), "adaptive_threshold": float(threshold),
+        "adaptive_criterion": "integrand" if gap is None else "integrand+occupied_gap",
+        "adaptive_gap_eV": float(gap) if gap is not None else 0.0, "adaptive_iterations": int(max_iterations),
+        "adaptive_refined_points": refined_base, "adaptive_total_points": mesh.size,
+        "adaptive_error_estimate": float(np.abs(result.values - np.reshape(unrefined, result.shape)).max()),
+    }
+    return result
+
+
+def _refined_mesh(k: np.ndarray, w: np.ndarray, group: Any) -> meshes.Mesh:
+    """The explicit mesh of kept and refined points (with the projector of ``group`` when it is not None)."""
+    if group is None:
+        return meshes.explicit(k, w, periodic=True, label="adaptive")
+    from .symmetry import SymmetrizedMesh
+
+    return SymmetrizedMesh(k, w, group, label="adaptive")
+
+
+#: Bytes per point and coordinate that refinement holds (k and w, with the copies refinement makes).
+_POINT_BYTES = 8 * 4
+
+
+def _check_options(model: Model, response: Any, refine: Any, threshold: float, max_iterations: Any,
+                   gap: float | None) -> None:
+    """Refuse refinement options :func:`adaptive_conductivity` cannot use (the rest is :func:`prepare`'s)."""
     if not isinstance(model, Model) or not model.periodic:
         raise ValueError("adaptive refinement needs a periodic properspin.Model (mesh.grid)")
+    resp = responses.get(response)
+    if resp.grand:
+        raise ValueError(f"adaptive refinement does not support {resp.name!r} (a grand-potential-weighted response); "
+                         "use conductivity() on a finer grid")
     if isinstance(refine, bool) or int(refine) != refine or refine < 2:
         raise ValueError(f"refine must be an integer ≥ 2, got {refine!r}")
     if math.isnan(threshold) or threshold <= 0 or (math.isinf(threshold) and gap is None):
@@ -163,34 +214,23 @@ def adaptive_conductivity(
         raise ValueError(f"max_iterations must be a positive integer, got {max_iterations!r}")
     if gap is not None and (isinstance(gap, bool) or not math.isfinite(gap) or gap <= 0):
         raise ValueError(f"gap must be a positive energy in eV (or None), got {gap!r}")
-    resp = responses.get(response)
-    if resp.grand:
-        raise ValueError(f"adaptive refinement does not support {resp.name!r} (a grand-potential-weighted response); "
-                         "use conductivity() on a finer grid")
-    if kwargs.get("broadening") is not None:
-        resp = resp.with_params(broadening=kwargs["broadening"]) if "broadening" in resp.defaults else resp
-    fermi_arr = np.atleast_1d(np.asarray(fermi, dtype=float))
-    base = meshes.resolve(meshes.grid(n, symmetry=symmetry), model, resp)
+
+
+def _refine(model: Model, resp: responses.Response, base: Any, scanned: tuple[np.ndarray, ...], fermi: np.ndarray,
+            tol: float, options: tuple[int, float, int, bool, float | None]) -> tuple[list, list, int]:
+    """The refinement rounds of :func:`adaptive_conductivity`: (kept k per round, kept w per round, base points
+    refined).  ``scanned`` = (k, w, score, min_gap) of the base points; ``options`` = (refine, threshold,
+    max_iterations, neighbours, gap)."""
+    refine, threshold, max_iterations, neighbours, gap = options
+    k, w, score, min_gap = scanned
     group = getattr(base, "group", None)
     grid = getattr(base, "grid", base)
-    point_bytes = 8 * (model.dim + 1) * 4  # k and w, with the copies refinement makes
-    meshes.check_points(grid.size, point_bytes, "adaptive_conductivity base grid")
-    k, w = base.points(model, 0, base.size)
     step = model.reciprocal / np.asarray(grid.n)[:, None]  # rows: grid step along each b_a
-    tol = float(kwargs.get("degeneracy_tol", DEGENERACY_TOL))
-
-    score, unrefined, min_gap = _scan(model, resp, k, w, fermi_arr, tol)
-    if group is not None:
-        from .symmetry import apply_projector
-
-        sizes = tuple(len(v) for v in resp.coords(model.dim).values())
-        unrefined = apply_projector(unrefined.reshape(len(fermi_arr), *sizes), resp, group, model.dim)
-    if np.any(np.asarray(kwargs.get("temperature", 0.0)) != 0):
-        unrefined = conductivity(model, resp, fermi=fermi, mesh=base, **kwargs).values
+    point_bytes = _POINT_BYTES * (model.dim + 1)
     cut = threshold * np.average(score, weights=w)  # the full-grid mean (weights ∝ star sizes)
     keep_k, keep_w = [], []
     refined_base = 0
-    for it in range(int(max_iterations)):
+    for it in range(max_iterations):
         flag = score > cut
         if it == 0 and neighbours:  # the peaks' tails; the gap criterion flags cores itself
             flag = _dilate_stars(flag, base, model) if group is not None else _dilate(flag, grid.n)
@@ -203,35 +243,14 @@ def adaptive_conductivity(
         if not flag.any():
             k, w = k[:0], w[:0]
             break
-        meshes.check_points(int(flag.sum()) * int(refine) ** model.dim + sum(len(x) for x in keep_w), point_bytes,
+        meshes.check_points(int(flag.sum()) * refine ** model.dim + sum(len(x) for x in keep_w), point_bytes,
                             f"adaptive_conductivity refinement {it + 1}")
-        k, w = _subgrid(k[flag], w[flag], step / refine**it, int(refine))
+        k, w = _subgrid(k[flag], w[flag], step / refine**it, refine)
         if it + 1 < max_iterations:
-            score, _, min_gap = _scan(model, resp, k, w, fermi_arr, tol)
+            score, _, min_gap = _scan(model, resp, k, w, fermi, tol)
     keep_k.append(k)
     keep_w.append(w)
-    if group is not None:
-        from .symmetry import SymmetrizedMesh
-
-        mesh = SymmetrizedMesh(np.concatenate(keep_k), np.concatenate(keep_w), group, label="adaptive")
-    else:
-        mesh = meshes.explicit(np.concatenate(keep_k), np.concatenate(keep_w), periodic=True, label="adaptive")
-    result = conductivity(model, resp, fermi=fermi, mesh=mesh, **kwargs)
-    if group is not None:
-        result.attrs |= {f"mesh_{k}" if not k.startswith("mesh") else k: v for k, v in base.describe().items()
-                         if k.startswith(("symmetry", "mesh_full"))}
-    result.attrs |= {
-        "adaptive_base_grid": str(list(grid.n)),
-        "adaptive_refine": int(refine),
-        "adaptive_threshold": float(threshold),
-        "adaptive_criterion": "integrand" if gap is None else "integrand+occupied_gap",
-        "adaptive_gap_eV": float(gap) if gap is not None else 0.0,
-        "adaptive_iterations": int(max_iterations),
-        "adaptive_refined_points": refined_base,
-        "adaptive_total_points": mesh.size,
-        "adaptive_error_estimate": float(np.abs(result.values - np.reshape(unrefined, result.shape)).max()),
-    }
-    return result
+    return keep_k, keep_w, refined_base
 
 
 # ------------------------------------------------------------------------------------ postw90's refinement
@@ -251,6 +270,51 @@ def _score(resp: responses.Response, integrand: np.ndarray, dim: int, component:
     scale = 2.0 if resp.kind == "spin" else 1.0
     vals = np.abs(integrand) if component is None else np.abs(integrand[..., component : component + 1])
     return scale * vals.max(axis=-1)
+
+
+def _component_index(coords: dict[str, list[str]], component: dict[str, str] | None) -> int | None:
+    """The flat index of ``component`` (e.g. ``{"spin": "z", "current": "x", "field": "y"}``) among ``coords``."""
+    if component is None:
+        return None
+    if set(component) != set(coords):
+        raise ValueError(f"component must name {', '.join(coords)}, got {component!r}")
+    try:
+        return int(np.ravel_multi_index([coords[d].index(component[d]) for d in coords],
+                                        [len(v) for v in coords.values()]))
+    except ValueError:
+        raise ValueError(f"unknown component {component!r}; labels: {coords}") from None
+
+
+def _postw90_sums(model: Model, resp: responses.Response, base: Any, fermi_arr: np.ndarray,
+                  rule: tuple[int, float, bool], comp_index: int | None, degeneracy_tol: float,
+                  chunk_size: int) -> tuple[Any, np.ndarray, int]:
+    """The refined sums of :func:`adaptive_fermi_scan` over the chunks of ``base``: (Σ_k w_k I_k (nfermi, ncomp),
+    base points refined per Fermi energy, sub-grid points evaluated); ``rule`` = (refine, threshold, per_fermi)."""
+    refine, threshold, per_fermi = rule
+    k_all, w_all = base.points(model, 0, base.size)
+    step = model.reciprocal / np.asarray(base.n)[:, None]
+    total = 0.0
+    flagged_count = np.zeros(len(fermi_arr), dtype=int)
+    sub_points = 0
+    for start in range(0, base.size, chunk_size):
+        k, w = k_all[start : start + chunk_size], w_all[start : start + chunk_size]
+        vals = _integrand(model, resp, k, fermi_arr, degeneracy_tol)  # (N, nf, nc)
+        flag = _score(resp, vals, model.dim, comp_index) > threshold
+        if not per_fermi:
+            flag = np.broadcast_to(flag.any(axis=1, keepdims=True), flag.shape)
+        flagged_count += flag.sum(axis=0)
+        if refine == 1:  # berry_curv_adpt_kmesh = 1: the "refined" point is the point itself
+            flag = np.zeros_like(flag)
+        total = total + np.einsum("k,kfc->fc", w, vals * ~flag[..., None])
+        rows = np.flatnonzero(flag.any(axis=1))
+        for s in range(0, len(rows), max(1, chunk_size // refine**model.dim)):
+            idx = rows[s : s + max(1, chunk_size // refine**model.dim)]
+            ks, ws = _subgrid(k[idx], w[idx], step, refine)
+            sub = _integrand(model, resp, ks, fermi_arr, degeneracy_tol)  # (len(idx) r^d, nf, nc)
+            sub_points += len(ks)
+            mask = np.repeat(flag[idx], refine**model.dim, axis=0)
+            total = total + np.einsum("k,kfc->fc", ws, sub * mask[..., None])
+    return total, flagged_count, sub_points
 
 
 def adaptive_fermi_scan(
@@ -286,48 +350,15 @@ def adaptive_fermi_scan(
     if not math.isfinite(threshold) or threshold < 0:
         raise ValueError(f"threshold must be a finite number ≥ 0 (Å², postw90's berry_curv_adpt_kmesh_thresh), "
                          f"got {threshold!r}")
-    resp = responses.get(response)
-    if resp.needs_spin and not model.has_spin:
-        raise ValueError(f"response {resp.name!r} needs a spin operator, but model '{model.name}' has none")
-    fermi_arr = np.atleast_1d(np.asarray(fermi, dtype=float))
-    if fermi_arr.ndim != 1 or fermi_arr.size == 0 or not np.all(np.isfinite(fermi_arr)):
-        raise ValueError("fermi must be a finite number or 1D sequence of energies (eV)")
+    job = prepare(model, response, fermi=fermi, mesh=meshes.grid(n), degeneracy_tol=degeneracy_tol)
+    resp, fermi_arr, base = job.response, job.fermi, job.mesh
     per_fermi = resp.name == "charge" if per_fermi is None else bool(per_fermi)
     coords = resp.coords(model.dim)
-    comp_index = None
-    if component is not None:
-        if set(component) != set(coords):
-            raise ValueError(f"component must name {', '.join(coords)}, got {component!r}")
-        try:
-            comp_index = int(np.ravel_multi_index([coords[d].index(component[d]) for d in coords],
-                                                  [len(v) for v in coords.values()]))
-        except ValueError:
-            raise ValueError(f"unknown component {component!r}; labels: {coords}") from None
+    comp_index = _component_index(coords, component)
     base = meshes.resolve(meshes.grid(n), model)
-    k_all, w_all = base.points(model, 0, base.size)
-    step = model.reciprocal / np.asarray(base.n)[:, None]
     refine = int(refine)
-    total = 0.0
-    flagged_count = np.zeros(len(fermi_arr), dtype=int)
-    sub_points = 0
-    for start in range(0, base.size, chunk_size):
-        k, w = k_all[start : start + chunk_size], w_all[start : start + chunk_size]
-        vals = _integrand(model, resp, k, fermi_arr, degeneracy_tol)  # (N, nf, nc)
-        flag = _score(resp, vals, model.dim, comp_index) > threshold
-        if not per_fermi:
-            flag = np.broadcast_to(flag.any(axis=1, keepdims=True), flag.shape)
-        flagged_count += flag.sum(axis=0)
-        if refine == 1:  # berry_curv_adpt_kmesh = 1: the "refined" point is the point itself
-            flag = np.zeros_like(flag)
-        total = total + np.einsum("k,kfc->fc", w, vals * ~flag[..., None])
-        rows = np.flatnonzero(flag.any(axis=1))
-        for s in range(0, len(rows), max(1, chunk_size // refine**model.dim)):
-            idx = rows[s : s + max(1, chunk_size // refine**model.dim)]
-            ks, ws = _subgrid(k[idx], w[idx], step, refine)
-            sub = _integrand(model, resp, ks, fermi_arr, degeneracy_tol)  # (len(idx) r^d, nf, nc)
-            sub_points += len(ks)
-            mask = np.repeat(flag[idx], refine**model.dim, axis=0)
-            total = total + np.einsum("k,kfc->fc", ws, sub * mask[..., None])
+    total, flagged_count, sub_points = _postw90_sums(model, resp, base, fermi_arr, (refine, threshold, per_fermi),
+                                                     comp_index, degeneracy_tol, chunk_size)
     shape = tuple(len(v) for v in coords.values())
     values = resp.factor(model.dim) * np.asarray(total).reshape((len(fermi_arr),) + shape)
     attrs = {
@@ -348,3 +379,4 @@ def adaptive_fermi_scan(
         "adaptive_subgrid_points": int(sub_points),
     }
     return make_result(values, {"fermi": fermi_arr, **coords}, attrs, resp.name)
+

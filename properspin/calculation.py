@@ -1,13 +1,13 @@
 """One call from a model to a labelled result: model → k-mesh → band geometry → response → sweep.
 
-:func:`conductivity` is the public entry point; it validates input, builds a :class:`~properspin.chunk.Job`,
-lets the :class:`~properspin.engine.Engine` stream the mesh, and labels the sums with units.
+:func:`conductivity` is the public entry point: :func:`~properspin.prepare.prepare` validates the input once
+into a :class:`~properspin.prepare.PreparedJob`, and :func:`evaluate` lets the :class:`~properspin.engine.Engine`
+stream its mesh and labels the sums with units.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 import warnings
 from typing import Any
 
@@ -16,38 +16,13 @@ import xarray as xr
 
 from . import mesh as meshes
 from . import responses
-from .chunk import Job
 from .conventions import DEGENERACY_TOL
 from .engine import Engine, default_chunk_size
 from .model import Model
+from .prepare import PreparedJob, in_bands, prepare
 from .results import make_result
-from .sweep import Sweep
-from .validate import check_fermi_limit, check_size, finite_float, real_array
 
 log = logging.getLogger(__name__)
-
-
-def _fermi_array(fermi: Any) -> np.ndarray:
-    if fermi is None:  # before: "fermi contains NaN or inf"
-        raise ValueError("fermi is missing (None): give a number or a 1D sequence of energies (eV)")
-    arr = np.atleast_1d(real_array(fermi, "fermi", finite=False))
-    if arr.ndim != 1 or arr.size == 0:
-        raise ValueError("fermi must be a number or a 1D sequence of energies (eV)")
-    check_size(arr.size, "Fermi energies", "fermi")
-    if not np.all(np.isfinite(arr)):
-        raise ValueError("fermi contains NaN or inf")
-    if len(np.unique(arr)) != len(arr):
-        raise ValueError("fermi energies must be distinct")
-    return arr
-
-
-def _temperatures(temperature: Any) -> np.ndarray:
-    t = np.atleast_1d(real_array(temperature, "temperature", finite=False))
-    if t.ndim != 1 or t.size == 0 or not np.all(np.isfinite(t)):
-        raise ValueError(f"temperature must be a finite number or 1D sequence in kelvin, got {temperature!r}")
-    if np.any(t < 0):
-        raise ValueError(f"temperature must be ≥ 0 K (kelvin), got {temperature!r}")
-    return t
 
 
 def conductivity(
@@ -75,7 +50,8 @@ def conductivity(
         ``"orbital_magnetization"``; or a response with its parameters set,
         ``responses.get("conventional_spin", broadening=0.01)``.
     fermi
-        Fermi energies in eV (any order; the result keeps it).
+        Fermi energies in eV (any order; the result keeps it); ``None``: the model's ``run_defaults`` (a
+        Wannier90 run's ``fermi_energy``), else an error.
     mesh
         ``mesh.grid(n)`` for periodic models; ``mesh.disk/sphere/cylinder`` cutoffs for k·p models.
     temperature
@@ -97,152 +73,81 @@ def conductivity(
     ``("fermi", "current", "field")`` (charge); ``attrs["units"]`` is ``e/8pi``/``e^2/h`` in 2D and
     ``(hbar/2e) S/m``/``S/m`` in 3D; the attrs also record every input that produced it.
     """
-    if not isinstance(model, Model):
-        raise TypeError(f"model must be a properspin.Model, got {type(model).__name__}")
-    resp = responses.get(response)
-    if resp.needs_spin and not model.has_spin:
-        why = model.info.get("spin_operator")
-        raise ValueError(f"response {resp.name!r} needs a spin operator, but model '{model.name}' has spin=None"
-                         + (f" ({why})" if why else ""))
-    if model.dim not in (2, 3):
-        raise ValueError(f"conductivities are defined for 2D and 3D models, not dim={model.dim}")
-    fermi_in = _fermi_array(fermi)
-    temps = _temperatures(temperature)
-    if not isinstance(degeneracy_tol, (int, float, np.integer, np.floating)) or not math.isfinite(degeneracy_tol) \
-            or degeneracy_tol <= 0:
-        raise ValueError(f"degeneracy_tol must be a finite number > 0 eV (with 0 every exactly degenerate pair "
-                         f"divides by zero), got {degeneracy_tol!r}")
-    if broadening is not None:
-        if "broadening" in resp.defaults:
-            resp = resp.with_params(broadening=broadening)
-        elif finite_float(broadening, "broadening (eV)", nonnegative=True):
-            raise ValueError(f"broadening applies to the conventional spin current only, not {resp.name!r}")
-    if resp.params.get("method") == "qiao":  # the ab-initio spin current of a Wannier90 run
-        from .models.wannier.run import warn_qiao_conditioning
+    job = prepare(model, response, fermi=fermi, mesh=mesh, temperature=temperature, broadening=broadening,
+                  degeneracy_tol=degeneracy_tol)
+    return evaluate(job, engine)
 
-        warn_qiao_conditioning(model, stacklevel=2)
-    if resp.point_orbitals and (model.periodic or not resp.surface):  # finite-q / Zeeman routes
-        from .orbital import point_orbitals
 
-        point_orbitals(model)  # refuses continuum and full-position-matrix models before computing
-    mesh = meshes.resolve(mesh, model, resp)
-    check_fermi_limit(model, float(fermi_in.max()))
-    if resp.point_orbitals and not model.periodic and resp.surface:
-        from .conserved_metal import check_continuum
-        from .units import K_B_EV
-
-        check_continuum(model, mesh, fermi_in, K_B_EV * float(np.max(temps)))
-    meshes.check_cutoff(mesh, model, fermi_in, float(temps.max()))
-    check_precision(model, mesh, float(degeneracy_tol))
-    isolated = None
-    if resp.kind == "spin" and resp.uses_diagonal_spin and model.dim == 2:
-        isolated = meshes.isolated_degeneracies(mesh, model, float(fermi_in.max()), degeneracy_tol)
+def evaluate(job: PreparedJob, engine: Engine | None = None) -> xr.DataArray:
+    """Run a :func:`~properspin.prepare.prepare`-d job on the engine and label the sums (:func:`conductivity`)."""
+    model, resp = job.model, job.response
     engine = engine or Engine(chunk_size=default_chunk_size(model.nbands))
-
-    order = np.argsort(fermi_in)
-    sweeps = tuple(Sweep(fermi_in[order], t) for t in temps)
-    job = Job(model, mesh, resp, sweeps, float(degeneracy_tol))
-    total = engine.run(job)
-
-    comp = resp.coords(model.dim)
-    shape = tuple(len(v) for v in comp.values())
-    factor = resp.factor(model.dim)
-    inverse = np.argsort(order)
-    finish = "finish_surface" if resp.surface else "finish"
-    values = np.stack([getattr(s, finish)(p, grand=resp.grand)[inverse]
-                       for s, p in zip(sweeps, total.partials, strict=True)])
-    values = factor * values.reshape((len(temps), len(fermi_in)) + shape)
-    if hasattr(mesh, "symmetrize"):  # irreducible wedge: project on the symmetry-allowed form (properspin.symmetry)
-        values = mesh.symmetrize(values, resp, model.dim)
-    if not np.all(np.isfinite(values)):
-        bad = np.argwhere(~np.isfinite(values))[0]
-        raise ValueError(f"{resp.name}: the sums are not finite ({np.count_nonzero(~np.isfinite(values))} "
-                         f"entries NaN or inf, first at E_F = {fermi_in[bad[1]]:g} eV): an overflow in the model's "
-                         "matrices (H, ∂H/∂k, spin, position) or a near-degenerate pair below degeneracy_tol")
-
+    streamed = job.engine_job()
+    total = engine.run(streamed)
+    values = _values(job, streamed.sweeps, total)
     gap_attrs: dict[str, Any] = {}
     if resp.surface:
-        gap_attrs = _surface_needs_temperature(model, mesh, resp.name, fermi_in, temps)
+        gap_attrs = dict(job.band_attrs)  # T > 0 where E_F lies in a band: checked by prepare()
         if resp.name in ("conserved_spin_metal", "torque_dipole_metal"):  # symmetric part: Drude term left out
             inside = ~np.asarray(gap_attrs["fermi_in_gap"], dtype=bool)
-            gap_attrs |= _drude_attrs(model, resp.name, fermi_in, mesh, temps, values, inside)
+            gap_attrs |= _drude_attrs(model, resp.name, job.fermi, job.mesh, job.temperatures, values, inside)
     if resp.insulator_only:
-        values, gap_attrs = _outside_gaps(model, mesh, resp.name, fermi_in, temps, values)
+        values, gap_attrs = _outside_gaps(model, job.mesh, resp.name, job.fermi, job.temperatures, values)
     attrs: dict[str, Any] = {
         "response": resp.name,
         "description": resp.description,
         "units": resp.unit(model.dim),
-        "temperature_K": float(temps[0]) if np.ndim(temperature) == 0 else temps.tolist(),
-        "broadening_eV": float(resp.params.get("broadening", 0.0)),
-        "response_parameters": dict(resp.params),
-        "degeneracy_tol_eV": float(degeneracy_tol),
+        **job.choices,
         "degenerate_kpoints": total.degenerate_kpoints,
         "degenerate_band_pairs": sorted(total.degenerate_bands),
         **model.describe(),
-        **{f"mesh_{k}" if not k.startswith("mesh") else k: v for k, v in mesh.describe().items()},
+        **{f"mesh_{k}" if not k.startswith("mesh") else k: v for k, v in job.mesh.describe().items()},
         **engine.describe(),
         **gap_attrs,
     }
-    treatment = resp.params.get("degenerate")
-    if treatment is not None:
-        attrs["degenerate_treatment"] = _TREATMENTS[treatment]
-    if total.degenerate_kpoints and treatment == "exclude":
-        _warn_degenerate(resp.name, total, mesh.size, degeneracy_tol)
-    if isolated is not None:
-        attrs["isolated_degeneracies"] = isolated
-        if isolated:
-            _warn_isolated(resp.name, isolated)
-    coords: dict[str, Any] = {"fermi": fermi_in, **comp}
-    if np.ndim(temperature) == 0:
+    _diagnose(job, total, attrs)
+    coords: dict[str, Any] = {"fermi": job.fermi, **resp.coords(model.dim)}
+    if job.scalar_temperature:
         values = values[0]
     else:
-        coords = {"temperature": temps, **coords}
+        coords = {"temperature": job.temperatures, **coords}
     return make_result(values, coords, attrs, resp.name)
 
 
-#: Bound on the eigenvalue error of a Hermitian n × n matrix, in units of n ε_machine ‖H‖ (LAPACK's is O(n ε ‖H‖)).
-_EIGEN_ERROR = 8.0
+def _values(job: PreparedJob, sweeps: tuple[Any, ...], total: Any) -> np.ndarray:
+    """The finished sums (temperature, fermi, *components) in the caller's Fermi order, in result units and
+    projected on the symmetry-allowed form; refused when not finite."""
+    resp, dim = job.response, job.model.dim
+    comp = resp.coords(dim)
+    shape = tuple(len(v) for v in comp.values())
+    inverse = np.argsort(job.order)
+    finish = "finish_surface" if resp.surface else "finish"
+    values = np.stack([getattr(s, finish)(p, grand=resp.grand)[inverse]
+                       for s, p in zip(sweeps, total.partials, strict=True)])
+    values = job.project(resp.factor(dim) * values.reshape((len(job.temperatures), len(job.fermi)) + shape))
+    if not np.all(np.isfinite(values)):
+        bad = np.argwhere(~np.isfinite(values))[0]
+        raise ValueError(f"{resp.name}: the sums are not finite ({np.count_nonzero(~np.isfinite(values))} "
+                         f"entries NaN or inf, first at E_F = {job.fermi[bad[1]]:g} eV): an overflow in the model's "
+                         "matrices (H, ∂H/∂k, spin, position) or a near-degenerate pair below degeneracy_tol")
+    return values
 
 
-def check_precision(model: Model, mesh: meshes.Mesh, degeneracy_tol: float) -> None:
-    """Refuse an H whose size makes ``degeneracy_tol`` meaningless, judged at a few k-points of the mesh.
-
-    Eigenvalues are accurate to about ``n ε ‖H‖`` (ε = 2.2e-16): when that exceeds ``degeneracy_tol``, degenerate
-    bands split by round-off are not recognised and their 1/Δ² terms are garbage (H scaled by 1e300 gave NaN,
-    by 1e10 numbers that depend on round-off).  A tolerance above the whole spectrum width ``2‖H‖``
-    would exclude every pair.  Both are refused with the numbers.
-    """
-    k, _ = mesh.sample(model)
-    h = model.h(k)
-    with np.errstate(over="ignore", invalid="ignore"):
-        norm = float(np.max(np.linalg.norm(h, ord=2, axis=(1, 2)))) if h.shape[1] else 0.0
-    if not math.isfinite(norm) or norm > 1e100:
-        raise ValueError(f"H(k) of model '{model.name}' has a norm of {norm:.3g} eV: energies are in eV and must stay "
-                         "well below 1e100")
-    error = _EIGEN_ERROR * model.nbands * np.finfo(float).eps * norm
-    if error > degeneracy_tol:
-        raise ValueError(
-            f"H(k) of model '{model.name}' has a norm of {norm:.3g} eV, so its eigenvalues are accurate to about "
-            f"{error:.2g} eV only, more than degeneracy_tol = {degeneracy_tol:g} eV: degenerate bands could not be "
-            f"told apart from split ones. Raise degeneracy_tol above {error:.2g} eV or write H with smaller numbers "
-            "(energies in eV)")
-    if model.nbands > 1 and 0 < 2 * norm < degeneracy_tol:
-        raise ValueError(f"degeneracy_tol = {degeneracy_tol:g} eV exceeds the width of the whole spectrum "
-                         f"(2‖H‖ = {2 * norm:.3g} eV): every band pair would be excluded")
+def _diagnose(job: PreparedJob, total: Any, attrs: dict[str, Any]) -> None:
+    """Record the degenerate-block treatment and isolated touchings in ``attrs``; warn where they matter."""
+    name, treatment = job.response.name, job.response.params.get("degenerate")
+    if treatment is not None:
+        attrs["degenerate_treatment"] = _TREATMENTS[treatment]
+    if total.degenerate_kpoints and treatment == "exclude":
+        _warn_degenerate(name, total, job.mesh.size, job.degeneracy_tol)
+    if job.isolated is not None:
+        attrs["isolated_degeneracies"] = job.isolated
+        if job.isolated:
+            _warn_isolated(name, job.isolated)
 
 
 #: An insulator-only response needs E_F at least this many k_BT from every band (on the mesh).
 GAP_MARGIN_KT = 10.0
-
-
-def _in_bands(model: Model, mesh: meshes.Mesh, fermi: np.ndarray, margin: float) -> tuple[np.ndarray, np.ndarray]:
-    """Band ranges (n, 2) on the mesh and which Fermi energies lie inside one (widened by ``margin`` eV)."""
-    from .filling import band_ranges
-
-    ranges = band_ranges(model, mesh)
-    inside = np.any((fermi[:, None] > ranges[None, :, 0] - margin) & (fermi[:, None] < ranges[None, :, 1] + margin),
-                    axis=1)
-    return ranges, inside
 
 
 def _outside_gaps(model: Model, mesh: meshes.Mesh, name: str, fermi: np.ndarray, temps: np.ndarray,
@@ -250,7 +155,7 @@ def _outside_gaps(model: Model, mesh: meshes.Mesh, name: str, fermi: np.ndarray,
     """NaN at Fermi energies inside a band (or within 10 k_BT of one, on the mesh), with a warning."""
     from .units import K_B_EV
 
-    ranges, inside = _in_bands(model, mesh, fermi, GAP_MARGIN_KT * K_B_EV * float(np.max(temps)))
+    ranges, inside = in_bands(model, mesh, fermi, GAP_MARGIN_KT * K_B_EV * float(np.max(temps)))
     if inside.any():
         values = values.copy()
         values[:, inside] = np.nan
@@ -258,21 +163,8 @@ def _outside_gaps(model: Model, mesh: meshes.Mesh, name: str, fermi: np.ndarray,
             f"{name}: {int(inside.sum())} of {len(fermi)} Fermi energies lie in a band (or within "
             f"{GAP_MARGIN_KT:g} k_BT of one) on this mesh; the response is defined for insulators only (its "
             "Fermi-surface terms are in conserved_spin_metal / conserved_spin_streda_metal / torque_dipole_metal), "
-            "so they are NaN", MetallicFermiWarning, stacklevel=3)
+            "so they are NaN", MetallicFermiWarning, stacklevel=4)
     return values, {"fermi_in_gap": (~inside).astype(int).tolist(), "band_ranges_eV": ranges.tolist()}
-
-
-def _surface_needs_temperature(model: Model, mesh: meshes.Mesh, name: str, fermi: np.ndarray,
-                               temps: np.ndarray) -> dict[str, Any]:
-    """Refuse T = 0 at a Fermi energy inside a band for a response with Fermi-surface terms."""
-    ranges, inside = _in_bands(model, mesh, fermi, 0.0)
-    if inside.any() and np.any(temps <= 0):
-        raise ValueError(
-            f"{name}: {int(inside.sum())} Fermi energies (first {fermi[inside][0]:g} eV) lie in a band, where the "
-            "response has Fermi-surface terms δ(ε − E_F): set temperature > 0 (K); k_BT is the width of that δ on "
-            "the mesh (take T → 0 with finer meshes, docs/physics.md)")
-    return {"fermi_in_gap": (~inside).astype(int).tolist(), "band_ranges_eV": ranges.tolist(),
-            "fermi_surface_smearing": "Fermi-Dirac at the calculation temperature: -f'(e - E_F)"}
 
 
 _TREATMENTS = {
@@ -294,7 +186,7 @@ def _warn_degenerate(name: str, total, size: int, tol: float) -> None:
         "excluded. The band-diagonal spin is not defined inside a degenerate subspace: lift the degeneracy "
         "with model.with_zeeman((mx, my, mz)) (conventions §3).",
         DegeneracyWarning,
-        stacklevel=3,
+        stacklevel=5,
     )
 
 
@@ -308,7 +200,7 @@ def _warn_isolated(name: str, found: list[dict[str, Any]]) -> None:
         "field m → 0 adds it (Rashba with m_z → 0⁺: −e/8π with both subbands occupied). Decide which you mean "
         "(e.g. model.with_zeeman((0, 0, mz)) and a small-m scan); recorded in attrs['isolated_degeneracies'].",
         UnresolvedDegeneracyWarning,
-        stacklevel=3,
+        stacklevel=5,
     )
 
 
@@ -343,5 +235,5 @@ def _drude_attrs(model, name: str, fermi: np.ndarray, mesh, temperatures: np.nda
             f"{name}: the Drude weight W = Σ δ(ε − E_F) s v_i v_j is {wmax:.3g} (spin_drude_weight; the model breaks "
             "time reversal and PT): the symmetric part of the dc conserved spin current has a term ∝ W/Γ that "
             "needs a relaxation rate Γ and is not included; the Hall (antisymmetric) part is complete",
-            MetallicFermiWarning, stacklevel=4)
+            MetallicFermiWarning, stacklevel=5)
     return out

@@ -36,9 +36,10 @@ import xarray as xr
 
 from . import mesh as meshes
 from . import responses
-from .calculation import _fermi_array, conductivity
+from .calculation import conductivity
 from .conventions import DEGENERACY_TOL
 from .model import Model
+from .prepare import prepare
 
 RULES = ("auto", "richardson", "difference", "shift")
 
@@ -259,8 +260,9 @@ def converge(model: Model, response: str | responses.Response, *, fermi: Any, me
     Eq. 2, ...) as :func:`~properspin.conductivity`.
     """
     _check_args(model, rtol, atol, budget, rule, ratio, max_steps)
-    resp = responses.get(response)
-    fermi = _fermi_array(fermi)
+    given = {k: kwargs[k] for k in ("temperature", "broadening") if k in kwargs}
+    job = prepare(model, response, fermi=fermi, mesh=mesh, degeneracy_tol=degeneracy_tol, **given)  # validated once
+    resp, fermi = job.response, job.fermi
     fam = _family(mesh, model, fermi, ratio, degeneracy_tol, avoid_touchings, refine)
     if rule == "shift" and (fam.kind != "grid" or fam.shift):
         raise ValueError("rule='shift' compares Γ-centred and shifted grids: it needs mesh.grid(n) on a model "
@@ -365,29 +367,24 @@ def run_file(path: Any, *, rtol: float = 1e-3, atol: float | None = None, budget
     degeneracy_tol are kept."""
     from pathlib import Path
 
-    from .config import _check, build_model, fermi_energies, load_config
+    from .config import build_model, load_config, prepare_jobs
     from .quadrature import panels as make_panels
 
     path = Path(path)
     cfg = load_config(path)
     model = build_model(cfg, path)
-    fermi = fermi_energies(cfg, model)
-    start = _check(cfg, model, path)
+    jobs = prepare_jobs(cfg, model, path)  # every response validated before the first mesh runs
+    first = next(iter(jobs.values()))
+    fermi, start = first.fermi, first.mesh
     if panels:
         if not isinstance(start, meshes.Disk):
             raise ValueError("--panels needs a [mesh] of kind = \"disk\" (a 2D continuum model)")
         p = dict(start.params)
         start = make_panels(model, fermi, p["radius"], order=8, nphi=max(8, p["nphi"] // 4))
     calc = cfg.calculation
-    out = {}
-    for name in calc.responses:
-        resp = responses.get(name, **calc.parameters.get(name, {}))
-        extra = {"broadening": calc.broadening} if "broadening" in resp.defaults and \
-            "broadening" not in calc.parameters.get(name, {}) and calc.broadening is not None else {}
-        out[name] = converge(model, resp, fermi=fermi, mesh=start, rtol=rtol, atol=atol, budget=budget, rule=rule,
-                             degeneracy_tol=calc.degeneracy_tol, temperature=calc.temperature, progress=progress,
-                             **extra)
-    return out
+    return {name: converge(model, job.response, fermi=fermi, mesh=start, rtol=rtol, atol=atol, budget=budget,
+                           rule=rule, degeneracy_tol=calc.degeneracy_tol, temperature=calc.temperature,
+                           progress=progress) for name, job in jobs.items()}
 
 
 def summary(res: xr.Dataset) -> list[str]:

@@ -23,17 +23,18 @@ from scipy.special import expit
 from . import mesh as meshes
 from .engine import default_chunk_size
 from .model import Model
+from .prepare import fermi_array, resolve_sampling, temperatures
 from .results import make_result
 from .sweep import Sweep
 from .units import K_B_EV
-from .validate import check_fermi_limit
 
 
 def _check_temperature(temperature: float) -> float:
-    t = float(temperature)
-    if not math.isfinite(t) or t < 0:
-        raise ValueError(f"temperature must be a finite number ≥ 0 K, got {temperature!r}")
-    return t
+    """One temperature (K), validated as :func:`properspin.prepare.temperatures` validates a calculation's."""
+    t = temperatures(temperature)
+    if t.size != 1:
+        raise ValueError(f"temperature must be one number in kelvin here, got {temperature!r}")
+    return float(t[0])
 
 
 def _count_scale(model: Model, mesh: meshes.Mesh) -> float:
@@ -62,15 +63,6 @@ def _states(model: Model, mesh: meshes.Mesh) -> tuple[np.ndarray, np.ndarray]:
     e, w = np.concatenate(es), np.concatenate(ws)
     order = np.argsort(e, kind="stable")
     return e[order], w[order]
-
-
-def band_ranges(model: Model, mesh: meshes.Mesh) -> np.ndarray:
-    """(n, 2) lowest and highest energy of each band on the mesh (eV), streamed in chunks."""
-    lo = np.full(model.nbands, np.inf)
-    hi = np.full(model.nbands, -np.inf)
-    for e, _ in _chunks(model, meshes.resolve(mesh, model)):
-        lo, hi = np.minimum(lo, e.min(0)), np.maximum(hi, e.max(0))
-    return np.stack([lo, hi], axis=1)
 
 
 def fermi_level(model: Model, electrons: float, mesh: meshes.Mesh, temperature: float = 0.0) -> float:
@@ -131,14 +123,9 @@ def carrier_density(model: Model, fermi: Any, mesh: meshes.Mesh, temperature: fl
     """
     if not isinstance(model, Model):
         raise TypeError(f"model must be a properspin.Model, got {type(model).__name__}")
-    fermi_in = np.atleast_1d(np.asarray(fermi, dtype=float))
-    if fermi_in.ndim != 1 or fermi_in.size == 0 or not np.all(np.isfinite(fermi_in)):
-        raise ValueError("fermi must be a finite number or a non-empty 1D sequence of energies (eV)")
+    fermi_in = fermi_array(fermi, distinct=False)
     t = _check_temperature(temperature)
-    mesh = meshes.resolve(mesh, model)
-    check_fermi_limit(model, float(fermi_in.max()))
-    if not model.periodic:
-        meshes.check_cutoff(mesh, model, fermi_in, t)
+    mesh = resolve_sampling(model, mesh, fermi_in, t)  # the checks of prepare(): Fermi limit, cutoff
     meshes.check_points(mesh.size, 0, "carrier_density")  # streamed: the limit on its time only
     levels, inverse = np.unique(fermi_in, return_inverse=True)
     sweep = Sweep(levels, t)

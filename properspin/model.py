@@ -39,6 +39,28 @@ SPIN_HALF = PAULI / 2
 FD_STEP_RANGE = (1e-7, 1e-2)
 
 
+@dataclass(frozen=True)
+class RunDefaults:
+    """Typed run defaults of a model's source (a Wannier90 run's ``.win``): ``fermi_energies`` (eV; empty: none
+    given), ``kmesh`` (a grid's points per reciprocal vector; None: none given) and ``source``, where they come
+    from (named in messages)."""
+
+    fermi_energies: tuple[float, ...] = ()
+    kmesh: tuple[int, ...] | None = None
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        energies = tuple(float(e) for e in self.fermi_energies)
+        if not all(math.isfinite(e) for e in energies):
+            raise ValueError(f"{self.source}: the default Fermi energies must be finite, got {energies}")
+        object.__setattr__(self, "fermi_energies", energies)
+        if self.kmesh is not None:
+            kmesh = tuple(int(n) for n in self.kmesh)
+            if not kmesh or any(n < 1 for n in kmesh):
+                raise ValueError(f"{self.source}: the default k-mesh needs positive point counts, got {self.kmesh}")
+            object.__setattr__(self, "kmesh", kmesh)
+
+
 @dataclass(frozen=True, eq=False)
 class Model:
     """A Bloch Hamiltonian with its k-derivative and spin operators.
@@ -77,6 +99,10 @@ class Model:
     name, parameters, info
         Labels copied into every result: model name, the parameters that built it (with units in
         the keys or in ``info``), and free-form notes (spin convention, energy reference, ...).
+    run_defaults
+        Optional :class:`RunDefaults`: what the model's source suggests for a run that does not say (a
+        Wannier90 run's ``fermi_energy`` and ``berry_kmesh``); read by :func:`~properspin.prepare.prepare` and
+        run files.
     """
 
     hamiltonian: KFunction
@@ -92,6 +118,7 @@ class Model:
     fd_step: float = 1e-4
     spin_k: KFunction | None = None
     spin_current: Callable[..., Array] | None = None
+    run_defaults: RunDefaults | None = None
 
     def __post_init__(self) -> None:
         if self.dim not in (1, 2, 3):
@@ -117,6 +144,8 @@ class Model:
             raise TypeError("Model.spin_k must be a callable k -> (3, N, n, n), given instead of a constant spin")
         if self.spin_current is not None and not callable(self.spin_current):
             raise TypeError("Model.spin_current must be a callable (k, energies, u, dh_bar, tol) -> (3, dim, N, n, n)")
+        if self.run_defaults is not None and not isinstance(self.run_defaults, RunDefaults):
+            raise TypeError(f"Model.run_defaults must be a RunDefaults, got {type(self.run_defaults).__name__}")
         if self.reciprocal is not None:
             rec = np.asarray(self.reciprocal, dtype=float)
             if rec.shape != (self.dim, self.dim):

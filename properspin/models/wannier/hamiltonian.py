@@ -127,12 +127,15 @@ class WannierHamiltonian:
         name: str | None = None,
         parameters: dict[str, Any] | None = None,
         info: dict[str, Any] | None = None,
+        operators: Mapping[str, Array] | None = None,
     ) -> Model:
         """The periodic :class:`Model` (see :func:`wannier90` for the arguments).
 
         ``dim`` < 3 keeps the first ``dim`` directions (needs R and lattice vectors in that plane).
         Positions are made Hermitian, A^W → (A^W + A^W†)/2; the discarded anti-Hermitian part
-        (finite-difference noise of Wannier90's position matrix) is recorded in ``info``.
+        (finite-difference noise of Wannier90's position matrix) is recorded in ``info``.  ``operators``: further
+        named blocks (nR, ..., n, n) on ``rvec``, already divided by ``deg`` (a run's S, SH, SR, SHR), summed by
+        the same evaluator as H (one phase computation per batch of k): ``model.hamiltonian.evaluator.function(name)``.
         """
         n = self.num_wann
         spin_op = _spin_operator(n, spinor_order, spin, self.source)
@@ -160,6 +163,10 @@ class WannierHamiltonian:
             if dim in CYCLIC_PAIRS:  # ∂_a A_b − ∂_b A_a directly: one sum per c instead of the dim² of the gradient
                 blocks["curl"] = np.stack([grad[:, a, b] - grad[:, b, a] for a, b in CYCLIC_PAIRS[dim]], axis=1)
             notes["position_antihermitian_max_angstrom"] = anti
+        for key, block in (operators or {}).items():  # on the same R ∪ −R set (zero blocks where R has no −R)
+            if key in blocks:
+                raise ValueError(f"operator name {key!r} is taken by the model's own sums")
+            blocks[key] = _hermitize(self.rvec, np.asarray(block), symmetrize=False)[1]
         sums = WannierSums(rc, blocks, lattice=lat)
         position = sums.function("pos") if "pos" in blocks else None
         position_gradient = _PositionGradient(sums, "dpos") if "pos" in blocks else None

@@ -20,7 +20,6 @@ R + τ_n − τ_m (postw90's ``ws_translate_dist``), for H, A, S and the spin-cu
 
 from __future__ import annotations
 
-import itertools
 import math
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -28,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from ...model import Model
+from ...model import Model, RunDefaults
 from ...validate import check_size
 from .fourier import WannierSums
 from .hamiltonian import WannierHamiltonian, fold_ws_shifts
@@ -44,98 +43,10 @@ from .native import (
     read_spn,
     read_win,
 )
+from .supercell import bvectors, wigner_seitz, ws_distance_table
 
 Array = np.ndarray
 PathLike = str | Path
-
-
-# ---------------------------------------------------------------------------------------------- geometry
-def wigner_seitz(lattice: Array, mp_grid: tuple[int, int, int]) -> tuple[Array, Array]:
-    """Lattice vectors R (in units of a_i) of the Wigner–Seitz supercell of ``mp_grid`` and their degeneracies.
-
-    R is kept when it is (to 1e-7 Å²) closest to the origin among its 125 images R − (i1 n1, i2 n2, i3 n3),
-    |i| ≤ 2; its degeneracy is the number of equally close images (postw90's ``wigner_seitz``, same order).
-    """
-    mp = np.asarray(mp_grid, dtype=int)
-    metric = lattice @ lattice.T
-    grid = np.array(list(itertools.product(*(range(-m, m + 1) for m in mp))))
-    images = np.array(list(itertools.product(range(-2, 3), repeat=3))) * mp
-    diff = grid[:, None, :] - images[None, :, :]
-    dist = np.einsum("rti,ij,rtj->rt", diff, metric, diff)
-    dmin = dist.min(axis=1)
-    origin = 62  # (0, 0, 0) among the 125 images
-    keep = np.abs(dist[:, origin] - dmin) < 1e-7
-    ndegen = (np.abs(dist - dmin[:, None]) < 1e-7).sum(axis=1)
-    irvec, ndegen = grid[keep], ndegen[keep]
-    total = float(np.sum(1.0 / ndegen))
-    if abs(total - np.prod(mp)) > 1e-8:
-        raise ValueError(f"Wigner–Seitz supercell of mp_grid {list(mp)}: weights sum to {total}, not {np.prod(mp)}")
-    return irvec, ndegen
-
-
-def ws_distance_table(lattice: Array, mp_grid: tuple[int, int, int], irvec: Array, centres: Array,
-                      tol: float = 1e-5, search: tuple[int, int, int] = (2, 2, 2)) -> dict[tuple[int, ...], Array]:
-    """``use_ws_distance``: {(R1, R2, R3, m, n) (m, n from 1): shifts T (N_T, 3)} so that R + T are the images of
-    R + τ_n − τ_m nearest the origin (all those within ``tol`` Å of the nearest), over supercell translations
-    T = (i1 n1, i2 n2, i3 n3), |i_a| ≤ search_a + 1 (postw90's ``ws_translate_dist``, ``ws_distance_tol``,
-    ``ws_search_size``)."""
-    mp = np.asarray(mp_grid, dtype=int)
-    ranges = [np.arange(-(s + 1), s + 2) for s in search]
-    shifts = np.array(list(itertools.product(*ranges))) * mp  # (nT, 3)
-    tcart = shifts @ lattice
-    n = len(centres)
-    table: dict[tuple[int, ...], Array] = {}
-    rel = centres[None, :, :] - centres[:, None, :]  # τ_n − τ_m at [m, n]
-    for r in irvec:
-        d = r @ lattice + rel  # (n, n, 3)
-        dist2 = np.sum((d[:, :, None, :] + tcart) ** 2, axis=-1)  # (n, n, nT)
-        first = np.argmin(dist2, axis=-1)
-        dmin2 = np.take_along_axis(dist2, first[..., None], axis=-1)[..., 0]
-        base = shifts[first]  # (n, n, 3)
-        dd = np.sqrt(np.sum((d[:, :, None, :] + (base @ lattice)[:, :, None, :] + tcart) ** 2, axis=-1))
-        near = np.abs(dd - np.sqrt(dmin2)[..., None]) < tol
-        for m in range(n):
-            for k in range(n):
-                key = (int(r[0]), int(r[1]), int(r[2]), m + 1, k + 1)
-                if dmin2[m, k] < tol**2:
-                    table[key] = base[m, k][None]
-                else:
-                    table[key] = base[m, k] + shifts[near[m, k]]
-    return table
-
-
-def bvectors(chk: Checkpoint, mmn: Overlaps, tol: float = 1e-6) -> tuple[Array, Array, list[dict[str, float]]]:
-    """b-vectors (nk, nntot, 3) in Å⁻¹ and weights w_b (nk, nntot) in Å² of the neighbours listed in ``.mmn``.
-
-    b = k' + G − k (Cartesian); shells are the distinct |b|; the shell weights are the least-squares solution of
-    Σ_s w_s Σ_{b∈s} b_a b_c = δ_ac (Wannier90's ``kmesh``), and the completeness relation is checked.
-    """
-    frac = chk.kpt_latt[mmn.neighbours] + mmn.gvec - chk.kpt_latt[:, None, :]
-    bk = frac @ chk.recip_lattice
-    length = np.linalg.norm(bk, axis=-1)
-    if np.any(length < tol):
-        raise ValueError(f"{mmn.path}: a neighbour with b = 0 (k' + G = k)")
-    shells = np.unique(np.round(length[0] / tol).astype(np.int64))
-    radii = shells * tol
-    shell_of = np.argmin(np.abs(length[..., None] - radii), axis=-1)
-    if np.any(np.abs(length - radii[shell_of]) > 10 * tol):
-        raise ValueError(f"{mmn.path}: the k-points do not all have the same neighbour shells")
-    pairs = ((0, 0), (1, 1), (2, 2), (0, 1), (1, 2), (2, 0))
-    b0 = bk[0]
-    amat = np.array([[np.sum(b0[shell_of[0] == s, a] * b0[shell_of[0] == s, c]) for s in range(len(radii))]
-                     for a, c in pairs])
-    target = np.array([1.0, 1.0, 1.0, 0.0, 0.0, 0.0])
-    weights = np.linalg.lstsq(amat, target, rcond=None)[0]
-    wb = weights[shell_of]
-    for k in range(len(bk)):
-        comp = np.einsum("j,ja,jc->ac", wb[k], bk[k], bk[k])
-        if np.max(np.abs(comp - np.eye(3))) > 1e-6:
-            raise ValueError(f"{mmn.path}: the neighbours of k-point {k + 1} do not satisfy the completeness relation "
-                             f"Σ_b w_b b b = 1 (max error {np.max(np.abs(comp - np.eye(3))):.2g}): a .mmn of another "
-                             "k-grid or lattice?")
-    info = [{"radius_inv_angstrom": float(radii[s]), "multiplicity": int(np.sum(shell_of[0] == s)),
-             "weight_angstrom2": float(weights[s])} for s in range(len(radii))]
-    return bk, wb, info
 
 
 # ---------------------------------------------------------------------------------------------- settings
@@ -257,21 +168,24 @@ class Wannier90Run:
 
     def model(self) -> Model:
         """The :class:`~properspin.Model`: H, ∂H and A^W from ``ham_R``/``pos_R``, ``spin_k`` = S(k) and, with
-        the Qiao operators, ``spin_current`` (see :func:`qiao_spin_current`)."""
-        blocks = [self.ham_R, self.pos_R]
-        extra = []
-        if self.spin_R is not None:
-            extra.append(self.spin_R)
+        the Qiao operators, ``spin_current`` (see :func:`qiao_spin_current`), all summed by one evaluator (one
+        phase computation per batch of k for every operator); the ``.win``'s Fermi energies and ``berry_kmesh``
+        as :class:`~properspin.model.RunDefaults`."""
+        extra: dict[str, Array] = {} if self.spin_R is None else {"s": self.spin_R}
         if self.shc_R is not None:
-            extra += [self.shc_R["SH"], self.shc_R["SR"], self.shc_R["SHR"]]
+            extra |= {"sh": self.shc_R["SH"], "sr": self.shc_R["SR"], "shr": self.shc_R["SHR"]}
         if self.ws_table is not None:
-            rvec, folded = fold_ws_shifts(self.irvec, self.ndegen, blocks + extra, self.ws_table,
-                                          "use_ws_distance", self.seedname)
+            rvec, folded = fold_ws_shifts(self.irvec, self.ndegen, [self.ham_R, self.pos_R, *extra.values()],
+                                          self.ws_table, "use_ws_distance", self.seedname)
             deg = np.ones(len(rvec), dtype=int)
         else:
             rvec, deg = self.irvec, self.ndegen
             # WannierHamiltonian divides H and r by the degeneracies itself; the other sums are divided here
-            folded = blocks + [b / self.ndegen.reshape((-1,) + (1,) * (b.ndim - 1)) for b in extra]
+            folded = [self.ham_R, self.pos_R] + [b / self.ndegen.reshape((-1,) + (1,) * (b.ndim - 1))
+                                                 for b in extra.values()]
+        nr, n = len(rvec), self.num_wann
+        ops = {name: b.reshape(nr, 9, n, n) if name in ("sr", "shr") else b
+               for name, b in zip(extra, folded[2:], strict=True)}
         wh = WannierHamiltonian(self.chk.real_lattice, rvec, deg, folded[0], folded[1], self.chk.header,
                                 self.seedname)
         info = {**self.describe(), "postw90": dict(self.settings)}
@@ -284,21 +198,19 @@ class Wannier90Run:
         if self.shc_R is not None:
             params["spin_current_tol_eV"] = self.options.get("spin_current_tol", QIAO_D_TOL)
         model = wh.to_model(use_position=True, name=f"wannier90_run:{Path(self.seedname).name}",
-                            parameters=params, info=info)
-        lat = self.chk.real_lattice
-        spin_k = spin_current = None
-        rest = folded[2:]
-        if self.spin_R is not None:
-            nr, n = len(rvec), self.num_wann
-            blocks = {"s": rest[0]}
-            if self.shc_R is not None:
-                sh, sr, shr = rest[1:]
-                blocks.update(sh=sh, sr=sr.reshape(nr, 9, n, n), shr=shr.reshape(nr, 9, n, n))
-            sums = WannierSums(rvec @ lat, blocks, lattice=lat)  # one phase computation for S, SH, SR, SHR
-            spin_k = sums.function("s")
-            if self.shc_R is not None:
-                spin_current = QiaoSpinCurrent(sums, self.options.get("spin_current_tol", QIAO_D_TOL))
-        return replace(model, spin_k=spin_k, spin_current=spin_current)
+                            parameters=params, info=info, operators=ops)
+        sums = model.hamiltonian.evaluator  # the one evaluator of every operator
+        spin_k = sums.function("s") if "s" in ops else None
+        spin_current = None
+        if "sh" in ops:
+            spin_current = QiaoSpinCurrent(sums, self.options.get("spin_current_tol", QIAO_D_TOL))
+        return replace(model, spin_k=spin_k, spin_current=spin_current, run_defaults=self.run_defaults())
+
+    def run_defaults(self) -> RunDefaults:
+        """The ``.win``'s ``fermi_energy`` (or scan) and ``berry_kmesh`` (or ``kmesh``) as typed defaults."""
+        kmesh = self.settings.get("berry_kmesh")
+        return RunDefaults(tuple(self.settings.get("fermi_energies") or ()), tuple(kmesh) if kmesh else None,
+                           str(self.files.get("win", self.seedname)))
 
 
 #: postw90's and WannierBerri's threshold (eV) below which D_nm = v_nm/(ε_m − ε_n) of the Qiao spin current is 0
@@ -391,66 +303,20 @@ def read_wannier90_run(
         raise ValueError(f"spin_current_tol must be a positive number of eV, got {spin_current_tol!r}")
     seed = str(seedname)
     files: dict[str, str] = {}
-    win_path = find_file(seed, ".win", "the run's input file")
-    win = read_win(win_path)
-    files["win"] = str(win_path)
-    chk_path = optional_file(seed, ".chk") or find_file(seed, ".chk.fmt", "the checkpoint: .chk or .chk.fmt")
-    chk = read_chk(chk_path)
-    files["chk"] = str(chk_path)
-    _check_win(win, chk)
-    eig_path = find_file(seed, ".eig", "the ab-initio eigenvalues")
-    eig = read_eig(eig_path, chk.num_bands, chk.num_kpts)
-    files["eig"] = str(eig_path)
-    settings = postw90_settings(win, eig)
-    if settings["transl_inv"]:
-        raise ValueError(f"{win_path}: transl_inv = true is not supported (postw90's default is false)")
+    win, chk, eig, settings = _read_run(seed, files)
     if use_ws_distance is None:
         use_ws_distance = settings["use_ws_distance"]
     shift, nvb, scissors = _scissors(settings, scissors_shift, num_valence_bands, chk.num_bands)
-
-    mmn_path = find_file(seed, ".mmn", "the overlaps for the position matrix A(R)")
-    mmn = read_mmn(mmn_path)
-    files["mmn"] = str(mmn_path)
-    nb_m, nk_m = mmn.m.shape[2], mmn.m.shape[0]
-    if (nb_m, nk_m) == (chk.num_bands, chk.num_kpts) and mmn.nntot != chk.nntot:  # the .win cannot tell which
-        raise ValueError(f"{chk_path} and {mmn_path} disagree on nntot ({chk.nntot} in the checkpoint, {mmn.nntot} in "
-                         "the overlaps; num_bands and num_kpts agree): one of them is damaged or from another run")
-    if nb_m != chk.num_bands or nk_m != chk.num_kpts:  # the checkpoint was checked against the .win already
-        raise ValueError(f"{mmn_path}: num_bands, num_kpts, nntot = {nb_m}, {nk_m}, {mmn.nntot} but the checkpoint "
-                         f"{chk_path} has {chk.num_bands}, {chk.num_kpts}, {chk.nntot} (files of different runs?)")
+    mmn = _read_overlaps(seed, chk, files)
     bk, wb, shells = bvectors(chk, mmn)
-
-    spn_path = optional_file(seed, ".spn")
-    spin_note = None
-    if spin is True and spn_path is None:
-        find_file(seed, ".spn", "the spin matrices, required by spin=True")
-    if spin is False or spn_path is None:
-        spin_note = "not read (spin=False)" if spin is False else f"none: {seed}.spn not found"
-        spn = None
-    else:
-        spn = read_spn(spn_path, chk.num_bands, chk.num_kpts)
-        files["spn"] = str(spn_path)
+    spn, spin_note = _read_spin(seed, spin, chk, files)
     if spin_current is True and spn is None:
         raise ValueError(f"spin_current=True (Qiao et al.) needs {seed}.spn: {spin_note}")
 
     irvec, ndegen = wigner_seitz(chk.real_lattice, chk.mp_grid)
     ops = _operators(chk, eig, mmn, bk, wb, spn, spin_current is not False and spn is not None,
                      shift if scissors else 0.0, nvb if scissors else 0)
-    phase = np.exp(-2j * np.pi * chk.kpt_latt @ irvec.T) / chk.num_kpts  # (nk, nR)
-
-    def to_r(op_q: Array) -> Array:
-        return np.tensordot(phase, op_q, axes=(0, 0))
-
-    ham_r = to_r(ops["H"])
-    if scissors:
-        ham_r = ham_r + shift * _scissors_R(chk, nvb, to_r, irvec)
-    pos_r = to_r(ops["A"]).transpose(0, 3, 1, 2)  # (nR, 3, n, n)
-    spin_r = None if spn is None else 0.5 * to_r(ops["S"]).transpose(0, 3, 1, 2)
-    shc_r = None
-    if "SH" in ops:
-        shc_r = {"SH": 0.5 * to_r(ops["SH"]).transpose(0, 3, 1, 2),
-                 "SR": 0.5j * to_r(ops["SR"]).transpose(0, 3, 4, 1, 2),
-                 "SHR": 0.5j * to_r(ops["SHR"]).transpose(0, 3, 4, 1, 2)}
+    ham_r, pos_r, spin_r, shc_r = _to_real_space(chk, ops, irvec, shift if scissors else 0.0, nvb)
     table = None
     if use_ws_distance:
         table = ws_distance_table(chk.real_lattice, chk.mp_grid, irvec, chk.wannier_centres,
@@ -466,6 +332,73 @@ def read_wannier90_run(
 
         run = symmetrize_run(run, magnetization, symprec, wannier_gauge)
     return run
+
+
+def _read_run(seed: str, files: dict[str, str]) -> tuple[Win, Checkpoint, Array, dict[str, Any]]:
+    """``.win``, the checkpoint (checked against it), ``.eig`` and the postw90 settings; ``files`` records the
+    paths read."""
+    win_path = find_file(seed, ".win", "the run's input file")
+    win = read_win(win_path)
+    files["win"] = str(win_path)
+    chk_path = optional_file(seed, ".chk") or find_file(seed, ".chk.fmt", "the checkpoint: .chk or .chk.fmt")
+    chk = read_chk(chk_path)
+    files["chk"] = str(chk_path)
+    _check_win(win, chk)
+    eig_path = find_file(seed, ".eig", "the ab-initio eigenvalues")
+    eig = read_eig(eig_path, chk.num_bands, chk.num_kpts)
+    files["eig"] = str(eig_path)
+    settings = postw90_settings(win, eig)
+    if settings["transl_inv"]:
+        raise ValueError(f"{win_path}: transl_inv = true is not supported (postw90's default is false)")
+    return win, chk, eig, settings
+
+
+def _read_overlaps(seed: str, chk: Checkpoint, files: dict[str, str]) -> Overlaps:
+    """``.mmn``, checked against the checkpoint (num_bands, num_kpts, nntot)."""
+    mmn_path = find_file(seed, ".mmn", "the overlaps for the position matrix A(R)")
+    mmn = read_mmn(mmn_path)
+    files["mmn"] = str(mmn_path)
+    chk_path = files["chk"]
+    nb_m, nk_m = mmn.m.shape[2], mmn.m.shape[0]
+    if (nb_m, nk_m) == (chk.num_bands, chk.num_kpts) and mmn.nntot != chk.nntot:  # the .win cannot tell which
+        raise ValueError(f"{chk_path} and {mmn_path} disagree on nntot ({chk.nntot} in the checkpoint, {mmn.nntot} in "
+                         "the overlaps; num_bands and num_kpts agree): one of them is damaged or from another run")
+    if nb_m != chk.num_bands or nk_m != chk.num_kpts:  # the checkpoint was checked against the .win already
+        raise ValueError(f"{mmn_path}: num_bands, num_kpts, nntot = {nb_m}, {nk_m}, {mmn.nntot} but the checkpoint "
+                         f"{chk_path} has {chk.num_bands}, {chk.num_kpts}, {chk.nntot} (files of different runs?)")
+    return mmn
+
+
+def _read_spin(seed: str, spin: bool | str, chk: Checkpoint, files: dict[str, str]) -> tuple[Array | None, str | None]:
+    """(``.spn`` matrices or None, why there are none)."""
+    spn_path = optional_file(seed, ".spn")
+    if spin is True and spn_path is None:
+        find_file(seed, ".spn", "the spin matrices, required by spin=True")
+    if spin is False or spn_path is None:
+        return None, "not read (spin=False)" if spin is False else f"none: {seed}.spn not found"
+    files["spn"] = str(spn_path)
+    return read_spn(spn_path, chk.num_bands, chk.num_kpts), None
+
+
+def _to_real_space(chk: Checkpoint, ops: dict[str, Array], irvec: Array, shift: float,
+                   nvb: int | None) -> tuple[Array, Array, Array | None, dict[str, Array] | None]:
+    """H(R), A(R), S(R) (σ/2) and the Qiao SH, SR, SHR on the Wigner–Seitz vectors: one phase matrix for all."""
+    phase = np.exp(-2j * np.pi * chk.kpt_latt @ irvec.T) / chk.num_kpts  # (nk, nR)
+
+    def to_r(op_q: Array) -> Array:
+        return np.tensordot(phase, op_q, axes=(0, 0))
+
+    ham_r = to_r(ops["H"])
+    if shift:
+        ham_r = ham_r + shift * _scissors_R(chk, nvb, to_r, irvec)  # type: ignore[arg-type]
+    pos_r = to_r(ops["A"]).transpose(0, 3, 1, 2)  # (nR, 3, n, n)
+    spin_r = 0.5 * to_r(ops["S"]).transpose(0, 3, 1, 2) if "S" in ops else None
+    shc_r = None
+    if "SH" in ops:
+        shc_r = {"SH": 0.5 * to_r(ops["SH"]).transpose(0, 3, 1, 2),
+                 "SR": 0.5j * to_r(ops["SR"]).transpose(0, 3, 4, 1, 2),
+                 "SHR": 0.5j * to_r(ops["SHR"]).transpose(0, 3, 4, 1, 2)}
+    return ham_r, pos_r, spin_r, shc_r
 
 
 #: Band splittings (eV) at the ab-initio k-points above the D threshold but below this make the Qiao construction
