@@ -7,7 +7,7 @@ G-invariant Monkhorst–Pack grid,
 
     Σ_k Q(k) = Σ_{irreducible k} |star(k)| · P Q(k),      P = (1/|G|) Σ_g L(g),
 
-where L(g) is the response's transformation law (:data:`LAWS`): each index is a polar vector (current,
+where L(g) is the response's transformation law (``Response.law``): each index is a polar vector (current,
 field: R) or an axial vector (spin, torque: det(R) R); the tensor's time-reversal parity multiplies the
 anti-unitary operations (spin conductivities are T-even, the anomalous Hall conductivity is T-odd).  So
 the grid is reduced to its irreducible wedge with weights (:func:`irreducible_points`) and the result is
@@ -255,65 +255,56 @@ def model_magnetization(model: Model, n: int = 4) -> np.ndarray | None:
 
 
 # ---------------------------------------------------------------------------------------------- laws
-#: Transformation law of each response: index kinds (``"polar"``, ``"axial"``, ``"none"``) per component
-#: dimension, and the tensor's parity under time reversal (+1 even, −1 odd).  Spin is an axial, T-odd
-#: vector and velocity a T-odd polar one, so a spin current ½{s, v} is T-even; E is T-even; the anomalous Hall
-#: conductivity (Ω: axial, T-odd) is T-odd; the torque t = i[H, s]/ħ is axial and T-even.
-LAWS: dict[str, tuple[tuple[str, ...], int]] = {
-    "proper_spin": (("axial", "polar", "polar"), +1),
-    "conventional_spin": (("axial", "polar", "polar"), +1),
-    "torque_dipole": (("axial", "polar", "polar"), +1),
-    "appendix_c": (("none", "axial", "polar", "polar"), +1),
-    "charge": (("polar", "polar"), -1),
-    "torque": (("axial", "polar"), +1),
-    # Re and Im of σ(ω): the per-k factor 1/(Δ² − (ħω + iη)²) depends on energies only, so both parts transform
-    # as the static spin current
-    "conventional_spin_ac": (("none", "axial", "polar", "polar"), +1),
-}
-
-
 def law(response: Any) -> tuple[tuple[str, ...], int]:
-    """Index kinds and T-parity of a response (name or :class:`~properspin.responses.Response`)."""
-    name = getattr(response, "name", response)
-    own = getattr(response, "symmetry", None)
-    if own is not None:
-        return own
-    if name not in LAWS:
-        raise ValueError(f"no transformation law is known for response {name!r}; symmetry cannot be used")
-    params = getattr(response, "params", {})
-    if params.get("degenerate") == "regulated_limit":
+    """Index kinds and T-parity of a response (name or :class:`~properspin.responses.Response`): its own
+    :class:`~properspin.responses.Law`, with a leading ``"none"`` for a ``part`` dimension its parameters add."""
+    from . import responses
+
+    resp = responses.get(response)
+    if resp.law is None:
+        raise ValueError(f"response {resp.name!r} has no symmetry law (Response.law); symmetry cannot be used")
+    if resp.params.get("degenerate") == "regulated_limit":
         raise ValueError("degenerate='regulated_limit' depends on the regulator direction m̂, which is not a symmetry "
                          "of the crystal: its parts are not symmetric and symmetry cannot be used (full grid)")
-    kinds, parity = LAWS[name]
-    parts = response.parts(params) if getattr(response, "parts", None) is not None else None
-    return (("none",) + kinds if parts else kinds), parity  # occupation parts: each transforms as the whole
+    parts = resp.parts(resp.params) if resp.parts is not None else None
+    kinds = resp.law.indices
+    return (("none",) + kinds if parts else kinds), resp.law.time_reversal  # parts: each transforms as the whole
 
 
-def _index_matrix(kind: str, op: Operation, size: int, dim: int) -> np.ndarray:
+_AXES = ("x", "y", "z")
+
+
+def _index_matrix(kind: str, op: Operation, labels: Sequence[str]) -> np.ndarray:
+    """The operation on one index, restricted to its labels (x, y of a 2D current; z of a 2D magnetisation)."""
     if kind == "none":
-        return np.eye(size)
+        return np.eye(len(labels))
     rot = op.rotation
     mat = rot * np.linalg.det(rot) if kind == "axial" else rot
-    return mat if size == 3 else mat[:dim, :dim]
+    idx = [_AXES.index(str(v)) for v in labels]
+    return mat[np.ix_(idx, idx)]
 
 
-def law_matrices(response: Any, group: MagneticGroup, dim: int, sizes: Sequence[int]) -> np.ndarray:
-    """L(g) for every operation: (|G|, ncomp, ncomp) acting on the flattened component tensor."""
+def law_matrices(response: Any, group: MagneticGroup, dim: int) -> np.ndarray:
+    """L(g) for every operation: (|G|, ncomp, ncomp) acting on the flattened component tensor of ``response``
+    (its coordinates in ``dim`` dimensions)."""
+    from . import responses
+
     kinds, parity = law(response)
-    if len(kinds) != len(sizes):
-        raise ValueError(f"response has {len(sizes)} component dimensions, its law {len(kinds)}")
+    labels = list(responses.get(response).coords(dim).values())
+    if len(kinds) != len(labels):
+        raise ValueError(f"response has {len(labels)} component dimensions, its law {len(kinds)}")
     out = []
     for op in group.operations:
         mat = np.ones((1, 1))
-        for kind, size in zip(kinds, sizes, strict=True):
-            mat = np.kron(mat, _index_matrix(kind, op, size, dim))
+        for kind, lab in zip(kinds, labels, strict=True):
+            mat = np.kron(mat, _index_matrix(kind, op, lab))
         out.append(mat * (parity if op.time_reversal else 1))
     return np.array(out)
 
 
-def projector(response: Any, group: MagneticGroup, dim: int, sizes: Sequence[int]) -> np.ndarray:
+def projector(response: Any, group: MagneticGroup, dim: int) -> np.ndarray:
     """P = (1/|G|) Σ_g L(g): projects a response tensor on its symmetry-allowed form."""
-    p = law_matrices(response, group, dim, sizes).mean(axis=0)
+    p = law_matrices(response, group, dim).mean(axis=0)
     p[np.abs(p) < 1e-12] = 0.0
     return p
 
@@ -334,8 +325,7 @@ def allowed_form(response: Any, group: MagneticGroup, dim: int = 3) -> dict[str,
     relations expressing every other allowed component through independent ones (``"y,x = -1*[x,y]"``), and P.
     """
     dims, labels = _component_sizes(response, dim)
-    p = projector(response, group, dim, [len(v) for v in labels])
-    p[np.abs(p) < 1e-12] = 0.0
+    p = projector(response, group, dim)
     names = [",".join(c) for c in _product(labels)]
     forbidden = [n for n, row in zip(names, p, strict=True) if not np.any(row)]
     u, sv, _ = np.linalg.svd(p)
@@ -460,16 +450,17 @@ class Verification:
 
 
 def _integrand(model: Model, response: Any, k: np.ndarray, energies: np.ndarray, kt: float) -> tuple[float, Any]:
-    from . import geometry, responses
+    from . import responses
 
     resp = responses.get(response)
-    g = geometry.band_geometry(model, k, 1e-9, with_spin=resp.needs_spin)
+    g = resp.band_geometry(model, k, 1e-9)
     q = resp.formula(g, resp.params)
-    q = q.reshape(-1, *q.shape[-2:])  # (ncomp, N, n)
+    ncomp = int(np.prod([len(v) for v in resp.coords(model.dim).values()]))
+    q = q.reshape(-1, ncomp, *q.shape[-2:])  # (parts, ncomp, N, n): grand/surface parts each transform as the whole
     from scipy.special import expit
 
     occ = expit(-(g.energies[None] - energies[:, None, None]) / kt)  # (nE, N, n)
-    return float(np.abs(q).max()), np.einsum("ekm,ckm->kec", occ, q)  # (N, nE, ncomp)
+    return float(np.abs(q).max()), np.einsum("ekm,pckm->kepc", occ, q)  # (N, nE, parts, ncomp)
 
 
 def verify(model: Model, group: MagneticGroup, response: Any, samples: int = 3, tol: float = 1e-3,
@@ -496,7 +487,7 @@ def verify(model: Model, group: MagneticGroup, response: Any, samples: int = 3, 
         return Verification(e_err, 0.0, tol, width)
     resp = responses.get(response)
     levels = np.quantile(e0, [0.3, 0.5, 0.7])
-    mats = law_matrices(resp, group, dim, [len(v) for v in resp.coords(dim).values()])
+    mats = law_matrices(resp, group, dim)
     kt = 0.02 * width
     qmax, i0 = _integrand(model, resp, k, levels, kt)
     scale = max(float(np.abs(i0).max()), 1e-6 * qmax) or 1.0  # (per-band scale: sums that vanish by symmetry)
@@ -756,6 +747,6 @@ def apply_projector(values: np.ndarray, response: Any, group: MagneticGroup, dim
 
     resp = responses.get(response)
     sizes = [len(v) for v in resp.coords(dim).values()]
-    p = projector(resp, group, dim, sizes)
+    p = projector(resp, group, dim)
     lead = values.shape[: values.ndim - len(sizes)]
     return (values.reshape(*lead, int(np.prod(sizes))) @ p.T).reshape(values.shape)
