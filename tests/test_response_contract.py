@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 
 import numpy as np
-import pytest
 
 from properspin import responses
 from properspin.config import run_config
