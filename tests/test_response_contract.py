@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 
 import numpy as np
+import pytest
 
 from properspin import responses
 from properspin.config import run_config
@@ -67,3 +68,147 @@ def test_user_response_runs_through_run_files(tmp_path, monkeypatch):
     assert scale > 1e-4 and out[0.05].attrs["units"] == "hbar/Å^2"
     np.testing.assert_allclose(out[-0.05].sel(spin="z").values, -sz, rtol=0, atol=1e-12 * scale)
     assert np.abs(out[0.05].sel(spin=["x", "y"]).values).max() < 1e-12 * scale
+
+
+# ---------------------------------------------------------------------------------------------- every response
+def _metal():
+    """fcc p-orbital model with spin–orbit and an exchange field m ∥ z: magnetic group 4/mm'm' (order 16), point
+    orbitals, a metal at the Fermi energies used (T = 300 K for the Fermi-surface responses)."""
+    from tests.test_symmetry import PT_STRUCTURE, pt_like
+
+    return pt_like().with_zeeman((0, 0, 0.2)), PT_STRUCTURE, [-1.0, 0.5], 300.0, 4
+
+
+def _insulator():
+    """Kane–Mele with Rashba and a staggered potential, an insulator at mid-gap (the insulator routes); its group
+    3m1' (C3v × T): the honeycomb's operations that keep z (Rashba breaks the mirror z → −z)."""
+    from properspin import symmetry as sy
+    from tests.test_conserved import kane_mele, mid_gap
+
+    model = kane_mele()
+    lattice = 2 * np.pi * np.linalg.inv(model.reciprocal).T
+    grey = sy.group_for(model, sy.Structure(lattice, [[1 / 3, 1 / 3], [2 / 3, 2 / 3]], ["B", "N"]))
+    group = sy.MagneticGroup(tuple(op for op in grey.operations if op.rotation[2, 2] > 0), grey.lattice, "3m1'")
+    assert group.order == 12
+    return model, group, [mid_gap(model)[0]], 0.0, 6
+
+
+_CASES: dict = {}
+
+
+def _case(name):
+    kind = "insulator" if responses.RESPONSES[name].insulator_only else "metal"
+    if kind not in _CASES:
+        _CASES[kind] = (_insulator if kind == "insulator" else _metal)()
+    return _CASES[kind]
+
+
+def _direct_sum(model, resp, mesh, fermi):
+    """factor · Σ_k w_k Σ_m θ(E_F − ε_mk) Q_mk from the formula itself (T = 0, no Fermi-surface or grand parts)."""
+    from properspin import chunk
+
+    k, w = mesh.points(model, 0, mesh.size)
+    g, q = chunk.states(model, resp, k, 1e-6)
+    occ = (g.energies[None] < np.asarray(fermi)[:, None, None]).astype(float)
+    return resp.factor(model.dim) * np.einsum("fkm,k,ckm->fc", occ, w, q)
+
+
+@pytest.mark.parametrize("name", list(responses.RESPONSES))
+def test_every_response_keeps_its_whole_contract(name, tmp_path):
+    """Numpy path = direct sum of its formula; kernel = numpy path; irreducible wedge + projector = full grid with
+    the symmetry-forbidden components zero (and the law's inversion parity as its indices say); CSV columns
+    unique, labelled by the response and equal to the values; PNG and netCDF written and read back; bands: the
+    per-band view reproduces the formula (or the response has none and bands refuses it by name)."""
+    import warnings
+
+    import properspin as ps
+    from properspin import chunk, io
+    from properspin import symmetry as sy
+    from properspin.plotting import plot_result
+
+    resp = responses.get(name)
+    model, structure, fermi, temperature, n = _case(name)
+    assert resp.law is not None and resp.column and resp.symbol and resp.kind in responses.KINDS
+    assert resp.law.inversion == (-1) ** resp.law.indices.count("polar")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ps.MetallicFermiWarning)  # the Drude note of the metal routes
+        warnings.simplefilter("error", sy.SymmetryWarning)  # the symmetry must be used, not silently dropped
+        full = ps.conductivity(model, name, fermi=fermi, mesh=ps.mesh.grid(n), temperature=temperature)
+        red = ps.conductivity(model, name, fermi=fermi, mesh=ps.mesh.grid(n, symmetry=structure),
+                              temperature=temperature)
+    values = full.values
+    assert np.all(np.isfinite(values)) and red.attrs["mesh_size"] < full.attrs["mesh_size"]
+    group = sy.group_for(model, structure)
+    form = sy.allowed_form(name, group, model.dim)
+    scale = float(np.abs(values).max())
+    if form["independent"] == 0:  # (the torque density under 4/mm'm'): every component forbidden
+        assert scale < 1e-9 and not red.values.any()
+        scale = 1.0
+    assert scale > 0 and len(form["forbidden"]) > 0
+    np.testing.assert_allclose(red.values, values, rtol=0, atol=1e-7 * scale)
+    assert sy.check_result(full, group)["max_forbidden"] < 1e-7 * scale
+
+    grid = ps.mesh.resolve(ps.mesh.grid(n), model)
+    if not (resp.grand or resp.surface):  # at T = 0 (T > 0 folds a histogram of the states: 1e-6 relative)
+        zero = values if temperature == 0 else ps.conductivity(model, name, fermi=fermi, mesh=grid).values
+        direct = _direct_sum(model, resp, grid, fermi)
+        np.testing.assert_allclose(zero.reshape(len(fermi), -1), direct, rtol=0, atol=1e-10 * scale)
+    k, w = grid.points(model, 0, grid.size)
+    sweeps = (ps.sweep.Sweep(np.asarray(fermi, float), temperature),)
+    if resp.fused_mode is not None:
+        from properspin import kernels
+
+        got = kernels.kernel_chunk(resp, model, k, w, sweeps, 1e-6)
+        assert got is not None  # the kernel takes it: no silent fall-back
+        ref = chunk.numpy_chunk(model, resp, k, w, sweeps, 1e-6)
+        big = np.abs(ref.partials[0]).max()
+        np.testing.assert_allclose(got.partials[0], ref.partials[0], rtol=0, atol=1e-10 * big)
+
+    _files(full, resp, tmp_path, io, plot_result)
+    _bands(model, resp, k[:5])
+
+
+def _files(full, resp, tmp_path, io, plot_result):
+    rows = _csv(io.to_csv(full, tmp_path / "r.csv"))
+    header = rows[0][1:]
+    comps = io.components(full)
+    assert len(set(header)) == len(header) == len(comps)
+    assert header == [resp.column_label(c) for c in comps]
+    table = np.array(rows[1:], float)[:, 1:]
+    for j, c in enumerate(comps):
+        np.testing.assert_array_equal(table[:, j], full.sel(c).values)
+    assert io.load(io.save(full, tmp_path / "r.nc")).identical(full)
+    assert plot_result(full, tmp_path / "r.png").stat().st_size > 10_000
+
+
+def _bands(model, resp, k):
+    from properspin import bands
+    from properspin import geometry as geo
+
+    view = resp.band_view
+    if view is None:
+        assert resp.name not in bands.quantities()
+        with pytest.raises(ValueError, match="unknown quantity"):
+            bands.band_values(model, k, resp.name)
+        return
+    import itertools
+
+    axes = ("x", "y", "z")
+    labels = [axes if i == "l" or (i == "c" and model.dim == 3) else ("z",) if i == "c" else axes[: model.dim]
+              for i in view.indices]
+    shape = tuple(len(v) for v in labels)
+    per_band = np.zeros(shape + (len(k), model.nbands))
+    for combo in itertools.product(*[range(len(v)) for v in labels]):
+        comp = ",".join(labels[d][i] for d, i in enumerate(combo))
+        per_band[combo] = bands.band_values(model, k, view.quantity, comp)[1]
+    g = resp.band_geometry(model, k, 1e-6)
+    q = resp.formula(g, resp.params)
+    if view.indices == ("c",):  # Ω^c: the anomalous Hall integrand is −ε_ijc Ω^c
+        expect = -geo.levi_civita_contract(per_band[:, None], model.dim)[0]
+    elif view.indices == ("c", "l"):  # Σ^{c,l}: Eq. (2) is ε_ijc Σ^{c,l}
+        expect = geo.levi_civita_contract(per_band, model.dim)
+    else:
+        expect = per_band
+    scale = np.abs(q).max()
+    assert scale > 0
+    np.testing.assert_allclose(expect, q, rtol=0, atol=1e-9 * scale)
