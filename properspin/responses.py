@@ -57,8 +57,8 @@ APPENDIX_C_TERMS = ("C6", "C7", "C11", "C24")
 #: Meanings of ``Response.kind``: what the response is, so which operator it needs, its factor and unit
 #: (:meth:`Response.factor`, :meth:`Response.unit`); any other kind needs ``unit_of``.
 KINDS: dict[str, str] = {
-    "spin": "a spin current σ^l_ij (Eq. 1): needs the spin operator; s_nn-using formulas are checked for "
-            "degenerate pairs; (ħ/2e) S/m (3D), e/8π (2D)",
+    "spin": "a quantity of the spin operator, needs it (s_nn-using formulas are checked for degenerate pairs); "
+            "factor and unit of a spin current σ^l_ij (Eq. 1): (ħ/2e) S/m (3D), e/8π (2D), unless unit_of",
     "charge": "a charge current σ_ij: no spin operator; S/m (3D), e²/h (2D)",
     "torque": "a spin-torque density per unit field: needs the spin operator; C/m² (3D), C/m (2D)",
     "magnetization": "a magnetisation (orbital, modern theory): no spin operator; A/m (3D), A (2D)",
