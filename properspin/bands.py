@@ -60,7 +60,7 @@ def _view(quantity: str) -> tuple[BandView, Response | None]:
 
 
 def _component(quantity: str, component: str | None, dim: int) -> tuple[int, ...]:
-    """Array positions of a component of ``quantity``: a curvature axis ``c`` is z only in 2D (position 0)."""
+    """Axes (0, 1, 2 = x, y, z) of a component of ``quantity``, checked against the model's dimension."""
     view = _view(quantity)[0]
     text = component or view.default
     parts = text.split(",") if "," in text else list(text)
@@ -73,6 +73,11 @@ def _component(quantity: str, component: str | None, dim: int) -> tuple[int, ...
             raise ValueError("a 2D model has only the curvature component z")
         if name in ("i", "j") and i >= dim:
             raise ValueError(f"current and field directions of a {dim}D model are among {AXES[:dim]}")
+    return idx
+
+
+def _positions(view: BandView, idx: tuple[int, ...], dim: int) -> tuple[int, ...]:
+    """Array positions in ``view.values``: a curvature axis ``c`` has only z in 2D (position 0)."""
     return tuple(0 if name == "c" and dim == 2 else i for name, i in zip(view.indices, idx, strict=True))
 
 
@@ -115,7 +120,7 @@ def _band_values(model: Model, k: np.ndarray, quantity: str, component: str | No
     torque = resp is not None and "torque" in resp.geometry
     g = geo.band_geometry(model, np.asarray(k, dtype=float), degeneracy_tol, with_spin=view.needs_spin,
                           with_torque=torque)
-    return g.energies, view.values(g, params)[idx]
+    return g.energies, view.values(g, params)[_positions(view, idx, model.dim)]
 
 
 def _attrs(model: Model, quantity: str, component: str | None, fermi: float,

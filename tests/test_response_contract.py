@@ -212,6 +212,8 @@ def _bands(model, resp, k):
     scale = np.abs(q).max()
     assert scale > 0
     np.testing.assert_allclose(expect, q, rtol=0, atol=1e-9 * scale)
+    ds = bands.bands(model, view.quantity, npoints=4)  # the file says which component and unit it holds
+    assert ds.attrs["component"] == view.default and ds["value"].attrs["units"] == view.unit
 
 
 def test_docs_adding_a_response_example_runs(tmp_path, monkeypatch):
