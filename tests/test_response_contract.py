@@ -260,3 +260,32 @@ def ps_density(model, res):
     k, w = mesh.points(model, 0, mesh.size)
     e = model.energies(k)
     return np.array([(w[:, None] * (e < f)).sum() for f in res.fermi.values])
+
+
+def test_cli_bands_shows_a_response_view(tmp_path):
+    """``properspin bands -Q torque_dipole`` (a view added through Response.band_view): per band, the torque dipole
+    is proper − conventional, Σ^{z,z} − Ω^{s,z}_xy; it vanishes band by band where s_z is conserved (BHZ) and not
+    with Rashba coupling."""
+    import xarray as xr
+
+    from properspin import bands
+    from properspin.cli import main
+    from properspin.config import build_model, load_config
+
+    peak = {}
+    for rashba in (0.0, 0.3):
+        cfg = tmp_path / f"r{rashba}" / "bhz.toml"
+        cfg.parent.mkdir()
+        cfg.write_text(f'[model]\nname = "bhz"\nparameters = {{ u = 1.0, rashba = {rashba} }}\n'
+                       'zeeman = [0.0, 0.0, 0.05]\n[mesh]\nkind = "grid"\nn = 8\n[fermi]\nvalues = [0.1]\n')
+        assert main(["bands", str(cfg), "-Q", "torque_dipole", "-n", "10"]) == 0
+        ds = xr.load_dataset(cfg.parent / "results" / "bhz_bands.nc")
+        assert ds.attrs["quantity"] == "torque_dipole" and ds.attrs["component"] == "z,x,y"
+        model = build_model(load_config(cfg), cfg)
+        k = np.stack([ds["kx"].values, ds["ky"].values], axis=1)
+        proper = bands.band_values(model, k, "proper_spin", "z,z")[1]
+        conventional = bands.band_values(model, k, "conventional_spin", "z,x,y")[1]
+        scale = np.abs(proper).max()
+        np.testing.assert_allclose(ds["value"].values, proper - conventional, rtol=0, atol=1e-9 * scale)
+        peak[rashba] = np.abs(ds["value"].values).max() / scale
+    assert peak[0.0] < 1e-12 and peak[0.3] > 1e-2
