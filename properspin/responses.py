@@ -329,8 +329,14 @@ def _conventional_ac(g: geo.BandGeometry, p: Mapping[str, Any]) -> np.ndarray:
     return geo.conventional_spin_curvature_ac(g, p["frequency"], p["broadening"], p["method"], p["eigval_max"])
 
 
-def _positive_step(name: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
-    def check(params: dict[str, Any]) -> dict[str, Any]:
+@dataclass(frozen=True)
+class _positive_step:  # noqa: N801 - used as a function: check=_positive_step("q_step")
+    """Validate a finite-difference step ``name`` in (0, 0.1] (and ``method``); a picklable check."""
+
+    name: str
+
+    def __call__(self, params: dict[str, Any]) -> dict[str, Any]:
+        name = self.name
         try:
             step = float(params[name])
         except (TypeError, ValueError):
@@ -341,8 +347,6 @@ def _positive_step(name: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
         if "method" in params and params["method"] not in ("analytic", "finite_difference"):
             raise ValueError(f"method must be 'analytic' or 'finite_difference', got {params['method']!r}")
         return out
-
-    return check
 
 
 _DEGENERATE = ("block_trace", "exclude")
@@ -492,20 +496,38 @@ _SPIN_COLUMN, _SPIN_SYMBOL = "sigma_{spin}_{current}{field}", "$\\sigma^{{{spin}
 _SPIN_LABELS = {"law": _SPIN_LAW, "column": _SPIN_COLUMN, "symbol": _SPIN_SYMBOL}
 
 
+@dataclass(frozen=True)
+class _OwnFormula:
+    """The formula of response ``name`` as a band view's values (a picklable callable: jobs travel to workers)."""
+
+    name: str
+
+    def __call__(self, g: geo.BandGeometry, p: Mapping[str, Any]) -> np.ndarray:
+        return RESPONSES[self.name].formula(g, p)
+
+
 def _spin_view(name: str, symbol: str, params: bool = True) -> BandView:
     """The per-band integrand of a spin response itself, components (l, i, j), Å² ħ per state."""
-    def values(g: geo.BandGeometry, p: Mapping[str, Any]) -> np.ndarray:
-        return RESPONSES[name].formula(g, p)
-
-    return BandView(name, ("l", "i", "j"), "Å^2 hbar", symbol, "z,x,y", values, params=params)
+    return BandView(name, ("l", "i", "j"), "Å^2 hbar", symbol, "z,x,y", _OwnFormula(name), params=params)
 
 
-_BERRY = BandView("berry", ("c",), "Å^2", "Ω^{{{0}}}", "z", lambda g, p: geo.berry_curvature(g), needs_spin=False)
-_PROPER_VIEW = BandView("proper_spin", ("c", "l"), "Å^2 hbar", "Σ^{{{0},{1}}}", "z,z",
-                        lambda g, p: geo.proper_spin_curvature(g))
-_CONVENTIONAL_VIEW = BandView(
-    "conventional_spin", ("l", "i", "j"), "Å^2 hbar", "Ω^{{s,{0}}}_{{{1}{2}}}", "z,x,y",
-    lambda g, p: geo.conventional_spin_curvature(g, p["broadening"], p["method"], p["eigval_max"]), params=True)
+def _berry_view(g: geo.BandGeometry, p: Mapping[str, Any]) -> np.ndarray:
+    return geo.berry_curvature(g)
+
+
+def _proper_view(g: geo.BandGeometry, p: Mapping[str, Any]) -> np.ndarray:
+    return geo.proper_spin_curvature(g)
+
+
+def _conventional_view(g: geo.BandGeometry, p: Mapping[str, Any]) -> np.ndarray:
+    return geo.conventional_spin_curvature(g, p["broadening"], p["method"], p["eigval_max"])
+
+
+_BERRY = BandView("berry", ("c",), "Å^2", "Ω^{{{0}}}", "z", _berry_view, needs_spin=False)
+_PROPER_VIEW = BandView("proper_spin", ("c", "l"), "Å^2 hbar", "Σ^{{{0},{1}}}", "z,z", _proper_view)
+_CONVENTIONAL_VIEW = BandView("conventional_spin", ("l", "i", "j"), "Å^2 hbar", "Ω^{{s,{0}}}_{{{1}{2}}}", "z,x,y",
+                              _conventional_view, params=True)
+
 
 RESPONSES: dict[str, Response] = {
     r.name: r

@@ -119,6 +119,7 @@ def test_every_response_keeps_its_whole_contract(name, tmp_path):
     the symmetry-forbidden components zero (and the law's inversion parity as its indices say); CSV columns
     unique, labelled by the response and equal to the values; PNG and netCDF written and read back; bands: the
     per-band view reproduces the formula (or the response has none and bands refuses it by name)."""
+    import pickle
     import warnings
 
     import properspin as ps
@@ -127,6 +128,7 @@ def test_every_response_keeps_its_whole_contract(name, tmp_path):
     from properspin.plotting import plot_result
 
     resp = responses.get(name)
+    assert pickle.loads(pickle.dumps(resp)).law == resp.law  # jobs travel to executor workers by plain pickle
     model, structure, fermi, temperature, n = _case(name)
     assert resp.law is not None and resp.column and resp.symbol and resp.kind in responses.KINDS
     assert resp.law.inversion == (-1) ** resp.law.indices.count("polar")
