@@ -1,13 +1,16 @@
 """k-resolved output: bands coloured by a per-band quantity along a path, and maps on a plane (k slices).
 
-Quantities (per band m, at each k; the band geometry of :mod:`properspin.geometry`):
+Quantities (per band m, at each k; the band geometry of :mod:`properspin.geometry`) are the per-band views of the
+responses (``Response.band_view``, :func:`quantities`) and the band-diagonal spin:
 
-* ``berry``             Ω^c_m, Berry curvature (Å²), component c;
+* ``berry``             Ω^c_m, Berry curvature (Å²), component c (view of ``charge``);
 * ``proper_spin``       Σ^{c,l}_m, proper spin Berry curvature, Eq. (2) (Å² ħ), components (c, l);
 * ``conventional_spin`` Ω^{l}_{ij,m}, the Kubo (conventional) spin Berry curvature: the per-band integrand of
                         ``conventional_spin`` (Å² ħ), components (l, i, j), with that response's parameters
                         (``method`` "simple" ½{s, v} or "qiao" for a Wannier90 run, ``broadening`` η,
                         ``eigval_max``);
+* ``torque_dipole``, ``torque_dipole_kubo``, ``conserved_spin_kubo``: the per-band integrand of that response
+                        (Å² ħ), components (l, i, j), with its parameters;
 * ``spin``              ⟨s^l⟩_mm (ħ), component l.
 
 A map holds the energies and the per-band quantity on an n × n grid of a plane, plus the occupied sum
@@ -31,41 +34,61 @@ import numpy as np
 from . import geometry as geo
 from . import kpath as kp
 from .model import Model
+from .responses import BandView, Response
 from .validate import check_size, finite_float, positive_int
 
 AXES = ("x", "y", "z")
-QUANTITIES = {
-    "berry": ("c", "Å^2"),
-    "proper_spin": ("c,l", "Å^2 hbar"),
-    "conventional_spin": ("l,i,j", "Å^2 hbar"),
-    "spin": ("l", "hbar"),
-}
-_DEFAULT_COMPONENT = {"berry": "z", "proper_spin": "z,z", "conventional_spin": "z,x,y", "spin": "z"}
+#: ⟨s^l⟩_mm (ħ), the one quantity that is no response's view: the band-diagonal spin every spin response uses
+SPIN_VIEW = BandView("spin", ("l",), "hbar", "⟨s^{{{0}}}⟩", "z", lambda g, p: g.spin_diagonal)
+
+
+def quantities() -> dict[str, tuple[BandView, Response | None]]:
+    """Every per-band quantity: the ``band_view`` of each registered response (``Response.band_view``: berry,
+    proper_spin, conventional_spin, torque_dipole, …) and ``spin``; name → (view, its response)."""
+    from . import responses
+
+    out = {r.band_view.quantity: (r.band_view, r) for r in responses.RESPONSES.values() if r.band_view is not None}
+    return {**out, SPIN_VIEW.quantity: (SPIN_VIEW, None)}
+
+
+def _view(quantity: str) -> tuple[BandView, Response | None]:
+    table = quantities()
+    if quantity not in table:
+        raise ValueError(f"unknown quantity {quantity!r}; choose one of {', '.join(table)} (a response shows in "
+                         "bands when it has a band_view)")
+    return table[quantity]
 
 
 def _component(quantity: str, component: str | None, dim: int) -> tuple[int, ...]:
-    if quantity not in QUANTITIES:
-        raise ValueError(f"unknown quantity {quantity!r}; choose one of {', '.join(QUANTITIES)}")
-    text = component or _DEFAULT_COMPONENT[quantity]
+    """Axes (0, 1, 2 = x, y, z) of a component of ``quantity``, checked against the model's dimension."""
+    view = _view(quantity)[0]
+    text = component or view.default
     parts = text.split(",") if "," in text else list(text)
-    names = QUANTITIES[quantity][0].split(",")
-    if len(parts) != len(names) or any(p not in AXES for p in parts):
-        raise ValueError(f"component {text!r} of {quantity} needs {len(names)} of x, y, z ({','.join(names)})")
+    if len(parts) != len(view.indices) or any(p not in AXES for p in parts):
+        raise ValueError(f"component {text!r} of {quantity} needs {len(view.indices)} of x, y, z "
+                         f"({','.join(view.indices)})")
     idx = tuple(AXES.index(p) for p in parts)
-    if quantity in ("berry", "proper_spin") and dim == 2 and idx[0] != 2:
-        raise ValueError("a 2D model has only the curvature component z")
-    if quantity == "conventional_spin" and max(idx[1:]) >= dim:
-        raise ValueError(f"current and field directions of a {dim}D model are among {AXES[:dim]}")
+    for name, i in zip(view.indices, idx, strict=True):
+        if name == "c" and dim == 2 and i != 2:
+            raise ValueError("a 2D model has only the curvature component z")
+        if name in ("i", "j") and i >= dim:
+            raise ValueError(f"current and field directions of a {dim}D model are among {AXES[:dim]}")
     return idx
 
 
+def _positions(view: BandView, idx: tuple[int, ...], dim: int) -> tuple[int, ...]:
+    """Array positions in ``view.values``: a curvature axis ``c`` has only z in 2D (position 0)."""
+    return tuple(0 if name == "c" and dim == 2 else i for name, i in zip(view.indices, idx, strict=True))
+
+
 def quantity_parameters(quantity: str, parameters: dict[str, Any] | None) -> dict[str, Any]:
-    """The checked parameters of ``quantity``: those of the ``conventional_spin`` response (method, broadening,
-    eigval_max) for the conventional spin curvature; no other quantity takes any."""
-    if quantity == "conventional_spin":
+    """The checked parameters of ``quantity``: those of its response where the view takes them
+    (``conventional_spin``: method, broadening, eigval_max); the others take none."""
+    view, resp = _view(quantity)
+    if view.params and resp is not None:
         from . import responses
 
-        return dict(responses.get("conventional_spin", **(parameters or {})).params)
+        return dict(responses.get(resp.name, **(parameters or {})).params)
     if parameters:
         raise ValueError(f"quantity {quantity!r} takes no parameters, got {', '.join(parameters)}")
     return {}
@@ -87,23 +110,17 @@ def band_values(model: Model, k: np.ndarray, quantity: str, component: str | Non
 
 def _band_values(model: Model, k: np.ndarray, quantity: str, component: str | None, degeneracy_tol: float,
                  parameters: dict[str, Any] | None) -> tuple[np.ndarray, np.ndarray]:
+    view, resp = _view(quantity)
     idx = _component(quantity, component, model.dim)
     params = quantity_parameters(quantity, parameters)
-    need_spin = quantity != "berry"
-    if need_spin and not model.has_spin:
+    if view.needs_spin and not model.has_spin:
         why = model.info.get("spin_operator") if isinstance(model.info, dict) else None
         raise ValueError(f"quantity {quantity!r} needs a spin operator, but model '{model.name}' has none"
                          + (f" ({why})" if why else ""))
-    g = geo.band_geometry(model, np.asarray(k, dtype=float), degeneracy_tol, with_spin=need_spin)
-    if quantity == "spin":
-        return g.energies, g.spin_diagonal[idx[0]]
-    curl = {c: i for i, c in enumerate([2] if model.dim == 2 else [0, 1, 2])}
-    if quantity == "berry":
-        return g.energies, geo.berry_curvature(g)[curl[idx[0]]]
-    if quantity == "proper_spin":
-        return g.energies, geo.proper_spin_curvature(g)[curl[idx[0]], idx[1]]
-    q = geo.conventional_spin_curvature(g, params["broadening"], params["method"], params["eigval_max"])
-    return g.energies, q[idx[0], idx[1], idx[2]]
+    torque = resp is not None and "torque" in resp.geometry
+    g = geo.band_geometry(model, np.asarray(k, dtype=float), degeneracy_tol, with_spin=view.needs_spin,
+                          with_torque=torque)
+    return g.energies, view.values(g, params)[_positions(view, idx, model.dim)]
 
 
 def _attrs(model: Model, quantity: str, component: str | None, fermi: float,
@@ -113,7 +130,7 @@ def _attrs(model: Model, quantity: str, component: str | None, fermi: float,
 
     comp = ",".join(AXES[i] for i in _component(quantity, component, model.dim))
     desc = model.describe()
-    return {"quantity": quantity, "component": comp, "units": QUANTITIES[quantity][1], "fermi_eV": float(fermi),
+    return {"quantity": quantity, "component": comp, "units": _view(quantity)[0].unit, "fermi_eV": float(fermi),
             "quantity_parameters": json.dumps(quantity_parameters(quantity, parameters), default=str),
             "degeneracy_tol_eV": float(degeneracy_tol), "kramers_pair_mean": int(bool(kramers)),
             "properspin_version": __version__, "model": desc["model"], "dim": desc["dim"],
@@ -138,7 +155,7 @@ def bands(model: Model, quantity: str = "berry", component: str | None = None, *
     coords = {"distance": ("k", x), **{f"k{a}": ("k", k[:, i]) for i, a in enumerate(AXES[: model.dim])}}
     ds = xr.Dataset({"energy": (("k", "band"), energy), "value": (("k", "band"), value)}, coords=coords)
     ds["energy"].attrs["units"] = "eV"
-    ds["value"].attrs["units"] = QUANTITIES[quantity][1]
+    ds["value"].attrs["units"] = _view(quantity)[0].unit
     ds.attrs = {**_attrs(model, quantity, component, fermi, parameters, degeneracy_tol, kramers),
                 "ticks": json.dumps(ticks),
                 "labels": json.dumps(labels, ensure_ascii=False)}
@@ -214,7 +231,7 @@ def kslice(model: Model, quantity: str = "berry", component: str | None = None, 
     ds["v"].attrs |= {"units": k_units, "axis": f"k{axes[1]}"}
     ds["energy"].attrs["units"] = "eV"
     for name in ("value", "occupied"):
-        ds[name].attrs["units"] = QUANTITIES[quantity][1]
+        ds[name].attrs["units"] = _view(quantity)[0].unit
     ds.attrs = {**_attrs(model, quantity, component, fermi, parameters, degeneracy_tol, kramers), "normal": normal,
                 "offset": float(offset),
                 "extent": float(extent)}
@@ -222,14 +239,10 @@ def kslice(model: Model, quantity: str = "berry", component: str | None = None, 
 
 
 # ---------------------------------------------------------------------------------------------- figures
-_SYMBOL = {"berry": "Ω^{{{0}}}", "proper_spin": "Σ^{{{0},{1}}}", "conventional_spin": "Ω^{{s,{0}}}_{{{1}{2}}}",
-           "spin": "⟨s^{{{0}}}⟩"}
-
-
 def _label(ds: Any) -> str:
     comp = ds.attrs["component"].split(",")
     unit = ds.attrs["units"].replace("hbar", "ħ").replace("^2", "²")
-    return f"${_SYMBOL[ds.attrs['quantity']].format(*comp)}$ ({unit})"
+    return f"${_view(ds.attrs['quantity'])[0].symbol.format(*comp)}$ ({unit})"
 
 
 #: percentile of |value| at which the symmetric-log colours of a band plot saturate
@@ -272,8 +285,10 @@ def _what(ds: Any) -> str:
     """'conventional_spin (z,x,y; qiao, η = 0.1 eV; Kramers-pair mean)' for titles."""
     notes = [ds.attrs["component"]]
     params = json.loads(ds.attrs.get("quantity_parameters", "{}"))
-    if params:
+    if "method" in params and "broadening" in params:
         notes.append(f"{params['method']}, η = {params['broadening']:g} eV")
+    elif params:
+        notes.append(", ".join(f"{key} = {value}" for key, value in params.items()))
     if int(ds.attrs.get("kramers_pair_mean", 0)):
         notes.append("Kramers-pair mean")
     return f"{ds.attrs['quantity']} ({'; '.join(notes)})"

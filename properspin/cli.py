@@ -113,8 +113,11 @@ def _parser() -> argparse.ArgumentParser:
                                        "plane with --slice), coloured by a per-band quantity; PNG + netCDF.")
     bands.add_argument("config", type=Path, metavar="CONFIG.toml")
     bands.add_argument("-Q", "--quantity", default="berry",
-                       choices=["berry", "proper_spin", "conventional_spin", "spin"],
-                       help="berry: Ω^c; proper_spin: Σ^{c,l} (Eq. 2); conventional_spin: Ω^{s,l}_ij; spin: <s^l>")
+                       choices=["berry", "proper_spin", "conventional_spin", "torque_dipole", "torque_dipole_kubo",
+                                "conserved_spin_kubo", "spin"],
+                       help="berry: Ω^c; proper_spin: Σ^{c,l} (Eq. 2); conventional_spin: Ω^{s,l}_ij; torque_dipole, "
+                            "torque_dipole_kubo, conserved_spin_kubo: that response's per-band integrand (l,i,j); "
+                            "spin: <s^l> (the responses' band views, bands.quantities())")
     bands.add_argument("-c", "--component", help="c (berry), c,l (proper_spin), l,i,j (conventional_spin), "
                                                  "l (spin); default z / z,z / z,x,y / z")
     bands.add_argument("--method", choices=["simple", "qiao"],

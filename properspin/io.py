@@ -193,21 +193,17 @@ def component_dims(result: xr.DataArray) -> list[str]:
     return [d for d in result.dims if d not in _SWEEP_DIMS]
 
 
-_NAMED_DIMS = ("term", "spin", "current", "field", "axis")
-
-
 def component_label(result: xr.DataArray, index: dict[str, str]) -> str:
-    """Column name: ``sigma_z_yx`` (σ^z_yx), ``sigma_xy``, ``C6_sigma_z_yx``, ``torque_y_x``, ``M_z``; any other
-    component dimension (``part`` of a regulated limit, an occupation split, ac re/im) adds ``_<dim>_<label>``,
-    so that every column name is unique (before: ``sigma_y_zx`` three times)."""
-    prefix = f"{index['term']}_" if "term" in index else ""
-    suffix = "".join(f"_{d}_{v}" for d, v in index.items() if d not in _NAMED_DIMS)
-    if "spin" in result.dims and "current" not in result.dims:  # a torque density (spin, field)
-        return f"{prefix}torque_{index['spin']}_{index['field']}{suffix}"
-    if "axis" in index:  # orbital magnetisation
-        return f"{prefix}M_{index['axis']}{suffix}"
-    spin = f"_{index['spin']}" if "spin" in index else ""
-    return f"{prefix}sigma{spin}_{index.get('current', '')}{index.get('field', '')}{suffix}"
+    """Column name of one component, from its response (``Response.column``): ``sigma_z_yx`` (σ^z_yx),
+    ``sigma_xy``, ``C6_sigma_z_yx``, ``torque_y_x``, ``M_z``; a dimension the response's template does not name
+    (``part`` of a regulated limit, an occupation split, ac re/im) adds ``_<dim>_<label>``.  A result of a
+    response not registered in this process: ``<dim>_<label>`` joined (``spin_x``)."""
+    from .responses import _template_fields, component_text, of_result
+
+    resp = of_result(result)
+    if resp is None or not _template_fields(resp.column or "") <= set(index):  # unknown, or dims were changed
+        return component_text(None, index)
+    return resp.column_label(index)
 
 
 def components(result: xr.DataArray) -> list[dict[str, str]]:

@@ -31,7 +31,22 @@ def pretty_unit(unit: str) -> str:
 
 
 def _component_dims(result: xr.DataArray) -> list[str]:
+    """The dimensions that select a component: the response's tensor indices (``Response.tensor_dims``: spin,
+    current, field; axis of a magnetisation), else those among :data:`COMPONENT_DIMS`."""
+    from .responses import of_result
+
+    resp = of_result(result)
+    if resp is not None and all(d in result.dims for d in resp.tensor_dims):
+        return [d for d in result.dims if d in resp.tensor_dims]
     return [d for d in result.dims if d in COMPONENT_DIMS]
+
+
+def _symbol_dims(result: xr.DataArray) -> set[str]:
+    """Dimensions besides the components that the response's plot symbol names (Appendix C's ``term``)."""
+    from .responses import _template_fields, of_result
+
+    resp = of_result(result)
+    return _template_fields(resp.symbol) if resp is not None and resp.symbol else set()
 
 
 def x_dim(result: xr.DataArray) -> str:
@@ -39,27 +54,28 @@ def x_dim(result: xr.DataArray) -> str:
     (``gate_field`` of the paper's Fig. 2(b))."""
     if "fermi" in result.dims:
         return "fermi"
-    numeric = [d for d in result.dims if d not in COMPONENT_DIMS and result[d].values.dtype.kind in "fiu"]
+    comps = _component_dims(result)
+    numeric = [d for d in result.dims if d not in comps and result[d].values.dtype.kind in "fiu"]
     if not numeric:
         raise ValueError(f"nothing to plot against: no numeric dimension among {list(result.dims)}")
     return numeric[-1]
 
 
 def symbol(result: xr.DataArray, index: dict[str, str]) -> str:
-    """Mathtext symbol of one component: ``$\\sigma^{z}_{yx}$``, ``$\\sigma_{xy}$``, ``$t^{y}_{x}$``."""
-    if not any(d in index for d in COMPONENT_DIMS):  # a result of one component (paper's Fig. 2(b))
+    """Mathtext symbol of one component, from its response (``Response.symbol``): ``$\\sigma^{z}_{yx}$``,
+    ``$\\sigma_{xy}$``, ``$t^{y}_{x}$``, ``$M_{z}$``; ``spin = x`` for a response not registered here."""
+    if not any(d in index for d in _component_dims(result)):  # a result of one component (paper's Fig. 2(b))
         import re
 
         name = str(result.name or "σ").replace("$", "")
         match = re.fullmatch(r"sigma_([xyz])_([xyz]{2})", name)  # sigma_z_yx → σ^z_yx in mathtext
         return f"$\\sigma^{{{match[1]}}}_{{{match[2]}}}$" if match else name
-    term = f"{index['term']}: " if "term" in index else ""
-    if "spin" in result.dims and "current" not in result.dims:  # a torque density (spin, field)
-        return f"{term}$t^{{{index['spin']}}}_{{{index['field']}}}$"
-    if "axis" in index:
-        return f"{term}$M_{{{index['axis']}}}$"
-    sup = f"^{{{index['spin']}}}" if "spin" in index else ""
-    return f"{term}$\\sigma{sup}_{{{index.get('current', '')}{index.get('field', '')}}}$"
+    from .responses import component_text, of_result
+
+    resp = of_result(result)
+    if resp is None or not _symbol_dims(result) <= set(index):  # unknown, or a result whose dims were changed
+        return component_text(None, index, plain=False)
+    return resp.plot_symbol(index)
 
 
 def parse_component(text: str | Sequence[str] | dict[str, str], result: xr.DataArray) -> dict[str, str]:
@@ -156,7 +172,8 @@ def plot_result(
     comps = [parse_component(c, result) for c in components] if components else default_components(result)
     unit = pretty_unit(str(result.attrs.get("units", "")))
     xd = x_dim(result)
-    series = [d for d in result.dims if d not in COMPONENT_DIMS and d != xd]  # term, temperature, material, ...
+    tensor, named = _component_dims(result), _symbol_dims(result)
+    series = [d for d in result.dims if d not in tensor and d != xd]  # term, temperature, material, ...
     combos = [dict(zip(series, c, strict=True)) for c in itertools.product(*(result[d].values for d in series))]
 
     nseries = len(comps) * len(combos)
@@ -169,9 +186,9 @@ def plot_result(
     styles = _styles(nseries)
     ymin, ymax = np.inf, -np.inf
     for (comp, extra), style in zip(itertools.product(comps, combos), styles, strict=True):
-        index = {**comp, **({"term": str(extra["term"])} if "term" in extra else {})}
+        index = {**comp, **{d: str(v) for d, v in extra.items() if d in named}}
         label = ", ".join([symbol(result, index)] + [_series_label(result, d, v) for d, v in extra.items()
-                                                      if d != "term"])
+                                                      if d not in named])
         y = result.sel({**comp, **extra}).values[order]
         if np.isfinite(y).any():
             ymin, ymax = min(ymin, float(np.nanmin(y))), max(ymax, float(np.nanmax(y)))
@@ -181,7 +198,7 @@ def plot_result(
         ax.axhline(0.0, color="0.6", lw=0.6)
     ax.set_xlabel("$E_F$ (eV)" if xd == "fermi" else _axis_label(result, xd))
     single = nseries == 1
-    first = {**comps[0], **({"term": str(combos[0]["term"])} if "term" in combos[0] else {})}
+    first = {**comps[0], **{d: str(v) for d, v in combos[0].items() if d in named}}
     name = symbol(result, first) if single else r"$\sigma$"
     ax.set_ylabel(f"{name} ({unit})")
     if not single:  # beside the axes, never over the curves

@@ -49,6 +49,7 @@ import numpy as np
 from . import conserved, conserved_metal, orbital, units
 from . import geometry as geo
 from .kernel_modes import KernelMode
+from .response_contract import KINDS, BandView, Law, _template_fields, component_text  # noqa: F401 - re-exported
 
 SPIN_LABELS = ("x", "y", "z")
 APPENDIX_C_TERMS = ("C6", "C7", "C11", "C24")
@@ -71,7 +72,12 @@ class Response:
     ``parts`` (params → labels or None) adds a leading ``part`` dimension for parameter choices that split the
     response into parts; ``geometry`` names the optional :class:`~properspin.geometry.BandGeometry` pieces the
     formula needs (``"torque"``, ``"curvature"``: the Wannier curvature); ``unit_of = (factor(dim), unit(dim))``
-    replaces the factor and unit of its ``kind`` (a new kind of quantity).
+    replaces the factor and unit of its ``kind`` (a new kind of quantity; the kinds: :data:`KINDS`).
+    ``law`` is its symmetry law (:class:`Law`; ``None``: symmetry is refused for it), ``column`` and ``symbol``
+    name one component in CSV columns and plots (``str.format`` templates over the component dimensions,
+    ``"sigma_{spin}_{current}{field}"`` and ``"$\\sigma^{{{spin}}}_{{{current}{field}}}$"``; a dimension the
+    template does not name is appended as ``_<dim>_<label>``; ``None``: ``<dim>_<label>`` joined), and
+    ``band_view`` its per-band quantity for ``properspin bands`` (:class:`BandView`, or ``None``).
     """
 
     name: str
@@ -94,8 +100,18 @@ class Response:
     insulator_only: bool = False  # defined with E_F in a gap only: NaN (and a warning) at other Fermi energies
     surface: bool = False  # parts (q_f, q_d): Σ f q_f + Σ (−f') q_d, Fermi-surface terms (Sweep.finish_surface)
     point_orbitals: bool = False  # needs a lattice model with point orbitals and a local spin (refused otherwise)
+    law: Law | None = None
+    column: str | None = None
+    symbol: str | None = None
+    band_view: BandView | None = None
 
     def __post_init__(self) -> None:
+        if self.kind not in KINDS and self.unit_of is None:
+            raise ValueError(f"response {self.name!r}: kind {self.kind!r} is none of {', '.join(KINDS)}; "
+                             "a new kind of quantity needs unit_of=(factor(dim), unit(dim))")
+        if self.law is not None and len(self.law.indices) != len(self.dims):
+            raise ValueError(f"response {self.name!r}: its law has {len(self.law.indices)} indices for the "
+                             f"{len(self.dims)} dimensions {self.dims}")
         unknown = set(self.params) - set(self.defaults)
         if unknown:
             raise ValueError(self._unknown(unknown))
@@ -149,6 +165,22 @@ class Response:
         out = {d: tuple(labels[d]) for d in self.dims}
         parts = self.parts(self.params) if self.parts is not None else None
         return {"part": tuple(parts), **out} if parts else out
+
+    def column_label(self, index: Mapping[str, str]) -> str:
+        """CSV column of one component (``{dim: label}``): ``sigma_z_yx``, ``C6_sigma_z_yx``, ``sigma_z_yx_part_re``."""
+        return component_text(self.column, index)
+
+    def plot_symbol(self, index: Mapping[str, str]) -> str:
+        """Mathtext symbol of one component: ``$\\sigma^{z}_{yx}$``, ``$t^{y}_{x}$``, ``C6: $\\sigma^{z}_{yx}$``."""
+        return component_text(self.symbol, index, plain=False)
+
+    @property
+    def tensor_dims(self) -> tuple[str, ...]:
+        """The dimensions that select a tensor component (law index polar or axial); the others (``term``,
+        ``part``) label curves.  Without a law: those among spin, current, field, axis."""
+        if self.law is None:
+            return tuple(d for d in self.dims if d in ("spin", "current", "field", "axis"))
+        return tuple(d for d, kind in zip(self.dims, self.law.indices, strict=True) if kind != "none")
 
     def factor(self, dim: int) -> float:
         if self.unit_of is not None:
@@ -215,8 +247,14 @@ def _conventional_ac(g: geo.BandGeometry, p: Mapping[str, Any]) -> np.ndarray:
     return geo.conventional_spin_curvature_ac(g, p["frequency"], p["broadening"], p["method"], p["eigval_max"])
 
 
-def _positive_step(name: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
-    def check(params: dict[str, Any]) -> dict[str, Any]:
+@dataclass(frozen=True)
+class _positive_step:  # noqa: N801 - used as a function: check=_positive_step("q_step")
+    """Validate a finite-difference step ``name`` in (0, 0.1] (and ``method``); a picklable check."""
+
+    name: str
+
+    def __call__(self, params: dict[str, Any]) -> dict[str, Any]:
+        name = self.name
         try:
             step = float(params[name])
         except (TypeError, ValueError):
@@ -227,8 +265,6 @@ def _positive_step(name: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
         if "method" in params and params["method"] not in ("analytic", "finite_difference"):
             raise ValueError(f"method must be 'analytic' or 'finite_difference', got {params['method']!r}")
         return out
-
-    return check
 
 
 _DEGENERATE = ("block_trace", "exclude")
@@ -368,60 +404,121 @@ _KERNEL_DEG = {"degenerate": _DEGENERATE}  # the kernel does both; "regulated_li
 def _check_torque_dipole(params: dict[str, Any]) -> dict[str, Any]:
     return _check_degenerate(_check_broadening(params))
 
+
+# symmetry laws: spin s and velocity v are T-odd, E is T-even, so a spin current ½{s, v} (and every route to the
+# conserved one: d(rs)/dt, ∂M/∂h) is T-even, and so are their Fermi-surface Hall parts; Ω, M and the spin Drude
+# weight Σ δ(ε − E_F) s v v (a dissipative ∝ 1/Γ term) are T-odd; the torque i[H, s]/ħ is axial and T-even.  The
+# ac parts Re, Im: the per-k factor 1/(Δ² − (ħω + iη)²) depends on energies only, so both transform as the static one.
+_SPIN_LAW = Law(("axial", "polar", "polar"), +1)
+_SPIN_COLUMN, _SPIN_SYMBOL = "sigma_{spin}_{current}{field}", "$\\sigma^{{{spin}}}_{{{current}{field}}}$"
+_SPIN_LABELS = {"law": _SPIN_LAW, "column": _SPIN_COLUMN, "symbol": _SPIN_SYMBOL}
+
+
+@dataclass(frozen=True)
+class _OwnFormula:
+    """The formula of response ``name`` as a band view's values (a picklable callable: jobs travel to workers)."""
+
+    name: str
+
+    def __call__(self, g: geo.BandGeometry, p: Mapping[str, Any]) -> np.ndarray:
+        return RESPONSES[self.name].formula(g, p)
+
+
+def _spin_view(name: str, symbol: str, params: bool = True) -> BandView:
+    """The per-band integrand of a spin response itself, components (l, i, j), Å² ħ per state."""
+    return BandView(name, ("l", "i", "j"), "Å^2 hbar", symbol, "z,x,y", _OwnFormula(name), params=params)
+
+
+def _berry_view(g: geo.BandGeometry, p: Mapping[str, Any]) -> np.ndarray:
+    return geo.berry_curvature(g)
+
+
+def _proper_view(g: geo.BandGeometry, p: Mapping[str, Any]) -> np.ndarray:
+    return geo.proper_spin_curvature(g)
+
+
+def _conventional_view(g: geo.BandGeometry, p: Mapping[str, Any]) -> np.ndarray:
+    return geo.conventional_spin_curvature(g, p["broadening"], p["method"], p["eigval_max"])
+
+
+_BERRY = BandView("berry", ("c",), "Å^2", "Ω^{{{0}}}", "z", _berry_view, needs_spin=False)
+_PROPER_VIEW = BandView("proper_spin", ("c", "l"), "Å^2 hbar", "Σ^{{{0},{1}}}", "z,z", _proper_view)
+_CONVENTIONAL_VIEW = BandView("conventional_spin", ("l", "i", "j"), "Å^2 hbar", "Ω^{{s,{0}}}_{{{1}{2}}}", "z,x,y",
+                              _conventional_view, params=True)
+
+
 RESPONSES: dict[str, Response] = {
     r.name: r
     for r in (
         Response("proper_spin", "spin", _SPIN_DIMS, _proper, _PROPER, check=_check_proper,
                  kernel_mode=KernelMode.PROPER_SPIN, kernel_params=("occupation_split", "dephasing"),
                  kernel_values=_KERNEL_DEG, parts=_proper_parts,
-                 description="intrinsic proper (conserved) spin conductivity, Eq. (1)"),
+                 description="intrinsic proper (conserved) spin conductivity, Eq. (1)",
+                 band_view=_PROPER_VIEW, **_SPIN_LABELS),
         Response("conventional_spin", "spin", _SPIN_DIMS, _conventional, _CONVENTIONAL, check=_check_conventional,
                  kernel_mode=KernelMode.CONVENTIONAL_SPIN, kernel_params=("broadening", "eigval_max"),
                  kernel_values={"method": ("simple", "qiao")}, diagonal_spin=False,
-                 description="conventional intrinsic (Kubo) spin Hall conductivity, j = ½{s, v}"),
+                 description="conventional intrinsic (Kubo) spin Hall conductivity, j = ½{s, v}",
+                 band_view=_CONVENTIONAL_VIEW, **_SPIN_LABELS),
         Response("torque_dipole", "spin", _SPIN_DIMS, _torque_dipole, {**_ETA, **_DEG}, check=_check_torque_dipole,
                  kernel_mode=KernelMode.TORQUE_DIPOLE, kernel_params=("broadening",), kernel_values=_KERNEL_DEG,
-                 description="torque-dipole spin conductivity = proper − conventional"),
+                 description="torque-dipole spin conductivity = proper − conventional",
+                 band_view=_spin_view("torque_dipole", "Σ^{{τ,{0}}}_{{{1}{2}}}"), **_SPIN_LABELS),
         Response("charge", "charge", ("current", "field"), _charge, kernel_mode=KernelMode.CHARGE,
-                 geometry=("curvature",), description="intrinsic anomalous Hall conductivity (Berry curvature)"),
+                 geometry=("curvature",), description="intrinsic anomalous Hall conductivity (Berry curvature)",
+                 law=Law(("polar", "polar"), -1), column="sigma_{current}{field}",
+                 symbol="$\\sigma_{{{current}{field}}}$", band_view=_BERRY),
         Response("appendix_c", "spin", ("term",) + _SPIN_DIMS, _appendix_c, _DEG, check=_check_degenerate,
                  labels={"term": APPENDIX_C_TERMS}, geometry=("torque",),
-                 description="Appendix C terms (C6), (C7), (C11), (C24) as spin conductivities"),
+                 description="Appendix C terms (C6), (C7), (C11), (C24) as spin conductivities",
+                 law=Law(("none",) + _SPIN_LAW.indices, +1), column="{term}_" + _SPIN_COLUMN,
+                 symbol="{term}: " + _SPIN_SYMBOL),
         Response("torque", "torque", ("spin", "field"), _torque, geometry=("torque",),
-                 description="spin torque density per unit field, Tr(t^l ρ_E)"),
+                 description="spin torque density per unit field, Tr(t^l ρ_E)",
+                 law=Law(("axial", "polar"), +1), column="torque_{spin}_{field}", symbol="$t^{{{spin}}}_{{{field}}}$"),
         Response("conventional_spin_ac", "spin", ("part",) + _SPIN_DIMS, _conventional_ac,
                  {**_CONVENTIONAL, "frequency": 0.0}, check=_check_ac, labels={"part": ("re", "im")},
                  diagonal_spin=False,
-                 description="ac conventional spin Hall conductivity σ(ω) (Kubo, fixed broadening η): Re and Im"),
+                 description="ac conventional spin Hall conductivity σ(ω) (Kubo, fixed broadening η): Re and Im",
+                 law=Law(("none",) + _SPIN_LAW.indices, +1), column=_SPIN_COLUMN, symbol=_SPIN_SYMBOL),
         Response("torque_dipole_kubo", "spin", _SPIN_DIMS, _torque_dipole_kubo, _KUBO, check=_positive_step("q_step"),
                  diagonal_spin=False, insulator_only=True, geometry=("torque",), point_orbitals=True,
-                 description="torque dipole from its definition (finite-q Kubo, τ = −∇·P_τ), insulators"),
+                 description="torque dipole from its definition (finite-q Kubo, τ = −∇·P_τ), insulators",
+                 band_view=_spin_view("torque_dipole_kubo", "Σ^{{τ,{0}}}_{{{1}{2}}}"), **_SPIN_LABELS),
         Response("conserved_spin_kubo", "spin", _SPIN_DIMS, _conserved_kubo, _KUBO, check=_positive_step("q_step"),
                  diagonal_spin=False, insulator_only=True, geometry=("torque",), point_orbitals=True,
                  description="conserved spin current d(rs)/dt from its definition: conventional + finite-q "
-                             "Kubo torque dipole, insulators"),
+                             "Kubo torque dipole, insulators",
+                 band_view=_spin_view("conserved_spin_kubo", "Ω^{{𝒥,{0}}}_{{{1}{2}}}"), **_SPIN_LABELS),
         Response("conserved_spin_streda", "spin", _SPIN_DIMS, _conserved_streda, _ZEEMAN,
                  check=_positive_step("zeeman_step"), grand=True, diagonal_spin=False, insulator_only=True,
                  point_orbitals=True,
-                 description="Hall part of the conserved spin current by spin Středa, −(ħ/e)∂M_c/∂h_l, insulators"),
+                 description="Hall part of the conserved spin current by spin Středa, −(ħ/e)∂M_c/∂h_l, insulators",
+                 **_SPIN_LABELS),
         Response("torque_dipole_metal", "spin", _SPIN_DIMS, _torque_dipole_metal, diagonal_spin=False,
                  geometry=("torque",), surface=True, point_orbitals=True,
                  description="torque dipole from its definition (finite-q Kubo) with Fermi-surface terms: "
-                             "insulators and metals (T > 0 in a band)"),
+                             "insulators and metals (T > 0 in a band)",
+                 **_SPIN_LABELS),
         Response("conserved_spin_metal", "spin", _SPIN_DIMS, _conserved_metal, diagonal_spin=False,
                  geometry=("torque",), surface=True, point_orbitals=True,
                  description="conserved spin current d(rs)/dt, route 1 (conventional + finite-q torque dipole) "
-                             "with Fermi-surface terms: insulators and metals (T > 0 in a band)"),
+                             "with Fermi-surface terms: insulators and metals (T > 0 in a band)",
+                 **_SPIN_LABELS),
         Response("conserved_spin_streda_metal", "spin", _SPIN_DIMS, _conserved_streda_metal, _ZEEMAN,
                  check=_positive_step("zeeman_step"), grand=True, surface=True, diagonal_spin=False,
                  point_orbitals=True,
                  description="Hall part of the conserved spin current, route 2: spin Středa term −(ħ/e)∂M_c/∂h_l "
-                             "at fixed μ + Fermi-surface term σ^I; insulators and metals (T > 0 in a band)"),
+                             "at fixed μ + Fermi-surface term σ^I; insulators and metals (T > 0 in a band)",
+                 **_SPIN_LABELS),
         Response("spin_drude_weight", "spin", _SPIN_DIMS, _drude, diagonal_spin=False, surface=True,
                  description="Drude weight Σ δ(ε − E_F) s^l_nn v_i v_j (eV·Å² per state) of the symmetric 1/Γ term "
-                             "that the metal conserved-spin responses leave out; T > 0 in a band"),
+                             "that the metal conserved-spin responses leave out; T > 0 in a band",
+                 law=Law(_SPIN_LAW.indices, -1), column="W_{spin}_{current}{field}",
+                 symbol="$W^{{{spin}}}_{{{current}{field}}}$"),
         Response("orbital_magnetization", "magnetization", ("axis",), _orbital_magnetization, grand=True,
-                 diagonal_spin=False, description="orbital magnetisation (modern theory), point orbitals"),
+                 diagonal_spin=False, description="orbital magnetisation (modern theory), point orbitals",
+                 law=Law(("axial",), -1), column="M_{axis}", symbol="$M_{{{axis}}}$"),
     )
 }
 
@@ -435,3 +532,14 @@ def get(name: str | Response, **params: Any) -> Response:
     except (KeyError, TypeError):
         raise ValueError(f"unknown response {name!r}; choose one of {', '.join(RESPONSES)}") from None
     return resp.with_params(**params) if params else resp
+
+
+def of_result(result: Any) -> Response | None:
+    """The response whose labels name a result's components: the registered one it was computed with
+    (``attrs["response"]``); for a name not registered in this process (a file of a custom response), the first
+    registered response with the same component dimensions (``(spin, field)``: a torque density); else None."""
+    name = result.attrs.get("response", result.name)
+    if isinstance(name, str) and name in RESPONSES:
+        return RESPONSES[name]
+    dims = tuple(d for d in result.dims if d not in ("temperature", "fermi", "part"))
+    return next((r for r in RESPONSES.values() if r.dims == dims), None)

@@ -173,7 +173,7 @@ DEFERRED_CIRCLES = {
     "with the reader's own rule (run._qiao_conditioning)",
     ("properspin.models.wannier.symmetrize", "properspin.symmetry"): "the magnetic group from the .win atoms "
     "through symmetry's spglib helpers",
-    ("properspin.symmetry", "properspin.models.wannier"): "[mesh] symmetry reads the lattice of a .win",
+    ("properspin.magnetic_group", "properspin.models.wannier"): "[mesh] symmetry reads the lattice of a .win",
     ("properspin.kernels", "properspin.models.wannier.run"): "the kernel takes a run's QiaoSpinCurrent operators",
 }
 

@@ -1,5 +1,6 @@
-"""Adding a response touches one place (an entry of responses.RESPONSES) plus its formula: the worked example of
-docs/api.md ("Adding a response"), run end to end, and the Response's own rules (kernel path, degeneracy check)."""
+"""Adding a response touches one place (an entry of responses.RESPONSES) plus its formula: Eq. (2) split by the
+partner band, run end to end, and the Response's own rules (kernel path, degeneracy check).  The example of
+docs/api.md ("Adding a response") is executed in tests/test_response_contract.py."""
 
 from __future__ import annotations
 
