@@ -387,7 +387,7 @@ RESPONSES: dict[str, Response] = {
         Response("appendix_c", "spin", ("term",) + _SPIN_DIMS, _appendix_c, _DEG, check=_check_degenerate,
                  labels={"term": APPENDIX_C_TERMS}, geometry=("torque",),
                  description="Appendix C terms (C6), (C7), (C11), (C24) as spin conductivities"),
-        Response("torque", "torque", ("spin", "field"), _torque, geometry=("torque",),
+        Response("torque", "torque", ("spin", "field"), _torque, geometry=("torque",), kernel_mode=KernelMode.TORQUE,
                  description="spin torque density per unit field, Tr(t^l ρ_E)"),
         Response("conventional_spin_ac", "spin", ("part",) + _SPIN_DIMS, _conventional_ac,
                  {**_CONVENTIONAL, "frequency": 0.0}, check=_check_ac, labels={"part": ("re", "im")},
