@@ -10,11 +10,15 @@ model, in interleaved rounds (serial, one BLAS thread, CPU time ``process_time``
   computation, the Hermiticity check and ``properspin.eigen.eigh``;
 * ``full``: the whole serial ``conductivity`` call (1000 Fermi energies by default), and ``full, 1 E_F``.
 
-It prints per response ``full ÷ eigh``, the floor ``inputs ÷ eigh`` (the ratio with a compiled loop of zero cost:
-the targets below it are unreachable without cheaper inputs), the compiled loop + Fermi deposit + engine
-(``full − inputs``) as a fraction of eigh, and ``1000 E_F ÷ 1 E_F``; min–max over rounds, with the load average.
+and, for the responses that moved into the kernel (``--numpy``, default ``torque``), the numpy path
+(:func:`properspin.chunk.numpy_chunk`) ÷ the kernel (:func:`properspin.kernels.kernel_chunk`) on the same chunks.
+
+It prints per response ``full ÷ eigh`` and its parts ÷ eigh: the inputs (the floor: the ratio with a compiled loop
+of zero cost; a target below it is unreachable without cheaper inputs), the compiled loop + Fermi deposit
+(``kernel_chunk`` − inputs), the fixed cost of a call (the same call on a 2 × 2 mesh: setup, band range, result)
+and the rest of the engine; and ``1000 E_F ÷ 1 E_F``; min–max over rounds, with the load average.
 Usage: ``python benchmarks/bench_overhead.py [--nk 250000] [--fe-nk 27000] [--nfermi 1000] [--rounds 3]
-[--responses proper_spin,conventional_spin,charge]``.
+[--responses proper_spin,conventional_spin,charge] [--numpy torque]``.
 """
 
 from __future__ import annotations
@@ -29,7 +33,8 @@ from peer import bare_eigh, peak_rss_line
 from threadpoolctl import threadpool_limits
 
 import properspin as ps
-from properspin import kernels, mesh, responses
+from properspin import chunk, kernels, mesh, responses
+from properspin.sweep import Sweep
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 
@@ -40,6 +45,17 @@ def hamiltonian_only(model, m, chunk: int) -> float:
     for start in range(0, m.size, chunk):
         k, _ = m.points(model, start, min(m.size, start + chunk))
         model.hamiltonian(k)
+    return time.process_time() - t
+
+
+def kernel_calls(model, m, response: str, nfermi: int, chunk_size: int, window) -> float:
+    """CPU seconds of mesh points + :func:`properspin.kernels.kernel_chunk` on the mesh's chunks."""
+    r = responses.get(response)
+    sweeps = (Sweep(np.linspace(*window, nfermi), 0.0),)
+    t = time.process_time()
+    for start in range(0, m.size, chunk_size):
+        k, w = m.points(model, start, min(m.size, start + chunk_size))
+        kernels.kernel_chunk(r, model, k, w, sweeps, 1e-6)
     return time.process_time() - t
 
 
@@ -59,6 +75,26 @@ def kernel_inputs(model, m, response: str, chunk: int) -> float:
     return time.process_time() - t
 
 
+def numpy_and_kernel(model, m, response: str, nfermi: int, chunk_size: int, window) -> tuple[float, float]:
+    """CPU seconds of the numpy chunk path and of the kernel on the same chunks (mesh points excluded)."""
+    r = responses.get(response)
+    sweeps = (Sweep(np.linspace(*window, nfermi), 0.0),)
+    tn = tk = 0.0
+    for start in range(0, m.size, chunk_size):
+        k, w = m.points(model, start, min(m.size, start + chunk_size))
+        t = time.process_time()
+        ref = chunk.numpy_chunk(model, r, k, w, sweeps, 1e-6)
+        tn += time.process_time() - t
+        t = time.process_time()
+        got = kernels.kernel_chunk(r, model, k, w, sweeps, 1e-6)
+        tk += time.process_time() - t
+        if start == 0:  # equal to 1e-12 of the per-state scale (a response's sum may cancel to round-off)
+            _, q = chunk.states(model, r, k, 1e-6)
+            scale = np.abs(q * w[None, :, None]).sum(axis=(1, 2)).max()
+            assert np.allclose(got.partials[0], ref.partials[0], rtol=0, atol=1e-12 * scale)
+    return tn, tk
+
+
 def full(model, m, response: str, nfermi: int, chunk: int, window: tuple[float, float]) -> float:
     """CPU seconds of the serial ``conductivity`` call."""
     fermi = np.linspace(*window, nfermi)
@@ -73,6 +109,7 @@ def report(label: str, model, m, a, chunk: int, window: tuple[float, float]) -> 
     for response in names:  # warm-up: compiled kernel cache
         full(model, mesh.resolve(mesh.grid(4), model), response, 2, chunk, window)
     t: dict[str, list[float]] = {"eigh": [], "H": []}
+    tiny = mesh.resolve(mesh.grid(2), model)  # the call's fixed cost: setup, band range, result
     load0 = os.getloadavg()[0]
     with threadpool_limits(1):
         for _ in range(a.rounds):
@@ -81,7 +118,13 @@ def report(label: str, model, m, a, chunk: int, window: tuple[float, float]) -> 
             for r in names:
                 t.setdefault(f"inputs {r}", []).append(kernel_inputs(model, m, r, chunk))
                 t.setdefault(f"full {r}", []).append(full(model, m, r, a.nfermi, chunk, window))
+                t.setdefault(f"kernel_chunk {r}", []).append(kernel_calls(model, m, r, a.nfermi, chunk, window))
+                t.setdefault(f"fixed {r}", []).append(full(model, tiny, r, a.nfermi, chunk, window))
                 t.setdefault(f"one {r}", []).append(full(model, m, r, 1, chunk, window))
+            for r in a.numpy.split(",") if a.numpy else ():
+                tn, tk = numpy_and_kernel(model, m, r, a.nfermi, chunk, window)
+                t.setdefault(f"numpy {r}", []).append(tn)
+                t.setdefault(f"kernel {r}", []).append(tk)
     load1 = os.getloadavg()[0]
     te = np.array(t["eigh"])
 
@@ -94,9 +137,14 @@ def report(label: str, model, m, a, chunk: int, window: tuple[float, float]) -> 
     print(f"  bare eigh (points + H + numpy eigh) {span(te)} s; points + H alone {span(t['H'])} s "
           f"({span(np.array(t['H']) / te)} of eigh)")
     for r in names:
-        ti, tf, t1 = (np.array(t[f"{key} {r}"]) for key in ("inputs", "full", "one"))
-        print(f"  {r:<18s} full ÷ eigh {span(tf / te)}   floor inputs ÷ eigh {span(ti / te)}   "
-              f"loop + deposit + engine ÷ eigh {span((tf - ti) / te)}   {a.nfermi} E_F ÷ 1 E_F {span(tf / t1)}")
+        ti, tf, t1, tk, t0 = (np.array(t[f"{key} {r}"]) for key in ("inputs", "full", "one", "kernel_chunk", "fixed"))
+        print(f"  {r:<18s} full ÷ eigh {span(tf / te)}; ÷ eigh: inputs (points, H, ∂H[, A], own eigh) {span(ti / te)}, "
+              f"compiled loop + deposit {span((tk - ti) / te)}, fixed cost of a call {span(t0 / te)}, rest of the "
+              f"engine {span((tf - tk - t0) / te)}; {a.nfermi} E_F ÷ 1 E_F {span(tf / t1)}")
+    for r in a.numpy.split(",") if a.numpy else ():
+        tn, tk = np.array(t[f"numpy {r}"]), np.array(t[f"kernel {r}"])
+        print(f"  {r:<18s} numpy path {span(tn)} s, kernel {span(tk)} s: numpy ÷ kernel {span(tn / tk)} "
+              f"(same chunks, equal to 1e-12)")
 
 
 def main() -> None:
@@ -106,6 +154,7 @@ def main() -> None:
     p.add_argument("--nfermi", type=int, default=1000)
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--responses", default="proper_spin,conventional_spin,charge")
+    p.add_argument("--numpy", default="torque", help="responses timed on the numpy path against the kernel")
     p.add_argument("--skip-4band", action="store_true")
     p.add_argument("--data", type=Path, default=DATA, help="the shared data folder (default ../shared/data)")
     a = p.parse_args()

@@ -1,9 +1,11 @@
-"""Compiled stages of the fused kernel: the conventional (Kubo) spin current ``Q^{l,i,j}_m``.
+"""Compiled stages of the fused kernel: the conventional (Kubo) spin current ``Q^{l,i,j}_m`` and the torque density.
 
 * :func:`_conventional`: ``A^{li} = ½{S^l, V^i}`` (``conventional_spin_curvature``), from ``S^l V^i`` (never
   forming A), with half-size products when ``s^l = 1_orb ⊗ σ^l/2`` (:func:`_spin_velocity_pairs`);
 * :func:`_qiao_current`: the Qiao et al. spin current of a Wannier90 run (``QiaoSpinCurrent``);
-* :func:`_conventional_sum`: ``Q^{l,i,j}_m = Σ_r 2 Im(A^{li}_rm V^j_mr) g_mr``, one visit per pair.
+* :func:`_conventional_sum`: ``Q^{l,i,j}_m = Σ_r 2 Im(A^{li}_rm V^j_mr) g_mr``, one visit per pair;
+* :func:`_torque_sum`: ``Q^{l,j}_m`` of ``Tr(t^l ρ_E)``, ``t = i[H, s]`` (``geometry.torque_response``), from
+  ``U† s U`` and the upper triangle of V.
 
 Formulas and conventions: :mod:`properspin.kernel_stages`.
 """

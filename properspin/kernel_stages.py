@@ -14,6 +14,7 @@ Each stage is the compiled counterpart of a numpy function:
 * :func:`_wannier_curv`: ``(U† F^W_c U)_mm``, Wang et al. Eq. 27 (``geometry._wannier_curvature``);
 * :func:`_conventional`: ``Q^{l,i,j}_m`` with ``A^{li} = ½{S^l, V^i}`` (``conventional_spin_curvature``), or
   :func:`_qiao_current` with the Qiao et al. spin current of a Wannier90 run (``QiaoSpinCurrent``);
+* :func:`_torque_sum`: ``Q^{l,j}_m`` of the torque density ``Tr(t^l ρ_E)``, ``t = i[H, s]`` (``torque_response``);
 * :func:`_degenerate`: gauge-dependent near-degenerate pairs (``degenerate_contributions``);
 * :func:`_state_values`: per-state values × w_k, torque dipole and charge (the response formulas);
 * :func:`_deposit`: into every sweep's partial sums (``Sweep.accumulate``).
@@ -45,6 +46,8 @@ Details, with ``Δ_mn = ε_m − ε_n``, each pair m < n visited once (``Im(V^a_
   diag(ε), from three BLAS products per k (all 24 operators × U; [S U | SH U] × [D E + diag ∂ε; −D]; U† × W), and
   ``A = (B + B†)/2`` into the conventional sum; BLAS for any n in this mode; ``eigval_max`` zeroes ``g_mr`` of
   pairs with a band above it;
+* torque density ``Q^{l,j}_m = Σ_r 2 Im(t^l_rm V^j_mr) g_mr = Σ_r 2 Re(s^l_rm V^j_mr)/(ε_r − ε_m)`` (in the band
+  basis ``t_rm = i(ε_r − ε_m) s_rm``), with ``s = (s U)† U`` from the conventional term's rows;
 * torque dipole = ``ε_ijc Σ^{c,l}`` − conventional, charge = ``−ε_ijc Ω^c``;
 * each state ``(ε_mk, w_k Q_mk)`` goes straight into the partial sums of every sweep by the rule of
   :class:`~properspin.sweep.Binning`;
