@@ -33,8 +33,9 @@ class KernelNeedsError(ValueError):
 class KernelNeeds(NamedTuple):
     """One row of :data:`KERNEL_NEEDS`: what a kernel mode runs, accumulates and reads.
 
-    ``stages``: the compiled stages the loop runs per k (names of ``kernel_*._<stage>``; ``wannier_curv`` only
-    with a position term, ``degenerate`` only for responses using ``s_nn``).  ``compact``: what is accumulated
+    ``stages``: the compiled stages the loop may run per k for this mode (``_<stage>`` of the kernel modules;
+    which of them run at a k-point depends on the model: BLAS or loops, a position term, S(k), degenerate blocks,
+    the Qiao spin current).  ``compact``: what is accumulated
     per state: ``"omega"`` (Ω^c, one column per cyclic pair), ``"sigma"`` (Σ^{c,l}, three per cyclic pair and
     occupation part), ``"tensor"`` (the full (l, i, j), 3·dim²) or ``"torque"`` ((l, j), 3·dim).  ``values``:
     how ``_state_values`` forms a state's values from the curvature columns ``qs`` and the columns ``qc`` of
@@ -52,14 +53,19 @@ class KernelNeeds(NamedTuple):
     operators: tuple[str, ...]
 
     @property
-    def curvature(self) -> bool:
-        """Whether the Ω/Σ stages run (``qs`` columns)."""
-        return self.compact in ("omega", "sigma") or "sigma" in self.stages
+    def sigma(self) -> bool:
+        """Whether Σ^{c,l} of Eq. (2) is formed (``qs`` columns; ``_Setup.sigma``)."""
+        return "sigma_from_pairs" in self.stages
 
     @property
     def conventional(self) -> bool:
-        """Whether the conventional (Kubo) stage runs (``qc`` columns)."""
-        return "conventional" in self.stages
+        """Whether the conventional (Kubo) term is formed (``qc`` columns; ``_Setup.conv``)."""
+        return "conventional_sum" in self.stages
+
+    @property
+    def torque(self) -> bool:
+        """Whether the torque density is formed (``qc`` columns; ``_Setup.torque``)."""
+        return "torque_sum" in self.stages
 
     def widths(self, dim: int, parts: int = 1) -> dict[str, int]:
         """Column widths of the work arrays: ``qs`` (Ω or Σ), ``qc`` (conventional), ``vals`` = the compact width
@@ -71,7 +77,11 @@ class KernelNeeds(NamedTuple):
 
 
 _SPIN_DIMS = ("spin", "current", "field")
-_COMMON = ("gaps", "velocity")
+_COMMON = ("gaps", "rotate_stacked", "velocity_plain", "velocity_position")  # V^a (BLAS or loops, A^W or not)
+_SPIN_NN = ("spin_diagonal", "spin_dense")  # s_nn from s or S(k)
+_EQ2 = ("omega_sigma", "blocks", "block_pairs", "plain_pairs", "sigma_from_pairs", "degenerate")  # Σ, Eq. (2)
+_ROWS = ("spin_dense", "spin_rows")  # (s U)† from s or S(k)
+_CONV = ("conventional", "qiao_current", "conventional_sum")
 _DEPOSIT = ("state_values", "deposit")
 
 #: One row per kernel mode (issue 23 item 2): the kernel driver reads nothing mode-dependent elsewhere.
@@ -80,16 +90,15 @@ KERNEL_NEEDS: dict[KernelMode, KernelNeeds] = {
         _COMMON + ("omega_sigma", "wannier_curv") + _DEPOSIT, "omega", "curvature", "-epsilon",
         ("current", "field"), ()),
     KernelMode.PROPER_SPIN: KernelNeeds(
-        _COMMON + ("spin_diagonal", "sigma", "blocks", "degenerate") + _DEPOSIT, "sigma", "curvature", "epsilon",
-        _SPIN_DIMS, ("spin",)),
+        _COMMON + _SPIN_NN + _EQ2 + _DEPOSIT, "sigma", "curvature", "epsilon", _SPIN_DIMS, ("spin",)),
     KernelMode.CONVENTIONAL_SPIN: KernelNeeds(
-        _COMMON + ("spin_rows", "conventional") + _DEPOSIT, "tensor", "conventional", "none", _SPIN_DIMS,
-        ("spin",)),
+        _COMMON + _ROWS + _CONV + _DEPOSIT, "tensor", "conventional", "none", _SPIN_DIMS, ("spin",)),
     KernelMode.TORQUE_DIPOLE: KernelNeeds(
-        _COMMON + ("spin_diagonal", "spin_rows", "sigma", "blocks", "conventional") + _DEPOSIT, "tensor",
+        _COMMON + _SPIN_NN + ("spin_rows",) + _EQ2 + ("conventional", "conventional_sum") + _DEPOSIT, "tensor",
         "sigma_minus_conventional", "none", _SPIN_DIMS, ("spin",)),
     KernelMode.TORQUE: KernelNeeds(
-        _COMMON + ("spin_rows", "torque") + _DEPOSIT, "torque", "conventional", "none", ("spin", "field"), ("spin",)),
+        _COMMON + _ROWS + ("torque_sum",) + _DEPOSIT, "torque", "conventional", "none", ("spin", "field"),
+        ("spin",)),
 }
 
 #: ``_state_values`` codes compiled into the kernel (``KernelNeeds.values``; "conventional": the columns of

@@ -125,8 +125,8 @@ def kernel_chunk(
     spec = sweep_spec(sweeps)
     split = bool(params.get("occupation_split", False))
     widths = row.widths(dim, 2 if split else 1)
-    setup = _Setup(mode, row.compact == "omega", "sigma" in row.stages, row.conventional, "torque" in row.stages,
-                   VALUE_CODES[row.values], has_pos, response.uses_diagonal_spin and model.has_spin,
+    setup = _Setup(mode, row.compact == "omega", row.sigma, row.conventional, row.torque, VALUE_CODES[row.values],
+                   has_pos, response.uses_diagonal_spin and model.has_spin,
                    float(degeneracy_tol), float(params.get("broadening", 0.0)) ** 2, float(conventions.SPLIT_TOL),
                    np.array(conventions.CYCLIC_PAIRS[dim], dtype=np.int64),
                    params.get("degenerate", "exclude") == "block_trace", split,
