@@ -1,7 +1,8 @@
 """Where the full ``conductivity`` call spends its time beyond a bare ``eigh`` (issue 26 item 3).
 
-For the 4-band model (BHZ + exchange) and, when ``../shared/data/Fe_tb.dat`` is present, the 18-band Fe Wannier
-model, in interleaved rounds (serial, one BLAS thread, CPU time ``process_time``), on the same k-points:
+For the 4-band model (BHZ + exchange) and, when ``../shared/data`` has them, the 18-band Fe Wannier model and
+(``--pt-nk``) the native Pt run with its S(k) in block-trace form (degeneracy_tol 0.01 eV), in interleaved rounds
+(serial, one BLAS thread, CPU time ``process_time``), on the same k-points:
 
 * ``eigh``: mesh points + H(k) + ``numpy.linalg.eigh`` (the denominator of every "÷ eigh" ratio, ``peer.bare_eigh``);
 * ``H``: mesh points + H(k) alone (what the bare eigh spends outside the eigensolver);
@@ -18,7 +19,7 @@ of zero cost; a target below it is unreachable without cheaper inputs), the comp
 (``kernel_chunk`` − inputs), the fixed cost of a call (the same call on a 2 × 2 mesh: setup, band range, result)
 and the rest of the engine; and ``1000 E_F ÷ 1 E_F``; min–max over rounds, with the load average.
 Usage: ``python benchmarks/bench_overhead.py [--nk 250000] [--fe-nk 27000] [--nfermi 1000] [--rounds 3]
-[--responses proper_spin,conventional_spin,charge] [--numpy torque]``.
+[--pt-nk 8000] [--responses proper_spin,conventional_spin,charge] [--numpy torque]``.
 """
 
 from __future__ import annotations
@@ -48,14 +49,14 @@ def hamiltonian_only(model, m, chunk: int) -> float:
     return time.process_time() - t
 
 
-def kernel_calls(model, m, response: str, nfermi: int, chunk_size: int, window) -> float:
+def kernel_calls(model, m, response: str, nfermi: int, chunk_size: int, window, tol: float) -> float:
     """CPU seconds of mesh points + :func:`properspin.kernels.kernel_chunk` on the mesh's chunks."""
     r = responses.get(response)
     sweeps = (Sweep(np.linspace(*window, nfermi), 0.0),)
     t = time.process_time()
     for start in range(0, m.size, chunk_size):
         k, w = m.points(model, start, min(m.size, start + chunk_size))
-        kernels.kernel_chunk(r, model, k, w, sweeps, 1e-6)
+        kernels.kernel_chunk(r, model, k, w, sweeps, tol)
     return time.process_time() - t
 
 
@@ -75,7 +76,8 @@ def kernel_inputs(model, m, response: str, chunk: int) -> float:
     return time.process_time() - t
 
 
-def numpy_and_kernel(model, m, response: str, nfermi: int, chunk_size: int, window) -> tuple[float, float]:
+def numpy_and_kernel(model, m, response: str, nfermi: int, chunk_size: int, window, tol: float
+                     ) -> tuple[float, float]:
     """CPU seconds of the numpy chunk path and of the kernel on the same chunks (mesh points excluded)."""
     r = responses.get(response)
     sweeps = (Sweep(np.linspace(*window, nfermi), 0.0),)
@@ -83,31 +85,33 @@ def numpy_and_kernel(model, m, response: str, nfermi: int, chunk_size: int, wind
     for start in range(0, m.size, chunk_size):
         k, w = m.points(model, start, min(m.size, start + chunk_size))
         t = time.process_time()
-        ref = chunk.numpy_chunk(model, r, k, w, sweeps, 1e-6)
+        ref = chunk.numpy_chunk(model, r, k, w, sweeps, tol)
         tn += time.process_time() - t
         t = time.process_time()
-        got = kernels.kernel_chunk(r, model, k, w, sweeps, 1e-6)
+        got = kernels.kernel_chunk(r, model, k, w, sweeps, tol)
         tk += time.process_time() - t
         if start == 0:  # equal to 1e-12 of the per-state scale (a response's sum may cancel to round-off)
-            _, q = chunk.states(model, r, k, 1e-6)
+            _, q = chunk.states(model, r, k, tol)
             scale = np.abs(q * w[None, :, None]).sum(axis=(1, 2)).max()
             assert np.allclose(got.partials[0], ref.partials[0], rtol=0, atol=1e-12 * scale)
     return tn, tk
 
 
-def full(model, m, response: str, nfermi: int, chunk: int, window: tuple[float, float]) -> float:
+def full(model, m, response: str, nfermi: int, chunk: int, window: tuple[float, float], tol: float = 1e-6) -> float:
     """CPU seconds of the serial ``conductivity`` call."""
     fermi = np.linspace(*window, nfermi)
     t = time.process_time()
-    ps.conductivity(model, response, fermi=fermi, mesh=m, engine=ps.Engine(chunk_size=chunk, workers=1))
+    ps.conductivity(model, response, fermi=fermi, mesh=m, degeneracy_tol=tol,
+                    engine=ps.Engine(chunk_size=chunk, workers=1))
     return time.process_time() - t
 
 
-def report(label: str, model, m, a, chunk: int, window: tuple[float, float]) -> None:
+def report(label: str, model, m, a, chunk: int, window: tuple[float, float], tol: float = 1e-6,
+           names: list[str] | None = None) -> None:
     """Interleaved rounds of every measurement; ratios per round, min–max."""
-    names = a.responses.split(",")
+    names = names or a.responses.split(",")
     for response in names:  # warm-up: compiled kernel cache
-        full(model, mesh.resolve(mesh.grid(4), model), response, 2, chunk, window)
+        full(model, mesh.resolve(mesh.grid(4), model), response, 2, chunk, window, tol)
     t: dict[str, list[float]] = {"eigh": [], "H": []}
     tiny = mesh.resolve(mesh.grid(2), model)  # the call's fixed cost: setup, band range, result
     load0 = os.getloadavg()[0]
@@ -117,12 +121,12 @@ def report(label: str, model, m, a, chunk: int, window: tuple[float, float]) -> 
             t["H"].append(hamiltonian_only(model, m, chunk))
             for r in names:
                 t.setdefault(f"inputs {r}", []).append(kernel_inputs(model, m, r, chunk))
-                t.setdefault(f"full {r}", []).append(full(model, m, r, a.nfermi, chunk, window))
-                t.setdefault(f"kernel_chunk {r}", []).append(kernel_calls(model, m, r, a.nfermi, chunk, window))
-                t.setdefault(f"fixed {r}", []).append(full(model, tiny, r, a.nfermi, chunk, window))
-                t.setdefault(f"one {r}", []).append(full(model, m, r, 1, chunk, window))
+                t.setdefault(f"full {r}", []).append(full(model, m, r, a.nfermi, chunk, window, tol))
+                t.setdefault(f"kernel_chunk {r}", []).append(kernel_calls(model, m, r, a.nfermi, chunk, window, tol))
+                t.setdefault(f"fixed {r}", []).append(full(model, tiny, r, a.nfermi, chunk, window, tol))
+                t.setdefault(f"one {r}", []).append(full(model, m, r, 1, chunk, window, tol))
             for r in a.numpy.split(",") if a.numpy else ():
-                tn, tk = numpy_and_kernel(model, m, r, a.nfermi, chunk, window)
+                tn, tk = numpy_and_kernel(model, m, r, a.nfermi, chunk, window, tol)
                 t.setdefault(f"numpy {r}", []).append(tn)
                 t.setdefault(f"kernel {r}", []).append(tk)
     load1 = os.getloadavg()[0]
@@ -132,7 +136,8 @@ def report(label: str, model, m, a, chunk: int, window: tuple[float, float]) -> 
         x = np.asarray(x)
         return f"{x.min():.2f}–{x.max():.2f}"
 
-    print(f"{label}: {m.size} k-points, {a.nfermi} Fermi energies, serial, {a.rounds} interleaved rounds (min–max), "
+    print(f"{label}: {m.size} k-points, {a.nfermi} Fermi energies, degeneracy_tol {tol:g} eV, serial, "
+          f"{a.rounds} interleaved rounds (min–max), "
           f"CPU time, load average {load0:.2f} → {load1:.2f}")
     print(f"  bare eigh (points + H + numpy eigh) {span(te)} s; points + H alone {span(t['H'])} s "
           f"({span(np.array(t['H']) / te)} of eigh)")
@@ -151,6 +156,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--nk", type=int, default=250_000)
     p.add_argument("--fe-nk", type=int, default=27_000, help="k-points of the Fe case (0: skip)")
+    p.add_argument("--pt-nk", type=int, default=0, help="k-points of the Pt S(k) block-trace case (0: skip)")
     p.add_argument("--nfermi", type=int, default=1000)
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--responses", default="proper_spin,conventional_spin,charge")
@@ -170,6 +176,15 @@ def main() -> None:
         report("Fe 18-band (with positions)", fe_model, m, a, 2000, (15.0, 20.0))
     elif a.fe_nk:
         print(f"Fe case skipped: {fe} not found")
+    pt_seed = a.data / "wannier90" / "Pt" / "Pt"
+    if a.pt_nk and pt_seed.with_suffix(".win").exists():
+        from properspin.models import wannier90_run
+
+        pt = wannier90_run(pt_seed)
+        m = mesh.resolve(mesh.grid(round(a.pt_nk ** (1 / 3))), pt)
+        report("Pt native run, S(k), block trace", pt, m, a, 2000, (17.9, 18.9), 1e-2, ["proper_spin"])
+    elif a.pt_nk:
+        print(f"Pt case skipped: {pt_seed}.win not found")
     print(peak_rss_line())
 
 
