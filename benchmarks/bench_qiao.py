@@ -5,7 +5,7 @@ for the conventional spin Hall tensor with ``method="qiao"`` in the η → 0 lim
 on a Γ-centred n³ grid at E_F = 18.3823 eV (serial engine, one BLAS thread):
 
 * bare eigh: H(k) (its Fourier sum) and ``numpy.linalg.eigh`` on the same k-points;
-* the full ``conductivity`` call (compiled kernel, the Qiao stage of ``kernel_stages``);
+* the full ``conductivity`` call (compiled kernel, the Qiao stage of ``kernel_conventional``);
 * the numpy chunk path (``properspin.chunk.numpy_chunk``: ``QiaoSpinCurrent`` in numpy, what ran before);
 
 in ``--rounds`` interleaved rounds (min and max of each; CPU time, ``process_time``: the serial engine runs in

@@ -11,8 +11,12 @@ them block by block and returns the :class:`~properspin.chunk.ChunkResult`.
 
 Which response runs here is the response's business: ``Response.kernel_mode`` (a :class:`KernelMode`) and
 ``Response.fused_mode`` (``None`` when a parameter the kernel does not take differs from its default).
-Anything else (another response, a position matrix that is not Hermitian, non-finite values, numba missing)
-makes :func:`kernel_chunk` return ``None`` and the caller uses the numpy path.
+What a mode runs, accumulates and reads is its row of :data:`~properspin.kernel_modes.KERNEL_NEEDS`, read here
+and nowhere else; a response that disagrees with its mode's row (components, spin), or a mode without one, is
+refused with :class:`~properspin.kernel_modes.KernelNeedsError` naming the mode.  Inputs the kernel declines (a
+position matrix that is not Hermitian, non-finite values that the numpy path reproduces, numba missing) make
+:func:`kernel_chunk` return ``None`` and the caller uses the numpy path; non-finite kernel values where the
+numpy path is finite are an error, not a fall-back.
 """
 
 
@@ -25,25 +29,21 @@ import numpy as np
 
 from . import conventions
 from ._numba import announce_compile
-from .chunk import ChunkResult
+from .chunk import ChunkResult, numpy_chunk
 from .eigen import eigh
 from .geometry import levi_civita_contract
-from .kernel_stages import (
+from .kernel_base import (
     _BAD_POSITION,
     _BAD_VALUES,
-    _CHARGE,
-    _CONVENTIONAL,
-    _PROPER,
-    KernelMode,
     _Block,
     _hermitian_ok,
-    _kernel_any,
-    _kernel_n4,
     _Setup,
     _Spin,
     _workspace,
     njit,
 )
+from .kernel_modes import VALUE_CODES, KernelMode, KernelNeeds, KernelNeedsError, needs
+from .kernel_stages import _kernel_any, _kernel_n4
 from .model import Model, evaluate_together
 from .sweep import Sweep, sweep_spec
 
@@ -67,7 +67,29 @@ def supports(response: Response, model: Model) -> bool:
     """Whether :func:`kernel_chunk` handles this response (with its parameters) on this model, before looking at k."""
     if njit is None or response.fused_mode is None or model.dim not in (2, 3):
         return False
-    return not response.needs_spin or model.has_spin  # constant spin, or S(k) of Model.spin_k
+    row = _checked_needs(response, model.dim)
+    return "spin" not in row.operators or model.has_spin  # constant spin, or S(k) of Model.spin_k (else numpy's error)
+
+
+def _checked_needs(response: Response, dim: int) -> KernelNeeds:
+    """The :data:`~properspin.kernel_modes.KERNEL_NEEDS` row of ``response.fused_mode``, checked against the
+    response: same component dimensions and width, and the spin declared when the mode reads it."""
+    mode = int(response.fused_mode)
+    row = needs(mode)
+    name = KernelMode(mode).name
+    parts = 2 if response.params.get("occupation_split", False) else 1
+    ncomp = int(np.prod([len(v) for v in response.coords(dim).values()]))
+    problem = None
+    if tuple(d for d in response.dims if d != "part") != row.dims:
+        problem = f"its components are {response.dims}, the mode accumulates {row.dims}"
+    elif row.widths(dim, parts)["expanded"] != ncomp:
+        problem = f"it has {ncomp} components in {dim}D, the mode gives {row.widths(dim, parts)['expanded']}"
+    elif "spin" in row.operators and not response.needs_spin:
+        problem = f"the mode reads the model's spin but the response's kind {response.kind!r} does not need one"
+    if problem is not None:
+        raise KernelNeedsError(f"response {response.name!r} names kernel mode {name} but {problem}: fix its "
+                               "kernel_mode or the mode's row in properspin.kernel_modes.KERNEL_NEEDS")
+    return row
 
 
 def kernel_chunk(
@@ -89,49 +111,71 @@ def kernel_chunk(
     if not supports(response, model):
         return None
     mode = int(response.fused_mode)
+    row = _checked_needs(response, model.dim)
     params = response.params
     dim, n = model.dim, model.nbands
     has_pos = model.position is not None
-    qiao = _qiao_source(model) if mode in (_CONVENTIONAL,) and params.get("method") == "qiao" else None
-    if mode == _CONVENTIONAL and params.get("method", "simple") != "simple" and qiao is None:
+    qiao = _qiao_source(model) if row.conventional and params.get("method") == "qiao" else None
+    if row.conventional and params.get("method", "simple") != "simple" and qiao is None:
         return None  # a spin current the kernel does not build (e.g. a rotated model's): numpy path
-    dense = (model.spin_k is not None and response.needs_spin) or qiao is not None  # S(k): evaluated with H
+    dense = (model.spin_k is not None and "spin" in row.operators) or qiao is not None  # S(k): evaluated with H
     k = np.asarray(k, dtype=float)
     w = np.ascontiguousarray(w, dtype=float)
     spin = _spin_data(model.spin, n)
     spec = sweep_spec(sweeps)
     split = bool(params.get("occupation_split", False))
-    setup = _Setup(mode, has_pos, response.uses_diagonal_spin and model.has_spin, float(degeneracy_tol),
-                   float(params.get("broadening", 0.0)) ** 2, float(conventions.SPLIT_TOL),
+    widths = row.widths(dim, 2 if split else 1)
+    setup = _Setup(mode, row.compact == "omega", row.sigma, row.conventional, row.torque, VALUE_CODES[row.values],
+                   has_pos, response.uses_diagonal_spin and model.has_spin,
+                   float(degeneracy_tol), float(params.get("broadening", 0.0)) ** 2, float(conventions.SPLIT_TOL),
                    np.array(conventions.CYCLIC_PAIRS[dim], dtype=np.int64),
                    params.get("degenerate", "exclude") == "block_trace", split,
                    float(params.get("dephasing", 0.0)) ** 2, dense, qiao is not None,
                    float(qiao.d_tol) if qiao is not None else 0.0, float(params.get("eigval_max", np.inf)))
-    partial = np.zeros((int(spec.rows.sum()), _ncompact(mode, dim, split)))
-    work = _workspace(n, dim, spin.pairs.shape[1], partial.shape[1], 2 if split else 1, qiao is not None)
+    partial = np.zeros((int(spec.rows.sum()), widths["vals"]))
+    work = _workspace(n, dim, spin.pairs.shape[1], widths, qiao is not None)
     degflags = np.zeros((n, n), dtype=np.bool_)
     out = np.zeros(2, dtype=np.int64)  # status, degenerate k-points (accumulated)
     kernel = _kernel_n4 if n == 4 else _kernel_any  # two compiled variants, each built on first use
     announce_compile(kernel, f"the k-point kernel for {'4 bands' if n == 4 else 'any band count'}")
 
-    # Blocks of k small enough that H, U, ∂H (and A) stay in cache between the model and the kernel.
-    block = max(_BLOCK_MIN, _BLOCK_BYTES // (16 * n * n * (2 + dim * (1 + has_pos) + 3 * dense + 21 * bool(qiao))))
+    block = _block_size(n, dim, has_pos, dense, qiao is not None)
     for start in range(0, len(k), block):
         kb = k[start : start + block]
-        blk = _inputs(model, kb, w[start : start + block], mode == _CHARGE and has_pos, dense, qiao)
+        blk = _inputs(model, kb, w[start : start + block], "wannier_curv" in row.stages and has_pos, dense, qiao)
         kernel(blk, spin, spec, setup, work, partial, degflags, out)
         del blk  # free this block's arrays before the next is evaluated: the allocator reuses warm memory
         if out[0] == _BAD_VALUES:
             model.dh(kb)  # raises "gradient(k) contains NaN or inf" when that is the cause
-            return None  # otherwise the numpy path reproduces the non-finite sums
+            _numpy_also_nonfinite(response, model, kb, w[start : start + block], sweeps, degeneracy_tol)
+            return None  # the numpy path reproduces the non-finite sums
         if out[0] == _BAD_POSITION:
             return None  # non-Hermitian position matrix: numpy path
-    partials = [_expand(mode, dim, p, split) for p in np.split(partial, np.cumsum(spec.rows[:-1]))]
+    partials = [_expand(row, dim, p, split) for p in np.split(partial, np.cumsum(spec.rows[:-1]))]
     bands = {(int(a), int(b)) for a, b in zip(*np.nonzero(degflags), strict=True)}
     return ChunkResult(partials, int(out[1]), bands)
 
 
 # ------------------------------------------------------------------------------------------ Python helpers
+def _block_size(n: int, dim: int, has_pos: bool, dense: bool, qiao: bool) -> int:
+    """k-points per kernel call: blocks small enough that H, U, ∂H (and A, S(k), the Qiao operators) stay in cache
+    between the model and the kernel."""
+    return max(_BLOCK_MIN, _BLOCK_BYTES // (16 * n * n * (2 + dim * (1 + has_pos) + 3 * dense + 21 * qiao)))
+
+
+def _numpy_also_nonfinite(response: Response, model: Model, k: np.ndarray, w: np.ndarray, sweeps: Sequence[Sweep],
+                          degeneracy_tol: float) -> None:
+    """After non-finite kernel values on a block: :class:`KernelNeedsError` unless the numpy path is non-finite
+    there too (then the fall-back reproduces it); finite numpy values mean a kernel defect (a need left out of the
+    mode's row, a work array of the wrong width), never silently replaced by the numpy numbers."""
+    ref = numpy_chunk(model, response, k, w, sweeps, degeneracy_tol)
+    if all(np.isfinite(p).all() for p in ref.partials):
+        name = KernelMode(int(response.fused_mode)).name
+        raise KernelNeedsError(f"kernel mode {name} ({response.name!r}) gave non-finite values at k-points where the "
+                               "numpy path is finite: a kernel defect (check the mode's row in "
+                               "properspin.kernel_modes.KERNEL_NEEDS and its work-array widths)")
+
+
 def _qiao_source(model: Model) -> QiaoSpinCurrent | None:
     """The model's Qiao spin current when the kernel can build it (a Wannier90 run's own), else None."""
     from .models.wannier.run import QiaoSpinCurrent
@@ -247,20 +291,16 @@ def _spinor_pairs(spin: np.ndarray) -> np.ndarray:
     return np.array([up, dn], dtype=np.int64)
 
 
-def _ncompact(mode: int, dim: int, split: bool = False) -> int:
-    """Components the kernel accumulates: Ω^c (charge), Σ^{c,l} (proper; two parts with ``split``) or the full
-    (l, i, j) tensor."""
-    nc = len(conventions.CYCLIC_PAIRS[dim])
-    return {_CHARGE: nc, _PROPER: 3 * nc * (2 if split else 1)}.get(mode, 3 * dim * dim)
-
-
-def _expand(mode: int, dim: int, part: np.ndarray, split: bool = False) -> np.ndarray:
-    """Compact partial sums → the component layout of :mod:`properspin.responses` (``ε_ijc`` contraction; the
-    occupation parts of proper spin lead)."""
-    if mode not in (_CHARGE, _PROPER):
+def _expand(row: KernelNeeds, dim: int, part: np.ndarray, split: bool = False) -> np.ndarray:
+    """Compact partial sums → the component layout of :mod:`properspin.responses` by the row's ``expand``
+    (``ε_ijc`` contraction; the occupation parts of proper spin lead)."""
+    if part.shape[1] != row.widths(dim, 2 if split else 1)["vals"]:
+        raise KernelNeedsError(f"compact partial sums of width {part.shape[1]}, the mode's row says "
+                               f"{row.widths(dim, 2 if split else 1)['vals']}")
+    if row.expand == "none":
         return part
     rows, nc = part.shape[0], len(conventions.CYCLIC_PAIRS[dim])
-    if mode == _CHARGE:  # charge: −ε_ijc Ω^c
+    if row.expand == "-epsilon":  # charge: −ε_ijc Ω^c
         q = part.T.reshape(nc, 1, rows, 1)
         return -levi_civita_contract(q, dim)[0, :, :, :, 0].transpose(2, 0, 1).reshape(rows, dim * dim)
     parts = 2 if split else 1
@@ -269,4 +309,3 @@ def _expand(mode: int, dim: int, part: np.ndarray, split: bool = False) -> np.nd
         q = part[:, p * 3 * nc : (p + 1) * 3 * nc].reshape(rows, nc, 3).transpose(1, 2, 0)[..., None]
         out.append(levi_civita_contract(q, dim)[..., 0].transpose(3, 0, 1, 2).reshape(rows, 3 * dim * dim))
     return np.concatenate(out, axis=1)
-

@@ -473,7 +473,7 @@ RESPONSES: dict[str, Response] = {
                  description="Appendix C terms (C6), (C7), (C11), (C24) as spin conductivities",
                  law=Law(("none",) + _SPIN_LAW.indices, +1), column="{term}_" + _SPIN_COLUMN,
                  symbol="{term}: " + _SPIN_SYMBOL),
-        Response("torque", "torque", ("spin", "field"), _torque, geometry=("torque",),
+        Response("torque", "torque", ("spin", "field"), _torque, geometry=("torque",), kernel_mode=KernelMode.TORQUE,
                  description="spin torque density per unit field, Tr(t^l ρ_E)",
                  law=Law(("axial", "polar"), +1), column="torque_{spin}_{field}", symbol="$t^{{{spin}}}_{{{field}}}$"),
         Response("conventional_spin_ac", "spin", ("part",) + _SPIN_DIMS, _conventional_ac,

@@ -4,7 +4,7 @@ session-wide warm-up of the compiled kernels.
 Test modules import the helpers with ``from .conftest import ...`` (``tests`` is a package).  Long checks carry
 ``@pytest.mark.slow`` (registered in pyproject.toml): CI runs everything; locally ``pytest -m "not slow"``
 skips them.  numba caches the compiled kernels per user (``properspin._numba.cache_dir``), so only the first
-run after an edit of ``properspin/kernel_stages.py``, ``conventions.py``, ``eigen.py`` or the
+run after an edit of ``properspin/kernel_*.py``, ``conventions.py``, ``eigen.py`` or the
 Fourier ``_mirror`` pays the compile (about a minute on 2 cores); the ``compiled_kernels`` fixture does it
 once, up front, on a few k-points.
 """

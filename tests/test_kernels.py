@@ -21,7 +21,7 @@ pytest.importorskip("numba")
 from properspin import kernel_stages, kernels  # noqa: E402
 
 RTOL = 1e-12
-SUPPORTED = ("proper_spin", "conventional_spin", "torque_dipole", "charge")
+SUPPORTED = ("proper_spin", "conventional_spin", "torque_dipole", "charge", "torque")
 FERMI = np.linspace(-3.0, 3.0, 61)
 
 
@@ -248,11 +248,12 @@ def test_bins_are_searchsorted_left():
 def test_unsupported_responses_return_none():
     model = random_model(3, 2, True, seed=1)
     k, w = mesh.resolve(mesh.grid(3), model).all_points(model)
-    for name in ("appendix_c", "torque"):
+    for name in ("appendix_c",):
         assert kernel_chunk(name, model, k, w, _sweeps(), 1e-6, 0.0) is None
     nospin = models.qwz(1.0)
     assert kernel_chunk("proper_spin", nospin, k, w, _sweeps(), 1e-6, 0.0) is None
-    assert not kernels.supports(responses.get("torque"), model)
+    assert not kernels.supports(responses.get("appendix_c"), model)
+    assert not kernels.supports(responses.get("torque"), nospin)  # the torque kernel reads the spin
     assert kernels.supports(responses.get("charge"), nospin)
 
 
@@ -422,7 +423,7 @@ def spin_k_model(n, seed, position=False):
     return replace(base, spin=None, spin_k=spin_k)
 
 
-@pytest.mark.parametrize("name", ["proper_spin", "conventional_spin", "torque_dipole"])
+@pytest.mark.parametrize("name", ["proper_spin", "conventional_spin", "torque_dipole", "torque"])
 @pytest.mark.parametrize("n, position", [(4, False), (5, True), (12, True)])
 def test_k_dependent_spin_matches_numpy(name, n, position):
     """S(k) of Model.spin_k (a Wannier90 run's .spn) in the kernel: loops (n < 10) and BLAS."""
