@@ -19,6 +19,7 @@ import xarray as xr
 
 from .. import DegeneracyWarning, Engine, MetallicFermiWarning, conductivity, mesh
 from ..models import hole_quantum_well
+from . import wedge
 
 
 @dataclass(frozen=True)
@@ -47,13 +48,20 @@ class HoleSettings:
 _EXCLUDED = {"kpoints": 0, "total": 0}
 
 
+def _engine(size: int) -> Engine:
+    """The reproduction's engine (:data:`.wedge.ENGINE`: serial in a section process), else 8 chunks of ``size``
+    k-points (every core works)."""
+    return wedge.ENGINE or Engine(chunk_size=max(500, size // 8))
+
+
 def _zyx(model, fermi, spec: tuple[float, int, int], tol: float) -> np.ndarray:
     """σ^z_yx; the DegeneracyWarning of the excluded anticrossings is counted (reported), not printed."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DegeneracyWarning)
-        res = conductivity(model, "proper_spin", fermi=fermi, mesh=mesh.disk(*spec), degeneracy_tol=tol,
-                           engine=Engine(chunk_size=max(500, spec[1] * spec[2] // 8)))  # 8 chunks: every core works
-    _EXCLUDED["kpoints"] += int(res.attrs["degenerate_kpoints"])
+        res = wedge.conductivity_wedge(model, "proper_spin", wedge.c4v_group(model.parameters["magnetization_eV"]),
+                                       wedge.disk_wedge(mesh.disk(*spec)), fermi=fermi, degeneracy_tol=tol,
+                                       engine=_engine(spec[1] * spec[2] // 8))
+    _EXCLUDED["kpoints"] += 8 * int(res.attrs["degenerate_kpoints"])  # each wedge point stands for 8 of the disk
     _EXCLUDED["total"] += spec[1] * spec[2]
     return res.sel(spin="z", current="y", field="x").values
 
@@ -64,10 +72,13 @@ def _zyx_panels(model, fermi: float, h: HoleSettings) -> float:
     exclusion is 18 % off (docs/tutorial-hole-gas.md)."""
     from .. import quadrature
 
-    pm = quadrature.panels(model, [fermi], h.mesh[0], order=h.panels[0], nphi=h.panels[1], anticrossing_gap=2e-3)
+    pm = quadrature.panels(model, [fermi], h.mesh[0], order=h.panels[0], nphi=h.panels[1], anticrossing_gap=2e-3,
+                           rays=h.panels[1] // 8)
+    group = wedge.c4v_group(model.parameters["magnetization_eV"])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DegeneracyWarning)
-        res = conductivity(model, "proper_spin", fermi=[fermi], mesh=pm, degeneracy_tol=1e-9)
+        res = wedge.conductivity_wedge(model, "proper_spin", group, wedge.panels_wedge(pm), fermi=[fermi],
+                                       degeneracy_tol=1e-9, engine=_engine(pm.size))
     return float(res.sel(spin="z", current="y", field="x").values[0])
 
 
@@ -318,7 +329,7 @@ def definition_lines(fermi: dict[str, float], field: float = 1e6) -> list[str]:
                 warnings.simplefilter("ignore", DegeneracyWarning)
                 warnings.simplefilter("ignore", MetallicFermiWarning)  # m_z: Drude note on the symmetric part only
                 res = conductivity(model, name, fermi=[ef], mesh=mesh.disk(*DEFINITION_MESH),
-                                   temperature=DEFINITION_TEMPERATURE)
+                                   temperature=DEFINITION_TEMPERATURE, engine=wedge.ENGINE)
             vals.append(float(res.sel(spin="z", current="y", field="x").values[0]))
         rows.append(f"| {mat} | {ef * 1e3:g} | {vals[0]:+.2f} | {vals[1]:+.2f} | {vals[2]:+.2f} | "
                     f"{vals[2] - vals[0]:+.2f} |")
