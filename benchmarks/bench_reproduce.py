@@ -41,13 +41,14 @@ def _children_cpu() -> float:
 def measure(tree: Path, quick: bool) -> None:
     env = {**os.environ, "PYTHONPATH": str(tree), "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
            "MKL_NUM_THREADS": "1"}
-    subprocess.run([sys.executable, "-c", WARM], env=env, check=True, capture_output=True)
-    with tempfile.TemporaryDirectory() as out:
+    with tempfile.TemporaryDirectory() as out:  # also the working directory: `python -m` puts it first on sys.path
+        subprocess.run([sys.executable, "-c", WARM], env=env, check=True, capture_output=True, cwd=out)
         load0, t, cpu = os.getloadavg()[0], time.perf_counter(), _children_cpu()
-        cmd = [sys.executable, "-m", "properspin", "reproduce", "--output", out, "--quiet"] + (["--quick"] * quick)
-        subprocess.run(cmd, env=env, check=True, capture_output=True)
+        cmd = [sys.executable, "-m", "properspin", "reproduce", "--output", str(Path(out) / "r"), "--quiet"]
+        cmd += ["--quick"] * quick
+        subprocess.run(cmd, env=env, check=True, capture_output=True, cwd=out)
         wall, cpu, load1 = time.perf_counter() - t, _children_cpu() - cpu, os.getloadavg()[0]
-        head = (Path(out) / "REPORT.md").read_text(encoding="utf-8").split("\n## ")[0]
+        head = (Path(out) / "r" / "REPORT.md").read_text(encoding="utf-8").split("\n## ")[0]
     print(f"{tree}: reproduce{' --quick' * quick}: {wall:.1f} s wall, {cpu:.1f} s CPU "
           f"(load average {load0:.1f} before, {load1:.1f} after)")
     found = re.search(r"Wall / CPU seconds per section: ([^\n]*?)\.(?:\s|$)", head)

@@ -180,13 +180,39 @@ def plot_2a(path: Path, paper: xr.DataArray, sub: xr.DataArray) -> None:
                 label=f"paper's model (2 functions), $F_z$ = {f / 1e6:g}×10$^6$ V/m")
         ax.plot(1e3 * sub.fermi.values, sub.sel(gate_field=f).values, "-", color=color,
                 label=f"solved in z ({sub.attrs['nsub']} HH + {sub.attrs['nsub']} LH), $F_z$ = {f / 1e6:g}×10$^6$ V/m")
+    _mark_edges(ax, sub, 1e3 * float(sub.fermi.values[-1]))
     ax.set_xlabel(r"$E_F$ (meV, from $V = 0$ at the well centre)")
     ax.set_ylabel(r"$\sigma^{z}_{yx}$ ($e/8\pi$)")
-    ax.set_title(r"Fig. 2(a): GaAs, $d$ = 25 nm, $m_z$ = 1 meV", fontsize=10)
+    ax.set_title(r"Fig. 2(a): GaAs, $d$ = 25 nm, $m_z$ = 1 meV" + "\nticks: $k_\\parallel = 0$ subband edges (top: solved in z, bottom: paper's model)",
+                 fontsize=9)
     ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, frameon=False)
     fig.tight_layout()
     fig.savefig(path, dpi=130)
     plt.close(fig)
+
+
+def _pair_means(edges: dict[str, float]) -> dict[str, float]:
+    """Subband edges (eV) of ``info["subband_edges_eV"]``, averaged over each Kramers pair (label → mean)."""
+    pairs: dict[str, list[float]] = {}
+    for key, e in edges.items():
+        pairs.setdefault(key.split("(")[0], []).append(e)
+    return {lab: float(np.mean(v)) for lab, v in pairs.items()}
+
+
+def _mark_edges(ax, sub: xr.DataArray, top_mev: float) -> None:
+    """Fig. 2(a): the k∥ = 0 subband edges below ``top_mev`` as ticks, in each field's colour — top: the well solved
+    in z (labelled), bottom: the paper's two-function model."""
+    for f, color in zip((1e6, 2e6), ("C0", "C3"), strict=True):
+        solved = _pair_means(subband_model("GaAs", f, sub.attrs["nsub"], sub.attrs["nbasis"], None)
+                             .info["subband_edges_eV"])
+        paper = _pair_means(hole_quantum_well("GaAs", field=f, luttinger="paper").info["subband_edges_eV"])
+        for lab, e in solved.items():
+            if 1e3 * e < top_mev:
+                ax.axvline(1e3 * e, ymin=0.93, ymax=1.0, color=color, lw=1.4)
+                ax.annotate(lab, (1e3 * e, 0.92), xycoords=("data", "axes fraction"), fontsize=6, color=color,
+                            ha="center", va="top", rotation=90)
+        for e in paper.values():
+            ax.axvline(1e3 * e, ymin=0.0, ymax=0.06, color=color, lw=1.4, ls="--")
 
 
 def plot_2b(path: Path, paper: xr.DataArray, sub: xr.DataArray, fermi: dict[str, float]) -> None:
