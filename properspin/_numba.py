@@ -107,9 +107,10 @@ _announced: set[int] = set()
 @contextlib.contextmanager
 def first_compile(dispatcher: Any, what: str) -> Iterator[None]:
     """Around a call of ``dispatcher``: while it has no compiled signature, hold an exclusive lock on
-    ``<cache_dir>/compile.lock`` (and :func:`announce_compile` once the lock is held), so that processes started
-    together (the engine's forked workers, the sections of ``properspin reproduce``) compile a kernel once: the
-    others wait and then load it from the cache instead of compiling it again on the same cores."""
+    ``<cache_dir>/compile-<kernel>.lock`` (and :func:`announce_compile` once the lock is held), so that processes
+    started together (the engine's forked workers, the sections of ``properspin reproduce``) compile a kernel once:
+    the others wait and then load it from the cache instead of compiling it again on the same cores.  Different
+    kernels have different locks (they compile side by side)."""
     where = cache_dir()
     if getattr(dispatcher, "signatures", [None]) or where is None or _cache_index(dispatcher).is_file():
         announce_compile(dispatcher, what)  # says nothing when compiled or cached
@@ -117,7 +118,8 @@ def first_compile(dispatcher: Any, what: str) -> Iterator[None]:
         return
     import fcntl
 
-    with open(where / "compile.lock", "a+b") as lock:
+    name = hashlib.sha1(str(_cache_index(dispatcher)).encode()).hexdigest()[:12]  # one lock per kernel
+    with open(where / f"compile-{name}.lock", "a+b") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
             announce_compile(dispatcher, what)
