@@ -345,20 +345,20 @@ _FILE_BYTES = 500_000
 
 
 def sections(s: Settings, hs: holes.HoleSettings) -> list[list[sections_.Section]]:
-    """The computations in two groups of about equal CPU time (:mod:`.sections` runs them in two processes; about
-    20 s each on the full meshes): Bi2Se3 (k·p sphere and lattice) with the definition table of the hole well,
-    and the hole wells of Fig. 2."""
+    """The computations in two groups of about equal CPU time (:mod:`.sections` runs them in two processes; REPORT.md
+    lists each section's seconds): Bi2Se3 (k·p sphere and lattice) with the paper's hole model (Fig. 2a, the
+    definition table), and the well solved in z with Fig. 2b of the paper's model."""
     bi2se3 = [("fig1", lambda r: figure1(s, _Steps()), len(TI_CHOICES)),
               ("conventional", lambda r: conventional_ti(s, _Steps()), 1),
               ("convergence", lambda r: convergence(s, _Steps(), r["fig1"]),
                len(TI_CHOICES) * len(s.convergence_radii) + len(s.convergence_meshes)),
               ("magnitudes", lambda r: magnitude_scan(s, _Steps()), 3),
               ("lattice", lambda r: lattice(s, _Steps()), len(s.lattice_grids)),
-              ("definition", lambda r: holes.definition_lines(HOLE_FERMI), 1)]
+              ("definition", lambda r: holes.definition_lines(HOLE_FERMI), 1),
+              ("fig2a", lambda r: figure2a(s, _Steps()), 2)]
     wells = [("subbands", lambda r: holes.compute(hs, s.hole_fermi, s.fields, HOLE_FERMI, _Steps()),
               2 + len(HOLE_FERMI) + len(hs.convergence_nsub) + 2),  # first: on a first run its kernel (any band
-             ("fig2a", lambda r: figure2a(s, _Steps()), 2),  # count) compiles while the other group compiles 4 bands
-             ("fig2b", lambda r: figure2b(s, _Steps()), len(HOLE_FERMI))]
+             ("fig2b", lambda r: figure2b(s, _Steps()), len(HOLE_FERMI))]  # count) compiles beside the 4-band one
     return [bi2se3, wells]
 
 
