@@ -26,6 +26,10 @@ def test_bi2se3_octant_with_axial_azimuths_equals_full_ball(m):
         part = reproduce._ti(model, response, fermi, (0.4, 12, 6, 8))
         assert dict(part.attrs)["mesh_size"] == 12 * 3 * (1 if m[0] == m[1] == 0 else 2)
         np.testing.assert_allclose(part, full, atol=1e-9 * float(np.abs(full).max()))
+    shell = reproduce._shell(0.4, 0.8, 8, 6, 8)  # the cutoff scan's shells beyond Fig. 1's radius
+    full = ps.conductivity(model, "proper_spin", fermi=fermi, mesh=shell, engine=SERIAL)
+    np.testing.assert_allclose(reproduce._ti(model, "proper_spin", fermi, ball=shell), full,
+                               atol=1e-9 * float(np.abs(full).max()))
 
 
 def test_axial_azimuths_only_where_the_model_is_axial():
