@@ -119,13 +119,15 @@ def first_compile(dispatcher: Any, what: str) -> Iterator[None]:
     import fcntl
 
     name = hashlib.sha1(str(_cache_index(dispatcher)).encode()).hexdigest()[:12]  # one lock per kernel
-    with open(where / f"compile-{name}.lock", "a+b") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with contextlib.ExitStack() as stack:
         try:
-            announce_compile(dispatcher, what)
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+            lock = stack.enter_context(open(where / f"compile-{name}.lock", "a+b"))
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            stack.callback(fcntl.flock, lock, fcntl.LOCK_UN)
+        except OSError:  # a file system without locks: compile without waiting (as before)
+            pass
+        announce_compile(dispatcher, what)
+        yield
 
 
 def announce_compile(dispatcher: Any, what: str) -> None:
