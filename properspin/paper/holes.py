@@ -183,8 +183,8 @@ def plot_2a(path: Path, paper: xr.DataArray, sub: xr.DataArray) -> None:
     _mark_edges(ax, sub, 1e3 * float(sub.fermi.values[-1]))
     ax.set_xlabel(r"$E_F$ (meV, from $V = 0$ at the well centre)")
     ax.set_ylabel(r"$\sigma^{z}_{yx}$ ($e/8\pi$)")
-    ax.set_title(r"Fig. 2(a): GaAs, $d$ = 25 nm, $m_z$ = 1 meV" + "\nticks: $k_\\parallel = 0$ subband edges (top: solved in z, bottom: paper's model)",
-                 fontsize=9)
+    ax.set_title(r"Fig. 2(a): GaAs, $d$ = 25 nm, $m_z$ = 1 meV" + "\n"
+                 r"ticks: $k_\parallel = 0$ subband edges (top: solved in z, bottom: paper's model)", fontsize=9)
     ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, frameon=False)
     fig.tight_layout()
     fig.savefig(path, dpi=130)
