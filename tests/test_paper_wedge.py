@@ -98,3 +98,17 @@ def test_sections_in_two_processes_give_the_serial_results():
     assert Bar.n == 6 and set(t1) == set(t2) == {"a", "b", "c"}
     np.testing.assert_array_equal(two["b"], [0.0, 2.0, 4.0])
     assert two["c"] == one["c"] == 10.0 and all(w >= 0 and c >= 0 for w, c in t2.values())
+
+
+def test_an_error_in_one_group_stops_the_other_at_once():
+    """A failing section raises at once; the other group's process is killed, not waited for (60 s here)."""
+    import time
+
+    def fail(r):
+        raise ValueError("broken section")
+
+    groups = [[("bad", fail, 1)], [("slow", lambda r: time.sleep(60), 1)]]
+    t = time.perf_counter()
+    with pytest.raises(ValueError, match="broken section"):
+        sections.run(groups, None, workers=2)
+    assert time.perf_counter() - t < 30

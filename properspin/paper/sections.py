@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from .. import Engine
+from ..engine import _kill_workers
 from . import wedge
 
 Section = tuple[str, Callable[[dict[str, Any]], Any], int]
@@ -60,15 +61,19 @@ def run(groups: Sequence[Sequence[Section]], bar: Any, workers: int) -> tuple[di
                 times |= t
             return results, times
         with cf.ProcessPoolExecutor(min(workers, len(groups)) - 1, mp_context=mp.get_context("fork")) as pool:
-            futures = [pool.submit(_run_group, i) for i in range(1, len(groups))]
-            r, t = _run_group(0, bar)
-            results |= r
-            times |= t
-            for i, fut in enumerate(futures, 1):
-                r, t = fut.result()
+            try:
+                futures = [pool.submit(_run_group, i) for i in range(1, len(groups))]
+                r, t = _run_group(0, bar)
                 results |= r
                 times |= t
-                bar.update(sum(steps for _, _, steps in groups[i]))
+                for i, fut in enumerate(futures, 1):
+                    r, t = fut.result()
+                    results |= r
+                    times |= t
+                    bar.update(sum(steps for _, _, steps in groups[i]))
+            except BaseException:  # an error or Ctrl-C here: do not wait for the other group to finish
+                _kill_workers(pool)
+                raise
         return results, times
     finally:
         wedge.ENGINE = saved
