@@ -10,7 +10,8 @@ Each row is one call of :func:`properspin.conductivity` (``Engine(workers=...)``
 dephasing weight Δ²/(Δ² + η²) on occupied–occupied pairs (η = 0: the clean result, compiled kernel);
 ``--split`` adds the occupied–empty / occupied–occupied parts (η = 0), ``--adaptive`` a base grid refined
 where the smallest occupied–occupied gap is below ``--gap`` (eV).  Rows are printed as they finish and, with
-``--json``, appended to a file.
+``--json``, appended to a file.  Each row says whether it is converged: within 2 % of the previous grid of the
+same setting (one grid alone is not).
 """
 
 from __future__ import annotations
@@ -25,6 +26,22 @@ from properspin.models.wannier import wannier90
 
 DEFAULT_FILE = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "Fe_tb.dat"
 HBAR_E_S_PER_CM = 0.5e-2  # (ħ/2e) S/m → (ħ/e) S/cm
+
+
+#: Relative change between the two finest grids of one setting under which a value is called converged.
+RTOL = 0.02
+
+
+def convergence(seen: dict, key: tuple, n: int, value: float) -> str:
+    """Whether ``value`` on ``grid(n)`` is converged: compared with the previous grid of the same setting ``key``
+    (``seen`` keeps the last (n, value) per setting); one grid alone is not converged."""
+    prev = seen.get(key)
+    seen[key] = (n, value)
+    if prev is None:
+        return "not converged (one grid: add a finer one to --grids)"
+    n0, v0 = prev
+    diff = abs(value - v0) / max(abs(value), abs(v0), 1e-300)
+    return f"{'converged' if diff <= RTOL else 'not converged'} ({n0}³ → {n}³: {100 * diff:.1f} % change)"
 
 
 def row(label: str, res, seconds: float, **extra) -> dict:
@@ -60,8 +77,12 @@ def main(argv: list[str] | None = None) -> None:
     engine = ps.Engine(workers=a.workers)
     fermi = [a.fermi]
 
+    seen: dict = {}
+
     def emit(r: dict) -> None:
-        print(json.dumps(r), flush=True)
+        key = (r["run"].split()[0], r.get("eta"), r.get("gap"))  # grid / split / adaptive, same η and gap
+        r["converged"] = convergence(seen, key, r["n"], r["total"])
+        print(json.dumps(r, ensure_ascii=False), flush=True)
         if a.json:
             with open(a.json, "a") as fh:
                 fh.write(json.dumps(r) + "\n")

@@ -15,7 +15,8 @@ pairs, in (ħ/e) S/cm at E_F (default: Pt.win's fermi_energy); ``mean3`` is the 
 σ^z_xy, σ^x_yz, σ^y_zx (equal in a cubic crystal) and ``spread3`` their largest difference from it (a measure of
 the interpolation's symmetry breaking).  ``--conventional`` adds the conventional (Kubo) σ^z_xy with
 ``--methods`` (``simple``: ½{s, v} inside the Wannier bands; ``qiao``: the ab-initio spin current) and
-broadening ``--broadening``.  Rows are printed as JSON lines and, with ``--json``, appended to a file.
+broadening ``--broadening``.  Rows are printed as JSON lines and, with ``--json``, appended to a file; each says
+whether it is converged (within 2 % of the previous grid of the same setting; one grid alone is not).
 """
 
 from __future__ import annotations
@@ -31,6 +32,22 @@ from properspin.models import wannier90_run
 DEFAULT_RUN = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "wannier90" / "Pt" / "Pt"
 HBAR_E_S_PER_CM = 0.5e-2  # (ħ/2e) S/m → (ħ/e) S/cm
 CYCLIC = (("z", "x", "y"), ("x", "y", "z"), ("y", "z", "x"))
+
+
+#: Relative change between the two finest grids of one setting under which a value is called converged.
+RTOL = 0.02
+
+
+def convergence(seen: dict, key: tuple, n: int, value: float) -> str:
+    """Whether ``value`` on ``grid(n)`` is converged: compared with the previous grid of the same setting ``key``
+    (``seen`` keeps the last (n, value) per setting); one grid alone is not converged."""
+    prev = seen.get(key)
+    seen[key] = (n, value)
+    if prev is None:
+        return "not converged (one grid: add a finer one to --grids)"
+    n0, v0 = prev
+    diff = abs(value - v0) / max(abs(value), abs(v0), 1e-300)
+    return f"{'converged' if diff <= RTOL else 'not converged'} ({n0}³ → {n}³: {100 * diff:.1f} % change)"
 
 
 def values(res) -> dict:
@@ -64,8 +81,12 @@ def main(argv: list[str] | None = None) -> None:
     fermi = [a.fermi if a.fermi is not None else model.info["postw90"]["fermi_energies"][0]]
     engine = ps.Engine(workers=a.workers)
 
+    seen: dict = {}
+
     def emit(r: dict) -> None:
-        print(json.dumps(r), flush=True)
+        key = (r["run"], r.get("tol"), r.get("eta"), r.get("broadening"))
+        r["converged"] = convergence(seen, key, r["n"], r["total"])
+        print(json.dumps(r, ensure_ascii=False), flush=True)
         if a.json:
             with open(a.json, "a") as fh:
                 fh.write(json.dumps(r) + "\n")

@@ -14,11 +14,12 @@ never breaks properspin.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import tempfile
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -103,17 +104,39 @@ def _warn_no_cache(reason: str) -> None:
 _announced: set[int] = set()
 
 
+@contextlib.contextmanager
+def first_compile(dispatcher: Any, what: str) -> Iterator[None]:
+    """Around a call of ``dispatcher``: while it has no compiled signature, hold an exclusive lock on
+    ``<cache_dir>/compile-<kernel>.lock`` (and :func:`announce_compile` once the lock is held), so that processes
+    started together (the engine's forked workers, the sections of ``properspin reproduce``) compile a kernel once:
+    the others wait and then load it from the cache instead of compiling it again on the same cores.  Different
+    kernels have different locks (they compile side by side)."""
+    where = cache_dir()
+    if getattr(dispatcher, "signatures", [None]) or where is None or _cache_index(dispatcher).is_file():
+        announce_compile(dispatcher, what)  # says nothing when compiled or cached
+        yield
+        return
+    import fcntl
+
+    name = hashlib.sha1(str(_cache_index(dispatcher)).encode()).hexdigest()[:12]  # one lock per kernel
+    with contextlib.ExitStack() as stack:
+        try:
+            lock = stack.enter_context(open(where / f"compile-{name}.lock", "a+b"))
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            stack.callback(fcntl.flock, lock, fcntl.LOCK_UN)
+        except OSError:  # a file system without locks: compile without waiting (as before)
+            pass
+        announce_compile(dispatcher, what)
+        yield
+
+
 def announce_compile(dispatcher: Any, what: str) -> None:
     """Say once per process, before the first call of ``dispatcher`` compiles it (no compiled signature and no
     cache index on disk), what is being compiled, roughly how long it takes and where it will be cached."""
     if id(dispatcher) in _announced or getattr(dispatcher, "signatures", [None]):
         return
     _announced.add(id(dispatcher))
-    try:
-        index = Path(dispatcher._cache._cache_file._index_path)
-    except AttributeError:  # uncached (no writable directory) or another numba layout
-        index = None
-    if index is not None and index.is_file():
+    if _cache_index(dispatcher).is_file():
         return
     import logging
 
@@ -121,3 +144,11 @@ def announce_compile(dispatcher: Any, what: str) -> None:
     logging.getLogger("properspin").info(
         "properspin: compiling %s (once per installation and numba version; 1–2 min on 2 cores, %s)",
         what, where)
+
+
+def _cache_index(dispatcher: Any) -> Path:
+    """The cache index file of ``dispatcher`` (a path that never exists when it is not cached)."""
+    try:
+        return Path(dispatcher._cache._cache_file._index_path)
+    except AttributeError:  # uncached (no writable directory) or another numba layout
+        return Path(os.devnull, "uncached")

@@ -24,6 +24,7 @@ model that should be Kramers-degenerate (P·T) but is split slightly (a Wannier 
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from pathlib import Path
@@ -235,6 +236,8 @@ def kslice(model: Model, quantity: str = "berry", component: str | None = None, 
     ds.attrs = {**_attrs(model, quantity, component, fermi, parameters, degeneracy_tol, kramers), "normal": normal,
                 "offset": float(offset),
                 "extent": float(extent)}
+    if model.periodic:  # rows, in the units of u and v: the plot draws the first Brillouin zone's boundary
+        ds.attrs["reciprocal"] = json.dumps(np.asarray(model.reciprocal, dtype=float).tolist())
     return ds
 
 
@@ -347,21 +350,48 @@ def plot_kslice(ds: Any, path: str | Path) -> Path:
     fermi = ds.attrs["fermi_eV"]
     fig = Figure(figsize=(6.6, 5.4), layout="constrained")
     ax = fig.subplots()
-    mesh = ax.pcolormesh(u, v, occ.T, cmap="coolwarm", norm=_norm(occ), shading="nearest")
+    norm = _norm(occ, log=True)
+    mesh = ax.pcolormesh(u, v, occ.T, cmap="coolwarm", norm=norm, shading="nearest")
     for m in range(e.shape[-1]):
         if e[..., m].min() < fermi < e[..., m].max():
             ax.contour(u, v, e[..., m].T, levels=[fermi], colors="k", linewidths=0.9)
+    boundary = "reciprocal" in ds.attrs and _zone_boundary(ax, ds)
+    ax.set_xlim(u[0], u[-1])
+    ax.set_ylim(v[0], v[-1])
     ax.set_aspect("equal")
     unit = {"1/Å": "Å⁻¹", "1/a": "1/a"}.get(ds["u"].attrs.get("units", "1/Å"), ds["u"].attrs.get("units"))
     ax.set_xlabel(f"${ds['u'].attrs['axis'][0]}_{ds['u'].attrs['axis'][1]}$ ({unit})")
     ax.set_ylabel(f"${ds['v'].attrs['axis'][0]}_{ds['v'].attrs['axis'][1]}$ ({unit})")
     ax.set_title(f"{ds.attrs['model']}: occupied {_what(ds)} at "
-                 f"$k_{ds.attrs['normal']}$ = {ds.attrs['offset']:g}, $E_F$ = {fermi:g} eV (Fermi lines black)",
-                 fontsize="small")
-    cb = fig.colorbar(mesh, ax=ax)
-    cb.set_label(r"$\sum_m \theta(E_F - \varepsilon_m)$ " + _label(ds) + ", clipped at 99th pct", fontsize="small")
+                 f"$k_{ds.attrs['normal']}$ = {ds.attrs['offset']:g}, $E_F$ = {fermi:g} eV\nFermi lines black"
+                 + (", first Brillouin zone boundary grey dashed" if boundary else ""), fontsize="small")
+    cb = fig.colorbar(mesh, ax=ax, extend="both")
+    _log_ticks(cb, norm)
+    cb.set_label(r"$\sum_m \theta(E_F - \varepsilon_m)$ " + _label(ds) + f", symmetric log, saturated beyond the "
+                 f"{LOG_CLIP:g}th percentile", fontsize="small")
     fig.savefig(path, dpi=130)
     return Path(path)
+
+
+def _zone_boundary(ax: Any, ds: Any) -> bool:
+    """Draw where the plane of the map cuts the first Brillouin zone's boundary (the points equidistant from Γ
+    and the nearest other reciprocal lattice point, G ∈ {−2..2}³); False when the plane misses it."""
+    rec = np.asarray(json.loads(ds.attrs["reciprocal"]), dtype=float)
+    dim = rec.shape[0]
+    g = np.array(list(itertools.product(range(-2, 3), repeat=dim)), dtype=float) @ rec
+    g = g[np.any(g != 0, axis=1)]
+    u = np.linspace(ds["u"].values[0], ds["u"].values[-1], 241)
+    uu, vv = np.meshgrid(u, u, indexing="ij")
+    k = np.zeros((uu.size, 3))
+    names = [ds["u"].attrs["axis"][1], ds["v"].attrs["axis"][1], ds.attrs["normal"]]
+    for axis, values in zip(names, (uu.ravel(), vv.ravel(), ds.attrs["offset"]), strict=True):
+        k[:, AXES.index(axis)] = values
+    # > 0 outside the zone: k·G > |G|²/2 for some G
+    outside = (k[:, :dim] @ g.T / (g * g).sum(axis=1) - 0.5).max(axis=1).reshape(uu.shape)
+    if outside.min() > 0 or outside.max() < 0:
+        return False
+    ax.contour(u, u, outside.T, levels=[0.0], colors="0.35", linewidths=1.0, linestyles="--")
+    return True
 
 
 def save(ds: Any, path: str | Path) -> Path:

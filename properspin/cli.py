@@ -79,19 +79,7 @@ def _parser() -> argparse.ArgumentParser:
                      help="let a --quick run replace the figures of a full-resolution one")
     rep.add_argument("-q", "--quiet", action="store_true", help="no progress output")
 
-    conv = sub.add_parser("converge", help="value ± error of each response of a run file from a mesh sequence",
-                          formatter_class=fmt, epilog=_CONVERGE_EXAMPLES,
-                          description="Refine the [mesh] of CONFIG until every component meets --rtol/--atol "
-                                      "(properspin.converge); unconverged values are reported as such.")
-    conv.add_argument("config", type=Path, metavar="CONFIG.toml")
-    conv.add_argument("--rtol", type=float, default=1e-3, help="relative accuracy (default 1e-3)")
-    conv.add_argument("--atol", type=float, default=None, help="absolute accuracy in the response's units")
-    conv.add_argument("--budget", type=int, default=4_000_000, help="k-points over all meshes (default 4e6)")
-    conv.add_argument("--rule", default="auto", choices=("auto", "richardson", "difference", "shift"))
-    conv.add_argument("--panels", action="store_true", help="2D disk: radial Gauss–Legendre panels at the Fermi "
-                                                            "crossings and anticrossings (properspin.quadrature)")
-    conv.add_argument("-o", "--output", type=Path, metavar="DIR", help="write RESPONSE_converged.nc there")
-    conv.add_argument("-q", "--quiet", action="store_true", help="no progress line")
+    _converge_parser(sub)
 
     sub.add_parser("models", help="list built-in models with parameters, units and defaults", formatter_class=fmt,
                    epilog="examples:\n  properspin models\n  properspin models rashba",
@@ -107,6 +95,36 @@ def _parser() -> argparse.ArgumentParser:
                       help="Wannier90 run: average its operators over the crystal's magnetic group and print what "
                            "the averaging removed (docs/wannier90-native.md)")
 
+    _bands_parser(sub)
+
+    plot = sub.add_parser("plot", help="plot a result file to PNG", epilog=_PLOT_EXAMPLES, formatter_class=fmt,
+                          description="Plot σ(E_F) of a result, one curve per component.")
+    plot.add_argument("result", type=Path, metavar="RESULT.nc")
+    plot.add_argument("-o", "--output", type=Path, metavar="OUT.png", help="default: RESULT.png")
+    plot.add_argument("-c", "--component", action="append", metavar="L,I,J",
+                      help="spin,current,field (e.g. z,y,x) or current,field for charge; repeatable")
+    return p
+
+
+def _converge_parser(sub: argparse._SubParsersAction) -> None:
+    fmt = argparse.RawDescriptionHelpFormatter
+    conv = sub.add_parser("converge", help="value ± error of each response of a run file from a mesh sequence",
+                          formatter_class=fmt, epilog=_CONVERGE_EXAMPLES,
+                          description="Refine the [mesh] of CONFIG until every component meets --rtol/--atol "
+                                      "(properspin.converge); unconverged values are reported as such.")
+    conv.add_argument("config", type=Path, metavar="CONFIG.toml")
+    conv.add_argument("--rtol", type=float, default=1e-3, help="relative accuracy (default 1e-3)")
+    conv.add_argument("--atol", type=float, default=None, help="absolute accuracy in the response's units")
+    conv.add_argument("--budget", type=int, default=4_000_000, help="k-points over all meshes (default 4e6)")
+    conv.add_argument("--rule", default="auto", choices=("auto", "richardson", "difference", "shift"))
+    conv.add_argument("--panels", action="store_true", help="2D disk: radial Gauss–Legendre panels at the Fermi "
+                                                            "crossings and anticrossings (properspin.quadrature)")
+    conv.add_argument("-o", "--output", type=Path, metavar="DIR", help="write RESPONSE_converged.nc there")
+    conv.add_argument("-q", "--quiet", action="store_true", help="no progress line")
+
+
+def _bands_parser(sub: argparse._SubParsersAction) -> None:
+    fmt = argparse.RawDescriptionHelpFormatter
     bands = sub.add_parser("bands", help="bands coloured by Ω, Σ, conventional spin curvature or spin; k maps",
                            epilog=_BANDS_EXAMPLES, formatter_class=fmt,
                            description="Bands of CONFIG's model along the lattice's standard path (or a map on a "
@@ -140,14 +158,6 @@ def _parser() -> argparse.ArgumentParser:
     bands.add_argument("-o", "--output", type=Path, metavar="OUT.png",
                        help="default: NAME_bands.png / NAME_slice.png in CONFIG's [output] path (NAME: [output] name "
                             "or the file's stem)")
-
-    plot = sub.add_parser("plot", help="plot a result file to PNG", epilog=_PLOT_EXAMPLES, formatter_class=fmt,
-                          description="Plot σ(E_F) of a result, one curve per component.")
-    plot.add_argument("result", type=Path, metavar="RESULT.nc")
-    plot.add_argument("-o", "--output", type=Path, metavar="OUT.png", help="default: RESULT.png")
-    plot.add_argument("-c", "--component", action="append", metavar="L,I,J",
-                      help="spin,current,field (e.g. z,y,x) or current,field for charge; repeatable")
-    return p
 
 
 # ------------------------------------------------------------------------------------------- commands

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from . import conventions
-from ._numba import announce_compile
+from ._numba import first_compile
 from .chunk import ChunkResult, numpy_chunk
 from .eigen import eigh
 from .geometry import levi_civita_contract
@@ -137,13 +137,14 @@ def kernel_chunk(
     degflags = np.zeros((n, n), dtype=np.bool_)
     out = np.zeros(2, dtype=np.int64)  # status, degenerate k-points (accumulated)
     kernel = _kernel_n4 if n == 4 else _kernel_any  # two compiled variants, each built on first use
-    announce_compile(kernel, f"the k-point kernel for {'4 bands' if n == 4 else 'any band count'}")
+    what = f"the k-point kernel for {'4 bands' if n == 4 else 'any band count'}"
 
     block = _block_size(n, dim, has_pos, dense, qiao is not None)
     for start in range(0, len(k), block):
         kb = k[start : start + block]
         blk = _inputs(model, kb, w[start : start + block], "wannier_curv" in row.stages and has_pos, dense, qiao)
-        kernel(blk, spin, spec, setup, work, partial, degflags, out)
+        with first_compile(kernel, what):  # compiled (or loaded from the cache) once, by one process at a time
+            kernel(blk, spin, spec, setup, work, partial, degflags, out)
         del blk  # free this block's arrays before the next is evaluated: the allocator reuses warm memory
         if out[0] == _BAD_VALUES:
             model.dh(kb)  # raises "gradient(k) contains NaN or inf" when that is the cause

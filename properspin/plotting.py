@@ -115,26 +115,31 @@ def default_components(result: xr.DataArray, limit: int = 9) -> list[dict[str, s
 
 def band_path(kpath: KPath, n: int = 60) -> tuple[np.ndarray, np.ndarray, list[float], list[str]]:
     """k-points along straight segments between labelled corners; (k, distance, tick positions, labels)."""
-    corners = np.array([np.asarray(k, dtype=float) for _, k in kpath])
-    if len(corners) < 2:
+    # a corner is (label, k), or at a break of the path ("U|K", [k_U, k_K]): arrive at k_U, leave from k_K
+    ends = [np.asarray(k, dtype=float) for _, k in kpath]
+    ends = [(k[0], k[1]) if k.ndim == 2 else (k, k) for k in ends]
+    if len(ends) < 2:
         raise ValueError("a k path needs at least two corners")
     ks, dist, ticks, start = [], [], [0.0], 0.0
-    for a, b in zip(corners[:-1], corners[1:], strict=True):
+    for (_, a), (b, b_next) in zip(ends[:-1], ends[1:], strict=True):
         t = np.linspace(0, 1, n, endpoint=False)[:, None]
         ks.append(a + t * (b - a))
         length = float(np.linalg.norm(b - a))
         dist.append(start + t[:, 0] * length)
         start += length
         ticks.append(start)
-    ks.append(corners[-1:])
+        if not np.array_equal(b, b_next):  # a break: this piece ends at b, the next starts at the same distance
+            ks.append(b[None])
+            dist.append(np.array([start]))
+    ks.append(ends[-1][0][None])
     dist.append(np.array([start]))
     return np.concatenate(ks), np.concatenate(dist), ticks, [label for label, _ in kpath]
 
 
 def default_kpath(model: Model, mesh: Any = None) -> list[tuple[str, list[float]]]:
     """The lattice's standard path (:mod:`properspin.kpath`: Γ–M–K–Γ hexagonal, Γ–X–U|K–Γ–L–W–X fcc, …; where it
-    breaks, the straight line between the two points is drawn) for a lattice model; −k_x → Γ → k_x (or k_z) to
-    the cutoff for a continuum model."""
+    breaks, the corner is ``("U|K", [k_U, k_K])`` and no line joins U and K) for a lattice model; −k_x → Γ → k_x
+    (or k_z) to the cutoff for a continuum model."""
     dim = model.dim
     if model.periodic:
         from . import kpath
@@ -142,8 +147,8 @@ def default_kpath(model: Model, mesh: Any = None) -> list[tuple[str, list[float]
         segments = kpath.lattice_path(2 * np.pi * np.linalg.inv(model.reciprocal).T, dim=dim)
         corners = [(segments[0][0], segments[0][1].tolist())]
         for la, ka, lb, kb in segments:
-            if corners[-1][0] != la:  # a break in the path: the straight line U → K is drawn
-                corners.append((la, ka.tolist()))
+            if corners[-1][0] != la:  # a break in the path: "U|K", arriving at U and leaving from K
+                corners[-1] = (f"{corners[-1][0]}|{la}", [corners[-1][1], ka.tolist()])
             corners.append((lb, kb.tolist()))
         return corners
     params = dict(getattr(mesh, "params", ())) if mesh is not None else {}
@@ -183,13 +188,16 @@ def plot_result(
     ax = axes[-1]
     x = result[xd].values
     order = np.argsort(x)
-    styles = _styles(nseries)
-    ymin, ymax = np.inf, -np.inf
-    for (comp, extra), style in zip(itertools.product(comps, combos), styles, strict=True):
+    curves = []
+    for comp, extra in itertools.product(comps, combos):
         index = {**comp, **{d: str(v) for d, v in extra.items() if d in named}}
         label = ", ".join([symbol(result, index)] + [_series_label(result, d, v) for d, v in extra.items()
                                                       if d not in named])
-        y = result.sel({**comp, **extra}).values[order]
+        curves.append((label, result.sel({**comp, **extra}).values[order]))
+    curves = _merge_coincident(curves)
+    nseries = len(curves)
+    ymin, ymax = np.inf, -np.inf
+    for (label, y), style in zip(curves, _styles(nseries), strict=True):
         if np.isfinite(y).any():
             ymin, ymax = min(ymin, float(np.nanmin(y))), max(ymax, float(np.nanmax(y)))
         ax.plot(x[order], y, marker=style[2] if len(x) < 40 else None, color=style[0], linestyle=style[1],
@@ -197,7 +205,7 @@ def plot_result(
     if ymin <= 0.0 <= ymax:  # the zero line only where it does not stretch the axis away from the curves
         ax.axhline(0.0, color="0.6", lw=0.6)
     ax.set_xlabel("$E_F$ (eV)" if xd == "fermi" else _axis_label(result, xd))
-    single = nseries == 1
+    single = nseries == 1 and " = " not in curves[0][0]
     first = {**comps[0], **{d: str(v) for d, v in combos[0].items() if d in named}}
     name = symbol(result, first) if single else r"$\sigma$"
     ax.set_ylabel(f"{name} ({unit})")
@@ -208,6 +216,34 @@ def plot_result(
     if bands:
         _bands(axes[0], *bands, x if xd == "fermi" else np.zeros(1))
     return _save_png(fig, path)
+
+
+#: Curves closer than this fraction of the plot's y range are drawn once, with one legend entry naming all of them.
+COINCIDE = 0.005
+
+
+def _merge_coincident(curves: list[tuple[str, np.ndarray]]) -> list[tuple[str, np.ndarray]]:
+    """Curves that lie on top of each other (within :data:`COINCIDE` of the y range: symmetry-equal components, or
+    several that vanish) become one curve labelled ``a = b = c`` (``≈ 0`` where they vanish), so that no legend
+    entry names a hidden curve."""
+    finite = [y[np.isfinite(y)] for _, y in curves]
+    values = np.concatenate(finite) if finite else np.zeros(0)
+    span = float(np.ptp(values)) if values.size else 0.0
+    tol = COINCIDE * (span or 1.0)
+    groups: list[tuple[list[str], np.ndarray]] = []
+    for label, y in curves:
+        for names, ref in groups:
+            if y.shape == ref.shape and np.array_equal(np.isnan(y), np.isnan(ref)) and np.nanmax(
+                    np.abs(y - ref), initial=0.0) <= tol:
+                names.append(label)
+                break
+        else:
+            groups.append(([label], y))
+    merged = []
+    for names, y in groups:
+        zero = len(names) > 1 and np.nanmax(np.abs(y), initial=0.0) <= tol
+        merged.append((" = ".join(names) + (" ≈ 0" if zero else ""), y))
+    return merged
 
 
 def title(result: xr.DataArray) -> str:
@@ -260,7 +296,8 @@ def _save_png(fig: Any, path: str | Path) -> Path:
 def _bands(ax: Any, model: Model, kpath: KPath, fermi: np.ndarray) -> None:
     k, x, ticks, labels = band_path(kpath)
     e = model.energies(k)
-    ax.plot(x, e, color="k", lw=1)
+    cut = np.flatnonzero(np.diff(x) == 0) + 1  # breaks of the path (U|K): no line across
+    ax.plot(np.insert(x, cut, np.nan), np.insert(e, cut, np.nan, axis=0), color="k", lw=1)
     lo, hi = float(np.min(fermi)), float(np.max(fermi))
     ax.axhspan(lo, hi, color="tab:blue", alpha=0.12, lw=0)
     below, above = e[e < lo], e[e > hi]  # show at least the nearest bands (an insulator's gap edges)

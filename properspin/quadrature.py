@@ -146,11 +146,13 @@ def _ray_rule(breaks: list[float], order: int, radius: float, max_panel: float) 
 
 
 def panels(model: Model, fermi: Any, radius: float, order: int = 8, nphi: int = 32, *, panels_min: int = 8,
-           anticrossing_gap: float = 1e-3, grading: float = 3.0, nscan: int = 400) -> RadialPanels:
+           anticrossing_gap: float = 1e-3, grading: float = 3.0, nscan: int = 400,
+           rays: int | None = None) -> RadialPanels:
     """Disk of radius ``radius`` (Å⁻¹) with per-ray Gauss–Legendre panels (``order`` points each) between the
     Fermi crossings of ``fermi`` (eV) and graded around anticrossings with gaps below ``anticrossing_gap`` (eV),
     found by an ``nscan``-point scan of each ray and refined by bisection / golden section; panels are at most
-    radius/``panels_min`` long; ``nphi`` uniform azimuths.  Weights include k dk dφ/(2π)²."""
+    radius/``panels_min`` long; ``nphi`` uniform azimuths.  Weights include k dk dφ/(2π)².  ``rays``: build only
+    the first ``rays`` azimuths (a symmetric wedge the caller unfolds: :func:`properspin.paper.wedge.panels_wedge`)."""
     if not isinstance(model, Model) or model.periodic or model.dim != 2:
         raise ValueError("quadrature.panels is for 2D continuum (k·p) models; use mesh.grid(n) for lattices")
     radius = _positive_float(radius, "panels radius")
@@ -160,7 +162,9 @@ def panels(model: Model, fermi: Any, radius: float, order: int = 8, nphi: int = 
         raise ValueError(f"grading must be a number > 1 (ratio of neighbouring panel widths), got {grading!r}")
     fermi = np.atleast_1d(np.asarray(fermi, dtype=float))
     ks, ws, ncross, nanti, smallest = [], [], 0, 0, math.inf
-    for j in range(nphi):
+    if rays is not None and not 0 < _positive_int(rays, "rays") <= nphi:
+        raise ValueError(f"rays must be between 1 and nphi = {nphi}, got {rays}")
+    for j in range(nphi if rays is None else rays):
         phi = 2 * math.pi * (j + 0.5) / nphi
         breaks = list(fermi_crossings(model, phi, radius, fermi, nscan))
         ncross += len(breaks)
@@ -174,6 +178,7 @@ def panels(model: Model, fermi: Any, radius: float, order: int = 8, nphi: int = 
         ws.append(w * r * (2 * math.pi / nphi) / (2 * math.pi) ** 2)
     params = (("radius", radius), ("order", order), ("nphi", nphi), ("panels_min", panels_min),
               ("anticrossing_gap_eV", float(anticrossing_gap)), ("grading", float(grading)), ("nscan", nscan))
+    params += (("rays", rays),) if rays is not None else ()
     found = {"fermi_crossings": ncross, "anticrossings": nanti,
              "smallest_anticrossing_gap_eV": smallest if nanti else float("nan")}
     return RadialPanels(np.concatenate(ks), np.concatenate(ws), params, found)

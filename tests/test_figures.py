@@ -89,7 +89,7 @@ def test_reproduce_figures_are_readable(captured, tmp_path):
     fermi = np.linspace(0, 0.03, 21)
     paper2a = xr.DataArray(-np.outer([1, 1.2], np.clip(fermi / 0.01, 0, 1)), dims=("gate_field", "fermi"),
                            coords={"gate_field": [1e6, 2e6], "fermi": fermi})
-    sub2a = (1.1 * paper2a).assign_attrs(nsub=4)
+    sub2a = (1.1 * paper2a).assign_attrs(nsub=4, nbasis=24)
     holes.plot_2a(tmp_path / "fig2a.png", paper2a, sub2a)
     check_readable(captured[-1])
     fields = np.linspace(0.5e6, 5e6, 6)
@@ -139,3 +139,72 @@ def test_bands_and_map_figures_are_readable(captured, tmp_path):
     res = ps.conductivity(models.qwz(1.0), "charge", fermi=np.linspace(-1, 1, 5), mesh=mesh.grid(12))
     plot_result(res, tmp_path / "c.png")
     check_readable(captured[-1])
+
+
+def test_coincident_curves_share_one_legend_entry(captured, tmp_path):
+    """Before: a cubic crystal's σ plot listed 9 components for 3 visible curves (three equal σ^x_zy = σ^y_xz =
+    σ^z_yx, six ≈ 0).  Coinciding curves are drawn once and named together; distinct ones keep their own entry."""
+    fermi = np.linspace(-1, 1, 7)
+    data = np.zeros((7, 3, 3, 3))
+    for l, i, j in ((0, 2, 1), (1, 0, 2), (2, 1, 0)):  # σ^x_zy = σ^y_xz = σ^z_yx
+        data[:, l, i, j] = 100 * np.tanh(fermi)
+    data[:, 2, 2, 0] = 1e-4 * fermi  # tiny noise: ≈ 0
+    data[:, 0, 1, 0] = 40 * fermi**2  # a distinct curve
+    res = xr.DataArray(data, dims=("fermi", "spin", "current", "field"),
+                       coords={"fermi": fermi, "spin": list("xyz"), "current": list("xyz"), "field": list("xyz")},
+                       attrs={"units": "(hbar/e) S/cm", "response": "conventional_spin", "model": "toy"})
+    plot_result(res, tmp_path / "p.png", components=["x,z,y", "y,x,z", "z,y,x", "z,z,x", "y,z,x", "x,y,x"])
+    fig = captured[-1]
+    check_readable(fig)
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert len(labels) == 3 == len([ln for ln in fig.axes[0].lines if len(ln.get_xdata()) > 2])
+    assert labels[0].count(" = ") == 2 and any(lab.endswith("≈ 0") for lab in labels)
+
+
+def test_band_panel_breaks_the_fcc_path_at_u_k(captured, tmp_path):
+    """Before: the band panel of ``run`` joined U and K with a straight line where ``bands`` breaks the path."""
+    from properspin.model import Model
+    from properspin.plotting import default_kpath
+
+    cell = 3.9 / 2 * np.array([[0.0, 1.0, 1.0], [1.0, 0.0, 1.0], [1.0, 1.0, 0.0]])
+    bonds = np.array([s * a for a in cell for s in (1, -1)] + [a - b for a in cell for b in cell if a is not b])
+
+    def h(k):
+        return np.cos(np.asarray(k) @ bonds.T).sum(1)[:, None, None].astype(complex)
+
+    def dh(k):
+        return np.stack([(-np.sin(np.asarray(k) @ bonds.T) * bonds[:, a]).sum(1)[:, None, None].astype(complex)
+                         for a in range(3)])
+
+    model = Model(hamiltonian=h, gradient=dh, spin=None, dim=3, reciprocal=2 * np.pi * np.linalg.inv(cell).T,
+                  name="fcc s")
+    path = default_kpath(model)
+    names = [name for name, _ in path]
+    assert "U|K" in names and "U" not in names and "K" not in names
+    res = ps.conductivity(model, "charge", fermi=[0.0, 1.0], mesh=mesh.grid(4))
+    plot_result(res, tmp_path / "b.png", bands=(model, path))
+    fig = captured[-1]
+    check_readable(fig)
+    x = fig.axes[0].lines[0].get_xdata()
+    ticks = list(fig.axes[0].get_xticks())
+    u_k = ticks[names.index("U|K")]
+    gap = np.isnan(x)
+    assert gap.sum() == 1 and abs(x[np.flatnonzero(gap)[0] - 1] - u_k) < 1e-12  # the line stops at U and restarts
+
+
+def test_map_draws_the_zone_boundary_on_a_symmetric_log_scale(captured, tmp_path):
+    """Before: the Σ/Ω map had no zone boundary and a linear scale clipped at the 99th percentile (a few hot spots
+    left most pixels white).  Now: the first Brillouin zone's edge (QWZ: |k_x|, |k_y| = π) is drawn and the colours
+    are symmetric-log."""
+    from matplotlib.colors import SymLogNorm
+
+    sl = bands.kslice(models.qwz(1.0), "berry", "z", fermi=0.0, extent=4.0, n=31)
+    bands.plot_kslice(sl, tmp_path / "m.png")
+    fig = captured[-1]
+    check_readable(fig)
+    ax = fig.axes[0]
+    assert "Brillouin zone boundary" in ax.get_title()
+    assert isinstance(ax.collections[0].norm, SymLogNorm)
+    edge = [c for c in ax.collections if hasattr(c, "levels") and np.allclose(c.get_edgecolor()[0][:3], 0.35)]
+    pts = np.concatenate([p.vertices for c in edge for p in c.get_paths()])
+    assert len(pts) > 20 and np.allclose(np.abs(pts).max(axis=1), np.pi, atol=0.05)

@@ -97,3 +97,34 @@ def test_first_compile_is_announced_once_and_not_when_cached(tmp_path, caplog):
     messages = [r.getMessage() for r in caplog.records]
     assert len(messages) == 1
     assert "compiling the k-point kernel for 4 bands" in messages[0] and "1–2 min on 2 cores" in messages[0]
+
+
+def test_first_compile_is_done_by_one_process_at_a_time(tmp_path, monkeypatch):
+    """Processes started together (forked workers) compile a kernel one after the other: the later ones then load
+    it from the cache instead of compiling it again on the same cores (issue 24).  Two forked processes enter
+    ``first_compile`` of an uncompiled, uncached kernel; their intervals inside do not overlap."""
+    import multiprocessing as mp
+    import time
+    from types import SimpleNamespace
+
+    from properspin import _numba
+
+    monkeypatch.setitem(_numba._resolved, "dir", tmp_path)
+    fake = SimpleNamespace(signatures=[], _cache=SimpleNamespace(_cache_file=SimpleNamespace(
+        _index_path=str(tmp_path / "never.nbi"))))
+    log = tmp_path / "log"
+
+    def child(tag):
+        with _numba.first_compile(fake, "a test kernel"):
+            start = time.monotonic()
+            time.sleep(0.4)
+            with open(log, "a") as f:
+                f.write(f"{tag} {start} {time.monotonic()}\n")
+
+    procs = [mp.get_context("fork").Process(target=child, args=(i,)) for i in range(2)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(30)
+    (_, a0, a1), (_, b0, b1) = sorted(tuple(map(float, line.split())) for line in log.read_text().splitlines())
+    assert a1 <= b0 + 1e-3 and b1 - a0 >= 0.8  # one after the other, not side by side

@@ -164,7 +164,10 @@ def test_every_response_keeps_its_whole_contract(name, tmp_path):
         assert got is not None  # the kernel takes it: no silent fall-back
         ref = chunk.numpy_chunk(model, resp, k, w, sweeps, 1e-6)
         big = np.abs(ref.partials[0]).max()
-        np.testing.assert_allclose(got.partials[0], ref.partials[0], rtol=0, atol=1e-10 * big)
+        if form["independent"] == 0:  # every partial is round-off (kernel = numpy for it: tests/test_kernels.py)
+            assert big < 1e-10 and np.abs(got.partials[0]).max() < 1e-10
+        else:
+            np.testing.assert_allclose(got.partials[0], ref.partials[0], rtol=0, atol=1e-10 * big)
 
     _files(full, resp, tmp_path, io, plot_result)
     _bands(model, resp, k[:5])

@@ -19,6 +19,7 @@ import xarray as xr
 
 from .. import DegeneracyWarning, Engine, MetallicFermiWarning, conductivity, mesh
 from ..models import hole_quantum_well
+from . import wedge
 
 
 @dataclass(frozen=True)
@@ -47,13 +48,20 @@ class HoleSettings:
 _EXCLUDED = {"kpoints": 0, "total": 0}
 
 
+def _engine(size: int) -> Engine:
+    """The reproduction's engine (:data:`.wedge.ENGINE`: serial in a section process), else 8 chunks of ``size``
+    k-points (every core works)."""
+    return wedge.ENGINE or Engine(chunk_size=max(500, size // 8))
+
+
 def _zyx(model, fermi, spec: tuple[float, int, int], tol: float) -> np.ndarray:
     """σ^z_yx; the DegeneracyWarning of the excluded anticrossings is counted (reported), not printed."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DegeneracyWarning)
-        res = conductivity(model, "proper_spin", fermi=fermi, mesh=mesh.disk(*spec), degeneracy_tol=tol,
-                           engine=Engine(chunk_size=max(500, spec[1] * spec[2] // 8)))  # 8 chunks: every core works
-    _EXCLUDED["kpoints"] += int(res.attrs["degenerate_kpoints"])
+        res = wedge.conductivity_wedge(model, "proper_spin", wedge.c4v_group(model.parameters["magnetization_eV"]),
+                                       wedge.disk_wedge(mesh.disk(*spec)), fermi=fermi, degeneracy_tol=tol,
+                                       engine=_engine(spec[1] * spec[2] // 8))
+    _EXCLUDED["kpoints"] += 8 * int(res.attrs["degenerate_kpoints"])  # each wedge point stands for 8 of the disk
     _EXCLUDED["total"] += spec[1] * spec[2]
     return res.sel(spin="z", current="y", field="x").values
 
@@ -64,10 +72,13 @@ def _zyx_panels(model, fermi: float, h: HoleSettings) -> float:
     exclusion is 18 % off (docs/tutorial-hole-gas.md)."""
     from .. import quadrature
 
-    pm = quadrature.panels(model, [fermi], h.mesh[0], order=h.panels[0], nphi=h.panels[1], anticrossing_gap=2e-3)
+    pm = quadrature.panels(model, [fermi], h.mesh[0], order=h.panels[0], nphi=h.panels[1], anticrossing_gap=2e-3,
+                           rays=h.panels[1] // 8)
+    group = wedge.c4v_group(model.parameters["magnetization_eV"])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DegeneracyWarning)
-        res = conductivity(model, "proper_spin", fermi=[fermi], mesh=pm, degeneracy_tol=1e-9)
+        res = wedge.conductivity_wedge(model, "proper_spin", group, wedge.panels_wedge(pm), fermi=[fermi],
+                                       degeneracy_tol=1e-9, engine=_engine(pm.size))
     return float(res.sel(spin="z", current="y", field="x").values[0])
 
 
@@ -169,13 +180,39 @@ def plot_2a(path: Path, paper: xr.DataArray, sub: xr.DataArray) -> None:
                 label=f"paper's model (2 functions), $F_z$ = {f / 1e6:g}×10$^6$ V/m")
         ax.plot(1e3 * sub.fermi.values, sub.sel(gate_field=f).values, "-", color=color,
                 label=f"solved in z ({sub.attrs['nsub']} HH + {sub.attrs['nsub']} LH), $F_z$ = {f / 1e6:g}×10$^6$ V/m")
+    _mark_edges(ax, sub, 1e3 * float(sub.fermi.values[-1]))
     ax.set_xlabel(r"$E_F$ (meV, from $V = 0$ at the well centre)")
     ax.set_ylabel(r"$\sigma^{z}_{yx}$ ($e/8\pi$)")
-    ax.set_title(r"Fig. 2(a): GaAs, $d$ = 25 nm, $m_z$ = 1 meV", fontsize=10)
+    ax.set_title(r"Fig. 2(a): GaAs, $d$ = 25 nm, $m_z$ = 1 meV" + "\n"
+                 r"ticks: $k_\parallel = 0$ subband edges (top: solved in z, bottom: paper's model)", fontsize=9)
     ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, frameon=False)
     fig.tight_layout()
     fig.savefig(path, dpi=130)
     plt.close(fig)
+
+
+def _pair_means(edges: dict[str, float]) -> dict[str, float]:
+    """Subband edges (eV) of ``info["subband_edges_eV"]``, averaged over each Kramers pair (label → mean)."""
+    pairs: dict[str, list[float]] = {}
+    for key, e in edges.items():
+        pairs.setdefault(key.split("(")[0], []).append(e)
+    return {lab: float(np.mean(v)) for lab, v in pairs.items()}
+
+
+def _mark_edges(ax, sub: xr.DataArray, top_mev: float) -> None:
+    """Fig. 2(a): the k∥ = 0 subband edges below ``top_mev`` as ticks, in each field's colour — top: the well solved
+    in z (labelled), bottom: the paper's two-function model."""
+    for f, color in zip((1e6, 2e6), ("C0", "C3"), strict=True):
+        solved = _pair_means(subband_model("GaAs", f, sub.attrs["nsub"], sub.attrs["nbasis"], None)
+                             .info["subband_edges_eV"])
+        paper = _pair_means(hole_quantum_well("GaAs", field=f, luttinger="paper").info["subband_edges_eV"])
+        for lab, e in solved.items():
+            if 1e3 * e < top_mev:
+                ax.axvline(1e3 * e, ymin=0.93, ymax=1.0, color=color, lw=1.4)
+                ax.annotate(lab, (1e3 * e, 0.92), xycoords=("data", "axes fraction"), fontsize=6, color=color,
+                            ha="center", va="top", rotation=90)
+        for e in paper.values():
+            ax.axvline(1e3 * e, ymin=0.0, ymax=0.06, color=color, lw=1.4, ls="--")
 
 
 def plot_2b(path: Path, paper: xr.DataArray, sub: xr.DataArray, fermi: dict[str, float]) -> None:
@@ -318,7 +355,7 @@ def definition_lines(fermi: dict[str, float], field: float = 1e6) -> list[str]:
                 warnings.simplefilter("ignore", DegeneracyWarning)
                 warnings.simplefilter("ignore", MetallicFermiWarning)  # m_z: Drude note on the symmetric part only
                 res = conductivity(model, name, fermi=[ef], mesh=mesh.disk(*DEFINITION_MESH),
-                                   temperature=DEFINITION_TEMPERATURE)
+                                   temperature=DEFINITION_TEMPERATURE, engine=wedge.ENGINE)
             vals.append(float(res.sel(spin="z", current="y", field="x").values[0]))
         rows.append(f"| {mat} | {ef * 1e3:g} | {vals[0]:+.2f} | {vals[1]:+.2f} | {vals[2]:+.2f} | "
                     f"{vals[2] - vals[0]:+.2f} |")

@@ -12,6 +12,7 @@ the report says which of them depend on the cutoff.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +24,8 @@ from .. import __version__, conductivity, mesh
 from ..io import check_space, check_target, save, write_bytes
 from ..models import hole_quantum_well, topological_insulator
 from ..models.topological_insulator import topological_insulator_lattice
-from . import holes
+from . import holes, wedge
+from . import sections as sections_
 from .provenance import merge
 from .report import FILES, Reproduction, write_report
 
@@ -64,6 +66,19 @@ def _sphere(spec):
     return mesh.sphere(*spec)
 
 
+def _ti(model, response: str, fermi, spec=None, ball=None) -> xr.DataArray:
+    """``conductivity`` of the Bi2Se3 k·p model on the sphere ``spec`` (or the ball/shell ``ball``), computed on its
+    symmetric octant with 4 azimuths when the model is axial (:mod:`.wedge`: the full mesh's numbers to
+    round-off)."""
+    m = model.parameters["magnetization"]
+    if ball is None:
+        r, nk, nt, nphi = spec
+        ball = mesh.sphere(r, nk, nt, wedge.axial_nphi(nphi, m))
+    elif wedge.axial_nphi(dict(ball.params)["nphi"], m) != dict(ball.params)["nphi"]:
+        ball = _shell(*(dict(ball.params)[k] for k in ("inner_radius", "radius", "nk", "ntheta")), wedge.AXIAL_NPHI)
+    return wedge.conductivity_wedge(model, response, wedge.sign_group(m), wedge.sphere_octant(ball), fermi=fermi)
+
+
 def _component(res: xr.DataArray, spin: str, current: str, field: str) -> xr.DataArray:
     return res.sel(spin=spin, current=current, field=field, drop=True)
 
@@ -76,8 +91,7 @@ def figure1(s: Settings, bar) -> xr.DataArray:
     parts, seconds = [], {}
     for label, m in TI_CHOICES.items():
         t = time.perf_counter()
-        res = conductivity(topological_insulator(magnetization=m), "proper_spin", fermi=s.ti_fermi,
-                           mesh=_sphere(s.ti_mesh))
+        res = _ti(topological_insulator(magnetization=m), "proper_spin", s.ti_fermi, s.ti_mesh)
         seconds[label] = time.perf_counter() - t
         parts.append(res.expand_dims(magnetization=[label]))
         bar.update()
@@ -94,8 +108,7 @@ _FIG1_SECONDS: dict[str, float] = {}
 
 
 def conventional_ti(s: Settings, bar) -> xr.DataArray:
-    res = conductivity(topological_insulator(magnetization=TI_DIRECTIONS["z"]), "conventional_spin",
-                       fermi=s.ti_fermi, mesh=_sphere(s.ti_mesh))
+    res = _ti(topological_insulator(magnetization=TI_DIRECTIONS["z"]), "conventional_spin", s.ti_fermi, s.ti_mesh)
     bar.update()
     return res
 
@@ -134,13 +147,12 @@ def _cutoff_rows(s: Settings, label: str, fig1: xr.DataArray | None) -> list[dic
             seconds, nk = _FIG1_SECONDS.get(label, float("nan")), nk0
         elif r <= r0 or prev is None:
             nk = max(8, round(nk0 * r / r0)) if r < r0 else nk0  # Fig. 1's radial density
-            gap, cb = _gap_cb(conductivity(model, "proper_spin", fermi=[TI_GAP_EF, TI_CB_EF],
-                                           mesh=_sphere((r, nk, nt0, np0))))
+            gap, cb = _gap_cb(_ti(model, "proper_spin", [TI_GAP_EF, TI_CB_EF], (r, nk, nt0, np0)))
             seconds = time.perf_counter() - t
         else:
             nk_shell = max(8, round(nk0 * (r - prev[0]) / r0))
-            g, c = _gap_cb(conductivity(model, "proper_spin", fermi=[TI_GAP_EF, TI_CB_EF],
-                                        mesh=_shell(prev[0], r, nk_shell, nt0, np0)))
+            g, c = _gap_cb(_ti(model, "proper_spin", [TI_GAP_EF, TI_CB_EF],
+                               ball=_shell(prev[0], r, nk_shell, nt0, np0)))
             gap, cb, seconds = prev[1] + g, prev[2] + c, prev[3] + time.perf_counter() - t
             nk = prev[4] + nk_shell
         if r >= r0:
@@ -166,8 +178,8 @@ def convergence(s: Settings, bar, fig1: xr.DataArray | None = None) -> list[dict
             gap, cb = _gap_cb(fig1.sel(magnetization="z", drop=True))
             seconds = _FIG1_SECONDS.get("z", float("nan"))
         else:
-            gap, cb = _gap_cb(conductivity(topological_insulator(magnetization=TI_CHOICES["z"]), "proper_spin",
-                                           fermi=[TI_GAP_EF, TI_CB_EF], mesh=_sphere(spec)))
+            gap, cb = _gap_cb(_ti(topological_insulator(magnetization=TI_CHOICES["z"]), "proper_spin",
+                                  [TI_GAP_EF, TI_CB_EF], spec))
             seconds = time.perf_counter() - t
         rows.append({"radius": spec[0], "nk": spec[1], "ntheta": spec[2], "nphi": spec[3], "choice": "z",
                      "gap": gap, "cb": cb, "seconds": seconds})
@@ -183,7 +195,8 @@ def lattice(s: Settings, bar) -> list[dict]:
         for label, m in TI_CHOICES.items():
             t = time.perf_counter()
             model = topological_insulator_lattice(magnetization=m)
-            res = conductivity(model, "proper_spin", fermi=[TI_GAP_EF, TI_CB_EF], mesh=mesh.grid(n))
+            res = conductivity(model, "proper_spin", fermi=[TI_GAP_EF, TI_CB_EF], engine=wedge.ENGINE,
+                               mesh=mesh.grid(n, symmetry=_lattice_structure(model)))
             vals = _component(res, "y", "z", "x").values
             rows.append({"n": n, "choice": label, "gap": float(vals[0]), "cb": float(vals[1]),
                          "seconds": time.perf_counter() - t, "lattice": model.parameters["lattice"],
@@ -192,14 +205,22 @@ def lattice(s: Settings, bar) -> list[dict]:
     return rows
 
 
+def _lattice_structure(model):
+    """One site per cell of the lattice-regularised model: its magnetic point group (6/mmm with T where m
+    requires) reduces the Γ-centred grid to its irreducible wedge, checked against the model by
+    :func:`properspin.symmetry.resolve` (the full grid, with a warning, if the model broke it)."""
+    from ..symmetry import Structure
+
+    return Structure(2 * np.pi * np.linalg.inv(model.reciprocal).T, np.zeros((1, 3)), ["site"])
+
+
 def magnitude_scan(s: Settings, bar, fig1: xr.DataArray | None = None) -> dict[float, float]:
     """In-gap σ^y_zx for |m_z| = 0.1, 1, 10 meV: conventions §3 says the size should not matter for Bi2Se3.
     A comparison at one mesh, so the coarsest of ``s.convergence_meshes`` (:func:`magnitude_mesh`; the mesh table
     of REPORT.md shows how far it is from Fig. 1's) serves; ``fig1`` is not used."""
     out = {}
     for mz in (1e-4, 1e-3, 1e-2):
-        res = conductivity(topological_insulator(magnetization=(0, 0, mz)), "proper_spin", fermi=[TI_GAP_EF],
-                           mesh=_sphere(magnitude_mesh(s)))
+        res = _ti(topological_insulator(magnetization=(0, 0, mz)), "proper_spin", [TI_GAP_EF], magnitude_mesh(s))
         out[mz] = float(_component(res, "y", "z", "x").values[0])
         bar.update()
     return out
@@ -210,11 +231,17 @@ def magnitude_mesh(s: Settings) -> tuple[float, int, int, int]:
     return (s.ti_mesh[0], *min(s.convergence_meshes, key=lambda m: m[0] * m[1] * m[2]))
 
 
+def _hole(model, fermi, spec: tuple[float, int, int]) -> xr.DataArray:
+    """Proper spin conductivity of a hole well on the disk ``spec``, computed on its C4v wedge (:mod:`.wedge`)."""
+    group = wedge.c4v_group(model.parameters["magnetization_eV"])
+    return wedge.conductivity_wedge(model, "proper_spin", group, wedge.disk_wedge(mesh.disk(*spec)), fermi=fermi)
+
+
 def figure2a(s: Settings, bar) -> xr.DataArray:
     parts = []
     for field in (1e6, 2e6):
         model = hole_quantum_well("GaAs", field=field, luttinger="paper")
-        res = conductivity(model, "proper_spin", fermi=s.hole_fermi, mesh=mesh.disk(*s.hole_mesh))
+        res = _hole(model, s.hole_fermi, s.hole_mesh)
         parts.append(_component(res, "z", "y", "x").expand_dims(gate_field=[field]))
         bar.update()
     out = xr.concat(parts, dim="gate_field", combine_attrs="drop_conflicts")
@@ -229,7 +256,7 @@ def figure2b(s: Settings, bar) -> xr.DataArray:
     for i, (mat, ef) in enumerate(HOLE_FERMI.items()):
         for j, field in enumerate(s.fields):
             model = hole_quantum_well(mat, field=float(field), luttinger="paper")
-            res = conductivity(model, "proper_spin", fermi=[ef], mesh=mesh.disk(*s.hole_mesh))
+            res = _hole(model, [ef], s.hole_mesh)
             runs[f"{mat} {float(field):g} V/m"] = res
             data[i, j] = _component(res, "z", "y", "x").item()
             edges[(mat, float(field))] = model.info["subband_edges_eV"]
@@ -317,11 +344,39 @@ def check_output(out: Path, quick: bool, force: bool = False) -> None:
 _FILE_BYTES = 500_000
 
 
-def run(output_dir: Path, quick: bool = False, progress: bool = True, force: bool = False) -> Reproduction:
+def sections(s: Settings, hs: holes.HoleSettings) -> list[list[sections_.Section]]:
+    """The computations in two groups of about equal CPU time (:mod:`.sections` runs them in two processes; REPORT.md
+    lists each section's seconds): Bi2Se3 (k·p sphere and lattice) with the paper's hole model (Fig. 2a, the
+    definition table), and the well solved in z with Fig. 2b of the paper's model."""
+    bi2se3 = [("fig1", lambda r: figure1(s, _Steps()), len(TI_CHOICES)),
+              ("conventional", lambda r: conventional_ti(s, _Steps()), 1),
+              ("convergence", lambda r: convergence(s, _Steps(), r["fig1"]),
+               len(TI_CHOICES) * len(s.convergence_radii) + len(s.convergence_meshes)),
+              ("magnitudes", lambda r: magnitude_scan(s, _Steps()), 3),
+              ("lattice", lambda r: lattice(s, _Steps()), len(s.lattice_grids)),
+              ("definition", lambda r: holes.definition_lines(HOLE_FERMI), 1),
+              ("fig2a", lambda r: figure2a(s, _Steps()), 2)]
+    wells = [("subbands", lambda r: holes.compute(hs, s.hole_fermi, s.fields, HOLE_FERMI, _Steps()),
+              2 + len(HOLE_FERMI) + len(hs.convergence_nsub) + 2),  # first: on a first run its kernel (any band
+             ("fig2b", lambda r: figure2b(s, _Steps()), len(HOLE_FERMI))]  # count) compiles beside the 4-band one
+    return [bi2se3, wells]
+
+
+class _Steps:
+    """A progress bar that ignores updates (the section runner counts whole sections)."""
+
+    def update(self, n: int = 1) -> None:
+        pass
+
+
+def run(output_dir: Path, quick: bool = False, progress: bool = True, force: bool = False,
+        workers: int | None = None) -> Reproduction:
     """Compute every figure, write data, plots and REPORT.md into ``output_dir``; return the report path, the
-    checked statements and the main finding (:class:`~properspin.paper.report.Reproduction`).
+    checked statements, the main finding and each section's wall and CPU seconds
+    (:class:`~properspin.paper.report.Reproduction`).
 
     ``quick`` refuses to overwrite a full-resolution reproduction unless ``force`` (:func:`check_output`).
+    ``workers``: processes for the two groups of :func:`sections` (default: 2 when two cores are available).
     """
     from tqdm import tqdm
 
@@ -329,20 +384,16 @@ def run(output_dir: Path, quick: bool = False, progress: bool = True, force: boo
     hs = holes.HoleSettings.make(quick)
     out = Path(output_dir)
     check_output(out, quick, force)
-    steps = (len(TI_CHOICES) + 1 + len(TI_CHOICES) * len(s.convergence_radii) + len(s.convergence_meshes)
-             + len(s.lattice_grids) + 3 + 2 + len(HOLE_FERMI))
-    steps += 2 + len(HOLE_FERMI) + len(hs.convergence_nsub) + 2
+    groups = sections(s, hs)
+    if workers is None:
+        workers = min(2, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
     t0 = time.perf_counter()
-    with tqdm(total=steps, desc="reproduce", disable=not progress, unit="run") as bar:
-        fig1 = figure1(s, bar)
-        conv_ti = conventional_ti(s, bar)
-        conv = convergence(s, bar, fig1)
-        lat = lattice(s, bar)
-        mags = magnitude_scan(s, bar, fig1)
-        fig2a = figure2a(s, bar)
-        fig2b = figure2b(s, bar)
-        sub = holes.compute(hs, s.hole_fermi, s.fields, HOLE_FERMI, bar)
+    with tqdm(total=sum(n for g in groups for _, _, n in g), desc="reproduce", disable=not progress,
+              unit="run") as bar:
+        res, seconds = sections_.run(groups, bar, workers)
     elapsed = time.perf_counter() - t0
+    fig1, conv_ti, conv, lat, mags = (res[k] for k in ("fig1", "conventional", "convergence", "lattice", "magnitudes"))
+    fig2a, fig2b, sub = res["fig2a"], res["fig2b"], res["subbands"]
 
     ef = s.ti_fermi
     yzx = {m: _component(fig1.sel(magnetization=m), "y", "z", "x").values for m in TI_CHOICES}
@@ -378,5 +429,5 @@ def run(output_dir: Path, quick: bool = False, progress: bool = True, force: boo
                                             **{f"sigma_z_yx_{m}": sub2b.sel(material=m).values for m in HOLE_FERMI}},
                f"hole gas solved in z (nsub = {hs.nsub}): sigma^z_yx (e/8pi) vs gate field; E_F = {HOLE_FERMI}")
     return write_report(out, s, quick, elapsed, fig1, conv_ti, conv, mags, fig2a, fig2b, lat,
-                        holes=holes.report_lines(hs, fig2a, fig2b, sub, elapsed) + holes.definition_lines(HOLE_FERMI),
-                        sub=sub)
+                        holes=holes.report_lines(hs, fig2a, fig2b, sub, elapsed) + res["definition"],
+                        sub=sub, seconds=seconds)
