@@ -83,6 +83,31 @@ def scan(model, fermi: float, n: int) -> list[dict]:
     return out
 
 
+def random_check(model, fermi: float, points: list[dict], count: int, gap: float = 0.03, away: float = 0.04,
+                 seed: int = 1) -> list[dict]:
+    """``count`` random k: those with an occupied pair gap below ``gap`` farther than ``away`` (Å⁻¹) from every image
+    of the located points, minimised in 3D (up to 40, smallest first): where does each end?"""
+    from properspin.adaptive import _nearest_image, singular_stars
+    from properspin.symmetry import group_for
+
+    images = singular_stars(np.array([p["k"] for p in points]), model.reciprocal, group_for(model, f"{RUN}.win"))[2]
+    rng = np.random.default_rng(seed)
+    hits = []
+    for _ in range(max(1, count // 50000)):
+        k = rng.random((50000, 3)) @ model.reciprocal
+        g = pair_gaps(model, k, fermi).min(1)
+        k, g = k[g < gap], g[g < gap]
+        far = np.min([_nearest_image(k - p, model.reciprocal) for p in images], axis=0) > away if len(k) else []
+        hits.extend(zip(g[far], k[far], strict=True))
+    rows = [{"random_points": count, "gap_below_eV": gap, "farther_than_invA": away, "hits": len(hits)}]
+    for g, k in sorted(hits, key=lambda t: t[0])[:40]:
+        r = minimize(lambda x: pair_gaps(model, x, fermi).min(), k, method="Nelder-Mead",
+                     options={"xatol": 1e-9, "fatol": 1e-12, "maxiter": 3000})
+        dist = min(_nearest_image(r.x[None] - p, model.reciprocal)[0] for p in images)
+        rows.append({"start_gap_eV": float(g), "min_gap_eV": float(r.fun), "distance_to_located_invA": float(dist)})
+    return rows
+
+
 def shells(model, fermi: float, points: list[dict], radii: list[float], ndir: int = 400) -> list[dict]:
     """r²⟨I_oo⟩ and r²⟨|I_oo|⟩ of σ^z_xy ((ħ/e) S/cm · Å⁻² per unit k-volume/(2π)³) on spheres around each point."""
     resp = ps.responses.get("proper_spin", occupation_split=True)
@@ -113,6 +138,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--etas", type=float, nargs="*", default=[0.0], help="dephasing η (eV) of occupied pairs")
     p.add_argument("--radii", type=float, nargs="*", default=[0.1, 0.03, 0.01, 0.003, 0.001, 1e-4])
     p.add_argument("--scan", type=int, default=0, help="also minimise the pair gap from the minima of an n³ scan")
+    p.add_argument("--random", type=int, default=0, help="also minimise from random points with a small pair gap")
     p.add_argument("--json", type=Path, default=None)
     a = p.parse_args(argv)
     t = time.perf_counter()
@@ -124,6 +150,8 @@ def main(argv: list[str] | None = None) -> None:
         for row in points:
             emit(row, a.json)
         for row in scan(model, fermi, a.scan) if a.scan else []:
+            emit(row, a.json)
+        for row in random_check(model, fermi, points, a.random) if a.random else []:
             emit(row, a.json)
         return
     if a.what == "shells":
