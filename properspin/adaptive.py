@@ -19,6 +19,11 @@ is the wrong guide: near an avoided crossing inside the Fermi sea it has a core 
 point whose smallest gap between two bands that are both occupied for some requested E_F (both ≤ max E_F; pairs
 inside a degenerate block excluded) is below ``Δ₀`` on the base grid and below ``Δ₀/refine^i`` in round i, so
 that each round resolves cores ``refine`` times smaller.
+
+Where such cores are true fourfold points (two Kramers pairs crossing on a rotation axis, or a Γ8 quartet) the
+integrand is ∝ 1/|k − p|²: integrable in 3D but never resolved by refinement.  :func:`singular_point_mesh` /
+:func:`singular_point_conductivity` integrate them exactly in the limit: the grid with weights 1 − Σ_p χ_p plus a
+spherical Gauss–Legendre ball around each point with weights χ_p (χ a C∞ bump of the distance to p).
 """
 
 from __future__ import annotations
@@ -365,8 +370,10 @@ def _nearest_image(dk: np.ndarray, reciprocal: np.ndarray) -> np.ndarray:
     """|dk − G| minimised over reciprocal lattice vectors G (rows of ``reciprocal``), (N,) for dk (N, d)."""
     frac = np.linalg.solve(reciprocal.T, dk.T).T
     dk = (frac - np.round(frac)) @ reciprocal
-    shifts = np.array(list(itertools.product((-1, 0, 1), repeat=reciprocal.shape[0]))) @ reciprocal
-    return np.sqrt(((dk[:, None, :] - shifts[None]) ** 2).sum(-1)).min(axis=1)
+    best = np.full(len(dk), np.inf)
+    for shift in np.array(list(itertools.product((-1, 0, 1), repeat=reciprocal.shape[0]))) @ reciprocal:
+        best = np.minimum(best, ((dk - shift) ** 2).sum(-1))  # (N,) at a time: no (N, 27, d) array
+    return np.sqrt(best)
 
 
 def singular_stars(points: np.ndarray, reciprocal: np.ndarray, group: Any = None
