@@ -4,6 +4,7 @@ Usage::
 
     python benchmarks/bench_pt_singular.py locate
     python benchmarks/bench_pt_singular.py sigma --grids 40 60 80 --radius 0.12 --orders 16 24 --etas 0 0.01
+    python benchmarks/bench_pt_singular.py sigma --grids 40 --orders 12 --full     # no wedge: a ball per image
     python benchmarks/bench_pt_singular.py shells --radii 0.1 0.03 0.01 0.003 0.001
 
 ``locate`` finds the fourfold degeneracies of two Kramers pairs below E_F: the Γ8 quartets at Γ and the Dirac
@@ -139,6 +140,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--radii", type=float, nargs="*", default=[0.1, 0.03, 0.01, 0.003, 0.001, 1e-4])
     p.add_argument("--scan", type=int, default=0, help="also minimise the pair gap from the minima of an n³ scan")
     p.add_argument("--random", type=int, default=0, help="also minimise from random points with a small pair gap")
+    p.add_argument("--full", action="store_true", help="full grid, a ball around every image (no wedge, no projector)")
     p.add_argument("--json", type=Path, default=None)
     a = p.parse_args(argv)
     t = time.perf_counter()
@@ -162,15 +164,21 @@ def main(argv: list[str] | None = None) -> None:
 
     engine = ps.Engine(workers=1)
     reps = [row["k"] for row in points]
+    if a.full:  # every image of the 5 representatives under m-3m1', each with its own ball
+        from properspin.adaptive import singular_stars
+        from properspin.symmetry import group_for
+
+        reps = singular_stars(np.array(reps), model.reciprocal, group_for(model, f"{RUN}.win"))[2]
     for n in a.grids:
         for order in a.orders:
             for eta in a.etas:
                 resp = ps.responses.get("proper_spin", dephasing=eta, occupation_split=True)
                 t = time.perf_counter()
                 res = singular_point_conductivity(model, resp, fermi=[fermi], n=n, points=reps, radius=a.radius,
-                                                  radial=order, angular=order, symmetry=f"{RUN}.win",
+                                                  radial=order, angular=order,
+                                                  symmetry=None if a.full else f"{RUN}.win",
                                                   degeneracy_tol=1e-8, engine=engine)
-                emit({"n": n, "radius": a.radius, "order": order, "eta": eta, **summary(res),
+                emit({"n": n, "radius": a.radius, "order": order, "eta": eta, "full": a.full, **summary(res),
                       "points": res.attrs["mesh_size"], "seconds": round(time.perf_counter() - t, 1)}, a.json)
 
 
