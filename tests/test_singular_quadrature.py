@@ -106,18 +106,21 @@ def test_dephasing_limit_is_linear_with_the_dirac_slope():
 
 
 def test_wedge_equals_full_grid_with_balls():
-    """With a group ({E, C2z}: U = 1 ⊗ (−iσ_z)) the grid is reduced to its wedge and the projector restores the
-    rest: same number as the full grid, at a Fermi energy inside the bands."""
+    """With a group ({E, C2z}: U = 1 ⊗ (−iσ_z)) the grid is reduced to its wedge, one ball per star carries the
+    star size and the projector restores the rest: the full grid's number, with a ball at every image.  The extra
+    point (0.9, 0.4, 2) (not singular: the split is exact for any points) has a star of two; C2z maps the ball rule
+    onto itself, so the two sums agree to round-off."""
     model = dirac_model()
     group = MagneticGroup((Operation(np.eye(3), False), Operation(np.diag([-1.0, -1.0, 1.0]), False)),
                           np.eye(3), "2")
     fermi = -T0 * (2 + np.cos(KZ0)) + 0.3
-    full = singular_point_conductivity(model, PROPER, fermi=fermi, n=16, points=NODES, radius=0.8, radial=12,
-                                       angular=12, degeneracy_tol=1e-10)
-    wedge = singular_point_conductivity(model, PROPER, fermi=fermi, n=16, points=NODES, radius=0.8, radial=12,
+    points = NODES + [[0.9, 0.4, 2.0]]
+    full = singular_point_conductivity(model, PROPER, fermi=fermi, n=16, points=points + [[-0.9, -0.4, 2.0]],
+                                       radius=0.5, radial=12, angular=12, degeneracy_tol=1e-10)
+    wedge = singular_point_conductivity(model, PROPER, fermi=fermi, n=16, points=points, radius=0.5, radial=12,
                                         angular=12, symmetry=group, degeneracy_tol=1e-10)
-    assert full.attrs["mesh_size"] - wedge.attrs["mesh_size"] > 0.4 * 16**3  # the grid part is halved
-    assert wedge.attrs["mesh_symmetry_group"] == "2"
+    assert full.attrs["mesh_size"] - wedge.attrs["mesh_size"] > 0.4 * 16**3 + 12 * 12 * 24  # half grid, one ball
+    assert wedge.attrs["mesh_symmetry_group"] == "2" and wedge.attrs["singular_points"] == 4
     np.testing.assert_allclose(wedge.values, full.values, atol=1e-9 * np.abs(full.values).max())
     assert abs(_oo(full)) > 1e3
 
