@@ -124,7 +124,10 @@ def shells(model, fermi: float, points: list[dict], radii: list[float], ndir: in
             g, q = states(model, resp, np.asarray(p["k"]) + r * dirs, 1e-8)
             occ = (g.energies <= fermi).astype(float)
             i_oo = 0.005 * resp.factor(3) * np.einsum("km,km->k", occ, q[comp[1]])  # native → (ħ/e) S/cm
+            gaps = np.diff(0.5 * (g.energies[:, 0::2] + g.energies[:, 1::2]), axis=1)  # between Kramers pairs
+            close = gaps[:, np.argmin(gaps.min(axis=0))]  # the pair gap that closes at the point
             rows.append({"point": p["line"], "k": np.round(p["k"], 6).tolist(), "r": r,
+                         "pair_gap_min_max_eV": [float(f"{close.min():.4g}"), float(f"{close.max():.4g}")],
                          "r2_mean_I_oo": float(f"{r * r * i_oo.mean():.5g}"),
                          "r2_mean_abs_I_oo": float(f"{r * r * np.abs(i_oo).mean():.5g}")})
     return rows
