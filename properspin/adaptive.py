@@ -19,6 +19,11 @@ is the wrong guide: near an avoided crossing inside the Fermi sea it has a core 
 point whose smallest gap between two bands that are both occupied for some requested E_F (both ≤ max E_F; pairs
 inside a degenerate block excluded) is below ``Δ₀`` on the base grid and below ``Δ₀/refine^i`` in round i, so
 that each round resolves cores ``refine`` times smaller.
+
+Where such cores are true fourfold points (two Kramers pairs crossing on a rotation axis, or a Γ8 quartet) the
+integrand is ∝ 1/|k − p|²: integrable in 3D but never resolved by refinement.  :func:`singular_point_mesh` /
+:func:`singular_point_conductivity` integrate them exactly in the limit: the grid with weights 1 − Σ_p χ_p plus a
+spherical Gauss–Legendre ball around each point with weights χ_p (χ a C∞ bump of the distance to p).
 """
 
 from __future__ import annotations
@@ -380,3 +385,150 @@ def adaptive_fermi_scan(
     }
     return make_result(values, {"fermi": fermi_arr, **coords}, attrs, resp.name)
 
+
+# ------------------------------------------------------------------------- integrable point singularities
+def _bump(t: np.ndarray) -> np.ndarray:
+    """C∞ partition weight χ(t) = φ(1 − t)/(φ(1 − t) + φ(t)), φ(x) = exp(−1/x): 1 at t = 0, 0 for t ≥ 1, and
+    1 − χ vanishes with all its derivatives at t = 0 (so (1 − χ)/t² is smooth: the grid never sees the core)."""
+    u = np.clip(np.asarray(t, dtype=float), 0.0, 1.0)
+    with np.errstate(divide="ignore", over="ignore"):
+        a = np.where(u < 1, np.exp(-1.0 / np.maximum(1.0 - u, 1e-300)), 0.0)
+        b = np.where(u > 0, np.exp(-1.0 / np.maximum(u, 1e-300)), 0.0)
+    return a / (a + b)
+
+
+def _nearest_image(dk: np.ndarray, reciprocal: np.ndarray) -> np.ndarray:
+    """|dk − G| minimised over reciprocal lattice vectors G (rows of ``reciprocal``), (N,) for dk (N, d)."""
+    frac = np.linalg.solve(reciprocal.T, dk.T).T
+    dk = (frac - np.round(frac)) @ reciprocal
+    best = np.full(len(dk), np.inf)
+    for shift in np.array(list(itertools.product((-1, 0, 1), repeat=reciprocal.shape[0]))) @ reciprocal:
+        best = np.minimum(best, ((dk - shift) ** 2).sum(-1))  # (N,) at a time: no (N, 27, d) array
+    return np.sqrt(best)
+
+
+def singular_stars(points: np.ndarray, reciprocal: np.ndarray, group: Any = None
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Representatives (P, d), star sizes (P,) and every image (M, d) of ``points`` under ``group`` (a
+    :class:`~properspin.symmetry.MagneticGroup`; None: each point is its own star), modulo the reciprocal lattice.
+    Raises ValueError when two given points lie in one star (give one representative per star)."""
+    reps, sizes, images = [], [], []
+    for p in points:
+        orbit = [p] if group is None else [op.k_map[: len(p), : len(p)] @ p for op in group.operations]
+        star: list[np.ndarray] = []
+        for q in orbit:
+            if not star or _nearest_image(np.array(star) - q, reciprocal).min() > 1e-9:
+                star.append(q)
+        if images and _nearest_image(np.array(images) - p, reciprocal).min() <= 1e-9:
+            raise ValueError(f"singular point {np.round(p, 6).tolist()} is an image of an earlier one: give one "
+                             "representative per star (points=)")
+        reps.append(p)
+        sizes.append(len(star))
+        images.extend(star)
+    return np.array(reps), np.array(sizes, dtype=float), np.array(images)
+
+
+def _ball(center: np.ndarray, radius: float, radial: int, angular: int) -> tuple[np.ndarray, np.ndarray]:
+    """Spherical product rule on |k − center| < radius: Gauss–Legendre in q and cos θ, ``2·angular`` uniform φ;
+    weights q² dq d(cos θ) dφ · χ(q/radius) / (2π)³ (the q² Jacobian cancels a 1/q² core)."""
+    q, wq = np.polynomial.legendre.leggauss(int(radial))
+    q, wq = 0.5 * radius * (q + 1), 0.5 * radius * wq
+    c, wc = np.polynomial.legendre.leggauss(int(angular))
+    phi = 2 * np.pi * (np.arange(2 * angular) + 0.5) / (2 * angular)
+    qq, cc, pp = (a.ravel() for a in np.meshgrid(q, c, phi, indexing="ij"))
+    s = np.sqrt(1 - cc * cc)
+    k = center + qq[:, None] * np.stack([s * np.cos(pp), s * np.sin(pp), cc], axis=1)
+    w = np.einsum("i,j->ij", wq * q * q * _bump(q / radius), wc).ravel()
+    w = np.repeat(w, 2 * angular) * (2 * np.pi / (2 * angular)) / (2 * np.pi) ** 3
+    return k, w
+
+
+def _check_singular(model: Model, points: Any, radius: float, radial: int, angular: int) -> np.ndarray:
+    """Validated (P, 3) points of :func:`singular_point_mesh` (errors name the parameter to set)."""
+    if not isinstance(model, Model) or not model.periodic or model.dim != 3:
+        raise ValueError("singular_point_mesh needs a periodic 3D properspin.Model (the balls are spheres)")
+    pts = np.atleast_2d(np.asarray(points, dtype=float))
+    if pts.ndim != 2 or pts.shape[1] != 3 or not np.all(np.isfinite(pts)) or len(pts) == 0:
+        raise ValueError(f"points must be finite Cartesian k-points of shape (P, 3) (Å⁻¹), got shape {pts.shape}")
+    if isinstance(radius, bool) or not isinstance(radius, int | float) or not math.isfinite(radius) or radius <= 0:
+        raise ValueError(f"radius must be a positive k-space radius in Å⁻¹, got {radius!r}")
+    for name, v in (("radial", radial), ("angular", angular)):
+        if isinstance(v, bool) or int(v) != v or v < 2:
+            raise ValueError(f"{name} must be an integer ≥ 2 (Gauss–Legendre points), got {v!r}")
+    return pts
+
+
+def singular_point_mesh(model: Model, n: int | tuple[int, ...], points: Any, radius: float, *, radial: int = 16,
+                        angular: int = 16, symmetry: Any = None, response: Any = None) -> Any:
+    """``grid(n)`` with a ball of spherical quadrature around each integrable point singularity (3D).
+
+    Near a fourfold degeneracy of two Kramers pairs inside the Fermi sea (a Dirac point on a rotation axis,
+    a Γ8 quartet) the occupied–occupied terms (s_nn − s_mm)Ω_nm of Eq. (2) grow as 1/|k − p|²: integrable in 3D,
+    but a uniform grid sees them as rare huge outliers.  With the C∞ partition χ_p(k) = χ(|k − p|/radius)
+    (:func:`_bump`: 1 at p, 0 beyond radius) the integrand is split as I·(1 − Σ_p χ_p) on the grid (smooth: it
+    vanishes to all orders at every p) plus Σ_p I·χ_p in spherical coordinates around p (:func:`_ball`: the q²
+    Jacobian cancels the core).  ``points``: one representative per star (Cartesian k, Å⁻¹); with ``symmetry`` (as for
+    ``mesh.grid``) each is expanded to its star, the grid is reduced to its irreducible wedge and one ball per
+    star is weighted by the star size (the projector restores the rest).  Without ``symmetry`` give every point.
+    Returns a mesh for :func:`~properspin.conductivity`; its ``singular_info`` records the choices.
+    """
+    pts = _check_singular(model, points, radius, radial, angular)
+    base = meshes.resolve(meshes.grid(n, symmetry=symmetry), model, response)
+    wedge = getattr(base, "group", None)
+    group = wedge
+    if group is None and symmetry is not None:  # the model failed the check: full grid, stars still from the group
+        from .symmetry import group_for
+
+        group = group_for(model, symmetry)
+    reps, sizes, images = singular_stars(pts, model.reciprocal, group)
+    if len(images) > 1:
+        gaps = [_nearest_image(np.delete(images, i, axis=0) - p, model.reciprocal).min() for i, p in enumerate(images)]
+        if min(gaps) < 2 * radius:
+            raise ValueError(f"balls of radius {radius} Å⁻¹ around the singular points overlap (closest two are "
+                             f"{min(gaps):.4g} Å⁻¹ apart): set radius below half that distance")
+    grid = getattr(base, "grid", base)
+    h = float(np.linalg.norm(model.reciprocal / np.asarray(grid.n)[:, None], axis=1).max())
+    if h > radius:
+        raise ValueError(f"grid step {h:.4g} Å⁻¹ exceeds radius {radius} Å⁻¹: the grid cannot resolve the "
+                         "partition; raise n or radius")
+    k, w = base.points(model, 0, base.size)
+    chi = np.zeros(len(k))
+    for p in images:
+        chi += _bump(_nearest_image(k - p, model.reciprocal) / radius)
+    keep = chi < 1.0
+    parts_k, parts_w = [k[keep]], [w[keep] * (1.0 - chi[keep])]
+    for p, size in zip(reps, sizes, strict=True) if wedge is not None else zip(images, np.ones(len(images)),
+                                                                              strict=True):
+        kb, wb = _ball(p, radius, int(radial), int(angular))
+        parts_k.append(kb)
+        parts_w.append(wb * size)
+    kk, ww = np.concatenate(parts_k), np.concatenate(parts_w)
+    if wedge is not None:
+        from .symmetry import SymmetrizedMesh
+
+        mesh = SymmetrizedMesh(kk, ww, wedge, label="singular_point")
+    else:
+        mesh = meshes.explicit(kk, ww, periodic=True, label="singular_point")
+    mesh.singular_info = {
+        "singular_base_grid": str(list(grid.n)), "singular_radius_invA": float(radius),
+        "singular_radial": int(radial), "singular_angular": int(angular), "singular_stars": len(reps),
+        "singular_points": len(images), "singular_representatives_invA": str(np.round(reps, 8).tolist()),
+        "singular_grid_step_invA": h,
+        "singular_partition": "C-infinity bump exp(-1/(1-t))/(exp(-1/(1-t))+exp(-1/t)), t=|k-p|/radius",
+        **{f"mesh_{a}" if not a.startswith("mesh") else a: v for a, v in base.describe().items()
+           if a.startswith(("symmetry", "mesh_full"))}}
+    return mesh
+
+
+def singular_point_conductivity(model: Model, response: str | responses.Response, *, fermi: Any,
+                                n: int | tuple[int, ...], points: Any, radius: float, radial: int = 16,
+                                angular: int = 16, symmetry: Any = None, **kwargs: Any) -> xr.DataArray:
+    """:func:`~properspin.conductivity` on :func:`singular_point_mesh` (the η = 0 occupied–occupied part of
+    Eq. (2) near fourfold degeneracies); ``kwargs`` as for ``conductivity``.  ``attrs`` add the ``singular_*``
+    choices (base grid, radius, radial/angular orders, stars, representatives)."""
+    resp = responses.get(response)
+    mesh = singular_point_mesh(model, n, points, radius, radial=radial, angular=angular, symmetry=symmetry,
+                               response=resp)
+    result = conductivity(model, resp, fermi=fermi, mesh=mesh, **kwargs)
+    result.attrs |= mesh.singular_info
+    return result
