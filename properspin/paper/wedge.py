@@ -119,7 +119,7 @@ def check(model: Model, group: MagneticGroup, response: str, radius: float, samp
     e0 = model.energies(k)
     width = float(e0.max() - e0.min()) or 1.0
     resp = get(response)
-    mats = law_matrices(resp, group, dim, [len(v) for v in resp.coords(dim).values()])
+    mats = law_matrices(resp, group, dim)
     levels = np.quantile(e0, [0.3, 0.5, 0.7])
     qmax, i0 = _integrand(model, resp, k, levels, 0.02 * width)
     scale = max(float(np.abs(i0).max()), 1e-6 * qmax) or 1.0
