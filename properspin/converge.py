@@ -11,6 +11,10 @@ estimates the error of every component at every Fermi energy from the sequence a
   finest n as a second estimate.
 * ``disk``/``sphere``/``cylinder`` (continuum cutoffs): every point count × ratio at fixed cutoff.
 * ``quadrature.panels`` (2D continuum): panel order and nphi × ratio, breakpoints re-located each step.
+* ``grid(n, symmetry=...)``: the same grid family, every grid reduced to its irreducible wedge (issue 26).  A
+  Kramers pair at a TRIM counts as a touching, so pass ``avoid_touchings=False`` to keep the Γ-centred wedge (a
+  shifted grid breaks the group: the full grid is then computed, with a warning); ``rule="auto"``'s shift check is
+  such a grid, ``"richardson"`` needs none.
 * ``adaptive={...}``: lattice steps use :func:`~properspin.adaptive.adaptive_conductivity` with these options.
 
 Error rules (``rule``): ``"difference"`` |v_N − v_{N−1}| (value v_N); ``"richardson"`` — the observed order p
@@ -56,13 +60,15 @@ class _Family:
     ratio: float
     shift: float = 0.0
     info: dict[str, Any] = field(default_factory=dict)
+    symmetry: tuple[Any, float] | None = None  # grid(n, symmetry=...): (symmetry, symmetry_tol) of every grid
 
     def make(self, i: int, model: Model, fermi: np.ndarray, shift: float | None = None) -> tuple[Any, float]:
         s = self.ratio**i
         if self.kind == "grid":
             n = _even(self.start * s)
             sh = self.shift if shift is None else shift
-            return meshes.grid((n,) * model.dim, shift=sh), 1.0 / n
+            sym, tol = self.symmetry or (None, 1e-3)
+            return meshes.grid((n,) * model.dim, shift=sh, symmetry=sym, symmetry_tol=tol), 1.0 / n
         p = dict(self.start.params)
         if self.kind == "panels":
             from .quadrature import panels
@@ -91,7 +97,13 @@ def _family(mesh: Any, model: Model, fermi: np.ndarray, ratio: float, tol: float
             refine: tuple[str, ...] | None = None) -> _Family:
     """The refinement family of the starting mesh; lattices: avoid special points that carry a touching."""
     from .quadrature import RadialPanels
+    from .symmetry import SymmetricGrid
 
+    if isinstance(mesh, SymmetricGrid):  # every grid of the family reduced to its irreducible wedge
+        fam = _family(mesh.grid, model, fermi, ratio, tol, avoid, refine)
+        fam.symmetry = (mesh.symmetry, mesh.tol)
+        fam.info["symmetry"] = str(mesh.symmetry)
+        return fam
     if isinstance(mesh, RadialPanels):
         return _Family("panels", mesh, ratio)
     if isinstance(mesh, (meshes.Disk, meshes.Sphere, meshes.Cylinder)):
