@@ -35,6 +35,7 @@ import resource
 import sys
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -44,6 +45,7 @@ HERE = Path(__file__).resolve().parent
 PT_EF, ETA, TOL = 18.3823, 0.1, 1e-7
 KEYS = {"H": "Ham", "A": "AA", "S": "SS", "SH": "SH", "SR": "SR", "SHR": "SHR"}
 COMP = {"spin": "z", "current": "x", "field": "y"}
+FE_COMP, FE_EF = {"current": "x", "field": "y"}, 17.694853  # Fe_tb.dat: E_F for 8 electrons (RESULTS.md §7)
 SCALE = 0.5e-2  # (ħ/2e) S/m (properspin's conventional_spin) → (ħ/e) S/cm
 
 
@@ -80,19 +82,37 @@ def wb_ladder(spec: dict) -> dict:
     system.set_pointgroup_from_structure()
     calc = {"shc": dynamic.SHC(Efermi=np.array([PT_EF]), omega=np.array([0.0]), kBT=0, smr_fixed_width=ETA,
                                smr_type="Lorentzian", SHC_type="qiao", degen_thresh=spec["tol"])}
-    workdir = tempfile.mkdtemp(prefix="wb-cert-")
-    rungs = []
-    for n in spec["ladder"]:
+    # (current, field, spin) in (ħ/e) S/m → σ^z_xy in (ħ/e) S/cm
+    return _wb_rungs(wb, system, calc, spec["ladder"], lambda d: float(d.reshape(-1)[0 * 9 + 1 * 3 + 2]) * 1e-2)
+
+
+def wb_fe_ladder(spec: dict) -> dict:
+    """Fe_tb.dat with positions in WannierBerri, its point group from the structure (bench_convergence.py):
+    σ_xy (S/cm) on each grid n of the ladder, irreducible K points, symmetrised, no refinement."""
+    import wannierberri as wb
+    from wannierberri.calculators import static
+
+    system = wb.system.System_tb(tb_file=spec["file"], berry=True)
+    system.set_structure(positions=[[0, 0, 0]], atom_labels=["Fe"], magnetic_moments=[[0, 0, -1.0]])
+    system.set_pointgroup_from_structure()
+    calc = {"ahc": static.AHC(Efermi=np.array([FE_EF]), tetra=False, kwargs_formula={"external_terms": True})}
+    return _wb_rungs(wb, system, calc, spec["ladder"], lambda d: float(d.reshape(-1)[2]) * 1e-2)
+
+
+def _wb_rungs(wb, system, calc: dict, ladder: list[int], pick) -> dict:  # noqa: ANN001 - module, System, callable
+    workdir, rungs = tempfile.mkdtemp(prefix="wb-cert-"), []
+    (key,) = calc
+    for n in ladder:
         grid = wb.Grid(system, NK=n)
         if [int(x) for x in grid.dense] != [n] * 3:
             raise SystemExit(f"WannierBerri chose a {list(grid.dense)} grid, not {n}^3")
         nk = len(grid.get_K_list(use_symmetry=True)) * int(np.prod(grid.FFT))
         t0, c0 = time.perf_counter(), time.process_time()
         res = wb.run(system, grid=grid, calculators=calc, adpt_num_iter=0, use_irred_kpt=True, symmetrize=True,
-                     parallel=False, fout_name=os.path.join(workdir, f"shc{n}"), print_progress_step_time=1e9)
+                     parallel=False, fout_name=os.path.join(workdir, f"{key}{n}"), print_progress_step_time=1e9)
         t, c = time.perf_counter() - t0, time.process_time() - c0
-        d = np.real(np.asarray(res.results["shc"].data)).reshape(-1)[:27]  # (current, field, spin), (ħ/e) S/m
-        rungs.append({"n": n, "t": t, "cpu": c, "kpoints": nk, "sigma": float(d[0 * 9 + 1 * 3 + 2]) * 1e-2,
+        sigma = pick(np.real(np.asarray(res.results[key].data)))
+        rungs.append({"n": n, "t": t, "cpu": c, "kpoints": nk, "sigma": sigma,
                       "split": f"{[int(x) for x in grid.div]}×{[int(x) for x in grid.FFT]}"})
     return {"rungs": rungs, "version": wb.__version__,
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
@@ -100,32 +120,52 @@ def wb_ladder(spec: dict) -> dict:
 
 
 # ------------------------------------------------------------------------------------- properspin side
+def _ps_case(case: str, seed: str) -> tuple:
+    """(model, response, E_F, symmetry, component, scale to the printed unit, degeneracy_tol) of a case."""
+    import properspin as ps
+
+    if case == "pt":
+        from properspin.models import wannier90_run
+
+        return (wannier90_run(seed, symmetrize=True), ps.responses.get("conventional_spin", method="qiao",
+                broadening=ETA), PT_EF, seed + ".win", COMP, SCALE, TOL)
+    from properspin import symmetry as sy
+    from properspin.conventions import DEGENERACY_TOL
+    from properspin.models.wannier import wannier90
+
+    model = wannier90(seed, spinor_order="interleaved", use_position=True)
+    structure = sy.Structure(2 * np.pi * np.linalg.inv(model.reciprocal).T, [[0, 0, 0]], ["Fe"])
+    return model, ps.responses.get("charge"), FE_EF, structure, FE_COMP, 1e-2, DEGENERACY_TOL
+
+
 def ps_worker(spec: dict) -> dict:
     """``converge`` to ``rtol`` (or one ``conductivity`` on grid ``n``), timed, in this fresh process."""
     import properspin as ps
-    from properspin.models import wannier90_run
 
     t0 = time.perf_counter()
-    model = wannier90_run(spec["seedname"], symmetrize=True)
+    model, resp, ef, sym, comp, scale, tol = _ps_case(spec["case"], spec["seedname"])
     t_build = time.perf_counter() - t0
-    resp = ps.responses.get("conventional_spin", method="qiao", broadening=ETA)
-    engine, win = ps.Engine(workers=1), spec["seedname"] + ".win"
-    ps.conductivity(model, resp, fermi=PT_EF, mesh=ps.mesh.grid(2), degeneracy_tol=TOL, engine=engine)  # warm-up
+    engine = ps.Engine(workers=1)
+    ps.conductivity(model, resp, fermi=ef, mesh=ps.mesh.grid(2), degeneracy_tol=tol, engine=engine)  # warm-up
     t0, c0 = time.perf_counter(), time.process_time()
     if "n" in spec:
-        r = ps.conductivity(model, resp, fermi=PT_EF, mesh=ps.mesh.grid(spec["n"], symmetry=win), degeneracy_tol=TOL,
+        r = ps.conductivity(model, resp, fermi=ef, mesh=ps.mesh.grid(spec["n"], symmetry=sym), degeneracy_tol=tol,
                             engine=engine)
-        out = {"sigma": float(r.sel(**COMP).item()) * SCALE, "kpoints": int(r.attrs["mesh_size"])}
+        out = {"sigma": float(r.sel(**comp).item()) * scale, "kpoints": int(r.attrs["mesh_size"])}
     else:
-        r = ps.converge(model, resp, fermi=PT_EF, mesh=ps.mesh.grid(spec["n0"], symmetry=win), rtol=spec["rtol"],
-                        rule=spec["rule"], select=COMP, degeneracy_tol=TOL, engine=engine, avoid_touchings=False,
-                        max_steps=10, progress=False)
-        seq = r["sequence"].sel(**COMP).values.reshape(-1) * SCALE
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            r = ps.converge(model, resp, fermi=ef, mesh=ps.mesh.grid(spec["n0"], symmetry=sym), rtol=spec["rtol"],
+                            rule=spec["rule"], select=comp, degeneracy_tol=tol, engine=engine, avoid_touchings=False,
+                            max_steps=10, budget=spec["budget"], progress=False)
+        seq = r["sequence"].sel(**comp).values.reshape(-1) * scale
         meshes = [m for m in json.loads(r.attrs["converge_meshes"]) if "mesh_n" in m]
-        out = {"sigma": float(r["value"].sel(**COMP).item()) * SCALE,
-               "error": float(r["error"].sel(**COMP).item()) * SCALE,
-               "converged": bool(r["converged"].sel(**COMP).item()), "kpoints": int(r.attrs["converge_kpoints_spent"]),
-               "ladder": [m["mesh_n"][0] for m in meshes if m.get("role") != "shift check"], "sequence": seq.tolist()}
+        out = {"sigma": float(r["value"].sel(**comp).item()) * scale,
+               "error": float(r["error"].sel(**comp).item()) * scale,
+               "converged": bool(r["converged"].sel(**comp).item()), "kpoints": int(r.attrs["converge_kpoints_spent"]),
+               "ladder": [m["mesh_n"][0] for m in meshes if m.get("role") != "shift check"], "sequence": seq.tolist(),
+               "stopped": [m["stopped"] for m in json.loads(r.attrs["converge_meshes"]) if "stopped" in m],
+               "warnings": sorted({str(w.message)[:160] for w in caught})}
     return {**out, "t": time.perf_counter() - t0, "cpu": time.process_time() - c0, "t_build": t_build,
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
@@ -197,6 +237,9 @@ def main() -> None:
     p.add_argument("--rule", default="richardson", choices=["richardson", "difference", "auto"])
     p.add_argument("--confirm-n", type=int, default=204, help="the much finer independent wedge (0: skip)")
     p.add_argument("--skip-wb", action="store_true")
+    p.add_argument("--case", default="pt", choices=["pt", "fe"], help="pt: Pt σ^z_xy (Qiao); fe: Fe_tb.dat σ_xy")
+    p.add_argument("--budget", type=int, default=4_000_000, help="converge's k-point budget (all meshes)")
+    p.add_argument("--wb-max-n", type=int, default=0, help="WannierBerri's ladder up to this n only (0: all)")
     p.add_argument("--data", type=Path, default=HERE.parent / ".." / "shared" / "data")
     p.add_argument("--ps-worker", help=argparse.SUPPRESS)
     p.add_argument("--wb-worker", help=argparse.SUPPRESS)
@@ -206,28 +249,35 @@ def main() -> None:
         return
     if a.wb_worker:
         spec = json.loads(a.wb_worker)
-        print("WBRESULT " + json.dumps(wb_dump(spec) if spec["mode"] == "dump" else wb_ladder(spec)))
+        work = {"dump": wb_dump, "ladder": wb_ladder, "fe_ladder": wb_fe_ladder}[spec["mode"]]
+        print("WBRESULT " + json.dumps(work(spec)))
         return
     import bench_wannierberri as bw
 
     bw.NATIVE = a.data / "wannier90"
     python = a.python or wb_python()
     with tempfile.TemporaryDirectory() as tmp:
-        seed = bw.native_copy("Pt", Path(tmp) / "Pt")
-        print(f"Pt σ^z_xy, Qiao, η = {ETA} eV, symmetrised model; rule {a.rule}; serial, 1 thread; "
+        seed = bw.native_copy("Pt", Path(tmp) / "Pt") if a.case == "pt" else str(a.data / "Fe_tb.dat")
+        print((f"Pt σ^z_xy, Qiao, η = {ETA} eV, symmetrised model" if a.case == "pt" else
+               f"Fe_tb.dat σ_xy (positions), E_F {FE_EF} eV, 4/mm'm'") + f"; rule {a.rule}; serial, 1 thread; "
               f"load {os.getloadavg()[0]:.1f}", flush=True)
         ours = {}
         for rtol in sorted(a.rtols, reverse=True):
-            ours[rtol] = run_ps({"seedname": seed, "n0": a.n0, "rtol": rtol, "rule": a.rule})
+            ours[rtol] = run_ps({"case": a.case, "seedname": seed, "n0": a.n0, "rtol": rtol, "rule": a.rule,
+                                 "budget": a.budget})
             print(f"properspin converge rtol {rtol:g}: " + json.dumps(ours[rtol]), flush=True)
         ladder = max(ours.values(), key=lambda r: len(r["ladder"]))["ladder"]
+        ladder = [n for n in ladder if not a.wb_max_n or n <= a.wb_max_n]
         theirs = None
-        if not a.skip_wb:
+        if not a.skip_wb and a.case == "pt":
             mats = wb_matrices(seed, python, Path(tmp))
             theirs = run_worker(python, __file__, {"mode": "ladder", "seedname": seed, "matrices": str(mats),
                                                    "ladder": ladder, "tol": TOL})
+        elif not a.skip_wb:
+            theirs = run_worker(python, __file__, {"mode": "fe_ladder", "file": seed, "ladder": ladder})
+        if theirs:
             print("WannierBerri ladder: " + json.dumps(theirs), flush=True)
-        confirm = run_ps({"seedname": seed, "n": a.confirm_n}) if a.confirm_n else None
+        confirm = run_ps({"case": a.case, "seedname": seed, "n": a.confirm_n}) if a.confirm_n else None
         if confirm:
             print(f"confirmation wedge {a.confirm_n}³: " + json.dumps(confirm), flush=True)
         print(f"load average at the end {os.getloadavg()[0]:.1f}")
@@ -235,7 +285,8 @@ def main() -> None:
 
 
 def report(ours: dict, theirs: dict | None, confirm: dict | None, a: argparse.Namespace) -> None:
-    print("\n| target | code | σ^z_xy ((ħ/e) S/cm) | last grid | k-points (sum) | wall (s) | CPU (s) | confirmed |")
+    unit = "σ^z_xy ((ħ/e) S/cm)" if a.case == "pt" else "σ_xy (S/cm)"
+    print(f"\n| target | code | {unit} | last grid | k-points (sum) | wall (s) | CPU (s) | confirmed |")
     print("|---|---|---|---|---|---|---|---|")
     for rtol, r in sorted(ours.items(), reverse=True):
         rows = [("properspin", r if r["converged"] else None, r["ladder"][-1])]
@@ -247,9 +298,11 @@ def report(ours: dict, theirs: dict | None, confirm: dict | None, a: argparse.Na
                 print(f"| {100 * rtol:g} % | {code} | not reached | | | | | |")
                 continue
             ok = ""
-            if confirm:
+            if confirm:  # the finer run must lie within the target and within the error bar
                 d = abs(x["sigma"] - confirm["sigma"])
-                ok = f"{'yes' if d <= x['error'] else 'NO'} (|Δ| {d:.2f} vs ± {x['error']:.2f})"
+                in_target, in_bar = d <= rtol * abs(x["sigma"]), d <= x["error"]
+                ok = (f"|Δ| {d:.2f} = {100 * d / abs(confirm['sigma']):.3f} %: target {'yes' if in_target else 'NO'}, "
+                      f"error bar {'yes' if in_bar else 'NO'}")
             print(f"| {100 * rtol:g} % | {code} | {x['sigma']:.2f} ± {x['error']:.2f} | {n}³ | {x['kpoints']} | "
                   f"{x['t']:.1f} | {x['cpu']:.1f} | {ok} |")
     if theirs:
