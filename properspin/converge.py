@@ -233,6 +233,16 @@ def _one(model: Model, resp: responses.Response, fermi: np.ndarray, mesh: Any, n
     return out
 
 
+def _resolve(mesh: Any, model: Model, resp: responses.Response, seen: dict[str, Any]) -> Any:
+    """``mesh`` fixed to the model (a wedge for the response), its warnings collected as in :func:`_one`."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        out = meshes.resolve(mesh, model, resp)
+    for w in caught:
+        seen.setdefault(w.category.__name__, (w.category, str(w.message)))
+    return out
+
+
 def _label(desc: dict[str, Any]) -> str:
     skip = ("mesh", "mesh_size", "fermi_crossings", "anticrossings", "smallest_anticrossing_gap_eV", "panels_min",
             "grading", "nscan", "anticrossing_gap_eV")
@@ -283,7 +293,8 @@ def converge(model: Model, response: str | responses.Response, *, fermi: Any, me
     value = err = order = done = None
     for i in range(max_steps):
         m, h = fam.make(i, model, fermi)
-        size = meshes.resolve(m, model).size
+        m = _resolve(m, model, resp, seen)  # once: a wedge's irreducible points cost ~5 µs per grid point
+        size = m.size
         if spent + size > budget:
             trace.append({"stopped": f"next mesh ({size} k) exceeds the budget: {spent} + {size} > {budget}"})
             break
@@ -292,21 +303,21 @@ def converge(model: Model, response: str | responses.Response, *, fermi: Any, me
         spent += int(last.attrs.get("mesh_size", size))
         vals.append(last.values)
         hs.append(h)
-        trace.append({**meshes.resolve(m, model).describe(), "kpoints": int(last.attrs.get("mesh_size", size)),
+        trace.append({**m.describe(), "kpoints": int(last.attrs.get("mesh_size", size)),
                       "seconds": round(time.perf_counter() - t, 3)})
         value, err, order = estimate(np.array(vals), np.array(hs), _FIRST.get(rule, rule))
         tol = _atol(atol, rtol, vals) if atol is None else atol
         done = err <= np.maximum(tol, rtol * np.abs(value))
         want_shift = fam.kind == "grid" and not fam.shift and rule in ("auto", "shift") and len(vals) >= _need(rule)
-        sm, _ = fam.make(i, model, fermi, shift=0.5) if want_shift else (None, None)
-        if want_shift and spent + meshes.resolve(sm, model).size > budget:
+        sm = _resolve(fam.make(i, model, fermi, shift=0.5)[0], model, resp, seen) if want_shift else None
+        if want_shift and spent + sm.size > budget:
             trace.append({"stopped": "the shifted grid of the check exceeds the budget"})
             done = np.zeros_like(done) if rule == "shift" else done
             break
         if want_shift and done[_mask(last, select)].all():
             shifted = _one(model, resp, fermi, sm, None, None, kwargs, seen).values
-            spent += meshes.resolve(sm, model).size
-            trace.append({**meshes.resolve(sm, model).describe(), "role": "shift check"})
+            spent += sm.size
+            trace.append({**sm.describe(), "role": "shift check"})
             value, err, order = estimate(np.array(vals), np.array(hs), rule, shifted)
             done = err <= np.maximum(tol, rtol * np.abs(value))
         _progress(progress, resp.name, i, trace[-1], value, err, done)
