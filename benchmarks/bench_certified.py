@@ -21,9 +21,13 @@ spin current, postw90's η = 0.1 eV, E_F = 18.3823 eV, T = 0) of the *symmetrise
 Every measurement is a fresh process (WannierBerri: one process for its ladder; the model read and injected
 first, not timed); one BLAS/numba thread; peak RSS per process printed.
 
+``--case fe``: Fe_tb.dat σ_xy (with positions, E_F for 8 electrons) on the wedge of 4/mm'm', WannierBerri with the
+point group of its structure (as bench_convergence.py); ``--budget`` bounds ``converge``, ``--wb-max-n`` the
+WannierBerri ladder.  ``--rounds R``: R interleaved rounds of both codes (per-round ratios printed).
+
 Usage: ``python benchmarks/bench_certified.py [--python /work/venv-wb/bin/python] [--rtols 0.01 0.001]
-[--n0 12] [--confirm-n 204] [--rule richardson]`` (``--python`` defaults to ``$PROPERSPIN_WB_PYTHON`` or
-``benchmarks/.venv-wb/bin/python``).
+[--n0 12] [--confirm-n 204] [--rule richardson] [--rounds 2] [--case pt|fe]`` (``--python`` defaults to
+``$PROPERSPIN_WB_PYTHON`` or ``benchmarks/.venv-wb/bin/python``).
 """
 
 from __future__ import annotations
@@ -237,6 +241,7 @@ def main() -> None:
     p.add_argument("--rule", default="richardson", choices=["richardson", "difference", "auto"])
     p.add_argument("--confirm-n", type=int, default=204, help="the much finer independent wedge (0: skip)")
     p.add_argument("--skip-wb", action="store_true")
+    p.add_argument("--rounds", type=int, default=1, help="interleaved rounds of both codes")
     p.add_argument("--case", default="pt", choices=["pt", "fe"], help="pt: Pt σ^z_xy (Qiao); fe: Fe_tb.dat σ_xy")
     p.add_argument("--budget", type=int, default=4_000_000, help="converge's k-point budget (all meshes)")
     p.add_argument("--wb-max-n", type=int, default=0, help="WannierBerri's ladder up to this n only (0: all)")
@@ -261,27 +266,37 @@ def main() -> None:
         print((f"Pt σ^z_xy, Qiao, η = {ETA} eV, symmetrised model" if a.case == "pt" else
                f"Fe_tb.dat σ_xy (positions), E_F {FE_EF} eV, 4/mm'm'") + f"; rule {a.rule}; serial, 1 thread; "
               f"load {os.getloadavg()[0]:.1f}", flush=True)
-        ours = {}
-        for rtol in sorted(a.rtols, reverse=True):
-            ours[rtol] = run_ps({"case": a.case, "seedname": seed, "n0": a.n0, "rtol": rtol, "rule": a.rule,
-                                 "budget": a.budget})
-            print(f"properspin converge rtol {rtol:g}: " + json.dumps(ours[rtol]), flush=True)
-        ladder = max(ours.values(), key=lambda r: len(r["ladder"]))["ladder"]
-        ladder = [n for n in ladder if not a.wb_max_n or n <= a.wb_max_n]
-        theirs = None
-        if not a.skip_wb and a.case == "pt":
-            mats = wb_matrices(seed, python, Path(tmp))
-            theirs = run_worker(python, __file__, {"mode": "ladder", "seedname": seed, "matrices": str(mats),
-                                                   "ladder": ladder, "tol": TOL})
-        elif not a.skip_wb:
-            theirs = run_worker(python, __file__, {"mode": "fe_ladder", "file": seed, "ladder": ladder})
-        if theirs:
-            print("WannierBerri ladder: " + json.dumps(theirs), flush=True)
+        rounds, mats = [], None
+        for i in range(a.rounds):  # interleaved: properspin's converge calls, then WannierBerri's ladder
+            ours = {}
+            for rtol in sorted(a.rtols, reverse=True):
+                ours[rtol] = run_ps({"case": a.case, "seedname": seed, "n0": a.n0, "rtol": rtol, "rule": a.rule,
+                                     "budget": a.budget})
+                print(f"round {i + 1}: properspin converge rtol {rtol:g}: " + json.dumps(ours[rtol]), flush=True)
+            ladder = max(ours.values(), key=lambda r: len(r["ladder"]))["ladder"]
+            ladder = [n for n in ladder if not a.wb_max_n or n <= a.wb_max_n]
+            theirs = None
+            if not a.skip_wb and a.case == "pt":
+                mats = mats or wb_matrices(seed, python, Path(tmp))
+                theirs = run_worker(python, __file__, {"mode": "ladder", "seedname": seed, "matrices": str(mats),
+                                                       "ladder": ladder, "tol": TOL})
+            elif not a.skip_wb:
+                theirs = run_worker(python, __file__, {"mode": "fe_ladder", "file": seed, "ladder": ladder})
+            if theirs:
+                print(f"round {i + 1}: WannierBerri ladder: " + json.dumps(theirs), flush=True)
+            rounds.append((ours, theirs, os.getloadavg()[0]))
+        ours, theirs, _ = rounds[0]
         confirm = run_ps({"case": a.case, "seedname": seed, "n": a.confirm_n}) if a.confirm_n else None
         if confirm:
             print(f"confirmation wedge {a.confirm_n}³: " + json.dumps(confirm), flush=True)
         print(f"load average at the end {os.getloadavg()[0]:.1f}")
     report(ours, theirs, confirm, a)
+    for i, (o, t, load) in enumerate(rounds):
+        for rtol, r in sorted(o.items(), reverse=True):
+            s = score(t["rungs"], rtol, a.rule) if t else None
+            ratio = f", ratio CPU {r['cpu'] / s['cpu']:.3f}, wall {r['t'] / s['t']:.3f}" if s and r["converged"] else ""
+            print(f"  round {i + 1} (load {load:.1f}), {100 * rtol:g} %: properspin CPU {r['cpu']:.1f} s (wall "
+                  f"{r['t']:.1f}), WannierBerri " + (f"CPU {s['cpu']:.1f} s (wall {s['t']:.1f})" if s else "—") + ratio)
 
 
 def report(ours: dict, theirs: dict | None, confirm: dict | None, a: argparse.Namespace) -> None:
