@@ -38,3 +38,6 @@ if __name__ == "__main__":
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="one case, small basis (CI)")
     main(p.parse_args().quick)
+    from peer import peak_rss_line
+
+    print(peak_rss_line())

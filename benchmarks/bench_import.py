@@ -69,3 +69,6 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+    from peer import peak_rss_line
+
+    print(peak_rss_line())

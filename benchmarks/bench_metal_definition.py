@@ -61,3 +61,6 @@ def _row(label: str, model: ps.Model, n: int, engine: Engine) -> None:
 
 if __name__ == "__main__":
     main(int(sys.argv[1]) if len(sys.argv) > 1 else 60)
+    from peer import peak_rss_line
+
+    print(peak_rss_line())

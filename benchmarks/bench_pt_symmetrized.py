@@ -92,3 +92,6 @@ def emit(row: dict, path: Path | None) -> None:
 
 if __name__ == "__main__":
     main()
+    from peer import peak_rss_line
+
+    print(peak_rss_line())

@@ -147,16 +147,17 @@ def wb_worker(spec: dict) -> dict:
                  runtime_env={"env_vars": ONE_THREAD})
     workdir = tempfile.mkdtemp(prefix="wb-run-")
     os.chdir(workdir)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     res = wb.run(system, grid=grid, calculators=calc, adpt_num_iter=0, use_irred_kpt=False, symmetrize=False,
                  parallel=parallel, fout_name=os.path.join(workdir, "wb"), print_progress_step_time=1e9)
-    t_run = time.perf_counter() - t0
+    t_run, cpu_run = time.perf_counter() - t0, time.process_time() - c0
     if spec.get("kind") == "shc":
         data = np.asarray(res.results["shc"].data)  # (nEf, current, field, spin), (ħ/e) S/m
         return {"shc": data.tolist(), "t_run": t_run, "version": wb.__version__}
     data = np.asarray(res.results["ahc"].data)  # (nEf, 3): pseudovector O, σ_xy = O_z (S/m)
     return {"sigma_xy": data[:, 2].tolist(), "sigma_full": data.tolist(), "t_run": t_run, "t_read": t_read,
-            "nkdiv": [int(x) for x in grid.div], "nkfft": [int(x) for x in grid.FFT],
+            "cpu_run": cpu_run, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "nk": int(np.prod(grid.dense)), "nkdiv": [int(x) for x in grid.div], "nkfft": [int(x) for x in grid.FFT],
             "version": wb.__version__, "processes": spec["processes"]}
 
 

@@ -5,6 +5,8 @@ Cases (both codes read the same decompressed files, serial, one BLAS/numba threa
 no symmetry, no refinement):
 
 * Fe σ (``../shared/data/wannier90/Fe``, E_F = 12.6279 eV): properspin ``charge`` against ``static.AHC``;
+* ``tb_fe``, ``tb_lattice`` (with ``--cases``): σ_xy from ``Fe_tb.dat`` and from the lattice model of
+  ``bench_wannierberri.py`` with their positions (RESULTS.md §3, rerun fairly), WannierBerri ``System_tb``;
 * Pt conventional spin Hall (E_F = 18.3823 eV): Qiao et al. spin current in the η → 0 limit (``static.SHC``),
   with postw90's η = 0.1 eV (``dynamic.SHC`` at ω = 0, Lorentzian), and the simple ½{s, v} one with η = 0.1 eV.
 
@@ -32,14 +34,17 @@ import tempfile
 import time
 from pathlib import Path
 
-from peer import ONE_THREAD, run_worker
+from peer import ONE_THREAD, peak_rss_line, run_worker, wb_python
 
 HERE = Path(__file__).resolve().parent
-DEFAULT_PY = HERE / ".venv-wb" / "bin" / "python"
 FE_EF, PT_EF, ETA = 12.6279, 18.3823, 0.1
 #: Pt cases: WannierBerri calculator key → (properspin method, η, degeneracy_tol); η = 0 with 1e-5 eV, as in
 #: bench_wannierberri.py (docs/wannier90-native.md: near-degenerate pairs)
 PT_CASES = {"qiao_static": ("qiao", 0.0, 1e-5), "qiao_eta": ("qiao", ETA, 1e-7), "simple_eta": ("simple", ETA, 1e-7)}
+#: _tb.dat cases (σ_xy with positions, S/m; RESULTS.md §3): bcc Fe (Fe_tb.dat, E_F for 8 electrons) and the stacked
+#: Haldane lattice model of bench_wannierberri.py (E_F in its lower band)
+TB_CASES = ("tb_fe", "tb_lattice")
+FE_TB_EF = 17.694853
 
 
 def ps_worker(spec: dict) -> dict:
@@ -49,6 +54,18 @@ def ps_worker(spec: dict) -> dict:
     import properspin as ps
     from properspin.models import wannier90_run
 
+    if spec["case"] in TB_CASES:  # a _tb.dat file with its positions: σ_xy (S/m)
+        from properspin.models.wannier import wannier90
+
+        order = {"spinor_order": "interleaved"} if spec["case"] == "tb_fe" else {}
+        model = wannier90(spec["seedname"], use_position=True, **order)
+        engine = ps.Engine(workers=1)
+        ps.conductivity(model, "charge", fermi=spec["fermi"], mesh=ps.mesh.grid(2), engine=engine)  # warm-up
+        t0, c0 = time.perf_counter(), time.process_time()
+        res = ps.conductivity(model, "charge", fermi=spec["fermi"], mesh=ps.mesh.grid(spec["n"]), engine=engine)
+        return {"t": time.perf_counter() - t0, "cpu": time.process_time() - c0, "nk": int(spec["n"]) ** 3,
+                "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                "values": [float(res.sel(current="x", field="y").item())]}
     model = wannier90_run(spec["seedname"])
     if spec["case"] == "ahc":
         resp, tol, fermi = ps.responses.get("charge"), 1e-6, FE_EF
@@ -81,8 +98,13 @@ def run_ps(spec: dict) -> dict:
     return json.loads(line[-1][len("PSRESULT "):])
 
 
-def run_wb(python: str, case: str, seed: str, n: int, nkfft: int | None) -> dict:
+def run_wb(python: str, case: str, seed: str, n: int, nkfft: int | None, fermi: float | None = None) -> dict:
     """WannierBerri in its own interpreter (bench_wannierberri.py's worker): one calculator, its times and RSS."""
+    if case in TB_CASES:  # System_tb with positions, AHC with external terms, its own split (Grid(NK=n))
+        out = run_worker(python, str(HERE / "bench_wannierberri.py"),
+                         {"file": seed, "position": True, "n": n, "fermi": [fermi], "processes": 1})
+        return {"t": out["t_run"], "cpu": out["cpu_run"], "peak_rss_mb": out["peak_rss_mb"], "nk": out["nk"],
+                "split": f"{out['nkdiv']}×{out['nkfft']}", "values": out["sigma_xy"]}
     if case == "ahc":
         spec = {"kind": "native_ahc", "seedname": seed, "n": n, "fermi": [FE_EF], "nkfft": nkfft}
     else:
@@ -109,39 +131,67 @@ def main() -> None:
     p.add_argument("--pt-n", type=int, default=12, help="Pt grid n³ (0: skip)")
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--whole", action="store_true", help="add one WannierBerri run with NKFFT = n (one block)")
-    p.add_argument("--python", default=str(DEFAULT_PY), help="interpreter with wannierberri")
+    p.add_argument("--python", default=None, help="interpreter with wannierberri (default: peer.wb_python())")
     p.add_argument("--data", type=Path, default=HERE.parent / ".." / "shared" / "data")
-    p.add_argument("--cases", default="ahc,qiao_static,qiao_eta,simple_eta")
+    p.add_argument("--tb-fe-n", type=int, default=30, help="Fe_tb.dat grid n³ (case tb_fe)")
+    p.add_argument("--lattice-n", type=int, default=60, help="lattice-model grid n³ (case tb_lattice)")
+    p.add_argument("--cases", default="ahc,qiao_static,qiao_eta,simple_eta",
+                   help=f"comma-separated, of ahc, {', '.join(PT_CASES)}, {', '.join(TB_CASES)}")
     p.add_argument("--ps-worker", help=argparse.SUPPRESS)
     a = p.parse_args()
     if a.ps_worker:
         print("PSRESULT " + json.dumps(ps_worker(json.loads(a.ps_worker))))
         return
-    if not Path(a.python).exists():
-        raise SystemExit(f"{a.python} not found: run `bench_wannierberri.py --setup` or pass --python")
+    a.python = a.python or wb_python()
     import bench_wannierberri as bw
 
     bw.NATIVE = a.data / "wannier90"  # where native_copy reads the runs
-    cases = [c for c in a.cases.split(",") if (c == "ahc" and a.fe_n) or (c in PT_CASES and a.pt_n)]
+    cases = [c for c in a.cases.split(",") if (c == "ahc" and a.fe_n) or (c in PT_CASES and a.pt_n)
+             or (c == "tb_fe" and a.tb_fe_n) or (c == "tb_lattice" and a.lattice_n)]
     with tempfile.TemporaryDirectory() as tmp:
-        seeds = {"Fe": bw.native_copy("Fe", Path(tmp) / "Fe"), "Pt": bw.native_copy("Pt", Path(tmp) / "Pt")}
+        setups = _inputs(cases, a, Path(tmp), bw)
         rows: dict[tuple[str, str], list[dict]] = {}
         for r in range(a.rounds):
             load = os.getloadavg()[0]
             for case in cases:
-                seed, n = (seeds["Fe"], a.fe_n) if case == "ahc" else (seeds["Pt"], a.pt_n)
-                rows.setdefault((case, "properspin"), []).append(run_ps({"case": case, "seedname": seed, "n": n}))
-                rows.setdefault((case, "WannierBerri"), []).append(run_wb(a.python, case, seed, n, None))
-                if a.whole and r == 0:
+                seed, n, ef = setups[case]
+                spec = {"case": case, "seedname": seed, "n": n, "fermi": ef}
+                rows.setdefault((case, "properspin"), []).append(run_ps(spec))
+                rows.setdefault((case, "WannierBerri"), []).append(run_wb(a.python, case, seed, n, None, ef))
+                if a.whole and r == 0 and case not in TB_CASES:
                     rows[(case, "WannierBerri whole")] = [run_wb(a.python, case, seed, n, n)]
             print(f"round {r + 1}: load average {load:.2f} at start, {os.getloadavg()[0]:.2f} at end", flush=True)
     report(rows, cases, a)
 
 
+def _inputs(cases: list[str], a: argparse.Namespace, tmp: Path, bw) -> dict:  # noqa: ANN001 - the module
+    """case → (file or seedname, n, Fermi energy) in ``tmp``: decompressed native runs, the lattice model's file."""
+    out = {}
+    if "ahc" in cases:
+        out["ahc"] = (bw.native_copy("Fe", tmp / "Fe"), a.fe_n, FE_EF)
+    if any(c in PT_CASES for c in cases):
+        pt = bw.native_copy("Pt", tmp / "Pt")
+        out.update({c: (pt, a.pt_n, PT_EF) for c in cases if c in PT_CASES})
+    if "tb_fe" in cases:
+        out["tb_fe"] = (str(bw.FE_FILE), a.tb_fe_n, FE_TB_EF)
+    if "tb_lattice" in cases:
+        import numpy as np
+
+        from properspin.models.wannier import wannier90, write_tb
+
+        path = tmp / "stacked_haldane_tb.dat"
+        write_tb(path, bw.lattice_model().to_wannier())
+        m = wannier90(path, use_position=True)
+        e = np.linalg.eigvalsh(m.h(np.random.default_rng(0).random((4000, 3)) @ m.reciprocal))
+        out["tb_lattice"] = (str(path), a.lattice_n, float(np.round(np.quantile(e[:, 0], 0.8), 6)))  # as §3
+    return out
+
+
 def report(rows: dict, cases: list[str], a: argparse.Namespace) -> None:
     import numpy as np
 
-    print(f"\nserial, 1 thread per process, {a.rounds} interleaved rounds (min–max); Fe {a.fe_n}³, Pt {a.pt_n}³")
+    print(f"\nserial, 1 thread per process, {a.rounds} interleaved rounds (min–max); Fe {a.fe_n}³, Pt {a.pt_n}³, "
+          f"Fe_tb.dat {a.tb_fe_n}³, lattice model {a.lattice_n}³ (those run)")
     for case in cases:
         ours = rows[(case, "properspin")]
         print(f"== {case} ==")
@@ -170,3 +220,4 @@ def report(rows: dict, cases: list[str], a: argparse.Namespace) -> None:
 
 if __name__ == "__main__":
     main()
+    print(peak_rss_line())

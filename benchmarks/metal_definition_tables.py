@@ -75,3 +75,6 @@ if __name__ == "__main__":
     np.set_printoptions(precision=5)
     for part in parts:
         {"rashba": rashba, "holes": holes, "trend": trend}[part]()
+    from peer import peak_rss_line
+
+    print(peak_rss_line())

@@ -11,6 +11,10 @@ estimates the error of every component at every Fermi energy from the sequence a
   finest n as a second estimate.
 * ``disk``/``sphere``/``cylinder`` (continuum cutoffs): every point count × ratio at fixed cutoff.
 * ``quadrature.panels`` (2D continuum): panel order and nphi × ratio, breakpoints re-located each step.
+* ``grid(n, symmetry=...)``: the same grid family, every grid reduced to its irreducible wedge (issue 26).  A
+  Kramers pair at a TRIM counts as a touching, so pass ``avoid_touchings=False`` to keep the Γ-centred wedge (a
+  shifted grid breaks the group: the full grid is then computed, with a warning); ``rule="auto"``'s shift check is
+  such a grid, ``"richardson"`` needs none.
 * ``adaptive={...}``: lattice steps use :func:`~properspin.adaptive.adaptive_conductivity` with these options.
 
 Error rules (``rule``): ``"difference"`` |v_N − v_{N−1}| (value v_N); ``"richardson"`` — the observed order p
@@ -57,13 +61,15 @@ class _Family:
     ratio: float
     shift: float = 0.0
     info: dict[str, Any] = field(default_factory=dict)
+    symmetry: tuple[Any, float] | None = None  # grid(n, symmetry=...): (symmetry, symmetry_tol) of every grid
 
     def make(self, i: int, model: Model, fermi: np.ndarray, shift: float | None = None) -> tuple[Any, float]:
         s = self.ratio**i
         if self.kind == "grid":
             n = _even(self.start * s)
             sh = self.shift if shift is None else shift
-            return meshes.grid((n,) * model.dim, shift=sh), 1.0 / n
+            sym, tol = self.symmetry or (None, 1e-3)
+            return meshes.grid((n,) * model.dim, shift=sh, symmetry=sym, symmetry_tol=tol), 1.0 / n
         p = dict(self.start.params)
         if self.kind == "panels":
             from .quadrature import panels
@@ -92,7 +98,13 @@ def _family(mesh: Any, model: Model, fermi: np.ndarray, ratio: float, tol: float
             refine: tuple[str, ...] | None = None) -> _Family:
     """The refinement family of the starting mesh; lattices: avoid special points that carry a touching."""
     from .quadrature import RadialPanels
+    from .symmetry import SymmetricGrid
 
+    if isinstance(mesh, SymmetricGrid):  # every grid of the family reduced to its irreducible wedge
+        fam = _family(mesh.grid, model, fermi, ratio, tol, avoid, refine)
+        fam.symmetry = (mesh.symmetry, mesh.tol)
+        fam.info["symmetry"] = str(mesh.symmetry)
+        return fam
     if isinstance(mesh, RadialPanels):
         return _Family("panels", mesh, ratio)
     if isinstance(mesh, (meshes.Disk, meshes.Sphere, meshes.Cylinder)):
@@ -222,6 +234,16 @@ def _one(model: Model, resp: responses.Response, fermi: np.ndarray, mesh: Any, n
     return out
 
 
+def _resolve(mesh: Any, model: Model, resp: responses.Response, seen: dict[str, Any]) -> Any:
+    """``mesh`` fixed to the model (a wedge for the response), its warnings collected as in :func:`_one`."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        out = meshes.resolve(mesh, model, resp)
+    for w in caught:
+        seen.setdefault(w.category.__name__, (w.category, str(w.message)))
+    return out
+
+
 def _label(desc: dict[str, Any]) -> str:
     skip = ("mesh", "mesh_size", "fermi_crossings", "anticrossings", "smallest_anticrossing_gap_eV", "panels_min",
             "grading", "nscan", "anticrossing_gap_eV")
@@ -273,7 +295,8 @@ def converge(model: Model, response: str | responses.Response, *, fermi: Any, me
     value = err = order = done = None
     for i in range(max_steps):
         m, h = fam.make(i, model, fermi)
-        size = meshes.resolve(m, model).size
+        m = _resolve(m, model, resp, seen)  # once: a wedge's irreducible points cost ~5 µs per grid point
+        size = m.size
         if spent + size > budget:
             trace.append({"stopped": f"next mesh ({size} k) exceeds the budget: {spent} + {size} > {budget}"})
             break
@@ -282,21 +305,21 @@ def converge(model: Model, response: str | responses.Response, *, fermi: Any, me
         spent += int(last.attrs.get("mesh_size", size))
         vals.append(last.values)
         hs.append(h)
-        trace.append({**meshes.resolve(m, model).describe(), "kpoints": int(last.attrs.get("mesh_size", size)),
+        trace.append({**m.describe(), "kpoints": int(last.attrs.get("mesh_size", size)),
                       "seconds": round(time.perf_counter() - t, 3)})
         value, err, order = estimate(np.array(vals), np.array(hs), _FIRST.get(rule, rule))
         tol = _atol(atol, rtol, vals) if atol is None else atol
         done = err <= np.maximum(tol, rtol * np.abs(value))
         want_shift = fam.kind == "grid" and not fam.shift and rule in ("auto", "shift") and len(vals) >= _need(rule)
-        sm, _ = fam.make(i, model, fermi, shift=0.5) if want_shift else (None, None)
-        if want_shift and spent + meshes.resolve(sm, model).size > budget:
+        sm = _resolve(fam.make(i, model, fermi, shift=0.5)[0], model, resp, seen) if want_shift else None
+        if want_shift and spent + sm.size > budget:
             trace.append({"stopped": "the shifted grid of the check exceeds the budget"})
             done = np.zeros_like(done) if rule == "shift" else done
             break
         if want_shift and done[_mask(last, select)].all():
             shifted = _one(model, resp, fermi, sm, None, None, kwargs, seen).values
-            spent += meshes.resolve(sm, model).size
-            trace.append({**meshes.resolve(sm, model).describe(), "role": "shift check"})
+            spent += sm.size
+            trace.append({**sm.describe(), "role": "shift check"})
             value, err, order = estimate(np.array(vals), np.array(hs), rule, shifted)
             done = err <= np.maximum(tol, rtol * np.abs(value))
         _progress(progress, resp.name, i, trace[-1], value, err, done)

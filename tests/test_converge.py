@@ -218,3 +218,29 @@ def test_bhz_rashba_eq2_vanishes_identically_by_an_antiunitary_symmetry():
             res = ps.conductivity(model, "proper_spin", fermi=0.0, mesh=mesh.grid(10, shift=0.5)).sel(**ZYX)
         conv = ps.conductivity(model, "conventional_spin", fermi=0.0, mesh=mesh.grid(10, shift=0.5)).sel(**ZYX)
         assert abs(float(res[0])) < 1e-12 < abs(float(conv[0])) and float(conv[0]) > 3.9
+
+
+def test_symmetric_grid_family_sums_the_wedge_and_equals_the_full_grid_sequence():
+    """``converge`` on ``grid(n, symmetry=...)`` (issue 26: certified numbers on the irreducible wedge): every mesh of
+    the family is the wedge of the n-grid (fewer k-points), and value, error and sequence equal those of the full
+    grids to round-off on a model with the full cubic symmetry (σ^z_xy = σ^x_yz of a p-orbital fcc model)."""
+    import json
+
+    from tests.test_symmetry import PT_STRUCTURE, pt_like
+
+    model, sel = pt_like(), {"spin": "z", "current": "x", "field": "y"}
+    kw = {"fermi": 0.3, "rtol": 1e-2, "rule": "difference", "max_steps": 3, "avoid_touchings": False,
+          "progress": False, "select": sel}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ps.NotConvergedWarning)
+        wedge = ps.converge(model, "conventional_spin", mesh=mesh.grid(6, symmetry=PT_STRUCTURE), **kw)
+        full = ps.converge(model, "conventional_spin", mesh=mesh.grid(6), **kw)
+    steps = [m for m in json.loads(wedge.attrs["converge_meshes"]) if "kpoints" in m]
+    full_steps = [m for m in json.loads(full.attrs["converge_meshes"]) if "kpoints" in m]
+    assert [m["mesh_n"][0] for m in steps] == [m["mesh_n"][0] for m in full_steps]
+    assert all(m["symmetry_group"] == "m-3m1'" and m["kpoints"] < m["mesh_full_size"] / 10 for m in steps)
+    scale = float(np.abs(full.sequence).max())
+    assert abs(float(full.sequence.sel(**sel).values.ravel()[-1])) > 1e-3 * scale
+    np.testing.assert_allclose(wedge.sequence.values, full.sequence.values, rtol=0, atol=1e-10 * scale)
+    np.testing.assert_allclose(wedge.error.sel(**sel).values, full.error.sel(**sel).values, rtol=1e-8)
+    assert wedge.attrs["converge_kpoints_spent"] < full.attrs["converge_kpoints_spent"] / 10
