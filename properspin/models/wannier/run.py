@@ -423,9 +423,9 @@ def warn_qiao_conditioning(model: Model, stacklevel: int = 2) -> None:
         warnings.warn(
             f"{model.name}: {count} band pairs at the ab-initio k-points are split by {tol:g} eV ≤ Δ < "
             f"{QIAO_NEAR_DEGENERATE:g} eV (remnants of degeneracies): with spin_current_tol = {tol:g} eV the Qiao "
-            "spin current is ill-conditioned on every k-grid containing those points (Pt: 20³ σ^z_xy 2114 instead "
-            f"of 2204 (ħ/e) S/cm, forbidden components 0.22 of it). Use spin_current_tol ≥ {QIAO_NEAR_DEGENERATE:g} "
-            "eV unless you need postw90's numbers (docs/wannier90-native.md)", QiaoConditioningWarning,
+            "spin current is ill-conditioned on every k-grid containing those points. Read the run with "
+            f"symmetrize=True (exact degeneracies), or set spin_current_tol ≥ {QIAO_NEAR_DEGENERATE:g} eV unless you "
+            "need postw90's numbers (docs/wannier90-native.md)", QiaoConditioningWarning,
             stacklevel=stacklevel + 1)
 
 
