@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from . import _system
 from .model import Model
 from .validate import check_size, finite_float, positive_int, real_array
 
@@ -397,9 +398,7 @@ def cylinder(radius: float, half_height: float, nk: int, nz: int, nphi: int) -> 
 def check_points(count: int, bytes_per_point: float, what: str) -> None:
     """Refuse ``count`` k-points above :data:`MAX_KPOINTS`, or whose arrays (``bytes_per_point`` each) would
     not fit in the machine's memory, before anything is computed."""
-    from .engine import _physical_memory
-
-    need, total = count * bytes_per_point, _physical_memory()
+    need, total = count * bytes_per_point, _system.physical_memory()
     if count > MAX_KPOINTS:
         raise ValueError(f"{what}: {count:.4g} k-points, more than properspin.mesh.MAX_KPOINTS = {MAX_KPOINTS:.4g} "
                          f"(≈ {need / 1e9:.3g} GB held at once): use a coarser mesh")
