@@ -22,6 +22,7 @@ import signal
 import threading
 import warnings
 from collections.abc import Iterator
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -139,7 +140,7 @@ class Engine:
                     if ckpt:
                         ckpt.save(done, total)
                     bar.update(count)
-        except cf.process.BrokenProcessPool:
+        except BrokenProcessPool:
             raise _worker_died(job, ranges, done, ckpt) from None
         except MemoryError:
             kept = f"; the {done} finished chunks are kept in {ckpt.path}" if ckpt and done else ""
