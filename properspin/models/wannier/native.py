@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .files import BOHR_ANGSTROM
+from .textfile import BOHR_ANGSTROM
 
 Array = np.ndarray
 PathLike = str | Path
