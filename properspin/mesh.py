@@ -13,6 +13,7 @@ resume from a checkpoint) without holding it in memory.  Weights include the ``1
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,6 +40,18 @@ MAX_GAUSS = 10_000
 
 def _positive_float(value: Any, name: str) -> float:
     return finite_float(value, name, positive=True)
+
+
+#: The constructor behind ``grid(n, symmetry=...)``: :class:`properspin.symmetry.SymmetricGrid`, registered by
+#: :mod:`properspin.symmetry` when it is imported (``import properspin`` imports it), so that this earlier stage
+#: never imports the symmetry stage (issue 23: no import circle).
+_symmetric_grid: Callable[[Mesh, Any, float], Mesh] | None = None
+
+
+def register_symmetric_grid(factory: Callable[[Mesh, Any, float], Mesh]) -> None:
+    """Install the constructor of ``grid(n, symmetry=...)`` (called once by :mod:`properspin.symmetry`)."""
+    global _symmetric_grid
+    _symmetric_grid = factory
 
 
 _SAMPLE_FRACTIONS = (0.1372, 0.4193, 0.7331, 0.9713, 0.2857, 0.6180)
@@ -156,9 +169,9 @@ def grid(n: int | tuple[int, ...], dim: int | None = None, shift: float | tuple[
     warning, when it breaks it.
     """
     if symmetry is not None:
-        from .symmetry import SymmetricGrid
-
-        return SymmetricGrid(grid(n, dim, shift), symmetry, symmetry_tol)
+        if _symmetric_grid is None:  # pragma: no cover - import properspin registers it
+            raise RuntimeError("grid(symmetry=...) needs properspin.symmetry: import properspin first")
+        return _symmetric_grid(grid(n, dim, shift), symmetry, symmetry_tol)
     if np.ndim(n) == 0:
         _check_shift(np.ravel(np.asarray(shift, dtype=float)).tolist(), shift)
         return _GridSpec(_positive_int(n, "grid n"), dim, shift)
