@@ -6,7 +6,7 @@ torque" (2023).  The path of a calculation: model → k-mesh → band geometry �
 :mod:`.sweep`, :mod:`.results`), driven by :func:`conductivity`.
 """
 
-from . import geometry, mesh, models, quadrature, responses, results, units  # noqa: E402
+from . import geometry, mesh, models, quadrature, responses, results, symmetry, units  # noqa: E402
 from ._version import __version__  # noqa: E402
 from .adaptive import adaptive_conductivity  # noqa: E402
 from .calculation import (  # noqa: E402
@@ -24,5 +24,5 @@ __all__ = [
     "DegeneracyWarning", "Engine", "MetallicFermiWarning", "Model", "NotConvergedWarning", "PAULI", "SPIN_HALF",
     "UnresolvedDegeneracyWarning", "__version__",
     "adaptive_conductivity", "carrier_density", "conductivity", "converge", "fermi_level",
-    "geometry", "mesh", "models", "quadrature", "responses", "results", "units",
+    "geometry", "mesh", "models", "quadrature", "responses", "results", "symmetry", "units",
 ]

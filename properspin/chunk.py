@@ -13,18 +13,23 @@ Two routes give the same numbers (to round-off; tested to 1e-12):
 * the fused numba kernel (:func:`properspin.kernels.kernel_chunk`), used when ``response.fused_mode`` is set
   (the response and its parameters are covered) and the model and values allow it; it returns ``None``
   otherwise and :func:`evaluate` falls back to the numpy path.
+
+The numpy path and :class:`ChunkResult` live in :mod:`properspin.chunk_numpy`, below both this module and the
+kernels (which fall back to it), so the deferred import of the kernels here closes no import circle.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from . import geometry as geo
+from .chunk_numpy import ChunkResult, degeneracy_report, numpy_chunk, states  # re-exported: the chunk API
 from .sweep import Sweep
+
+__all__ = ["ChunkResult", "Job", "degeneracy_report", "evaluate", "numpy_chunk", "run_chunk", "states"]
 
 if TYPE_CHECKING:
     from .mesh import Mesh
@@ -47,16 +52,6 @@ class Job:
         return int(np.prod([len(v) for v in self.response.coords(self.model.dim).values()]))
 
 
-@dataclass
-class ChunkResult:
-    """Partial sums of a chunk, one ``(sweep.nbins, ncomp)`` array per sweep, and the degeneracy diagnostics:
-    k-points with a gauge-dependent near-degenerate pair, and those pairs (m, n), m < n (conventions §3)."""
-
-    partials: list[np.ndarray]
-    degenerate_kpoints: int = 0
-    degenerate_bands: set[tuple[int, int]] = field(default_factory=set)
-
-
 def run_chunk(job: Job, start: int, stop: int) -> ChunkResult:
     """Evaluate ``job`` on mesh indices ``[start, stop)``: the hot path."""
     k, w = job.mesh.points(job.model, start, stop)
@@ -67,47 +62,9 @@ def evaluate(model: Model, response: Response, k: np.ndarray, w: np.ndarray, swe
              degeneracy_tol: float) -> ChunkResult:
     """Partial sums over k-points ``k`` with weights ``w``: the fused kernel where it applies, else numpy."""
     if response.fused_mode is not None:
-        from . import kernels  # compiled on first use
+        from . import kernels  # numba loads on first use; kernels imports chunk_numpy, never this module
 
         fast = kernels.kernel_chunk(response, model, k, w, sweeps, degeneracy_tol)
         if fast is not None:
             return fast
     return numpy_chunk(model, response, k, w, sweeps, degeneracy_tol)
-
-
-def states(model: Model, response: Response, k: np.ndarray, degeneracy_tol: float
-           ) -> tuple[geo.BandGeometry, np.ndarray]:
-    """The band geometry at ``k`` and the per-state values ``Q`` of ``response``, shape ``(ncomp, N, n)``.
-
-    The response is ``factor · Σ_k w_k Σ_m f(ε_mk) Q_mk`` with the components flattened in C order.
-    """
-    g = response.band_geometry(model, k, degeneracy_tol)
-    q = response.formula(g, response.params)  # (*components, N, n)
-    return g, q.reshape(-1, *g.energies.shape)
-
-
-def numpy_chunk(model: Model, response: Response, k: np.ndarray, w: np.ndarray, sweeps: Sequence[Sweep],
-                degeneracy_tol: float) -> ChunkResult:
-    """The numpy reference path of a chunk (the numbers the fused kernel must reproduce)."""
-    g, q = states(model, response, k, degeneracy_tol)
-    values = (q * w[None, :, None]).reshape(q.shape[0], -1).T  # (N·n, ncomp)
-    energies = g.energies.reshape(-1)
-    partials = []
-    for sweep in sweeps:
-        partial = sweep.empty(values.shape[1])
-        sweep.accumulate(partial, energies, values)
-        partials.append(partial)
-    nbad, pairs = degeneracy_report(response, g)
-    return ChunkResult(partials, nbad, pairs)
-
-
-def degeneracy_report(response: Response, g: geo.BandGeometry) -> tuple[int, set[tuple[int, int]]]:
-    """For a response that uses the band-diagonal spin: the number of k-points with a gauge-dependent
-    near-degenerate pair and those pairs (m < n) (:func:`~properspin.geometry.degenerate_contributions`)."""
-    if not response.uses_diagonal_spin:
-        return 0, set()
-    bad = geo.degenerate_contributions(g)
-    if not bad.any():
-        return 0, set()
-    rows, cols = np.nonzero(bad.any(axis=0))
-    return int(bad.any(axis=(1, 2)).sum()), {(int(m), int(n)) for m, n in zip(rows, cols, strict=True) if m < n}

@@ -22,6 +22,7 @@ import signal
 import threading
 import warnings
 from collections.abc import Iterator
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from . import _system
 from .chunk import ChunkResult, Job, run_chunk
 from .fingerprint import fingerprint, sums_digest
 from .validate import positive_int
@@ -138,7 +140,7 @@ class Engine:
                     if ckpt:
                         ckpt.save(done, total)
                     bar.update(count)
-        except cf.process.BrokenProcessPool:
+        except BrokenProcessPool:
             raise _worker_died(job, ranges, done, ckpt) from None
         except MemoryError:
             kept = f"; the {done} finished chunks are kept in {ckpt.path}" if ckpt and done else ""
@@ -398,18 +400,11 @@ def _check_size(engine: Engine, job: Job, ranges: list[tuple[int, int]]) -> None
         raise ValueError(f"the mesh has {size:.4g} k-points, more than max_kpoints = {engine.max_kpoints:.4g} "
                          f"({estimate}): use a coarser mesh, or Engine(max_kpoints=None) ([calculation] max_kpoints "
                          "in a run file) if you mean it")
-    total = _physical_memory()
+    total = _system.physical_memory()
     if total and need > total:
         raise ValueError(f"chunks of up to {max(b - a for a, b in ranges)} k-points need ≈ {_gigabytes(need)} of "
                          f"memory, more than this machine's {_gigabytes(total)} ({estimate}): lower "
                          "Engine(chunk_size=...), the number of workers, Fermi energies or temperatures")
-
-
-def _physical_memory() -> int:
-    try:
-        return int(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
-    except (ValueError, OSError, AttributeError):  # pragma: no cover - not POSIX
-        return 0
 
 
 def _mpi_results(job: Job, todo: list[tuple[int, int]], blas: int | None) -> Iterator[tuple[int, ChunkResult]]:

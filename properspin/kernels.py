@@ -1,13 +1,13 @@
 """Compiled chunk kernels: eigenvectors → band-basis velocity and spin → per-state response → Fermi sums.
 
-The numpy path (:func:`properspin.chunk.numpy_chunk`) builds the whole :class:`~properspin.geometry.BandGeometry`
+The numpy path (:func:`properspin.chunk_numpy.numpy_chunk`) builds the whole :class:`~properspin.geometry.BandGeometry`
 of a chunk, the per-band response ``(*components, N, n)`` and a ``(N·n, ncomp)`` value array before
 :meth:`~properspin.sweep.Sweep.accumulate` bins it.  :func:`kernel_chunk` keeps the batched
 eigen-decomposition (:func:`properspin.eigen.eigh`, ``numpy.linalg.eigh`` with a faster path for small
 complex matrices) and does everything after it in one compiled loop over k with ``n × n`` scratch
 matrices only, in blocks of k small enough that H, U and ∂H stay in cache.  The compiled loop and its
 stages are in :mod:`properspin.kernel_stages` (formulas there); this module prepares their input, calls
-them block by block and returns the :class:`~properspin.chunk.ChunkResult`.
+them block by block and returns the :class:`~properspin.chunk_numpy.ChunkResult`.
 
 Which response runs here is the response's business: ``Response.kernel_mode`` (a :class:`KernelMode`) and
 ``Response.fused_mode`` (``None`` when a parameter the kernel does not take differs from its default).
@@ -29,7 +29,7 @@ import numpy as np
 
 from . import conventions
 from ._numba import first_compile
-from .chunk import ChunkResult, numpy_chunk
+from .chunk_numpy import ChunkResult, numpy_chunk
 from .eigen import eigh
 from .geometry import levi_civita_contract
 from .kernel_base import (
@@ -102,7 +102,7 @@ def kernel_chunk(
 ) -> ChunkResult | None:
     """Partial Fermi sums of ``response`` over k-points ``k`` with weights ``w``, one per sweep.
 
-    Same numbers (to round-off) as :func:`properspin.chunk.numpy_chunk`: the partial arrays have the row
+    Same numbers (to round-off) as :func:`properspin.chunk_numpy.numpy_chunk`: the partial arrays have the row
     layout of ``sweep.empty(ncomp)`` and the component layout of :mod:`properspin.responses` (spin, current,
     field flattened in C order; charge: current, field).  The kernel path is ``response.fused_mode``; of the
     response's parameters it takes those in ``response.kernel_params`` (``broadening``: η of the conventional

@@ -81,7 +81,7 @@ class Structure:
 
 def structure_from_win(path: str | Path, magnetization: Any = None) -> Structure:
     """A :class:`Structure` from the ``unit_cell_cart`` and ``atoms_frac``/``atoms_cart`` blocks of ``seedname.win``."""
-    from .models.wannier import BOHR_ANGSTROM, read_win_lattice
+    from .models.wannier.textfile import BOHR_ANGSTROM, read_win_lattice  # imports nothing of properspin
 
     path = Path(path)
     lattice = read_win_lattice(path)

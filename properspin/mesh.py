@@ -13,11 +13,13 @@ resume from a checkpoint) without holding it in memory.  Weights include the ``1
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from . import _system
 from .model import Model
 from .validate import check_size, finite_float, positive_int, real_array
 
@@ -38,6 +40,18 @@ MAX_GAUSS = 10_000
 
 def _positive_float(value: Any, name: str) -> float:
     return finite_float(value, name, positive=True)
+
+
+#: The constructor behind ``grid(n, symmetry=...)``: :class:`properspin.symmetry.SymmetricGrid`, registered by
+#: :mod:`properspin.symmetry` when it is imported (``import properspin`` imports it), so that this earlier stage
+#: never imports the symmetry stage (issue 23: no import circle).
+_symmetric_grid: Callable[[Mesh, Any, float], Mesh] | None = None
+
+
+def register_symmetric_grid(factory: Callable[[Mesh, Any, float], Mesh]) -> None:
+    """Install the constructor of ``grid(n, symmetry=...)`` (called once by :mod:`properspin.symmetry`)."""
+    global _symmetric_grid
+    _symmetric_grid = factory
 
 
 _SAMPLE_FRACTIONS = (0.1372, 0.4193, 0.7331, 0.9713, 0.2857, 0.6180)
@@ -155,9 +169,9 @@ def grid(n: int | tuple[int, ...], dim: int | None = None, shift: float | tuple[
     warning, when it breaks it.
     """
     if symmetry is not None:
-        from .symmetry import SymmetricGrid
-
-        return SymmetricGrid(grid(n, dim, shift), symmetry, symmetry_tol)
+        if _symmetric_grid is None:  # pragma: no cover - import properspin registers it
+            raise RuntimeError("grid(symmetry=...) needs properspin.symmetry: import properspin first")
+        return _symmetric_grid(grid(n, dim, shift), symmetry, symmetry_tol)
     if np.ndim(n) == 0:
         _check_shift(np.ravel(np.asarray(shift, dtype=float)).tolist(), shift)
         return _GridSpec(_positive_int(n, "grid n"), dim, shift)
@@ -397,9 +411,7 @@ def cylinder(radius: float, half_height: float, nk: int, nz: int, nphi: int) -> 
 def check_points(count: int, bytes_per_point: float, what: str) -> None:
     """Refuse ``count`` k-points above :data:`MAX_KPOINTS`, or whose arrays (``bytes_per_point`` each) would
     not fit in the machine's memory, before anything is computed."""
-    from .engine import _physical_memory
-
-    need, total = count * bytes_per_point, _physical_memory()
+    need, total = count * bytes_per_point, _system.physical_memory()
     if count > MAX_KPOINTS:
         raise ValueError(f"{what}: {count:.4g} k-points, more than properspin.mesh.MAX_KPOINTS = {MAX_KPOINTS:.4g} "
                          f"(≈ {need / 1e9:.3g} GB held at once): use a coarser mesh")

@@ -46,7 +46,7 @@ from .magnetic_group import (  # noqa: F401 - re-exported: the group half of thi
     structure_from_win,
     symmetrized_model,
 )
-from .mesh import Explicit, Grid, Mesh
+from .mesh import Explicit, Grid, Mesh, register_symmetric_grid
 from .model import Model
 
 
@@ -455,3 +455,6 @@ def apply_projector(values: np.ndarray, response: Any, group: MagneticGroup, dim
     p = projector(resp, group, dim)
     lead = values.shape[: values.ndim - len(sizes)]
     return (values.reshape(*lead, int(np.prod(sizes))) @ p.T).reshape(values.shape)
+
+
+register_symmetric_grid(SymmetricGrid)  # mesh.grid(n, symmetry=...) builds one; mesh never imports this module

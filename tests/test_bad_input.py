@@ -112,9 +112,9 @@ def test_filling_and_adaptive_refuse_absurd_meshes_at_once():
 
 
 def test_chunks_that_cannot_fit_in_memory_are_refused(monkeypatch):
-    from properspin import engine
+    from properspin import _system
 
-    monkeypatch.setattr(engine, "_physical_memory", lambda: 10**5)  # a 100 kB machine
+    monkeypatch.setattr(_system, "physical_memory", lambda: 10**5)  # a 100 kB machine
     with pytest.raises(ValueError, match="more than this machine's 0.0001 GB"):
         _sigma_xy(models.qwz(1.0))
     monkeypatch.undo()

@@ -13,13 +13,12 @@ from properspin.models.hole_gas import (
     HBAR2_2M0,
     LUTTINGER,
     LUTTINGER_PAPER,
-    _z_factor,
-    _z_factor_derivative,
     bastard_matrix_elements,
     hole_quantum_well,
     luttinger_bulk,
     spin32_matrices,
 )
+from properspin.models.luttinger import _z_factor, _z_factor_derivative
 
 RNG = np.random.default_rng(112)
 J = spin32_matrices()

@@ -4,8 +4,8 @@ sweep → engine, and ``import properspin`` without numba.
 The graph is built from the source (``ast``), not by importing: an edge ``a → b`` is an ``import`` of ``b`` that
 runs when ``a`` is imported (module level, including ``try``/``if`` bodies, excluding ``if TYPE_CHECKING:``).
 ``from . import x`` is an edge to the submodule ``x`` (the package itself is already importing).  Imports inside
-functions run when the function is first called; they are the documented way to call forward (e.g.
-:func:`properspin.mesh.grid` building a :class:`~properspin.symmetry.SymmetricGrid`) and are listed separately.
+functions run when the function is first called (numba's kernels load on first use); they may delay an import but
+never close a circle.
 """
 
 from __future__ import annotations
@@ -149,43 +149,25 @@ def test_module_level_imports_have_no_circle():
 
 
 def test_stage_order_model_mesh_geometry_response_sweep_engine():
-    """Importing a stage never imports a later one: the calls forward (mesh → symmetry → responses, mesh →
-    engine's memory probe, chunk → kernels) are deferred into the functions that make them."""
+    """Importing a stage never imports a later one (mesh's memory probe lives in the low-level _system module;
+    ``grid(symmetry=...)`` uses the constructor that properspin.symmetry registers)."""
     graph = _graph()
     for i, stage in enumerate(STAGES):
         later = closure(graph, stage) & set(STAGES[i + 1:])
         assert not later, f"importing {stage} imports the later stage(s) {sorted(later)}"
 
 
-#: imports inside functions that close a circle with the module-level graph: deliberate calls forward, each
-#: with its reason.  A new one fails the test below (make it a module-level import of a lower module, pass what
-#: is needed as an argument, or, if it is a deliberate forward call, add it here with its reason).
-DEFERRED_CIRCLES = {
-    ("properspin.chunk", "properspin.kernels"): "dispatch to the compiled kernel: numba loads on first use",
-    ("properspin.mesh", "properspin.symmetry"): "mesh.grid(symmetry=...) builds a SymmetricGrid (a Mesh)",
-    ("properspin.mesh", "properspin.engine"): "mesh.check_points reads engine._physical_memory (patched in tests)",
-    ("properspin.fingerprint", "properspin.mesh"): "the fingerprint tells an explicit k-list from a grid",
-    ("properspin.models.hole_gas", "properspin.models.hole_subbands"): "method='subbands' builds the subband model",
-    ("properspin.models.wannier.hamiltonian", "properspin.models.wannier.files"): "reads seedname_wsvec.dat",
-    ("properspin.models.wannier.run", "properspin.models.wannier.symmetrize"): "symmetrize=True loads the averaging",
-    ("properspin.models.wannier.files", "properspin.models.wannier.symmetrize"): "_tb/_hr symmetrize= likewise",
-    ("properspin.models.wannier.symmetrize", "properspin.models.wannier.run"): "re-counts the Qiao conditioning "
-    "with the reader's own rule (run._qiao_conditioning)",
-    ("properspin.models.wannier.symmetrize", "properspin.symmetry"): "the magnetic group from the .win atoms "
-    "through symmetry's spglib helpers",
-    ("properspin.magnetic_group", "properspin.models.wannier"): "[mesh] symmetry reads the lattice of a .win",
-    ("properspin.kernels", "properspin.models.wannier.run"): "the kernel takes a run's QiaoSpinCurrent operators",
-}
-
-
-def test_deferred_imports_close_no_new_circle():
-    """Every function-level import that, with the module-level graph, closes an import circle is a listed,
-    deliberate forward call (e.g. __version__ is read from properspin._version, not from the package root)."""
+def test_no_function_level_import_closes_a_circle():
+    """An import inside a function (e.g. chunk.evaluate loading the numba kernels on first use) is only a delay:
+    with every deferred import added to the module-level graph there is still no circle.  A call forward is made
+    by passing what is needed down (an argument, or a constructor registered by the later module, as
+    ``mesh.grid(symmetry=...)`` uses :class:`~properspin.symmetry.SymmetricGrid`), never by importing upwards."""
     module, deferred = _graph(), _graph(deferred=True)
+    assert "properspin.kernels" in deferred["properspin.chunk"]  # the checker sees function-level imports
     full = {m: module[m] | deferred[m] for m in module}
-    closing = {(a, b) for a in deferred for b in deferred[a] - module[a] if a in closure(full, b)}
-    assert closing <= set(DEFERRED_CIRCLES), f"new import circle(s) through {sorted(closing - set(DEFERRED_CIRCLES))}"
-    assert len(closing) >= 4  # the listed ones are still there (the checker sees function-level imports)
+    closing = sorted((a, b) for a in deferred for b in deferred[a] - module[a] if a in closure(full, b))
+    assert not closing, f"function-level import(s) closing an import circle: {closing}"
+    assert find_cycle(full) is None
 
 
 def test_import_properspin_does_not_load_numba():

@@ -37,7 +37,15 @@ import numpy as np
 
 from ..model import Model
 from ..validate import check_size, positive_int
-from .hole_gas import _J, HBAR2_2M0, bastard_matrix_elements
+from .luttinger import (
+    _J,
+    DEFAULT_NBASIS,
+    DEFAULT_NSUB,
+    HBAR2_2M0,
+    bastard_matrix_elements,
+    check_confinement,
+    fermi_limit,
+)
 
 Array = np.ndarray
 
@@ -221,8 +229,6 @@ def subband_well(name: str, gammas: tuple[float, float, float], gsource: str, wi
                  mz: float, *, spin: str, magnetization_form: str, method: str, nsub: int | None,
                  nbasis: int | None, barrier: float, energy_max: float | None) -> Model:
     """``hole_quantum_well(method="subbands" | "full")`` after its common validation (SI inputs, see there)."""
-    from .hole_gas import DEFAULT_NBASIS, DEFAULT_NSUB, check_confinement, fermi_limit
-
     g1, g2, g3 = gammas
     if g1 <= 2 * abs(g3):
         raise ValueError(f"need γ1 > 2|γ3| (positive bulk heavy-hole mass along [111]), got {gammas}: the "

@@ -18,6 +18,7 @@ At m = 0 the model has time reversal Θ = (1⊗iσ_y)K and inversion P = τ_z, s
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -86,6 +87,39 @@ def topological_insulator(
         Any parameter of :data:`MATERIALS` by name (A0, A2, B0, B2, C0, C1, C2, M0, M1, M2) in the units
         of :data:`UNITS`.
     """
+    params = _parameters(material, overrides)
+    m = np.asarray(magnetization, dtype=float)
+    if m.shape != (3,) or not np.all(np.isfinite(m)):
+        raise ValueError(
+            f"magnetization must be three finite numbers (mx, my, mz) in eV, got {magnetization!r}"
+        )
+    name = next(n for n in MATERIALS if n.lower() == str(material).lower())
+    parameters: dict[str, Any] = dict(params)
+    parameters["material"] = name
+    parameters["magnetization"] = tuple(float(x) for x in m)
+    info = {
+        "equation": "Liu, Cullen & Culcer (2023) Eq. (10); conventions §5.1",
+        "basis": "{orb1 up, orb1 down, orb2 up, orb2 down}",
+        "spin_convention": "s = (hbar/2) 1⊗σ",
+        "energy_reference": "as in the model (C0)",
+        "source": "Liu et al., Phys. Rev. B 82, 045122 (2010); A2 = B2 = 0 unless overridden",
+        "units": dict(UNITS, k="1/Å", energy="eV"),
+    }
+    hamiltonian, gradient = _kp_operators(params, np.einsum("l,lij->ij", 2 * m, _SPIN))  # 1⊗(m·σ)
+    return Model(
+        hamiltonian=hamiltonian,
+        gradient=gradient,
+        spin=_SPIN.copy(),
+        dim=3,
+        reciprocal=None,
+        name=f"topological_insulator({name})",
+        parameters=parameters,
+        info=info,
+    )
+
+
+def _parameters(material: str, overrides: dict[str, Any]) -> dict[str, float]:
+    """The material's parameters with ``overrides`` (validated: known names, finite real numbers)."""
     params = _lookup(material)
     unknown = sorted(set(overrides) - set(params))
     if unknown:
@@ -96,14 +130,11 @@ def topological_insulator(
         if not math.isfinite(value):
             raise ValueError(f"parameter {key} must be finite, got {value!r}")
         params[key] = float(value)
-    m = np.asarray(magnetization, dtype=float)
-    if m.shape != (3,) or not np.all(np.isfinite(m)):
-        raise ValueError(
-            f"magnetization must be three finite numbers (mx, my, mz) in eV, got {magnetization!r}"
-        )
+    return params
 
-    p = params
-    zeeman = np.einsum("l,lij->ij", 2 * m, _SPIN)  # 1⊗(m·σ)
+
+def _kp_operators(p: dict[str, float], zeeman: Array) -> tuple[Callable[[Array], Array], Callable[[Array], Array]]:
+    """H(k) of Eq. (10) and its analytic gradient ∂H/∂k_a, (3, N, 4, 4)."""
 
     def hamiltonian(k: Array) -> Array:
         kx, ky, kz = (np.asarray(k, dtype=float)[:, a, None, None] for a in range(3))
@@ -133,28 +164,7 @@ def topological_insulator(
         )
         return np.stack(out)
 
-    name = next(n for n in MATERIALS if n.lower() == str(material).lower())
-    parameters: dict[str, Any] = dict(params)
-    parameters["material"] = name
-    parameters["magnetization"] = tuple(float(x) for x in m)
-    info = {
-        "equation": "Liu, Cullen & Culcer (2023) Eq. (10); conventions §5.1",
-        "basis": "{orb1 up, orb1 down, orb2 up, orb2 down}",
-        "spin_convention": "s = (hbar/2) 1⊗σ",
-        "energy_reference": "as in the model (C0)",
-        "source": "Liu et al., Phys. Rev. B 82, 045122 (2010); A2 = B2 = 0 unless overridden",
-        "units": dict(UNITS, k="1/Å", energy="eV"),
-    }
-    return Model(
-        hamiltonian=hamiltonian,
-        gradient=gradient,
-        spin=_SPIN.copy(),
-        dim=3,
-        reciprocal=None,
-        name=f"topological_insulator({name})",
-        parameters=parameters,
-        info=info,
-    )
+    return hamiltonian, gradient
 
 
 #: Lattice constants (Å) of the regularised model.  In-plane: the crystal's a = 4.14 Å (Bi2Se3).  Along z the
@@ -229,11 +239,26 @@ def topological_insulator_lattice(
         if key not in consts or not math.isfinite(consts[key]) or consts[key] <= 0:
             raise ValueError(f"lattice constant {key} must be a positive number of Å (no default for {name})")
     la, lc = consts["a"], consts["c"]
-    bonds, (w1, w2), reciprocal = _lattice_terms(lattice, la, lc)
-    unit = bonds / np.linalg.norm(bonds, axis=1)[:, None]
+    bonds, weights, reciprocal = _lattice_terms(lattice, la, lc)
     zeeman = np.einsum("l,lij->ij", 2 * np.asarray(kp.parameters["magnetization"]), _SPIN)
+    hamiltonian, gradient = _lattice_operators(p, _harmonics(bonds, weights, lc), zeeman)
+    parameters: dict[str, Any] = dict(kp.parameters)
+    parameters.update({"lattice": lattice, "a_angstrom": la, "c_angstrom": lc})
+    info = dict(kp.info)
+    info.update({"equation": "Eq. (10) on a lattice: k → lattice harmonics (conventions §5.1)",
+                 "regularisation": f"{lattice}: in-plane bonds {np.round(bonds, 6).tolist()} Å, c = {lc:.6g} Å",
+                 "source": "Liu et al., PRB 82, 045122 (2010) parameters, lattice regularisation of Eq. (10); "
+                           "Bi2Se3 a = 4.14 Å; c a regulator (the crystal's c_hex/3 = 9.55 Å closes the gap)"})
+    return Model(hamiltonian=hamiltonian, gradient=gradient, spin=_SPIN.copy(), dim=3, reciprocal=reciprocal,
+                 name=f"topological_insulator_lattice({name}, {lattice})", parameters=parameters, info=info)
 
-    def harmonics(k: Array):
+
+def _harmonics(bonds: Array, weights: Array, lc: float) -> Callable[[Array], tuple[Array, ...]]:
+    """The lattice harmonics standing for k_x, k_y, k∥², k_z, k_z² and their derivatives (conventions §5.1)."""
+    w1, w2 = weights
+    unit = bonds / np.linalg.norm(bonds, axis=1)[:, None]
+
+    def harmonics(k: Array) -> tuple[Array, ...]:
         k = np.asarray(k, dtype=float)
         ph = k[:, :2] @ bonds.T  # (N, nbonds)
         s, co = np.sin(ph), np.cos(ph)
@@ -246,7 +271,14 @@ def topological_insulator_lattice(
         dkp2 = w2 * 2 * np.einsum("kj,ja->ak", s, bonds)
         return kx, ky, kp2, kz, kz2, dkx, dky, dkp2, np.cos(k[:, 2] * lc), 2 * np.sin(k[:, 2] * lc) / lc
 
-    def col(x):
+    return harmonics
+
+
+def _lattice_operators(p: dict[str, float], harmonics: Callable[[Array], tuple[Array, ...]], zeeman: Array
+                       ) -> tuple[Callable[[Array], Array], Callable[[Array], Array]]:
+    """H(k) of Eq. (10) with k replaced by lattice ``harmonics``, and its gradient by the chain rule."""
+
+    def col(x: Array) -> Array:
         return x[:, None, None]
 
     def hamiltonian(k: Array) -> Array:
@@ -270,12 +302,4 @@ def topological_insulator_lattice(
                    + col(b_k * dkz) * _TXS[2])
         return np.stack(out)
 
-    parameters: dict[str, Any] = dict(kp.parameters)
-    parameters.update({"lattice": lattice, "a_angstrom": la, "c_angstrom": lc})
-    info = dict(kp.info)
-    info.update({"equation": "Eq. (10) on a lattice: k → lattice harmonics (conventions §5.1)",
-                 "regularisation": f"{lattice}: in-plane bonds {np.round(bonds, 6).tolist()} Å, c = {lc:.6g} Å",
-                 "source": "Liu et al., PRB 82, 045122 (2010) parameters, lattice regularisation of Eq. (10); "
-                           "Bi2Se3 a = 4.14 Å; c a regulator (the crystal's c_hex/3 = 9.55 Å closes the gap)"})
-    return Model(hamiltonian=hamiltonian, gradient=gradient, spin=_SPIN.copy(), dim=3, reciprocal=reciprocal,
-                 name=f"topological_insulator_lattice({name}, {lattice})", parameters=parameters, info=info)
+    return hamiltonian, gradient

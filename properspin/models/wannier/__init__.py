@@ -13,9 +13,11 @@ A^W_a(k) = Σ_R e^{ik·R} r_R[a] / d_R (Wang et al., PRB 74, 195118).  Evaluatio
 The file's ``m n`` columns are row and column of H_R (Wannier90 writes ``j i ham_r(j, i, irpt)``).
 
 Modules: :mod:`.hamiltonian` (the real-space model and the :class:`~properspin.Model` it defines),
-:mod:`.fourier` (the k-space sums), :mod:`.files` (reading and writing Wannier90 text files), :mod:`.native`
-(the files of a native Wannier90 run: ``.win``, ``.chk``, ``.eig``, ``.mmn``, ``.spn``) and :mod:`.run` (its
-real-space operators as postw90 builds them, :func:`wannier90_run`).
+:mod:`.fourier` (the k-space sums), :mod:`.textfile` (the text-file tokenizer, ``.win`` lattice, ``_wsvec.dat``)
+below :mod:`.files` (reading and writing ``_hr.dat``/``_tb.dat``), :mod:`.native_io` (file access, Fortran records)
+below :mod:`.win` (the ``.win`` input) and :mod:`.native` (a native run's ``.chk``, ``.eig``, ``.mmn``, ``.spn``),
+:mod:`.conditioning` (the Qiao conditioning count), :mod:`.symmetrize` (averaging over the magnetic group) and
+:mod:`.run` (a run's real-space operators as postw90 builds them, :func:`wannier90_run`).
 """
 
 from .files import (

@@ -26,6 +26,7 @@ import numpy as np
 from ...conventions import CYCLIC_PAIRS
 from ...model import SPIN_HALF, Model
 from .fourier import WannierSums, _PositionGradient
+from .textfile import read_wsvec
 
 Array = np.ndarray
 PathLike = str | Path
@@ -103,8 +104,6 @@ class WannierHamiltonian:
         (weight 1 / (d_R N_T)).  The result has new R vectors, the weights folded into ``ham``/``pos``,
         and all degeneracies 1.
         """
-        from .files import read_wsvec  # the file reader builds WannierHamiltonian objects: imported here
-
         table = read_wsvec(wsvec) if isinstance(wsvec, str | Path) else wsvec
         where = str(wsvec) if isinstance(wsvec, str | Path) else "wsvec"
         blocks = [self.ham] if self.pos is None else [self.ham, self.pos]

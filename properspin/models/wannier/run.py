@@ -29,6 +29,7 @@ import numpy as np
 
 from ...model import Model, RunDefaults
 from ...validate import check_size
+from .conditioning import QIAO_NEAR_DEGENERATE, _qiao_conditioning
 from .fourier import WannierSums
 from .hamiltonian import WannierHamiltonian, fold_ws_shifts
 from .native import (
@@ -44,6 +45,7 @@ from .native import (
     read_win,
 )
 from .supercell import bvectors, wigner_seitz, ws_distance_table
+from .symmetrize import symmetrize_run
 
 Array = np.ndarray
 PathLike = str | Path
@@ -328,8 +330,6 @@ def read_wannier90_run(
     run = Wannier90Run(seed, win, chk, eig, files, irvec, ndegen, ham_r, pos_r, spin_r, shc_r, table, shells,
                        settings, options)
     if symmetrize:
-        from .symmetrize import symmetrize_run
-
         run = symmetrize_run(run, magnetization, symprec, wannier_gauge)
     return run
 
@@ -399,18 +399,6 @@ def _to_real_space(chk: Checkpoint, ops: dict[str, Array], irvec: Array, shift: 
                  "SR": 0.5j * to_r(ops["SR"]).transpose(0, 3, 4, 1, 2),
                  "SHR": 0.5j * to_r(ops["SHR"]).transpose(0, 3, 4, 1, 2)}
     return ham_r, pos_r, spin_r, shc_r
-
-
-#: Band splittings (eV) at the ab-initio k-points above the D threshold but below this make the Qiao construction
-#: ill-conditioned (D = v/Δ with Δ a remnant of a degeneracy: Pt's Kramers pairs split by 1–9 µeV).
-QIAO_NEAR_DEGENERATE = 1e-5
-
-
-def _qiao_conditioning(ham_q: Array, tol: float) -> int:
-    """Band pairs at the ab-initio k-points split by ``tol ≤ Δ < QIAO_NEAR_DEGENERATE``: on any grid containing
-    those k-points their D = v/Δ dominates the Qiao spin current (docs/wannier90-native.md)."""
-    gaps = np.diff(np.linalg.eigvalsh(ham_q), axis=1)
-    return int(np.count_nonzero((gaps >= tol) & (gaps < QIAO_NEAR_DEGENERATE)))
 
 
 def warn_qiao_conditioning(model: Model, stacklevel: int = 2) -> None:

@@ -24,6 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from ...magnetic_group import _species_numbers, group_label, structure_from_win
+from .conditioning import _qiao_conditioning
 from .hamiltonian import WannierHamiltonian, fold_ws_shifts
 from .native import read_win
 from .orbitals import Projection, operation_matrix, parse_projections, wannier_order
@@ -58,8 +60,6 @@ def space_group(lattice: Array, positions: Array, species: list[str], moments: A
     import warnings
 
     import spglib
-
-    from ...symmetry import _species_numbers, group_label
 
     cell = (lattice, positions, _species_numbers(species), moments)
     with warnings.catch_warnings():
@@ -379,8 +379,6 @@ def symmetrize_blocks(blocks: dict[str, Array], rvec: Array, basis: Basis, magne
 
 def basis_from_win(win: Any, num_wann: int | None = None) -> Basis:
     """The :class:`Basis` of a ``.win``: unit cell, atoms, ``spinors`` and the ``projections`` block."""
-    from ...symmetry import structure_from_win
-
     lines = win.blocks.get("projections")
     if not lines:
         raise ValueError(f"{win.path}: symmetrize needs the 'begin projections … end projections' block (the "
@@ -399,8 +397,6 @@ def symmetrize_run(run: Any, magnetization: Any = None, symprec: float = 1e-5, w
     """The :class:`~.run.Wannier90Run` with H, A, S, SH, SR, SHR averaged over the magnetic space group of its
     ``.win`` (atoms, projections; magnetisation given, or from Σ Tr H(0)S(0)).  ``use_ws_distance`` images and
     the Wigner–Seitz degeneracies are folded in first; the result has degeneracy 1 on the orbit of R vectors."""
-    from .run import _qiao_conditioning
-
     basis = basis_from_win(run.win, run.num_wann)
     names, arrays = ["H", "A"], [run.ham_R[:, None], run.pos_R]
     if run.spin_R is not None:
