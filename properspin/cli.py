@@ -181,6 +181,9 @@ def _run(args: argparse.Namespace) -> int:
     results = run_config(args.config, output=args.output, progress=False if args.quiet else None)
     for name, res in results.items():
         print(f"{name}: {dict(res.sizes)} in {res.attrs.get('units')}")
+    notes = {res.attrs["convergence"] for res in results.values() if "convergence" in res.attrs}
+    for note in sorted(notes):  # one line: single-mesh values are not converged limits (issue 24)
+        print(f"note: {note.replace(args.config.name, str(args.config))}")
     return 0
 
 
