@@ -237,6 +237,8 @@ def _info(args: argparse.Namespace) -> int:
     mesh = {k: a[k] for k in a if k.startswith("mesh")}
     say("mesh:        " + ", ".join(f"{k.removeprefix('mesh_') if k != 'mesh' else 'kind'}={v}"
                                       for k, v in mesh.items()))
+    if "convergence" in a:  # a `properspin run` result: one mesh, not a converged limit
+        say(f"convergence: {a['convergence']}")
     say(f"temperature: {a.get('temperature_K', '?')} K    broadening: {a.get('broadening_eV', 0)} eV")
     say(f"model:       {a.get('model', '?')} (dim {a.get('dim', '?')}, {a.get('nbands', '?')} bands)")
     for key in ("model_parameters", "model_info"):

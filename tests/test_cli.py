@@ -187,6 +187,8 @@ def test_run_note_counts_the_mesh_and_converge_gives_error_bars(tmp_path, capsys
     out = capsys.readouterr().out
     assert _kpoints(out) == 144
     assert io.load(tmp_path / "out" / "qwz_charge.nc").attrs["convergence"].startswith("on one mesh (144 k-points)")
+    assert main(["info", str(tmp_path / "out" / "qwz_charge.nc")]) == 0
+    assert "convergence: on one mesh (144 k-points), not a converged limit" in capsys.readouterr().out
     main(["converge", str(config), "-q"])
     out = capsys.readouterr().out
     assert "note: on one mesh" not in out
