@@ -181,6 +181,9 @@ def _run(args: argparse.Namespace) -> int:
     results = run_config(args.config, output=args.output, progress=False if args.quiet else None)
     for name, res in results.items():
         print(f"{name}: {dict(res.sizes)} in {res.attrs.get('units')}")
+    notes = {res.attrs["convergence"] for res in results.values() if "convergence" in res.attrs}
+    for note in sorted(notes):  # one line: single-mesh values are not converged limits (issue 24)
+        print(f"note: {note.replace(args.config.name, str(args.config))}")
     return 0
 
 
@@ -234,6 +237,8 @@ def _info(args: argparse.Namespace) -> int:
     mesh = {k: a[k] for k in a if k.startswith("mesh")}
     say("mesh:        " + ", ".join(f"{k.removeprefix('mesh_') if k != 'mesh' else 'kind'}={v}"
                                       for k, v in mesh.items()))
+    if "convergence" in a:  # a `properspin run` result: one mesh, not a converged limit
+        say(f"convergence: {a['convergence']}")
     say(f"temperature: {a.get('temperature_K', '?')} K    broadening: {a.get('broadening_eV', 0)} eV")
     say(f"model:       {a.get('model', '?')} (dim {a.get('dim', '?')}, {a.get('nbands', '?')} bands)")
     for key in ("model_parameters", "model_info"):

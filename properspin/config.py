@@ -327,11 +327,19 @@ def run_config(path: str | Path, output: str | Path | None = None, progress: boo
                      a.get("mesh_size"), a.get("mesh_full_size", a.get("mesh_size")), a.get("mesh_symmetry_group", "-"))
         if out.units == "wannier" and model.dim == 3:
             res = convert(res, WANNIER_UNITS.get(res.attrs["units"], res.attrs["units"]))
+        res.attrs["convergence"] = single_mesh_note(int(res.attrs.get("mesh_full_size", job.mesh.size)), path.name)
         results[name] = res
         failures = _write(res, outdir / f"{stem}_{name}", formats, model, job.mesh)
         if failures:
             raise OutputError(failures, results)
     return results
+
+
+def single_mesh_note(kpoints: int, config_name: str) -> str:
+    """The one line a ``properspin run`` result carries (attr ``convergence``) and prints: its values are on one
+    mesh, not a converged limit; ``properspin converge`` gives value ± error (issue 24)."""
+    return (f"on one mesh ({kpoints} k-points), not a converged limit: "
+            f"`properspin converge {config_name}` gives value ± error")
 
 
 class OutputError(OSError):
@@ -405,4 +413,4 @@ def _write(res: xr.DataArray, base: Path, formats: list[str], model: Any, mesh: 
 
 
 __all__ = ["MESH_KINDS", "ConfigError", "ModelSpec", "OutputError", "RunConfig", "build_mesh", "build_model",
-           "fermi_energies", "fermi_level", "load_config", "prepare_jobs", "run_config"]
+           "fermi_energies", "fermi_level", "load_config", "prepare_jobs", "run_config", "single_mesh_note"]
