@@ -124,6 +124,13 @@ def _band_values(model: Model, k: np.ndarray, quantity: str, component: str | No
     return g.energies, view.values(g, params)[_positions(view, idx, model.dim)]
 
 
+def value_unit(model: Model, quantity: str) -> str:
+    """The unit of a per-band quantity: its view's unit, with lengths in the lattice constant a where the model's
+    k is dimensionless (``info["k_units"] == "1/a"``: Ω in a², not Å²)."""
+    unit = _view(quantity)[0].unit
+    return unit.replace("Å", "a") if str(model.info.get("k_units", "1/Å")) == "1/a" else unit
+
+
 def _attrs(model: Model, quantity: str, component: str | None, fermi: float,
            parameters: dict[str, Any] | None = None, degeneracy_tol: float = 1e-6, kramers: bool = False
            ) -> dict[str, Any]:
@@ -131,7 +138,7 @@ def _attrs(model: Model, quantity: str, component: str | None, fermi: float,
 
     comp = ",".join(AXES[i] for i in _component(quantity, component, model.dim))
     desc = model.describe()
-    return {"quantity": quantity, "component": comp, "units": _view(quantity)[0].unit, "fermi_eV": float(fermi),
+    return {"quantity": quantity, "component": comp, "units": value_unit(model, quantity), "fermi_eV": float(fermi),
             "quantity_parameters": json.dumps(quantity_parameters(quantity, parameters), default=str),
             "degeneracy_tol_eV": float(degeneracy_tol), "kramers_pair_mean": int(bool(kramers)),
             "properspin_version": __version__, "model": desc["model"], "dim": desc["dim"],
@@ -156,7 +163,7 @@ def bands(model: Model, quantity: str = "berry", component: str | None = None, *
     coords = {"distance": ("k", x), **{f"k{a}": ("k", k[:, i]) for i, a in enumerate(AXES[: model.dim])}}
     ds = xr.Dataset({"energy": (("k", "band"), energy), "value": (("k", "band"), value)}, coords=coords)
     ds["energy"].attrs["units"] = "eV"
-    ds["value"].attrs["units"] = _view(quantity)[0].unit
+    ds["value"].attrs["units"] = value_unit(model, quantity)
     ds.attrs = {**_attrs(model, quantity, component, fermi, parameters, degeneracy_tol, kramers),
                 "ticks": json.dumps(ticks),
                 "labels": json.dumps(labels, ensure_ascii=False)}
@@ -232,7 +239,7 @@ def kslice(model: Model, quantity: str = "berry", component: str | None = None, 
     ds["v"].attrs |= {"units": k_units, "axis": f"k{axes[1]}"}
     ds["energy"].attrs["units"] = "eV"
     for name in ("value", "occupied"):
-        ds[name].attrs["units"] = _view(quantity)[0].unit
+        ds[name].attrs["units"] = value_unit(model, quantity)
     ds.attrs = {**_attrs(model, quantity, component, fermi, parameters, degeneracy_tol, kramers), "normal": normal,
                 "offset": float(offset),
                 "extent": float(extent)}

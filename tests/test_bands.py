@@ -75,6 +75,9 @@ def test_kslice_integrates_to_the_chern_number():
     step = 2 * math.pi / n
     chern = occ.sum() * step**2 / (2 * math.pi)
     assert chern == pytest.approx(-1.0, abs=1e-3)
+    # k in 1/a, so Ω is in a² (C is a pure number only then); a continuum model keeps Å²
+    assert ds["occupied"].attrs["units"] == ds.attrs["units"] == "a^2"
+    assert bands.value_unit(ps.models.rashba(0.1, 0.5), "berry") == "Å^2"
     # the same integrand as the charge response on the same points
     res = ps.conductivity(model, "charge", fermi=0.0, mesh=ps.mesh.grid(n, shift=0.0))
     assert res.sel(current="x", field="y").item() == pytest.approx(-chern, abs=1e-3)
@@ -100,7 +103,7 @@ def test_cli_bands_and_slice(tmp_path):
     png, nc = tmp_path / "results" / "bhz_bands.png", tmp_path / "results" / "bhz_bands.nc"  # [output] path
     assert png.stat().st_size > 10_000
     ds = xr.load_dataset(nc)
-    assert ds.attrs["quantity"] == "proper_spin" and ds.attrs["fermi_eV"] == 0.1 and ds.attrs["units"] == "Å^2 hbar"
+    assert ds.attrs["quantity"] == "proper_spin" and ds.attrs["fermi_eV"] == 0.1 and ds.attrs["units"] == "a^2 hbar"  # lattice BHZ: k in 1/a
     out = tmp_path / "map.png"
     assert main(["bands", str(cfg), "--slice", "z=0", "-n", "21", "-o", str(out)]) == 0
     sl = xr.load_dataset(tmp_path / "map.nc")
