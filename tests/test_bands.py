@@ -103,7 +103,8 @@ def test_cli_bands_and_slice(tmp_path):
     png, nc = tmp_path / "results" / "bhz_bands.png", tmp_path / "results" / "bhz_bands.nc"  # [output] path
     assert png.stat().st_size > 10_000
     ds = xr.load_dataset(nc)
-    assert ds.attrs["quantity"] == "proper_spin" and ds.attrs["fermi_eV"] == 0.1 and ds.attrs["units"] == "a^2 hbar"  # lattice BHZ: k in 1/a
+    assert ds.attrs["quantity"] == "proper_spin" and ds.attrs["fermi_eV"] == 0.1
+    assert ds.attrs["units"] == "a^2 hbar"  # the lattice BHZ: k in 1/a
     out = tmp_path / "map.png"
     assert main(["bands", str(cfg), "--slice", "z=0", "-n", "21", "-o", str(out)]) == 0
     sl = xr.load_dataset(tmp_path / "map.nc")
