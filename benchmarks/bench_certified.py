@@ -26,7 +26,7 @@ point group of its structure (as bench_convergence.py); ``--budget`` bounds ``co
 WannierBerri ladder.  ``--rounds R``: R interleaved rounds of both codes (per-round ratios printed).
 
 Usage: ``python benchmarks/bench_certified.py [--python /work/venv-wb/bin/python] [--rtols 0.01 0.001]
-[--n0 12] [--confirm-n 204] [--rule richardson] [--rounds 2] [--case pt|fe]`` (``--python`` defaults to
+[--n0 12] [--confirm-n 306] [--rule richardson] [--rounds 2] [--case pt|fe]`` (``--python`` defaults to
 ``$PROPERSPIN_WB_PYTHON`` or ``benchmarks/.venv-wb/bin/python``).
 """
 
@@ -239,7 +239,7 @@ def main() -> None:
     p.add_argument("--rtols", type=float, nargs="*", default=[0.01, 0.001])
     p.add_argument("--n0", type=int, default=12)
     p.add_argument("--rule", default="richardson", choices=["richardson", "difference", "auto"])
-    p.add_argument("--confirm-n", type=int, default=204, help="the much finer independent wedge (0: skip)")
+    p.add_argument("--confirm-n", type=int, default=306, help="the much finer independent wedge (0: skip)")
     p.add_argument("--skip-wb", action="store_true")
     p.add_argument("--rounds", type=int, default=1, help="interleaved rounds of both codes")
     p.add_argument("--case", default="pt", choices=["pt", "fe"], help="pt: Pt σ^z_xy (Qiao); fe: Fe_tb.dat σ_xy")

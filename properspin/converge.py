@@ -19,10 +19,11 @@ estimates the error of every component at every Fermi energy from the sequence a
 
 Error rules (``rule``): ``"difference"`` |v_N − v_{N−1}| (value v_N); ``"richardson"`` — the observed order p
 from the last three meshes, v_R = v_N + (v_N − v_{N−1}) h_N^p/(h_{N−1}^p − h_N^p), error |v_R − v_N| (value
-v_R), falling back to max of the last two differences where no order is observed (oscillating or growing
-differences); ``"shift"`` |v_Γ − v_½| at the finest n (lattices); ``"auto"`` (default) the largest of
-Richardson and, where available, shift.  The cutoff itself is not refined: a continuum value is the value
-for that cutoff.
+v_R), kept only where the order is stable (four meshes or more: the orders of the last two triples agree within
+30 %, the last three differences share a sign), else value v_N and error the larger of the last two differences
+(an oscillating sequence, issue 26); ``"shift"`` |v_Γ − v_½| at the finest n (lattices); ``"auto"``
+(default) the largest of Richardson and, where available, shift.  The cutoff itself is not refined: a
+continuum value is the value for that cutoff.
 """
 
 from __future__ import annotations
@@ -158,34 +159,79 @@ def _order(v: np.ndarray, h: np.ndarray) -> np.ndarray:
     return np.where(ok, 0.5 * (lo + hi), np.nan)
 
 
-def estimate(values: np.ndarray, h: np.ndarray, rule: str, shifted: np.ndarray | None = None
-             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+#: Why each element's error bar is what it is (the ``error_rule`` of a :func:`converge` result).
+ERROR_RULES = {
+    "richardson": "observed order stable over the last two triples of meshes: |v_R - v_N|",
+    "richardson (order unchecked)": "only three meshes: the order cannot be checked yet",
+    "no order": "no order in (0.2, 40) from the last three meshes (sign change or slow decay): max of the last two "
+                "|differences|",
+    "order unstable": "the order of the last three meshes differs from that of the three before by more than "
+                      "30 % (or that one has none): max of the last two |differences|",
+    "sign change": "the last three differences do not share a sign (an oscillating sequence): max of the last two "
+                   "|differences|",
+    "exact": "the last three values are equal",
+    "difference": "|v_N - v_(N-1)|",
+    "shift": "|v_Gamma - v_half| at the finest n",
+}
+
+
+def _richardson_rule(v: np.ndarray, h: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """Per element, the name of the error rule Richardson's estimate falls to (keys of :data:`ERROR_RULES`)."""
+    rule = np.where(np.isfinite(p), "richardson" if len(v) >= 4 else "richardson (order unchecked)", "no order")
+    if len(v) >= 4:
+        before = _order(v[:-1], h[:-1])
+        with np.errstate(invalid="ignore"):
+            unstable = ~(np.abs(p - before) <= 0.3 * np.maximum(p, before))
+        d = np.diff(v[-4:], axis=0)
+        sign = (np.sign(d[0]) != np.sign(d[2])) | (np.sign(d[1]) != np.sign(d[2]))
+        rule = np.where(rule == "richardson", np.where(sign, "sign change", np.where(unstable, "order unstable",
+                                                                                       rule)), rule)
+    exact = (v[-1] == v[-2]) & (v[-2] == v[-3])  # constant sequence (symmetry zeros, quantised values)
+    return np.where(exact, "exact", rule)
+
+
+def estimate(values: np.ndarray, h: np.ndarray, rule: str, shifted: np.ndarray | None = None,
+             explain: bool = False) -> tuple[np.ndarray, ...]:
     """(value, error, order) of the sequence ``values`` (steps, ...) at step sizes ``h`` by ``rule``;
-    ``shifted``: the value of the shifted grid at the finest step (rule ``shift``/``auto``)."""
+    ``shifted``: the value of the shifted grid at the finest step (rule ``shift``/``auto``).  ``explain=True``
+    adds, per element, the name of the rule that gave the error (:data:`ERROR_RULES`).
+
+    Richardson's bar |v_R − v_N| is kept only where the observed order is stable (four or more meshes: the
+    orders of the last two triples agree within 30 % and the last three differences share a sign); elsewhere
+    the value is v_N and the error the larger of the last two |differences| — an oscillating sequence
+    (Pt σ^z_xy on the wedge, RESULTS §16a: 2049.42 ± 1.16 from 60³–136³, then 2051.85 at 204³) has runs of
+    same-signed differences whose apparent order is meaningless."""
     v = values
     nan = np.full(v.shape[1:], np.nan)
+
+    def out(value: np.ndarray, err: np.ndarray, order: np.ndarray, name: Any) -> tuple[np.ndarray, ...]:
+        return (value, err, order, np.broadcast_to(np.asarray(name), v.shape[1:])) if explain else (value, err,
+                                                                                                    order)
+
     if len(v) < 2:
-        return v[-1], np.full(v.shape[1:], np.inf), nan
+        return out(v[-1], np.full(v.shape[1:], np.inf), nan, "difference")
     diff = np.abs(v[-1] - v[-2])
     if rule == "difference":
-        return v[-1], diff, nan
+        return out(v[-1], diff, nan, "difference")
     if rule == "shift":
         if shifted is None:
             raise ValueError("rule='shift' needs a lattice grid whose Γ-centred points are usable")
-        return v[-1], np.abs(v[-1] - shifted), nan
+        return out(v[-1], np.abs(v[-1] - shifted), nan, "shift")
     if len(v) < 3:
-        return v[-1], np.full(v.shape[1:], np.inf), nan
+        return out(v[-1], np.full(v.shape[1:], np.inf), nan, "difference")
     p = _order(v, h)
+    names = _richardson_rule(v, h, p)
+    trust = np.isin(names, ("richardson", "richardson (order unchecked)"))
     b, c = h[-2:]
     with np.errstate(invalid="ignore", over="ignore"):
-        extra = np.where(np.isfinite(p), (v[-1] - v[-2]) * c**p / (b**p - c**p), 0.0)
+        extra = np.where(trust, (v[-1] - v[-2]) * c**p / (b**p - c**p), 0.0)
     value = v[-1] + extra
-    err = np.where(np.isfinite(p), np.abs(extra), np.maximum(diff, np.abs(v[-2] - v[-3])))
-    exact = (v[-1] == v[-2]) & (v[-2] == v[-3])  # constant sequence (symmetry zeros, quantised values)
-    err = np.where(exact, 0.0, err)
+    err = np.where(trust, np.abs(extra), np.maximum(diff, np.abs(v[-2] - v[-3])))
+    err = np.where(names == "exact", 0.0, err)
     if rule == "auto" and shifted is not None:
+        names = np.where(np.abs(v[-1] - shifted) > err, "shift", names)
         err = np.maximum(err, np.abs(v[-1] - shifted))
-    return value, err, p
+    return out(value, err, p, names)
 
 
 # ---------------------------------------------------------------------------- the driver
@@ -277,9 +323,10 @@ def converge(model: Model, response: str | responses.Response, *, fermi: Any, me
     ``refine`` (cutoff meshes): the point counts refined, e.g. ``("ntheta", "nphi")`` (default: all).
     ``kwargs`` go to :func:`~properspin.conductivity` (``temperature``, ``broadening``, ``engine``).  Returns a
     Dataset with ``value`` (NaN where not converged, with a :class:`NotConvergedWarning`), ``error``,
-    ``converged``, the observed ``order`` and the whole ``sequence`` (dim ``step``); attrs: units, rule,
-    tolerances, budget, the meshes (JSON) and the family's choices (e.g. why a shifted grid).  Responses (Eq. 1,
-    Eq. 2, ...) as :func:`~properspin.conductivity`.
+    ``converged``, the observed ``order``, ``error_rule`` (which rule gave the error, :data:`ERROR_RULES`) and the
+    whole ``sequence`` (dim ``step``); attrs (``converge_error_rules``: count and meaning of each rule used):
+    units, rule, tolerances, budget, the meshes (JSON) and the family's choices (e.g. why a shifted grid).
+    Responses (Eq. 1, Eq. 2, ...) as :func:`~properspin.conductivity`.
     """
     _check_args(model, rtol, atol, budget, rule, ratio, max_steps)
     given = {k: kwargs[k] for k in ("temperature", "broadening") if k in kwargs}
@@ -292,7 +339,7 @@ def converge(model: Model, response: str | responses.Response, *, fermi: Any, me
     progress = sys.stderr.isatty() if progress is None else progress
     kwargs = {**kwargs, "degeneracy_tol": degeneracy_tol}
     vals, hs, trace, spent, shifted, last, seen = [], [], [], 0, None, None, {}
-    value = err = order = done = None
+    value = err = order = done = why = None
     for i in range(max_steps):
         m, h = fam.make(i, model, fermi)
         m = _resolve(m, model, resp, seen)  # once: a wedge's irreducible points cost ~5 µs per grid point
@@ -307,7 +354,7 @@ def converge(model: Model, response: str | responses.Response, *, fermi: Any, me
         hs.append(h)
         trace.append({**m.describe(), "kpoints": int(last.attrs.get("mesh_size", size)),
                       "seconds": round(time.perf_counter() - t, 3)})
-        value, err, order = estimate(np.array(vals), np.array(hs), _FIRST.get(rule, rule))
+        value, err, order, why = estimate(np.array(vals), np.array(hs), _FIRST.get(rule, rule), explain=True)
         tol = _atol(atol, rtol, vals) if atol is None else atol
         done = err <= np.maximum(tol, rtol * np.abs(value))
         want_shift = fam.kind == "grid" and not fam.shift and rule in ("auto", "shift") and len(vals) >= _need(rule)
@@ -320,7 +367,7 @@ def converge(model: Model, response: str | responses.Response, *, fermi: Any, me
             shifted = _one(model, resp, fermi, sm, None, None, kwargs, seen).values
             spent += sm.size
             trace.append({**sm.describe(), "role": "shift check"})
-            value, err, order = estimate(np.array(vals), np.array(hs), rule, shifted)
+            value, err, order, why = estimate(np.array(vals), np.array(hs), rule, shifted, explain=True)
             done = err <= np.maximum(tol, rtol * np.abs(value))
         _progress(progress, resp.name, i, trace[-1], value, err, done)
         if len(vals) >= _need(rule) and done[_mask(last, select)].all():
@@ -333,7 +380,7 @@ def converge(model: Model, response: str | responses.Response, *, fermi: Any, me
         raise ValueError(f"budget = {budget} k-points is smaller than the first mesh: raise budget")
     if len(vals) < _need(rule):
         done = np.zeros_like(done, dtype=bool)
-    return _result(last, resp, np.array(vals), value, err, order, done, _mask(last, select), trace, fam,
+    return _result(last, resp, np.array(vals), (value, err, order, why), done, _mask(last, select), trace, fam,
                    {"rule": rule, "rtol": rtol, "atol": _atol(atol, rtol, vals) if atol is None else atol,
                     "budget_kpoints": budget, "kpoints_spent": spent, "ratio": ratio})
 
@@ -354,21 +401,26 @@ def _atol(atol: float | None, rtol: float, vals: list[np.ndarray]) -> float:
     return 1e-6 * rtol * float(np.max(np.abs(vals[-1]))) if atol is None else float(atol)
 
 
-def _result(last: xr.DataArray, resp: responses.Response, seq: np.ndarray, value: np.ndarray, err: np.ndarray,
-            order: np.ndarray, done: np.ndarray, mask: np.ndarray, trace: list[dict[str, Any]], fam: _Family,
+def _result(last: xr.DataArray, resp: responses.Response, seq: np.ndarray, est: tuple[np.ndarray, ...],
+            done: np.ndarray, mask: np.ndarray, trace: list[dict[str, Any]], fam: _Family,
             settings: dict[str, Any]) -> xr.Dataset:
-    """The Dataset of :func:`converge`; a :class:`NotConvergedWarning` names what did not converge."""
+    """The Dataset of :func:`converge` (``est``: value, error, order, error rule of :func:`estimate`); a
+    :class:`NotConvergedWarning` names what did not converge."""
+    value, err, order, why = est
     dims = last.dims
     coords = {d: last.coords[d].values for d in dims}
     out = xr.Dataset(
         {"value": (dims, np.where(done, value, np.nan)), "error": (dims, err), "converged": (dims, done),
-         "order": (dims, order), "sequence": (("step",) + dims, seq)},
+         "order": (dims, order), "error_rule": (dims, np.asarray(why, dtype=str)),
+         "sequence": (("step",) + dims, seq)},
         coords=coords)
     keep = {k: v for k, v in last.attrs.items() if not k.startswith("mesh") and k not in ("degenerate_kpoints",)}
     out.attrs = {**keep, **{f"converge_{k}": v for k, v in settings.items()},
                  "converge_meshes": json.dumps(trace, default=str),
                  "converge_family": fam.kind, "converge_choices": json.dumps(fam.info, default=str),
-                 "converged_all": int(done.all())}
+                 "converged_all": int(done.all()),
+                 "converge_error_rules": json.dumps({k: [int((why == k).sum()), ERROR_RULES[k]]
+                                                      for k in ERROR_RULES if (why == k).any()})}
     out["value"].attrs["units"] = last.attrs.get("units", "")
     out["error"].attrs["units"] = last.attrs.get("units", "")
     if not done[mask].all():

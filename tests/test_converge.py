@@ -3,6 +3,7 @@ tolerance-free radial panels, and an unconverged case reported as such."""
 
 from __future__ import annotations
 
+import json
 import warnings
 
 import numpy as np
@@ -29,6 +30,52 @@ def test_richardson_recovers_limit_and_order_of_a_synthetic_sequence():
     assert err[0] == pytest.approx(0.7 * h[-1] ** 2, rel=1e-6)  # the correction it applied
 
 
+#: A geometric ladder of grids (ratio 1.5, even n) as converge builds it from 12.
+LADDER = np.array([12, 18, 28, 40, 60, 92, 136, 204, 306.0])
+
+
+@pytest.mark.parametrize("w, last, why", [(2.0, 136, "order unstable"), (2.0, 204, "order unstable"),
+                                          (2.5, 60, "order unstable"), (3.0, 92, "sign change")])
+def test_oscillating_sequence_gets_an_error_bar_that_contains_the_limit(w, last, why):
+    """v_n = 1 + 3 sin(w ln n)/n oscillates in log n (as Pt σ^z_xy on the wedge, RESULTS §16a): runs of
+    same-signed differences give Richardson an order and a tight bar that excludes the limit 1 (the old rule);
+    the unstable order (or a sign change four meshes back) sends it to the larger of the last two differences."""
+    k = int(np.flatnonzero(LADDER == last)[0]) + 1
+    v = (1.0 + 3.0 * np.sin(w * np.log(LADDER[:k])) / LADDER[:k])[:, None]
+    value, err, order, rule = estimate(v, 1 / LADDER[:k], "richardson", explain=True)
+    assert np.isfinite(order[0]) and rule[0] == why  # an order is observed, but not trusted
+    assert abs(value[0] - 1.0) <= err[0]
+    assert err[0] == pytest.approx(max(abs(v[-1, 0] - v[-2, 0]), abs(v[-2, 0] - v[-3, 0])), rel=1e-12)
+    assert value[0] == v[-1, 0]
+
+
+def test_pt_wedge_sequence_is_not_certified_to_one_percent_at_136():
+    """The measured Pt σ^z_xy sequence (RESULTS §16a, 12³…136³ wedges): the old rule claimed 2049.42 ± 1.16, and
+    204³ gave 2051.85; now the bar at 136³ is the last-but-one difference (25, above 1 %) and at 204³ it contains
+    the previous claim's miss."""
+    seq = np.array([2816.4702759687, 1800.1208299251, 2022.8321694871, 2105.1587059834, 2079.9066199029,
+                    2054.9612814812, 2050.5885501873, 2051.8514272110])[:, None]
+    h = 1 / LADDER[:8]
+    value, err, _, rule = estimate(seq[:7], h[:7], "richardson", explain=True)
+    assert rule[0] == "order unstable" and err[0] > 0.01 * value[0]
+    assert abs(value[0] - seq[7, 0]) <= err[0]
+    value, err, _, rule = estimate(seq, h, "richardson", explain=True)
+    assert rule[0] == "no order" and err[0] == pytest.approx(4.3727, abs=1e-3) and err[0] < 0.01 * value[0]
+
+
+def test_monotone_richardson_keeps_its_tight_bar_with_a_stable_order():
+    """v = 3 + 0.7 h² + 5 h³ (a stable order drifting 2.3 → 2.1): four meshes and more keep Richardson's bar,
+    |v_R − v_N| (smaller than the last difference), which contains the limit; v_R is ≥ 5× closer than v_N."""
+    h = 1 / LADDER[:7]
+    v = (3.0 + 0.7 * h**2 + 5 * h**3)[:, None]
+    for k in range(4, 8):
+        value, err, order, rule = estimate(v[:k], h[:k], "richardson", explain=True)
+        assert rule[0] == "richardson" and 2.0 < order[0] < 2.4
+        assert abs(value[0] - 3.0) <= err[0] < abs(v[k - 1, 0] - v[k - 2, 0])
+        assert err[0] == pytest.approx(abs(value[0] - v[k - 1, 0]), rel=1e-12)
+        assert abs(value[0] - 3.0) < 0.2 * abs(v[k - 1, 0] - 3.0)
+
+
 def test_richardson_on_gamma_centred_kane_mele_removes_the_trim_artefact():
     """Γ-centred grids sample the four Kramers-degenerate TRIM: a 1/N² artefact that Richardson extrapolates away."""
     model = kane_mele()
@@ -42,6 +89,8 @@ def test_richardson_on_gamma_centred_kane_mele_removes_the_trim_artefact():
     assert float(res.order.sel(**ZYX)[0]) == pytest.approx(2.0, abs=0.3)
     v, e = float(res.value.sel(**ZYX)[0]), float(res.error.sel(**ZYX)[0])
     assert abs(v - KM_LIMIT) < 1e-4 < e  # the error bar is the size of the correction (conservative)
+    assert str(res.error_rule.sel(**ZYX).values[0]) == "richardson (order unchecked)"  # converged on 3 meshes
+    assert "richardson (order unchecked)" in json.loads(res.attrs["converge_error_rules"])
 
 
 def test_touching_at_trim_selects_shifted_grids_and_converges_to_the_limit():
