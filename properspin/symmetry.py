@@ -24,6 +24,7 @@ and :func:`symmetrized_model`) lives in :mod:`properspin.magnetic_group` and is 
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 from collections.abc import Sequence
@@ -260,7 +261,11 @@ def _orbits_py(n: np.ndarray, conv: np.ndarray, off: np.ndarray, full: bool
     return rep, idx[:count], star[:count]
 
 
-_orbits = _cached_njit(cache=True)(_orbits_py) if jit_enabled() else None
+@functools.cache
+def _orbits() -> Any:
+    """The compiled :func:`_orbits_py` (built on first use, so that ``import properspin`` does not load numba), or
+    None without numba / under ``NUMBA_DISABLE_JIT=1``."""
+    return _cached_njit(cache=True)(_orbits_py) if jit_enabled() else None
 
 
 def irreducible_points(n: Sequence[int], shift: Sequence[float], reciprocal: np.ndarray,
@@ -276,9 +281,10 @@ def irreducible_points(n: Sequence[int], shift: Sequence[float], reciprocal: np.
     without numba the numpy version (``chunk`` points at a time).
     """
     nn, conv, off = _grid_maps(n, shift, reciprocal, group)
-    if _orbits is None:
+    orbits = _orbits()
+    if orbits is None:
         return _irreducible_numpy(nn, conv, off, chunk, full)
-    rep, idx, star = _orbits(nn, conv, off, full)
+    rep, idx, star = orbits(nn, conv, off, full)
     return rep if full else (idx, star)
 
 
