@@ -43,7 +43,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-from peer import ONE_THREAD, peak_rss_line, run_worker, wb_python
+from peer import peak_rss_line, run_worker, wb_python
 
 HERE = Path(__file__).resolve().parent
 PT_EF, ETA, TOL = 18.3823, 0.1, 1e-7
@@ -175,16 +175,8 @@ def ps_worker(spec: dict) -> dict:
 
 
 def run_ps(spec: dict) -> dict:
-    import subprocess
-
-    env = {**os.environ, **ONE_THREAD, "PYTHONWARNINGS": "ignore"}
-    out = subprocess.run([sys.executable, __file__, "--ps-worker", json.dumps(spec)], capture_output=True, text=True,
-                         env=env)
-    line = [s for s in out.stdout.splitlines() if s.startswith("PSRESULT ")]
-    if out.returncode or not line:
-        sys.stderr.write(out.stdout[-3000:] + out.stderr[-3000:])
-        raise SystemExit(f"properspin worker failed (exit {out.returncode})")
-    return json.loads(line[-1][len("PSRESULT "):])
+    """This script's ``--ps-worker`` in a fresh process (one thread): the dict of its ``PSRESULT`` line."""
+    return run_worker(sys.executable, __file__, spec, role="ps")
 
 
 def wb_matrices(seed: str, python: str, tmp: Path) -> Path:

@@ -21,11 +21,11 @@ cyclic spread and the largest forbidden component, points, wall time.  E_F = 18.
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
 import numpy as np
+from peer import emit
 from scipy.optimize import minimize, minimize_scalar
 
 import properspin as ps
@@ -183,13 +183,6 @@ def main(argv: list[str] | None = None) -> None:
                                                   degeneracy_tol=1e-8, engine=engine)
                 emit({"n": n, "radius": a.radius, "order": order, "eta": eta, "full": a.full, **summary(res),
                       "points": res.attrs["mesh_size"], "seconds": round(time.perf_counter() - t, 1)}, a.json)
-
-
-def emit(row: dict, path: Path | None) -> None:
-    print(json.dumps(row), flush=True)
-    if path:
-        with open(path, "a") as fh:
-            fh.write(json.dumps(row) + "\n")
 
 
 if __name__ == "__main__":

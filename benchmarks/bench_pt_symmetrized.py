@@ -16,11 +16,11 @@ symmetrisation (for the old-vs-new comparison).  E_F = 18.3823 eV (Pt.win), T = 
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
 import numpy as np
+from peer import emit
 
 import properspin as ps
 from properspin.models import wannier90_run
@@ -81,13 +81,6 @@ def main(argv: list[str] | None = None) -> None:
                 res = ps.conductivity(model, resp, fermi=fermi, mesh=mesh, degeneracy_tol=1e-7, engine=engine)
                 emit({"run": f"conventional {method}", "n": n, "broadening": a.broadening, "wedge": a.wedge,
                       "original": a.original, **summary(res), "seconds": round(time.perf_counter() - t, 1)}, a.json)
-
-
-def emit(row: dict, path: Path | None) -> None:
-    print(json.dumps(row), flush=True)
-    if path:
-        with open(path, "a") as fh:
-            fh.write(json.dumps(row) + "\n")
 
 
 if __name__ == "__main__":

@@ -28,13 +28,12 @@ import argparse
 import json
 import os
 import resource
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from peer import ONE_THREAD, peak_rss_line, run_worker, wb_python
+from peer import peak_rss_line, run_worker, wb_python
 
 HERE = Path(__file__).resolve().parent
 FE_EF, PT_EF, ETA = 12.6279, 18.3823, 0.1
@@ -88,14 +87,8 @@ def ps_worker(spec: dict) -> dict:
 
 
 def run_ps(spec: dict) -> dict:
-    env = {**os.environ, **ONE_THREAD, "PYTHONWARNINGS": "ignore"}
-    out = subprocess.run([sys.executable, __file__, "--ps-worker", json.dumps(spec)], capture_output=True, text=True,
-                         env=env)
-    line = [s for s in out.stdout.splitlines() if s.startswith("PSRESULT ")]
-    if out.returncode or not line:
-        sys.stderr.write(out.stdout[-3000:] + out.stderr[-3000:])
-        raise SystemExit(f"properspin worker failed (exit {out.returncode})")
-    return json.loads(line[-1][len("PSRESULT "):])
+    """This script's ``--ps-worker`` in a fresh process (one thread): the dict of its ``PSRESULT`` line."""
+    return run_worker(sys.executable, __file__, spec, role="ps")
 
 
 def run_wb(python: str, case: str, seed: str, n: int, nkfft: int | None, fermi: float | None = None) -> dict:

@@ -12,15 +12,29 @@ import sys
 ONE_THREAD = {k: "1" for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")}
 
 
-def run_worker(python: str, script: str, spec: dict) -> dict:
-    """``python script --wb-worker SPEC`` → the dict of its ``WBRESULT`` line (exit with its output on failure)."""
+#: worker roles: the command-line flag a script answers to, the tag of its result line, the name in errors
+ROLES = {"wb": ("--wb-worker", "WBRESULT ", "WannierBerri"), "ps": ("--ps-worker", "PSRESULT ", "properspin")}
+
+
+def run_worker(python: str, script: str, spec: dict, role: str = "wb") -> dict:
+    """``python script --wb-worker SPEC`` (``role="ps"``: ``--ps-worker``, a fresh properspin process) → the dict
+    of its ``WBRESULT`` (``PSRESULT``) line; exit with its output on failure."""
+    flag, tag, name = ROLES[role]
     env = {**os.environ, **ONE_THREAD, "PYTHONWARNINGS": "ignore"}
-    out = subprocess.run([python, script, "--wb-worker", json.dumps(spec)], capture_output=True, text=True, env=env)
-    line = [s for s in out.stdout.splitlines() if s.startswith("WBRESULT ")]
+    out = subprocess.run([python, script, flag, json.dumps(spec)], capture_output=True, text=True, env=env)
+    line = [s for s in out.stdout.splitlines() if s.startswith(tag)]
     if out.returncode or not line:
         sys.stderr.write(out.stdout[-3000:] + out.stderr[-3000:])
-        raise SystemExit(f"WannierBerri worker failed (exit {out.returncode})")
-    return json.loads(line[-1][len("WBRESULT "):])
+        raise SystemExit(f"{name} worker failed (exit {out.returncode})")
+    return json.loads(line[-1][len(tag):])
+
+
+def emit(row: dict, path=None) -> None:
+    """Print one result row as JSON (and append it to ``path``, a JSON-lines file, when given)."""
+    print(json.dumps(row), flush=True)
+    if path:
+        with open(path, "a") as fh:
+            fh.write(json.dumps(row) + "\n")
 
 
 def peak_rss_line() -> str:
