@@ -339,10 +339,11 @@ def _integrand(model: Model, response: Any, k: np.ndarray, energies: np.ndarray,
 
 
 def verify(model: Model, group: MagneticGroup, response: Any, samples: int = 3, tol: float = 1e-3,
-           seed: int = 7) -> Verification:
+           seed: int = 7, radius: float | None = None) -> Verification:
     """Check that ``model`` has the symmetry of ``group`` for ``response``.
 
-    At ``samples`` random k and every operation g: sorted energies ε(gk) against ε(k) (relative to the
+    At ``samples`` random k (in the cell of ``model.reciprocal``; with ``radius``, |k_i| < radius/2, e.g. inside
+    a k·p model's cutoff) and every operation g: sorted energies ε(gk) against ε(k) (relative to the
     bandwidth) and the response integrand I(k) = Σ_m f(ε_mk − E) Q_mk (smooth Fermi function of width
     2 % of the bandwidth, three E inside the bands) against L(g) I(k) (relative to max |I|).  Occupation-
     weighted sums are invariant under rotations inside degenerate subspaces, so the check is gauge-free.
@@ -351,7 +352,8 @@ def verify(model: Model, group: MagneticGroup, response: Any, samples: int = 3, 
 
     dim = model.dim
     rng = np.random.default_rng(seed)
-    k = rng.random((samples, dim)) @ model.reciprocal
+    cell = rng.random((samples, dim))
+    k = cell @ model.reciprocal if radius is None else radius * (cell - 0.5)
     e0 = model.energies(k)
     width = float(e0.max() - e0.min()) or 1.0
     e_err = i_err = 0.0

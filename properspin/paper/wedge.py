@@ -31,7 +31,7 @@ from .. import Engine, conductivity
 from ..mesh import Disk, Sphere
 from ..model import Model
 from ..quadrature import RadialPanels
-from ..symmetry import MagneticGroup, Operation, apply_projector, law_matrices
+from ..symmetry import MagneticGroup, Operation, apply_projector, verify
 
 #: The engine of the reproduction's runs (``None``: the conductivity's default; :func:`.reproduce.run` makes it
 #: serial inside its section processes).
@@ -109,26 +109,10 @@ def panels_wedge(pm: RadialPanels) -> RadialPanels:
 def check(model: Model, group: MagneticGroup, response: str, radius: float, samples: int = 3,
           tol: float = 1e-6, seed: int = 5) -> float:
     """Largest relative deviation of the energies and of the response integrand Σ_m f Q_m between k and g k (a few
-    random k in the ball of ``radius``, every g); raises ValueError above ``tol``: the model lacks the symmetry."""
-    from ..responses import get
-    from ..symmetry import _integrand
-
-    dim = model.dim
-    rng = np.random.default_rng(seed)
-    k = radius * (rng.random((samples, dim)) - 0.5)
-    e0 = model.energies(k)
-    width = float(e0.max() - e0.min()) or 1.0
-    resp = get(response)
-    mats = law_matrices(resp, group, dim)
-    levels = np.quantile(e0, [0.3, 0.5, 0.7])
-    qmax, i0 = _integrand(model, resp, k, levels, 0.02 * width)
-    scale = max(float(np.abs(i0).max()), 1e-6 * qmax) or 1.0
-    worst = 0.0
-    for op, mat in zip(group.operations, mats, strict=True):
-        kg = k @ op.k_map[:dim, :dim].T
-        worst = max(worst, float(np.abs(model.energies(kg) - e0).max()) / width)
-        worst = max(worst, float(np.abs(_integrand(model, resp, kg, levels, 0.02 * width)[1] - i0 @ mat.T).max())
-                    / scale)
+    random k with |k_i| < radius/2, every g; :func:`properspin.symmetry.verify`); raises ValueError above ``tol``:
+    the model lacks the symmetry."""
+    found = verify(model, group, response, samples, tol, seed, radius=radius)
+    worst = max(found.energy_error, found.integrand_error)
     if worst > tol:
         raise ValueError(f"model '{model.name}' lacks the symmetry {group.label} for {response} (relative deviation "
                          f"{worst:.2g} > {tol:g}): compute the full mesh")
