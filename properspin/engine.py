@@ -290,11 +290,11 @@ def _forked_results(job: Job, todo: list[tuple[int, int]], workers: int) -> Iter
         finished = True
     finally:
         if not finished:
-            _kill_workers(pool)
+            kill_workers(pool)
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _kill_workers(pool: cf.ProcessPoolExecutor) -> None:
+def kill_workers(pool: cf.ProcessPoolExecutor) -> None:
     """SIGKILL the pool's processes and reap them (they hold no state worth keeping: the sums are here)."""
     procs = list((getattr(pool, "_processes", None) or {}).values())
     for proc in procs:

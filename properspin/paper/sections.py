@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from .. import Engine
-from ..engine import _kill_workers
+from ..engine import kill_workers
 from . import wedge
 
 Section = tuple[str, Callable[[dict[str, Any]], Any], int]
@@ -72,7 +72,7 @@ def run(groups: Sequence[Sequence[Section]], bar: Any, workers: int) -> tuple[di
                     times |= t
                     bar.update(sum(steps for _, _, steps in groups[i]))
             except BaseException:  # an error or Ctrl-C here: do not wait for the other group to finish
-                _kill_workers(pool)
+                kill_workers(pool)
                 raise
         return results, times
     finally:
