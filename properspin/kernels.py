@@ -44,7 +44,7 @@ from .kernel_base import (
 )
 from .kernel_modes import VALUE_CODES, KernelMode, KernelNeeds, KernelNeedsError, needs
 from .kernel_stages import _kernel_any, _kernel_n4
-from .model import Model, evaluate_together
+from .model import EvaluatorView, Model, evaluate_together
 from .sweep import Sweep, sweep_spec
 
 if TYPE_CHECKING:
@@ -140,9 +140,11 @@ def kernel_chunk(
     what = f"the k-point kernel for {'4 bands' if n == 4 else 'any band count'}"
 
     block = _block_size(n, dim, has_pos, dense, qiao is not None)
+    buffers: dict[str, np.ndarray] = {}  # the Fourier sums of one block, overwritten by the next (warm pages)
     for start in range(0, len(k), block):
         kb = k[start : start + block]
-        blk = _inputs(model, kb, w[start : start + block], "wannier_curv" in row.stages and has_pos, dense, qiao)
+        blk = _inputs(model, kb, w[start : start + block], "wannier_curv" in row.stages and has_pos, dense, qiao,
+                      buffers)
         with first_compile(kernel, what):  # compiled (or loaded from the cache) once, by one process at a time
             kernel(blk, spin, spec, setup, work, partial, degflags, out)
         del blk  # free this block's arrays before the next is evaluated: the allocator reuses warm memory
@@ -186,12 +188,14 @@ def _qiao_source(model: Model) -> QiaoSpinCurrent | None:
 
 
 def _inputs(model: Model, k: np.ndarray, w: np.ndarray, need_curl: bool, dense: bool = False,
-            qiao: QiaoSpinCurrent | None = None) -> _Block:
+            qiao: QiaoSpinCurrent | None = None, buffers: dict[str, np.ndarray] | None = None) -> _Block:
     """H(k) diagonalised, ∂H, A^W, (``need_curl``) its curl, (``dense``) the spin S(k) of ``Model.spin_k`` and
     (``qiao``) the Wannier-gauge S, SH, SR, SHR of the Qiao spin current at the k-points of one block, validated.
 
     Functions of the model that are views of one evaluator (a Wannier model's Fourier sums) are evaluated
-    together (:func:`~properspin.model.evaluate_together`: one phase computation).
+    together (:func:`~properspin.model.evaluate_together`: one phase computation), into ``buffers`` (the previous
+    block's arrays of the same shape, then remembered for the next block): fresh pages for every block cost the
+    Fe_tb.dat charge call a third of its time in page faults (benchmarks/RESULTS.md §17c).
     """
     dim, n = model.dim, model.nbands
     curl_view = getattr(model.position_gradient, "curl", None) if need_curl else None
@@ -199,7 +203,10 @@ def _inputs(model: Model, k: np.ndarray, w: np.ndarray, need_curl: bool, dense: 
              "spin": model.spin_k if dense else None}
     if qiao is not None:  # the operators QiaoSpinCurrent sums, S from the same sums
         views.update({name: qiao.sums.function(name) for name in ("sh", "sr", "shr")}, spin=qiao.sums.function("s"))
-    raw = evaluate_together(k, views)
+    reuse = None if buffers is None else {key: b for key, b in buffers.items() if b.shape[-3] == len(k)}
+    raw = evaluate_together(k, views, reuse)
+    if buffers is not None:
+        buffers.update({key: v for key, v in raw.items() if isinstance(views[key], EvaluatorView)})
     h = _hamiltonian(model, k, raw["h"])
     energies, u = eigh(h)  # on H as the model returns it (real: numpy; complex: eigen.eigh), like the numpy path
     dh = raw.get("dh")

@@ -434,7 +434,10 @@ def _check_finite(a: Array, what: str, k: Array) -> None:
 class Evaluator(Protocol):
     """Computes several named k-dependent quantities at once (e.g. the Fourier sums of a Wannier model)."""
 
-    def evaluate(self, k: Array, what: Sequence[str]) -> dict[str, Array]: ...
+    def evaluate(self, k: Array, what: Sequence[str], out: Mapping[str, Array] | None = None) -> dict[str, Array]:
+        """The named quantities at ``k``; ``out[name]`` (optional): a C-contiguous array of the result's shape to
+        write into and return."""
+        ...
 
 
 @dataclass(frozen=True, eq=False)
@@ -452,21 +455,25 @@ class EvaluatorView:
         return self.evaluator.evaluate(k, (self.name,))[self.name]
 
 
-def evaluate_together(k: Array, functions: Mapping[str, KFunction | None]) -> dict[str, Array]:
+def evaluate_together(k: Array, functions: Mapping[str, KFunction | None],
+                      out: Mapping[str, Array] | None = None) -> dict[str, Array]:
     """``{key: f(k)}`` for every function given (``None`` skipped, values unvalidated); the
     :class:`EvaluatorView`s of one evaluator are computed in one ``evaluate`` call (one phase computation for a
-    Wannier model), every other function on its own."""
-    out: dict[str, Array] = {}
+    Wannier model), every other function on its own.  ``out[key]`` (optional): where an evaluator view writes its
+    value (the evaluator checks the shape); ignored for other functions."""
+    res: dict[str, Array] = {}
     groups: dict[int, tuple[Evaluator, list[tuple[str, str]]]] = {}
     for key, f in functions.items():
         if isinstance(f, EvaluatorView):
             groups.setdefault(id(f.evaluator), (f.evaluator, []))[1].append((key, f.name))
         elif f is not None:
-            out[key] = np.asarray(f(k))
+            res[key] = np.asarray(f(k))
     for evaluator, items in groups.values():
-        values = evaluator.evaluate(k, tuple(dict.fromkeys(name for _, name in items)))
-        out.update({key: values[name] for key, name in items})
-    return out
+        dest = {name: out[key] for key, name in items if out is not None and key in out}
+        names = tuple(dict.fromkeys(name for _, name in items))
+        values = evaluator.evaluate(k, names, out=dest) if dest else evaluator.evaluate(k, names)
+        res.update({key: values[name] for key, name in items})
+    return res
 
 
 def _central_difference(func: KFunction, k: Array, step: float, dim: int) -> Array:

@@ -538,8 +538,77 @@ def test_mirror_numpy_fallback_equals_compiled():
     rows, cols = (x.astype(np.int64) for x in np.tril_indices(n))
     vals = rng.normal(size=(7, len(rows))) + 1j * rng.normal(size=(7, len(rows)))
     a, b = np.empty((7, n * n), complex), np.empty((7, n * n), complex)
-    _mirror(vals, a, rows, cols, n)
-    _mirror_numpy(vals, b, rows, cols, n)
+    _mirror(vals, a, n)
+    _mirror_numpy(vals, b, n)
     np.testing.assert_array_equal(a, b)
     m = a.reshape(7, n, n)
     assert np.array_equal(m, m.conj().transpose(0, 2, 1))
+
+
+def test_mirror_triangle_order_is_numpy_tril():
+    """The compiled mirror finds entry (i, j) of the lower triangle at t = i(i + 1)/2 + j, the order in which the
+    sums store it (``numpy.tril_indices``): a Hermitian matrix packed that way comes back exactly, n = 1 to 19."""
+    from properspin.models.wannier.fourier import _mirror
+
+    rng = np.random.default_rng(4)
+    for n in (1, 2, 5, 18, 19):
+        a = rng.normal(size=(3, n, n)) + 1j * rng.normal(size=(3, n, n))
+        herm = a + a.conj().transpose(0, 2, 1)
+        rows, cols = np.tril_indices(n)
+        got = np.full((3, n * n), np.nan, dtype=complex)
+        _mirror(np.ascontiguousarray(herm[:, rows, cols]), got, n)
+        np.testing.assert_array_equal(got.reshape(3, n, n), herm)
+
+
+@pytest.mark.parametrize("layout", ["scattered", "grid lines"])
+def test_fourier_sums_into_given_arrays_equal_the_definition(layout):
+    """``evaluate(k, what, out=...)`` writes every sum (H, ∂H, A^W, ∂A^W, its curl) into the caller's arrays and
+    returns them: the direct definition to 1e-12 (scattered k: folded products; grid blocks: the line sums), also
+    when the arrays held another block's values before (the kernel driver's reuse); a wrong shape is refused."""
+    wh = random_wannier(5, seed=3) if layout == "scattered" else _long_range_wannier()
+    model = wh.to_model()
+    sums = model.hamiltonian.evaluator
+    what = ("h", "dh", "pos", "dpos", "curl")
+    if layout == "scattered":
+        blocks = [random_k(model, 9, seed=s) for s in (4, 5)]
+    else:
+        grid = properspin.mesh.resolve(properspin.mesh.grid(6), model)
+        blocks = [grid.points(model, a, a + 96)[0] for a in (0, 96)]
+        assert all(sums.lines.group(k) is not None for k in blocks)
+    out = {name: np.full(v.shape, np.nan, dtype=complex) for name, v in sums.evaluate(blocks[0], what).items()}
+    rcart = wh.rvec @ wh.lattice
+    for k in blocks:  # the second block overwrites the first's values
+        got = sums.evaluate(k, what, out=out)
+        assert all(got[name] is out[name] for name in what)
+        np.testing.assert_allclose(got["h"], _direct_sum(wh, k, wh.ham), rtol=0, atol=1e-12)
+        grad = _direct_sum(wh, k, 1j * np.einsum("ra,rij->raij", rcart, wh.ham)).transpose(1, 0, 2, 3)
+        np.testing.assert_allclose(got["dh"], grad, rtol=0, atol=1e-11)
+        np.testing.assert_allclose(got["pos"], _direct_sum(wh, k, wh.pos).transpose(1, 0, 2, 3), rtol=0, atol=1e-12)
+        dpos = _direct_sum(wh, k, 1j * np.einsum("ra,rbij->rabij", rcart, wh.pos)).transpose(1, 2, 0, 3, 4)
+        np.testing.assert_allclose(got["dpos"], dpos, rtol=0, atol=1e-11)
+        curl = np.stack([dpos[a, b] - dpos[b, a] for a, b in ((1, 2), (2, 0), (0, 1))])
+        np.testing.assert_allclose(got["curl"], curl, rtol=0, atol=1e-11)
+        assert np.array_equal(got["h"], got["h"].conj().swapaxes(-1, -2))
+    with pytest.raises(ValueError, match=r"out\['dh'\] must be a C-contiguous complex128 array of shape"):
+        sums.evaluate(blocks[0][:4], ("dh",), out=out)
+
+
+def test_kernel_driver_reuses_the_fourier_arrays_of_the_previous_block():
+    """``kernels._inputs`` with a buffer dict: the second block's ∂H and A^W are written into the first block's
+    arrays (same memory, no fresh pages) and equal a fresh evaluation exactly; a shorter last block gets new arrays."""
+    from properspin import kernels
+
+    model = random_wannier(4, seed=7).to_model()
+    k1, k2, k3 = random_k(model, 12, seed=1), random_k(model, 12, seed=2), random_k(model, 5, seed=3)
+    w = np.ones(12)
+    buffers: dict[str, np.ndarray] = {}
+    first = kernels._inputs(model, k1, w, True, False, None, buffers)
+    dh_memory = first.dh
+    second = kernels._inputs(model, k2, w, True, False, None, buffers)
+    assert second.dh is dh_memory and np.shares_memory(second.apos, buffers["pos"])
+    fresh = kernels._inputs(model, k2, w, True)
+    for name in ("dh", "apos", "curl", "energies"):
+        np.testing.assert_array_equal(getattr(second, name), getattr(fresh, name))
+    last = kernels._inputs(model, k3, w[:5], True, False, None, buffers)
+    assert last.dh.shape[1] == 5 and not np.shares_memory(last.dh, dh_memory)
+    np.testing.assert_array_equal(last.dh, kernels._inputs(model, k3, w[:5], True).dh)

@@ -103,13 +103,18 @@ class WannierSums:
             raise KeyError(f"no sum {name!r}; have {', '.join(self.sums)}")
         return EvaluatorView(self, name)
 
-    def evaluate(self, k: Array, what: Sequence[str]) -> dict[str, Array]:
+    def evaluate(self, k: Array, what: Sequence[str], out: Mapping[str, Array] | None = None) -> dict[str, Array]:
         """The sums named in ``what`` at k-points ``k`` (N, dim), each (*prefix, N, n, n), from one phase computation
-        (or one grouping into lines) for all of them."""
+        (or one grouping into lines) for all of them.
+
+        ``out[name]`` (optional, any subset of ``what``): a C-contiguous complex array of that shape to write the sum
+        into and return, so that a caller evaluating block after block (the kernel driver) reuses warm memory
+        instead of fresh pages for every block."""
         k = np.asarray(k, dtype=float)
         n, nk = self.nbands, k.shape[0]
         sums = {name: self.sums[name] for name in what}
-        out = {name: np.empty((s.flat.shape[0], nk, n * n), dtype=complex) for name, s in sums.items()}
+        res = {name: _destination(out, name, (*s.prefix, nk, n, n)) for name, s in sums.items()}
+        flat = {name: r.reshape(sums[name].flat.shape[0], nk, n * n) for name, r in res.items()}
         todo = dict(sums)
         if self.lines is not None and any(s.line_blocks is not None for s in sums.values()):
             grouping = self.lines.group(k)
@@ -118,8 +123,9 @@ class WannierSums:
                     if s.line_blocks is not None:
                         vals = self.lines.sum(grouping, s.line_blocks, s.flat.shape[0])  # (N, c, m)
                         for a in range(s.flat.shape[0]):
-                            _mirror(np.ascontiguousarray(vals[:, a]), out[name][a], *s.lower, n)
+                            _mirror(np.ascontiguousarray(vals[:, a]), flat[name][a], n)
                         del todo[name]
+        scratch = None
         for start in range(0, nk, self.chunk):
             if not todo:
                 break
@@ -128,17 +134,30 @@ class WannierSums:
                 phase = np.exp(1j * (ks @ self.rcart.T))
                 for name, s in todo.items():
                     for a in range(s.flat.shape[0]):
-                        np.matmul(phase, s.flat[a], out=out[name][a, start : start + self.chunk])
+                        np.matmul(phase, s.flat[a], out=flat[name][a, start : start + self.chunk])
                 continue
             cs = np.concatenate([np.cos(ks @ self.rcos), np.sin(ks @ self.rsin)], axis=1)  # one phase computation
+            if scratch is None or scratch.shape[0] != len(ks):
+                scratch = np.empty((len(ks), n * (n + 1)))  # one lower triangle (real view), reused by every sum
             for name, s in todo.items():
                 for a in range(s.flat.shape[0]):
-                    dest = out[name][a, start : start + self.chunk]
+                    dest = flat[name][a, start : start + self.chunk]
                     if s.lower is None:
                         np.matmul(cs, s.weights[a], out=dest.view(float))
                     else:
-                        _mirror(np.matmul(cs, s.weights[a]).view(complex), dest, *s.lower, n)
-        return {name: out[name].reshape(*sums[name].prefix, nk, n, n) for name in sums}
+                        _mirror(np.matmul(cs, s.weights[a], out=scratch).view(complex), dest, n)
+        return res
+
+
+def _destination(out: Mapping[str, Array] | None, name: str, shape: tuple[int, ...]) -> Array:
+    """``out[name]`` checked to be a C-contiguous complex array of ``shape``, or a new one."""
+    if out is None or name not in out:
+        return np.empty(shape, dtype=complex)
+    dest = out[name]
+    if dest.shape != shape or dest.dtype != np.complex128 or not dest.flags.c_contiguous:
+        raise ValueError(f"out[{name!r}] must be a C-contiguous complex128 array of shape {shape}, got "
+                         f"{dest.dtype} {dest.shape} (contiguous: {dest.flags.c_contiguous})")
+    return dest
 
 
 class _Lines:
@@ -216,18 +235,20 @@ class _Lines:
         return vals.reshape(e_last.shape[0], c, -1)
 
 
-def _mirror_numpy(vals: Array, out: Array, rows: Array, cols: Array, n: int) -> None:
-    """out[:, i·n + j] = vals[:, t] and out[:, j·n + i] = conj(vals[:, t]) for (i, j) = (rows[t], cols[t]);
-    the diagonal (i = j) keeps the real part only (a Hermitian sum; the imaginary part is round-off)."""
+def _mirror_numpy(vals: Array, out: Array, n: int) -> None:
+    """out[:, i·n + j] = vals[:, t] and out[:, j·n + i] = conj(vals[:, t]) for the t-th entry (i, j), i ≥ j, of the
+    lower triangle in row order (``numpy.tril_indices``: t = i(i + 1)/2 + j); the diagonal (i = j) keeps the real part
+    only (a Hermitian sum; the imaginary part is round-off)."""
+    rows, cols = np.tril_indices(n)
     out[:, cols * n + rows] = vals.conj()
     out[:, rows * n + cols] = vals
     diag = rows == cols
     out[:, rows[diag] * (n + 1)] = vals[:, diag].real
 
 
-def _mirror(vals: Array, out: Array, rows: Array, cols: Array, n: int) -> None:
+def _mirror(vals: Array, out: Array, n: int) -> None:
     """:func:`_mirror_numpy`, compiled on first use (numba is imported then, not with properspin)."""
-    _compiled_mirror()(vals, out, rows, cols, n)
+    _compiled_mirror()(vals, out, n)
 
 
 @functools.cache
@@ -241,14 +262,15 @@ def _compiled_mirror() -> Callable[..., None]:
         return _mirror_numpy
 
     @njit(cache=True)
-    def mirror(vals, out, rows, cols, n):  # pragma: no cover - compiled; same as _mirror_numpy
-        for k in range(vals.shape[0]):
-            for t in range(rows.shape[0]):
-                v = vals[k, t]
-                if rows[t] == cols[t]:
-                    v = complex(v.real, 0.0)
-                out[k, rows[t] * n + cols[t]] = v
-                out[k, cols[t] * n + rows[t]] = np.conj(v)
+    def mirror(vals, out, n):  # pragma: no cover - compiled; same as _mirror_numpy
+        for k in range(vals.shape[0]):  # row i of the triangle is contiguous: t = i(i + 1)/2 + j, no index arrays
+            for i in range(n):
+                base = i * (i + 1) // 2
+                for j in range(i):
+                    v = vals[k, base + j]
+                    out[k, i * n + j] = v
+                    out[k, j * n + i] = np.conj(v)
+                out[k, i * (n + 1)] = vals[k, base + i].real
 
     return mirror
 
