@@ -71,8 +71,9 @@ def kernel_inputs(model, m, response: str, chunk: int) -> float:
     t = time.process_time()
     for start in range(0, m.size, chunk):
         k, w = m.points(model, start, min(m.size, start + chunk))
+        buffers: dict = {}  # as kernel_chunk: each block's Fourier sums written into the previous block's arrays
         for b in range(0, len(k), block):
-            kernels._inputs(model, k[b : b + block], w[b : b + block], curl, dense, None)
+            kernels._inputs(model, k[b : b + block], w[b : b + block], curl, dense, None, buffers)
     return time.process_time() - t
 
 
