@@ -4,7 +4,8 @@ In a fresh process glibc's malloc returns freed memory above its trim threshold 
 allocated and freed block after block come back as fresh pages (minor page faults, zeroed by the kernel) until some
 larger array has been freed once and raised the thresholds.  Benchmarks that first run a bare eigh on big chunks
 (``bench_overhead.py``) never see this; a user's single call does.  Each worker here is a fresh process of one
-package tree (``--trees``: package roots, e.g. ``../main .``) that loads Fe_tb.dat (18 bands, positions), compiles
+package tree (``--trees``: package roots, e.g. ``../main .``) that loads Fe (``--models``: ``tb``, Fe_tb.dat with its
+positions, E_F for 8 electrons; ``native``, the native Wannier90 run ``wannier90/Fe``, E_F 12.6279 eV), compiles
 on a 2³ grid, then measures on the n³ grid, CPU time (``process_time``) and minor page faults:
 
 * ``first``: the first ``conductivity`` call (what a user waits for);
@@ -13,7 +14,8 @@ on a 2³ grid, then measures on the n³ grid, CPU time (``process_time``) and mi
 
 Rounds interleave the trees; the load average is printed with each round.
 
-Usage: ``python benchmarks/bench_fresh_process.py [--trees ../main .] [--n 30] [--rounds 3] [--responses charge]``.
+Usage: ``python benchmarks/bench_fresh_process.py [--trees ../main .] [--n 30] [--rounds 3] [--responses charge]
+[--models tb,native]``.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from pathlib import Path
 from peer import peak_rss_line, run_worker
 
 HERE = Path(__file__).resolve().parent
-FE_TB_EF = 17.694853  # E_F for 8 electrons (bench_wb_native.py)
+FE_EF = {"tb": 17.694853, "native": 12.6279}  # eV: 8 electrons in Fe_tb.dat; the Wannier90 test's (bench_wb_native)
 
 
 def ps_worker(spec: dict) -> dict:
@@ -38,18 +40,23 @@ def ps_worker(spec: dict) -> dict:
     from peer import bare_eigh
 
     import properspin as ps
+    from properspin.models import wannier90_run
     from properspin.models.wannier import wannier90
 
     def faults() -> int:
         return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 
-    model = wannier90(spec["fe"], use_position=True, spinor_order="interleaved")
+    if spec["model"] == "tb":
+        model = wannier90(Path(spec["data"]) / "Fe_tb.dat", use_position=True, spinor_order="interleaved")
+    else:
+        model = wannier90_run(Path(spec["data"]) / "wannier90" / "Fe" / "Fe")
+    ef = FE_EF[spec["model"]]
     engine = ps.Engine(workers=1)
-    ps.conductivity(model, spec["response"], fermi=FE_TB_EF, mesh=ps.mesh.grid(2), engine=engine)  # compile
+    ps.conductivity(model, spec["response"], fermi=ef, mesh=ps.mesh.grid(2), engine=engine)  # compile
     out: dict = {"package": str(Path(ps.__file__).resolve().parent.parent)}
     for key in ("first", "again"):
         f0, c0 = faults(), time.process_time()
-        res = ps.conductivity(model, spec["response"], fermi=FE_TB_EF, mesh=ps.mesh.grid(spec["n"]), engine=engine)
+        res = ps.conductivity(model, spec["response"], fermi=ef, mesh=ps.mesh.grid(spec["n"]), engine=engine)
         out[key], out[f"{key}_faults"] = time.process_time() - c0, faults() - f0
     out["value"] = float(abs(res).max())
     f0 = faults()
@@ -64,31 +71,34 @@ def main() -> None:
     p.add_argument("--n", type=int, default=30)
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--responses", default="charge")
+    p.add_argument("--models", default="tb", help="tb (Fe_tb.dat), native (the Wannier90 run), or both")
     p.add_argument("--data", type=Path, default=HERE.parent / ".." / "shared" / "data")
     p.add_argument("--ps-worker", help=argparse.SUPPRESS)
     a = p.parse_args()
     if a.ps_worker:
         print("PSRESULT " + json.dumps(ps_worker(json.loads(a.ps_worker))), flush=True)
         return
-    fe = a.data / "Fe_tb.dat"
-    if not fe.exists():
-        raise SystemExit(f"{fe} not found: pass --data (the shared data folder)")
+    if not (a.data / "Fe_tb.dat").exists():
+        raise SystemExit(f"{a.data / 'Fe_tb.dat'} not found: pass --data (the shared data folder)")
+    cases = [(m, r) for m in a.models.split(",") for r in a.responses.split(",")]
     rows: dict = {}
     for r in range(a.rounds):
         print(f"round {r + 1}: load average {os.getloadavg()[0]:.1f}", flush=True)
-        for resp in a.responses.split(","):
+        for fe, resp in cases:
             for tree in a.trees:
                 os.environ["PYTHONPATH"] = str(Path(tree).resolve())
-                got = run_worker(sys.executable, __file__, {"fe": str(fe), "n": a.n, "response": resp}, role="ps")
-                rows.setdefault((resp, tree), []).append(got)
-                print(f"  {resp:<18s} {got['package']}: first {got['first']:.2f} s ({got['first_faults']} faults), "
+                spec = {"data": str(a.data), "model": fe, "n": a.n, "response": resp}
+                got = run_worker(sys.executable, __file__, spec, role="ps")
+                rows.setdefault((fe, resp, tree), []).append(got)
+                print(f"  {fe} {resp:<18s} {got['package']}: first {got['first']:.2f} s "
+                      f"({got['first_faults']} faults), "
                       f"again {got['again']:.2f} s ({got['again_faults']}), eigh {got['eigh']:.2f} s; "
                       f"first ÷ eigh {got['first'] / got['eigh']:.2f}, again ÷ eigh {got['again'] / got['eigh']:.2f}, "
                       f"max |σ| {got['value']:.9g}", flush=True)
-    print(f"Fe_tb.dat {a.n}³, serial, CPU time, min–max over {a.rounds} rounds; load average now "
+    print(f"Fe {a.n}³, serial, CPU time, min–max over {a.rounds} rounds; load average now "
           f"{os.getloadavg()[0]:.1f}")
-    for (resp, tree), got in rows.items():
-        print(f"  {resp:<18s} {tree}: first {_span(got, 'first')} s, again {_span(got, 'again')} s, eigh "
+    for (fe, resp, tree), got in rows.items():
+        print(f"  {fe} {resp:<18s} {tree}: first {_span(got, 'first')} s, again {_span(got, 'again')} s, eigh "
               f"{_span(got, 'eigh')} s; first ÷ eigh {_span(got, 'first', 'eigh')}, again ÷ eigh "
               f"{_span(got, 'again', 'eigh')}")
     print(peak_rss_line())
