@@ -1,12 +1,17 @@
 """Cost of the conserved spin current in metals (docs/physics.md, "Metals: the definition with Fermi-surface
 terms"): time of the metal routes as a ratio to the insulator routes and to a bare ``eigh`` on the same k-points.
 
-``python benchmarks/bench_metal_definition.py [n]`` (grid n², default 60), serial engine, one thread; the ratios
-are measured within one run.
+``python benchmarks/bench_metal_definition.py [n] [rounds]`` (grid n², default 60), serial engine, one thread; the
+ratios are measured within one run.  A second table times the metal route 1 (``conserved_spin_metal``) with its
+Drude weight accumulated in the same pass (``Response.companions``, now) against the two passes it took before
+(the response alone, then ``spin_drude_weight`` by a second ``conductivity`` call on the same mesh, as
+``calculation._drude_attrs`` did, here serial too): interleaved rounds, wall and CPU time, the load average.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import os
 import sys
 import time
 import warnings
@@ -14,7 +19,7 @@ import warnings
 import numpy as np
 
 import properspin as ps
-from properspin import mesh, models
+from properspin import mesh, models, responses
 from properspin.engine import Engine
 
 
@@ -27,7 +32,7 @@ def _time(func, repeat: int = 2) -> float:
     return best
 
 
-def main(n: int) -> None:
+def main(n: int, rounds: int = 3) -> None:
     from tests.test_conserved import kane_mele, random_lattice
 
     rows = [("Kane–Mele + Rashba (4 bands)", kane_mele()), ("BHZ + Rashba 0.3 eV (4 bands)", models.bhz(1.0, 0.3)),
@@ -38,6 +43,11 @@ def main(n: int) -> None:
           f" {'r1/kubo':>8s} {'r2/streda':>10s} {'r1/eigh':>8s} {'r2/eigh':>8s}")
     for label, model in rows:
         _row(label, model, n, engine)
+    print(f"\nconserved_spin_metal, T = 300 K, E_F in a band, grid {n}², serial: one pass (Drude weight as a companion "
+          f"sum) vs two passes (before), {rounds} interleaved rounds; ratio = two ÷ one, min–max over rounds")
+    print(f"{'model':32s} {'one (s)':>8s} {'two (s)':>8s} {'wall ratio':>12s} {'CPU ratio':>12s} {'load':>6s}")
+    for label, model in rows:
+        _one_pass_row(label, model, n, engine, rounds)
 
 
 def _row(label: str, model: ps.Model, n: int, engine: Engine) -> None:
@@ -59,8 +69,39 @@ def _row(label: str, model: ps.Model, n: int, engine: Engine) -> None:
     print(f"{label:32s} {eigh:7.3f} {kubo:10.3f} {streda:12.3f} {r1:9.3f} {r2:9.3f} {r1 / kubo:8.2f}"
           f" {r2 / streda:10.2f} {r1 / eigh:8.1f} {r2 / eigh:8.1f}")
 
+def _one_pass_row(label: str, model: ps.Model, n: int, engine: Engine, rounds: int) -> None:
+    """Interleaved rounds of the one-pass metal route and the two passes it replaced; same W (checked)."""
+    k, _ = mesh.resolve(mesh.grid(n), model).all_points(model)
+    ef = float(np.median(model.energies(k[:2000])[:, 1]))
+    kw = {"fermi": [ef], "mesh": mesh.grid(n), "temperature": 300.0, "engine": engine}
+    alone = dataclasses.replace(responses.get("conserved_spin_metal"), companions=())
+
+    def one() -> float:
+        return ps.conductivity(model, "conserved_spin_metal", **kw).attrs["drude_weight_max"]
+
+    def two() -> float:  # the code before: the response's pass, then a second conductivity() for W
+        ps.conductivity(model, alone, **kw)
+        return float(np.abs(ps.conductivity(model, "spin_drude_weight", **kw).values).max())
+
+    times: dict[str, list[tuple[float, float]]] = {"one": [], "two": []}
+    values = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for r in range(rounds):
+            for name in (("one", "two") if r % 2 == 0 else ("two", "one")):
+                t0, c0 = time.perf_counter(), time.process_time()
+                values[name] = (one if name == "one" else two)()
+                times[name].append((time.perf_counter() - t0, time.process_time() - c0))
+    if abs(values["one"] - values["two"]) > 1e-10 * max(abs(values["two"]), 1e-300):
+        raise AssertionError(f"{label}: W differs: {values['one']} (one pass) vs {values['two']} (two passes)")
+    wall = [b[0] / a[0] for a, b in zip(times["one"], times["two"], strict=True)]
+    cpu = [b[1] / a[1] for a, b in zip(times["one"], times["two"], strict=True)]
+    print(f"{label:32s} {min(t[0] for t in times['one']):8.3f} {min(t[0] for t in times['two']):8.3f} "
+          f"{min(wall):5.2f}–{max(wall):<5.2f} {min(cpu):5.2f}–{max(cpu):<5.2f} {os.getloadavg()[0]:6.1f}", flush=True)
+
+
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 60)
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 60, int(sys.argv[2]) if len(sys.argv) > 2 else 3)
     from peer import peak_rss_line
 
     print(peak_rss_line())

@@ -25,10 +25,14 @@ are the Fermi-surface terms (weight ``−f'(ε − μ)``, a δ of width ~k_BT: a
 
 from __future__ import annotations
 
+import warnings
+from typing import Any
+
 import numpy as np
 
 from . import conserved
 from . import geometry as geo
+from .response_contract import MetallicFermiWarning
 
 
 def _coefficients(g: geo.BandGeometry, op: np.ndarray, power: int) -> tuple[np.ndarray, np.ndarray]:
@@ -195,10 +199,37 @@ def drude_parts(g: geo.BandGeometry) -> np.ndarray:
 
     ``W^l_ij = Σ δ(ε_n − μ) s^l_nn v_i v_j`` is the weight of the symmetric term that Shi's order of limits leaves
     ∝ 1/ω in a clean metal (∝ 1/Γ with a relaxation rate): zero with time reversal or PT, not zero in a ferromagnet
-    or with an exchange field.  It is not part of the metal responses (see :func:`properspin.calculation._drude_attrs`).
+    or with an exchange field.  It is not part of the metal responses: they accumulate it in their own pass as a
+    companion sum (:func:`drude_summary`).
     """
     g._need_spin()
     v = np.einsum("iknn->ikn", g.velocity).real
     sd = np.einsum("lknn->lkn", g.spin).real
     w = np.einsum("lkn,ikn,jkn->lijkn", sd, v, v)
     return conserved.block_average(np.stack([np.zeros_like(w), w]), g.energies, g.degeneracy_tol)
+
+
+#: Drude weights below this fraction of ``max |σ| × 1 eV`` count as zero (time reversal or PT up to round-off).
+DRUDE_TOL = 1e-8
+
+
+def drude_summary(job: Any, values: np.ndarray, sums: np.ndarray) -> dict[str, Any]:
+    """Attrs (and a warning) of a metal response from its companion sums W = ``spin_drude_weight`` (same pass).
+
+    ``drude_weight_max`` = max |W| over Fermi energies and components at the highest temperature (0 when every
+    E_F lies in a gap or T = 0); a :class:`MetallicFermiWarning` when it exceeds :data:`DRUDE_TOL` × max |σ|: the
+    symmetric part of the dc response then lacks its W/Γ term (the Hall part is complete).
+    """
+    inside = ~np.asarray(job.band_attrs["fermi_in_gap"], dtype=bool)
+    temps = np.asarray(job.temperatures)
+    if not inside.any() or np.all(temps <= 0):
+        return {"drude_weight_max": 0.0}
+    wmax = float(np.max(np.abs(sums[int(np.argmax(temps))])))
+    out = {"drude_weight_max": wmax, "drude_note": "symmetric Drude term ∝ W/Γ (spin_drude_weight) not included"}
+    if wmax > DRUDE_TOL * max(float(np.nanmax(np.abs(values))), 1e-300):
+        warnings.warn(
+            f"{job.response.name}: the Drude weight W = Σ δ(ε − E_F) s v_i v_j is {wmax:.3g} (spin_drude_weight; the "
+            "model breaks time reversal and PT): the symmetric part of the dc conserved spin current has a term ∝ W/Γ "
+            "that needs a relaxation rate Γ and is not included; the Hall (antisymmetric) part is complete",
+            MetallicFermiWarning, stacklevel=5)
+    return out
