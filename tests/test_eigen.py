@@ -161,3 +161,23 @@ def test_other_inputs_take_numpy(monkeypatch):
         h = _hermitian(n, 3, seed=4)
         e, u = eigen.eigh(h)
         np.testing.assert_array_equal(e, np.linalg.eigh(h)[0])
+
+
+@pytest.mark.parametrize("response", ["proper_spin", "conventional_spin", "charge"])
+def test_small_path_conductivities_match_numpy_eigenvalues(response, monkeypatch):
+    """Issue 26: the 4-band conductivities with the QL path equal those with numpy's eigenvalues (the LAPACK
+    path, identical to zheevd's) to 1e-12 of their largest value, on a Rashba BHZ model with an exchange field."""
+    import properspin as ps
+
+    model = ps.models.bhz(1.0, 0.3).with_zeeman((0.05, 0.02, 0.03))
+    fermi = np.linspace(-3.0, 3.0, 25)
+
+    def run() -> np.ndarray:
+        return np.asarray(ps.conductivity(model, response, fermi=fermi, mesh=ps.mesh.grid(24),
+                                          engine=ps.Engine(workers=1)).values)
+
+    new = run()
+    monkeypatch.setattr(eigen, "_QL_MAX", 0)
+    old = run()
+    assert np.abs(old).max() > 0.01
+    np.testing.assert_allclose(new, old, rtol=0, atol=1e-12 * np.abs(old).max())
