@@ -86,8 +86,10 @@ def main() -> None:
 
 def report(label, model, m, responses, a, chunk, window) -> None:
     """Interleaved rounds: numpy eigh, properspin eigh, then each response; ratios per round, min–max."""
-    for response in responses:  # warm-up: compiled kernel cache
+    for response in responses:  # warm-up: compiled kernel and eigensolver caches
         full(model, mesh.resolve(mesh.grid(4), model), response, 2, chunk, window)
+        if a.compare_lapack:
+            full(model, mesh.resolve(mesh.grid(4), model), response, 2, chunk, window, lapack=True)
     t = {key: [] for key in ["eigh", "own", *responses, *(f"{r} lapack" for r in responses)]}
     load0 = os.getloadavg()[0]
     with threadpool_limits(1):
