@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from properspin import eigen
+from properspin import eigen, eigen_ql
 
 from .conftest import random_hermitian
 
@@ -102,7 +102,7 @@ def test_small_path_huge_and_tiny_scales(n, scale):
 
 
 def test_small_path_non_finite_and_subnormal_go_to_numpy():
-    """NaN/inf input, and max|H| below _QL_TINY, are given to numpy.linalg.eigh, which answers as it does."""
+    """NaN/inf input, and max|H| below eigen_ql.QL_TINY, are given to numpy.linalg.eigh, which answers as it does."""
     h = _hermitian(4, 3, seed=6)
     bad = h.copy()
     bad[1, 2, 0] = np.nan
@@ -114,7 +114,7 @@ def test_small_path_non_finite_and_subnormal_go_to_numpy():
     else:
         np.testing.assert_array_equal(eigen.eigh(bad)[0], e0)  # NaN where numpy has NaN
     tiny = h * 1e-300
-    assert np.abs(tiny).max() < eigen._QL_TINY
+    assert np.abs(tiny).max() < eigen_ql.QL_TINY
     np.testing.assert_array_equal(eigen.eigh(tiny)[0], np.linalg.eigh(tiny)[0])
 
 
