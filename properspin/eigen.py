@@ -3,7 +3,7 @@
 Two compiled paths, both used by the kernel and by the numpy formulas (:func:`properspin.geometry.band_geometry`),
 so that both see the same eigenvalues; anything else goes to ``numpy.linalg.eigh``.
 
-*Up to* ``_QL_MAX`` *bands* (12; ``benchmarks/bench_small_eigh.py`` prints the crossover) no LAPACK routine is
+*Up to* ``_QL_MAX`` *bands* (14; ``benchmarks/bench_small_eigh.py`` prints the crossover) no LAPACK routine is
 called, since their per-call overhead dominates at this size: a compiled Householder reduction to a real
 tridiagonal T = D† Q† H Q D (D a diagonal phase that makes the subdiagonal real), the implicit QL iteration with
 Wilkinson shift on T rotating a real Z, and U = Q D Z, all on H scaled by a power of two (huge and tiny matrices
@@ -11,13 +11,13 @@ neither overflow nor underflow).  The eigenvalues agree with ``numpy.linalg.eigh
 *not* bit-identical to it; ``H U = U E`` to ~1e-15 max|H| and U is unitary to ~1e-15.  For the 4-band model it
 takes 0.35–0.4 of the LAPACK path's time.  Non-finite input and 0 < max|H| < ``eigen_ql.QL_TINY`` go to numpy.
 
-*From 13 to* ``_SMALL_MAX`` *bands*: ``numpy.linalg.eigh`` calls LAPACK ``zheevd``; for n ≤ 25 that is ``zhetrd``
+*From 15 to* ``_SMALL_MAX`` *bands*: ``numpy.linalg.eigh`` calls LAPACK ``zheevd``; for n ≤ 25 that is ``zhetrd``
 (to a real tridiagonal T = Q† H Q), then ``zsteqr``, which runs the implicit QL/QR iteration on T while rotating a
 *complex* n × n matrix.  This path does the same reduction, forms Q (``zungtr``), runs the iteration on a *real* Z
 (``dsteqr``: the rotations are real, so half the work) and finishes with U = Q Z as two real products.  Same
 tridiagonal, same iteration: the eigenvalues are those of ``numpy.linalg.eigh`` to the last bit for n ≤ 25 and the
 eigenvectors agree up to phases (within degenerate subspaces, up to a unitary).  It is about 30 % faster for
-13 ≤ n ≤ 24 (18 × 18: 25 µs instead of 33 µs on the development machine); from ``_SMALL_MAX`` bands on, and for
+15 ≤ n ≤ 24 (18 × 18: 25 µs instead of 33 µs on the development machine); from ``_SMALL_MAX`` bands on, and for
 real matrices, numpy's divide and conquer is used.  The LAPACK routines are scipy's
 (``scipy.linalg.cython_lapack``), registered with LLVM under fixed names so that the compiled function can be
 cached on disk.
@@ -33,7 +33,8 @@ import numpy as np
 from .eigen_ql import small_ql
 
 _SMALL_MAX = 32  # bands: above this numpy's zheevd (divide and conquer) is faster
-_QL_MAX = 12  # bands: up to this the compiled Householder + QL is faster than the LAPACK path (bench_small_eigh.py)
+_QL_MAX = 14  # bands: up to this the compiled Householder + QL was faster than the LAPACK path in every round of
+# two runs of benchmarks/bench_small_eigh.py (at 18: 0.87–1.07 of it, mixed; RESULTS.md §17b)
 
 
 def eigh(h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

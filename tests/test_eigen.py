@@ -24,7 +24,7 @@ def _check(h: np.ndarray, e: np.ndarray, u: np.ndarray) -> None:
     np.testing.assert_allclose(u.conj().transpose(0, 2, 1) @ u, eye, rtol=0, atol=1e-13)
 
 
-@pytest.mark.parametrize("n", [1, 2, 3, 4, 7, 12, 18, 32])
+@pytest.mark.parametrize("n", [1, 2, 3, 4, 7, 12, 14, 15, 18, 32])
 def test_random_hermitian_matrices(n):
     assert eigen.available()
     h = _hermitian(n, 50, seed=n)
