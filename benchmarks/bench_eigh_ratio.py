@@ -7,7 +7,9 @@ Prints, for a 4-band model (10⁶ k-points, 1000 Fermi energies by default) and,
 ratio of CPU times (``process_time``; the serial engine runs in this process) in interleaved rounds (min–max
 over rounds of the per-round ratio), with the load average and the process's peak RSS.
 Usage: ``python benchmarks/bench_eigh_ratio.py [--nk 1000000] [--nfermi 1000]
-[--responses proper_spin,conventional_spin,charge] [--rounds 3] [--one-fermi]``.
+[--responses proper_spin,conventional_spin,charge] [--rounds 3] [--one-fermi] [--compare-lapack]``.
+``--compare-lapack`` adds, in the same interleaved rounds, each full call with the kernel's eigensolver switched
+back to the LAPACK path for n ≤ ``eigen._QL_MAX`` (the solver before issue 26's small-n QL path; benchmark only).
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from threadpoolctl import threadpool_limits
 import properspin as ps
 from properspin import eigen, mesh
 
+QL_MAX = eigen._QL_MAX
+
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 
 
@@ -35,12 +39,16 @@ def four_band() -> ps.Model:
 
 
 
-def full(model, m, response, nfermi, chunk, window=(-3, 3)) -> float:
-    """CPU seconds of the serial ``conductivity`` call."""
+def full(model, m, response, nfermi, chunk, window=(-3, 3), lapack: bool = False) -> float:
+    """CPU seconds of the serial ``conductivity`` call (``lapack``: with the LAPACK path for every n ≤ 32)."""
     fermi = np.linspace(*window, nfermi)
-    t = time.process_time()
-    ps.conductivity(model, response, fermi=fermi, mesh=m, engine=ps.Engine(chunk_size=chunk, workers=1))
-    return time.process_time() - t
+    eigen._QL_MAX = 0 if lapack else QL_MAX
+    try:
+        t = time.process_time()
+        ps.conductivity(model, response, fermi=fermi, mesh=m, engine=ps.Engine(chunk_size=chunk, workers=1))
+        return time.process_time() - t
+    finally:
+        eigen._QL_MAX = QL_MAX
 
 
 def main() -> None:
@@ -53,6 +61,8 @@ def main() -> None:
     p.add_argument("--fe-nk", type=int, default=27_000, help="k-points of the Fe case (0: skip)")
     p.add_argument("--skip-4band", action="store_true")
     p.add_argument("--one-fermi", action="store_true", help="also time 1 Fermi energy (ratio nfermi ÷ 1)")
+    p.add_argument("--compare-lapack", action="store_true",
+                   help="also time each full call with the LAPACK eigensolver path (before the small-n QL path)")
     p.add_argument("--data", type=Path, default=DATA, help="the shared data folder (default ../shared/data)")
     a = p.parse_args()
     responses = a.responses.split(",")
@@ -76,9 +86,11 @@ def main() -> None:
 
 def report(label, model, m, responses, a, chunk, window) -> None:
     """Interleaved rounds: numpy eigh, properspin eigh, then each response; ratios per round, min–max."""
-    for response in responses:  # warm-up: compiled kernel cache
+    for response in responses:  # warm-up: compiled kernel and eigensolver caches
         full(model, mesh.resolve(mesh.grid(4), model), response, 2, chunk, window)
-    t = {key: [] for key in ["eigh", "own", *responses]}
+        if a.compare_lapack:
+            full(model, mesh.resolve(mesh.grid(4), model), response, 2, chunk, window, lapack=True)
+    t = {key: [] for key in ["eigh", "own", *responses, *(f"{r} lapack" for r in responses)]}
     load0 = os.getloadavg()[0]
     with threadpool_limits(1):
         for _ in range(a.rounds):
@@ -86,6 +98,8 @@ def report(label, model, m, responses, a, chunk, window) -> None:
             t["own"].append(bare_eigh(model, m, chunk, eigen.eigh))
             for response in responses:
                 t[response].append(full(model, m, response, a.nfermi, chunk, window))
+                if a.compare_lapack:
+                    t[f"{response} lapack"].append(full(model, m, response, a.nfermi, chunk, window, lapack=True))
     load1 = os.getloadavg()[0]
     te, to = np.array(t["eigh"]), np.array(t["own"])
     print(f"{label}: {m.size} k-points, {a.nfermi} Fermi energies, serial, {a.rounds} interleaved rounds "
@@ -97,6 +111,11 @@ def report(label, model, m, responses, a, chunk, window) -> None:
         tf = np.array(t[response])
         print(f"  {response:<18s} full {tf.min():8.2f}–{tf.max():.2f} s   full ÷ eigh {np.min(tf / te):.2f}–"
               f"{np.max(tf / te):.2f} (÷ properspin eigh {np.min(tf / to):.2f}–{np.max(tf / to):.2f})")
+        if a.compare_lapack:
+            tl = np.array(t[f"{response} lapack"])
+            print(f"  {'':<18s} with the LAPACK eigensolver path: full {tl.min():8.2f}–{tl.max():.2f} s   full ÷ eigh "
+                  f"{np.min(tl / te):.2f}–{np.max(tl / te):.2f}; new ÷ LAPACK-path full call "
+                  f"{np.min(tf / tl):.2f}–{np.max(tf / tl):.2f}")
         if a.one_fermi:
             t_one = full(model, m, response, 1, chunk, window)
             print(f"    1 Fermi energy {t_one:8.2f} s: {a.nfermi} E_F ÷ 1 E_F = {tf.min() / t_one:.3f}")

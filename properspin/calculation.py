@@ -20,6 +20,7 @@ from .conventions import DEGENERACY_TOL
 from .engine import Engine, default_chunk_size
 from .model import Model
 from .prepare import PreparedJob, in_bands, prepare
+from .response_contract import MetallicFermiWarning
 from .results import make_result
 
 log = logging.getLogger(__name__)
@@ -85,14 +86,11 @@ def evaluate(job: PreparedJob, engine: Engine | None = None) -> xr.DataArray:
     streamed = job.engine_job()
     total = engine.run(streamed)
     values = _values(job, streamed.sweeps, total)
-    gap_attrs: dict[str, Any] = {}
-    if resp.surface:
-        gap_attrs = dict(job.band_attrs)  # T > 0 where E_F lies in a band: checked by prepare()
-        if resp.name in ("conserved_spin_metal", "torque_dipole_metal"):  # symmetric part: Drude term left out
-            inside = ~np.asarray(gap_attrs["fermi_in_gap"], dtype=bool)
-            gap_attrs |= _drude_attrs(model, resp.name, job.fermi, job.mesh, job.temperatures, values, inside)
+    gap_attrs: dict[str, Any] = dict(job.band_attrs) if resp.surface else {}  # T > 0 in a band: prepare() checked
+    gap_attrs |= _companion_attrs(job, streamed.sweeps, total, values)
     if resp.insulator_only:
-        values, gap_attrs = _outside_gaps(model, job.mesh, resp.name, job.fermi, job.temperatures, values)
+        values, outside = _outside_gaps(model, job.mesh, resp.name, job.fermi, job.temperatures, values)
+        gap_attrs |= outside
     attrs: dict[str, Any] = {
         "response": resp.name,
         "description": resp.description,
@@ -117,20 +115,37 @@ def evaluate(job: PreparedJob, engine: Engine | None = None) -> xr.DataArray:
 def _values(job: PreparedJob, sweeps: tuple[Any, ...], total: Any) -> np.ndarray:
     """The finished sums (temperature, fermi, *components) in the caller's Fermi order, in result units and
     projected on the symmetry-allowed form; refused when not finite."""
-    resp, dim = job.response, job.model.dim
-    comp = resp.coords(dim)
-    shape = tuple(len(v) for v in comp.values())
-    inverse = np.argsort(job.order)
-    finish = "finish_surface" if resp.surface else "finish"
-    values = np.stack([getattr(s, finish)(p, grand=resp.grand)[inverse]
-                       for s, p in zip(sweeps, total.partials, strict=True)])
-    values = job.project(resp.factor(dim) * values.reshape((len(job.temperatures), len(job.fermi)) + shape))
+    resp = job.response
+    values = _finished(job, resp, sweeps, [p[:, : resp.width(job.model.dim)] for p in total.partials])
     if not np.all(np.isfinite(values)):
         bad = np.argwhere(~np.isfinite(values))[0]
         raise ValueError(f"{resp.name}: the sums are not finite ({np.count_nonzero(~np.isfinite(values))} "
                          f"entries NaN or inf, first at E_F = {job.fermi[bad[1]]:g} eV): an overflow in the model's "
                          "matrices (H, ∂H/∂k, spin, position) or a near-degenerate pair below degeneracy_tol")
     return values
+
+
+def _finished(job: PreparedJob, resp: responses.Response, sweeps: tuple[Any, ...],
+              partials: list[np.ndarray]) -> np.ndarray:
+    """Partial sums of ``resp`` (one per sweep) → (temperature, fermi, *components) in result units, projected."""
+    dim = job.model.dim
+    shape = tuple(len(v) for v in resp.coords(dim).values())
+    inverse = np.argsort(job.order)
+    finish = "finish_surface" if resp.surface else "finish"
+    values = np.stack([getattr(s, finish)(p, grand=resp.grand)[inverse] for s, p in zip(sweeps, partials,
+                                                                                         strict=True)])
+    return job.project(resp.factor(dim) * values.reshape((len(job.temperatures), len(job.fermi)) + shape), resp)
+
+
+def _companion_attrs(job: PreparedJob, sweeps: tuple[Any, ...], total: Any, values: np.ndarray) -> dict[str, Any]:
+    """The attrs of the response's companion sums (:class:`~properspin.response_contract.Companion`), accumulated
+    in the same pass: columns after the response's own in every partial sum."""
+    resp, out = job.response, {}
+    edges = np.cumsum(resp.columns(job.model.dim))
+    for comp, other, a, b in zip(resp.companions, resp.companion_responses, edges[:-1], edges[1:], strict=True):
+        sums = _finished(job, other, sweeps, [p[:, a:b] for p in total.partials])
+        out |= comp.summary(job, values, sums)
+    return out
 
 
 def _diagnose(job: PreparedJob, total: Any, attrs: dict[str, Any]) -> None:
@@ -204,36 +219,9 @@ def _warn_isolated(name: str, found: list[dict[str, Any]]) -> None:
     )
 
 
-class MetallicFermiWarning(UserWarning):
-    """A Fermi energy lies in a band, where an insulator-only response is not defined."""
-
-
 class DegeneracyWarning(UserWarning):
     """Near-degenerate bands made part of a spin response gauge-dependent (conventions §3)."""
 
 
 class UnresolvedDegeneracyWarning(DegeneracyWarning):
     """An isolated band touching that the mesh does not resolve changes a spin response (conventions §3)."""
-
-
-#: Drude weights below this fraction of ``max |σ| × 1 eV`` count as zero (time reversal or PT up to round-off).
-DRUDE_TOL = 1e-8
-
-
-def _drude_attrs(model, name: str, fermi: np.ndarray, mesh, temperatures: np.ndarray, values: np.ndarray,
-                inside: np.ndarray) -> dict:
-    """Attributes (and a warning) for a metal response whose symmetric part lacks a non-zero Drude term
-    (:func:`properspin.conserved_metal.drude_parts`)."""
-    if not inside.any() or np.all(temperatures <= 0):
-        return {"drude_weight_max": 0.0}
-    t = float(np.max(temperatures))
-    w = conductivity(model, "spin_drude_weight", fermi=fermi, mesh=mesh, temperature=t).values
-    wmax = float(np.max(np.abs(w)))
-    out = {"drude_weight_max": wmax, "drude_note": "symmetric Drude term ∝ W/Γ (spin_drude_weight) not included"}
-    if wmax > DRUDE_TOL * max(float(np.nanmax(np.abs(values))), 1e-300):
-        warnings.warn(
-            f"{name}: the Drude weight W = Σ δ(ε − E_F) s v_i v_j is {wmax:.3g} (spin_drude_weight; the model breaks "
-            "time reversal and PT): the symmetric part of the dc conserved spin current has a term ∝ W/Γ that "
-            "needs a relaxation rate Γ and is not included; the Hall (antisymmetric) part is complete",
-            MetallicFermiWarning, stacklevel=5)
-    return out

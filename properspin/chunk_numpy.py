@@ -43,8 +43,12 @@ def states(model: Model, response: Response, k: np.ndarray, degeneracy_tol: floa
 
 def numpy_chunk(model: Model, response: Response, k: np.ndarray, w: np.ndarray, sweeps: Sequence[Sweep],
                 degeneracy_tol: float) -> ChunkResult:
-    """The numpy reference path of a chunk (the numbers the fused kernel must reproduce)."""
+    """The numpy reference path of a chunk (the numbers the fused kernel must reproduce); a response's companion
+    sums (:attr:`Response.companions <properspin.responses.Response.companions>`) are columns after its own."""
     g, q = states(model, response, k, degeneracy_tol)
+    if response.companions:  # their per-state columns after the response's own: the same k-point visit
+        q = np.concatenate([q] + [c.formula(g, c.params).reshape(-1, *g.energies.shape)
+                                  for c in response.companion_responses])
     values = (q * w[None, :, None]).reshape(q.shape[0], -1).T  # (N·n, ncomp)
     energies = g.energies.reshape(-1)
     partials = []

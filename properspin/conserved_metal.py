@@ -25,16 +25,23 @@ are the Fermi-surface terms (weight ``−f'(ε − μ)``, a δ of width ~k_BT: a
 
 from __future__ import annotations
 
+import warnings
+from typing import Any
+
 import numpy as np
 
 from . import conserved
 from . import geometry as geo
+from .response_contract import MetallicFermiWarning
 
 
 def _coefficients(g: geo.BandGeometry, op: np.ndarray, power: int) -> tuple[np.ndarray, np.ndarray]:
     """Per-state coefficients (c of f, d of f') of ``∂_{q_i} X_j`` for vertex ``op`` (3, N, n, n), h = 1/Δ^power.
 
-    Shapes (3, dim_i, dim_j, N, n), complex.
+    Shapes (3, dim_i, dim_j, N, n), complex.  The sums over the two inner band indices of the products
+    ``A_mpn = V^i_mp O_pn v_nm`` and ``B_mnp = O_mn V^i_np v_pm`` (module docstring) are written as diagonals of
+    n × n matrix products, ``Σ_pn X_sp Y_pn Z_ns = (X Y Z)_ss``, with the weights (G, 1/Δ, ∂h, block mask) folded
+    into the factors: O(n³) per k-point without the (3, N, n, n, n) products (tested against them to 1e-12).
     """
     e, tol = g.energies, g.degeneracy_tol
     same = conserved._degenerate(e, tol)
@@ -42,33 +49,34 @@ def _coefficients(g: geo.BandGeometry, op: np.ndarray, power: int) -> tuple[np.n
         nd = np.where(same, 0.0, 1.0 / (e[:, :, None] - e[:, None, :]))  # nd_ab = 1/(ε_a − ε_b), 0 in blocks
     gg, hx = nd**power, -power * nd ** (power + 1)  # G_ab = h(ε_a, ε_b), ∂_x h; ∂_y h = −∂_x h
     em = same.astype(float)
+    ggt, hxt = gg.swapaxes(-1, -2), hx.swapaxes(-1, -2)
+    o_g, o_h = op * gg, op * hx  # (3, N, n, n)
     dim = g.dim
     c = np.zeros((3, dim, dim) + e.shape, complex)
     d = np.zeros_like(c)
     for i in range(dim):
-        vi = g.velocity[i]
+        vn, ve = g.velocity[i] * nd, g.velocity[i] * em  # V^i ∘ (1/Δ), V^i ∘ (block mask)
         for j in range(dim):
-            vj = g.velocity[j]
-            a = np.einsum("kmp,lkpn,knm->lkmpn", vi, op, vj)  # A_mpn = V^i_mp O_pn v_nm
-            b = np.einsum("lkmn,knp,kpm->lkmnp", op, vi, vj)  # B_mnp = O_mn V^i_np v_pm
-            c1 = (np.einsum("lkspn,ksn,ksp->lks", a, gg, nd) + np.einsum("lkspn,ksp,ksn->lks", a, em, hx)
-                  - np.einsum("lkmsn,ksn,kms->lks", a, gg, nd)
-                  - np.einsum("lkmps,kmp->lks", a * (gg[:, :, None, :] - gg[:, None, :, :])[None], nd)
-                  - np.einsum("lkmps,kmp,kms->lks", a, em, hx))
-            d1 = np.einsum("lkspn,ksp,ksn->lks", a, em, gg)
-            c2 = (np.einsum("lkmnp,knp->lkm", b * (gg[:, :, :, None] - gg[:, :, None, :])[None], nd)
-                  - np.einsum("lkmnp,knp,kmn->lkm", b, em, hx)
-                  - np.einsum("lkmsp,kms,ksp->lks", b, gg, nd) + np.einsum("lkmsp,ksp,kms->lks", b, em, hx)
-                  + np.einsum("lkmns,kms,kns->lks", b, gg, nd))
-            d2 = -np.einsum("lkmsp,ksp,kms->lks", b, em, gg)
+            v = g.velocity[j]
+            v_g, v_h = v * ggt, v * hxt  # v_ns G_sn, v_ns ∂h_sn
+            o_vg, v_vn, v_og = op @ v_g, v @ vn, v @ o_g
+            c1 = (_diag(vn, o_vg) + _diag(ve, op @ v_h) - _diag(o_g, v_vn) - _diag(v_g @ vn, op)
+                  + _diag(v_vn, o_g) - _diag(v_h @ ve, op))
+            c2 = (_diag(o_g, vn @ v) - _diag(op, vn @ v_g) - _diag(o_h, ve @ v) - _diag(vn, v_og)
+                  + _diag(ve, v @ o_h) + _diag(v_g @ op, vn))
             c[:, i, j] = -0.5 * c1 + 0.5 * c2
-            d[:, i, j] = -0.5 * d1 + 0.5 * d2
+            d[:, i, j] = -0.5 * _diag(ve, o_vg) - 0.5 * _diag(ve, v_og)
     return c, d
 
 
+def _diag(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """``(x y)_ss`` for stacks of n × n matrices, (..., n): O(n²) per matrix."""
+    return np.einsum("...sp,...ps->...s", x, y)
+
+
 def _size(g: geo.BandGeometry) -> int:
-    """k-points per block so that the (3, N, n, n, n) temporaries stay near 100 MB."""
-    return max(1, int(2e5 // g.energies.shape[1] ** 3))
+    """k-points per block so that the (3, N, n, n) temporaries stay near 100 MB."""
+    return max(1, int(2e5 // g.energies.shape[1] ** 2))
 
 
 def _blocks(func, g: geo.BandGeometry) -> np.ndarray:
@@ -195,10 +203,37 @@ def drude_parts(g: geo.BandGeometry) -> np.ndarray:
 
     ``W^l_ij = Σ δ(ε_n − μ) s^l_nn v_i v_j`` is the weight of the symmetric term that Shi's order of limits leaves
     ∝ 1/ω in a clean metal (∝ 1/Γ with a relaxation rate): zero with time reversal or PT, not zero in a ferromagnet
-    or with an exchange field.  It is not part of the metal responses (see :func:`properspin.calculation._drude_attrs`).
+    or with an exchange field.  It is not part of the metal responses: they accumulate it in their own pass as a
+    companion sum (:func:`drude_summary`).
     """
     g._need_spin()
     v = np.einsum("iknn->ikn", g.velocity).real
     sd = np.einsum("lknn->lkn", g.spin).real
     w = np.einsum("lkn,ikn,jkn->lijkn", sd, v, v)
     return conserved.block_average(np.stack([np.zeros_like(w), w]), g.energies, g.degeneracy_tol)
+
+
+#: Drude weights below this fraction of ``max |σ| × 1 eV`` count as zero (time reversal or PT up to round-off).
+DRUDE_TOL = 1e-8
+
+
+def drude_summary(job: Any, values: np.ndarray, sums: np.ndarray) -> dict[str, Any]:
+    """Attrs (and a warning) of a metal response from its companion sums W = ``spin_drude_weight`` (same pass).
+
+    ``drude_weight_max`` = max |W| over Fermi energies and components at the highest temperature (0 when every
+    E_F lies in a gap or T = 0); a :class:`MetallicFermiWarning` when it exceeds :data:`DRUDE_TOL` × max |σ|: the
+    symmetric part of the dc response then lacks its W/Γ term (the Hall part is complete).
+    """
+    inside = ~np.asarray(job.band_attrs["fermi_in_gap"], dtype=bool)
+    temps = np.asarray(job.temperatures)
+    if not inside.any() or np.all(temps <= 0):
+        return {"drude_weight_max": 0.0}
+    wmax = float(np.max(np.abs(sums[int(np.argmax(temps))])))
+    out = {"drude_weight_max": wmax, "drude_note": "symmetric Drude term ∝ W/Γ (spin_drude_weight) not included"}
+    if wmax > DRUDE_TOL * max(float(np.nanmax(np.abs(values))), 1e-300):
+        warnings.warn(
+            f"{job.response.name}: the Drude weight W = Σ δ(ε − E_F) s v_i v_j is {wmax:.3g} (spin_drude_weight; the "
+            "model breaks time reversal and PT): the symmetric part of the dc conserved spin current has a term ∝ W/Γ "
+            "that needs a relaxation rate Γ and is not included; the Hall (antisymmetric) part is complete",
+            MetallicFermiWarning, stacklevel=5)
+    return out

@@ -2,7 +2,8 @@
 
 A :class:`Fingerprint` is built from the job's *content*, not from a hand-written list of model fields:
 
-* a key (SHA-256 of a JSON description): the response (name, parameters, the formula's bytecode), the mesh
+* a key (SHA-256 of a JSON description): the response (name, parameters, the formula's bytecode, and its companion
+  sums' when it has any: the layout of the partial sums), the mesh
   (description, every point of an explicit mesh), Fermi energies, temperatures, degeneracy tolerance, chunk
   layout, the model's description and the SHA-256 of every file it names;
 * a probe: every k-function of the model sampled at fixed k-points (a few of the mesh's own and a few fixed
@@ -64,8 +65,11 @@ def fingerprint(job: Job, ranges: list[tuple[int, int]]) -> Fingerprint:
     from ._version import __version__
 
     resp = job.response
+    entry: list[Any] = [resp.name, resp.params, code_id(resp.formula)]
+    if resp.companions:  # their columns follow the response's: a checkpoint without them is another layout
+        entry.append([[c.name, c.params, code_id(c.formula)] for c in resp.companion_responses])
     desc = {
-        "response": [resp.name, resp.params, code_id(resp.formula)],
+        "response": entry,
         "model": job.model.describe(), "model files": file_hashes(job.model),
         "mesh": [job.mesh.describe(), points_hash(job.mesh)],
         "Fermi energies": [s.fermi.tolist() for s in job.sweeps],

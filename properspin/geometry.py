@@ -125,8 +125,10 @@ def band_geometry(model: Model, k: np.ndarray, degeneracy_tol: float = DEGENERAC
     ``with_torque`` / ``with_curvature``: also the torque ``i[H, s]`` and the Wannier curvature term (only the
     Appendix-C / torque responses and the Berry curvature need them; skipping them saves ~20 % per k-point).
     """
+    from .eigen import eigh  # here, not at the top: importing properspin loads no numba
+
     h = model.h(k)
-    energies, u = np.linalg.eigh(h)
+    energies, u = eigh(h)  # the kernel's eigensolver: both paths see the same eigenvalues (bin weights)
     return geometry_from_eigenvectors(model, k, h, energies, u, degeneracy_tol, with_spin, with_torque,
                                       with_curvature)
 

@@ -88,10 +88,11 @@ class PreparedJob:
         sweeps = tuple(Sweep(levels, t) for t in self.temperatures)
         return Job(self.model, self.mesh, self.response, sweeps, self.degeneracy_tol)
 
-    def project(self, values: np.ndarray) -> np.ndarray:
-        """The symmetry projector P on the trailing component axes (identity without symmetry)."""
+    def project(self, values: np.ndarray, response: responses.Response | None = None) -> np.ndarray:
+        """The symmetry projector P on the trailing component axes (identity without symmetry), with the law of
+        ``response`` (default: the job's; a companion sum has its own)."""
         sym = self.symmetry
-        return values if sym is None else sym.symmetrize(values, self.response, self.model.dim)
+        return values if sym is None else sym.symmetrize(values, response or self.response, self.model.dim)
 
 
 def prepare(

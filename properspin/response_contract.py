@@ -1,5 +1,6 @@
 """What a response declares besides its formula (:class:`~properspin.responses.Response`): the meanings of its
-``kind``, its symmetry :class:`Law`, its per-band :class:`BandView` and the templates naming its components.
+``kind``, its symmetry :class:`Law`, its per-band :class:`BandView`, the :class:`Companion` sums it accumulates in the
+same pass and the templates naming its components.
 
 Kept apart from the response table (:mod:`properspin.responses`, which re-exports every name here) so that the
 contract reads in one page.
@@ -74,6 +75,27 @@ class BandView:
     values: Callable[[BandGeometry, Mapping[str, Any]], np.ndarray]
     needs_spin: bool = True
     params: bool = False
+
+
+@dataclass(frozen=True)
+class Companion:
+    """A second sum that a response accumulates in the same pass over the mesh, turned into attributes of its result.
+
+    ``response``: the name of a registered response whose formula runs on the same band geometry and chunk as the
+    response's own (its per-state columns follow the response's in the partial sums: one k-point visit for both);
+    its sums are finished with its own ``surface``/``grand`` parts and projected with its own symmetry law.
+    ``summary(job, values, sums)`` → attrs (and any warning): ``job`` the prepared job, ``values`` the response's
+    finished result ``(temperature, fermi, *components)``, ``sums`` the companion's, same leading axes, in its
+    result units.  E.g. the spin Drude weight of the metal routes (:func:`properspin.conserved_metal.drude_summary`).
+    """
+
+    response: str
+    summary: Callable[[Any, np.ndarray, np.ndarray], dict[str, Any]]
+
+
+class MetallicFermiWarning(UserWarning):
+    """A Fermi energy lies in a band, where an insulator-only response is not defined (or where a metal response
+    leaves out a term, e.g. the symmetric Drude term)."""
 
 
 def _template_fields(template: str) -> set[str]:

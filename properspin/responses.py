@@ -49,7 +49,15 @@ import numpy as np
 from . import conserved, conserved_metal, orbital, units
 from . import geometry as geo
 from .kernel_modes import KernelMode
-from .response_contract import KINDS, BandView, Law, _template_fields, component_text  # noqa: F401 - re-exported
+from .response_contract import (  # noqa: F401 - re-exported
+    KINDS,
+    BandView,
+    Companion,
+    Law,
+    MetallicFermiWarning,
+    _template_fields,
+    component_text,
+)
 
 SPIN_LABELS = ("x", "y", "z")
 APPENDIX_C_TERMS = ("C6", "C7", "C11", "C24")
@@ -78,6 +86,8 @@ class Response:
     ``"sigma_{spin}_{current}{field}"`` and ``"$\\sigma^{{{spin}}}_{{{current}{field}}}$"``; a dimension the
     template does not name is appended as ``_<dim>_<label>``; ``None``: ``<dim>_<label>`` joined), and
     ``band_view`` its per-band quantity for ``properspin bands`` (:class:`BandView`, or ``None``).
+    ``companions`` are further sums accumulated in the same pass over the mesh and turned into attrs
+    (:class:`Companion`; a response with companions runs on the numpy path).
     """
 
     name: str
@@ -104,6 +114,7 @@ class Response:
     column: str | None = None
     symbol: str | None = None
     band_view: BandView | None = None
+    companions: tuple[Companion, ...] = ()
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS and self.unit_of is None:
@@ -148,8 +159,8 @@ class Response:
 
     @property
     def fused_mode(self) -> int | None:
-        """The fused-kernel mode for these parameters, or ``None`` (numpy path)."""
-        if self.kernel_mode is None:
+        """The fused-kernel mode for these parameters, or ``None`` (numpy path; always with companions)."""
+        if self.kernel_mode is None or self.companions:
             return None
         for key, default in self.defaults.items():
             if key in self.kernel_values:
@@ -158,6 +169,25 @@ class Response:
             elif key not in self.kernel_params and self.params[key] != default:
                 return None
         return self.kernel_mode
+
+    @property
+    def companion_responses(self) -> tuple[Response, ...]:
+        """The responses whose sums :attr:`companions` accumulate (registered names; an unknown one is refused)."""
+        try:
+            return tuple(RESPONSES[c.response] for c in self.companions)
+        except KeyError as exc:
+            raise ValueError(f"response {self.name!r}: companion {exc.args[0]!r} is not a registered response "
+                             f"({', '.join(RESPONSES)})") from None
+
+    def width(self, dim: int) -> int:
+        """Per-state columns of the formula: the flattened components times the summed parts (``surface``: 2,
+        ``grand``: 3, both: 4; :meth:`properspin.sweep.Sweep.finish_surface`)."""
+        parts = (4 if self.grand else 2) if self.surface else (3 if self.grand else 1)
+        return parts * int(np.prod([len(v) for v in self.coords(dim).values()]))
+
+    def columns(self, dim: int) -> tuple[int, ...]:
+        """Per-state columns of one pass: the formula's own (:meth:`width`), then each companion's."""
+        return (self.width(dim),) + tuple(c.width(dim) for c in self.companion_responses)
 
     def coords(self, dim: int) -> dict[str, tuple[str, ...]]:
         labels = {"spin": SPIN_LABELS, "current": SPIN_LABELS[:dim], "field": SPIN_LABELS[:dim],
@@ -412,6 +442,8 @@ def _check_torque_dipole(params: dict[str, Any]) -> dict[str, Any]:
 _SPIN_LAW = Law(("axial", "polar", "polar"), +1)
 _SPIN_COLUMN, _SPIN_SYMBOL = "sigma_{spin}_{current}{field}", "$\\sigma^{{{spin}}}_{{{current}{field}}}$"
 _SPIN_LABELS = {"law": _SPIN_LAW, "column": _SPIN_COLUMN, "symbol": _SPIN_SYMBOL}
+#: the metal routes' Drude weight, accumulated in their own pass (attrs ``drude_weight_max``, a warning if ≠ 0)
+_DRUDE = (Companion("spin_drude_weight", conserved_metal.drude_summary),)
 
 
 @dataclass(frozen=True)
@@ -499,12 +531,12 @@ RESPONSES: dict[str, Response] = {
                  geometry=("torque",), surface=True, point_orbitals=True,
                  description="torque dipole from its definition (finite-q Kubo) with Fermi-surface terms: "
                              "insulators and metals (T > 0 in a band)",
-                 **_SPIN_LABELS),
+                 companions=_DRUDE, **_SPIN_LABELS),
         Response("conserved_spin_metal", "spin", _SPIN_DIMS, _conserved_metal, diagonal_spin=False,
                  geometry=("torque",), surface=True, point_orbitals=True,
                  description="conserved spin current d(rs)/dt, route 1 (conventional + finite-q torque dipole) "
                              "with Fermi-surface terms: insulators and metals (T > 0 in a band)",
-                 **_SPIN_LABELS),
+                 companions=_DRUDE, **_SPIN_LABELS),
         Response("conserved_spin_streda_metal", "spin", _SPIN_DIMS, _conserved_streda_metal, _ZEEMAN,
                  check=_positive_step("zeeman_step"), grand=True, surface=True, diagonal_spin=False,
                  point_orbitals=True,

@@ -68,6 +68,49 @@ def test_fermi_surface_terms_match_occupations_at_k_plus_minus_q(name):
     assert surface > 1e-3  # the Fermi-surface part is not empty
 
 
+def _three_index_coefficients(g, op, power):
+    """The coefficients of ∂_q X as the module docstring writes them: explicit products A_mpn = V^i_mp O_pn v_nm and
+    B_mnp = O_mn V^i_np v_pm summed with their weights (the form the code had before it used matrix products)."""
+    e = g.energies
+    same = conserved._degenerate(e, g.degeneracy_tol)
+    with np.errstate(divide="ignore"):
+        nd = np.where(same, 0.0, 1.0 / (e[:, :, None] - e[:, None, :]))
+    gg, hx, em = nd**power, -power * nd ** (power + 1), same.astype(float)
+    c = np.zeros((3, g.dim, g.dim) + e.shape, complex)
+    d = np.zeros_like(c)
+    for i in range(g.dim):
+        for j in range(g.dim):
+            vi, vj = g.velocity[i], g.velocity[j]
+            a = np.einsum("kmp,lkpn,knm->lkmpn", vi, op, vj)
+            b = np.einsum("lkmn,knp,kpm->lkmnp", op, vi, vj)
+            c1 = (np.einsum("lkspn,ksn,ksp->lks", a, gg, nd) + np.einsum("lkspn,ksp,ksn->lks", a, em, hx)
+                  - np.einsum("lkmsn,ksn,kms->lks", a, gg, nd)
+                  - np.einsum("lkmps,kmp->lks", a * (gg[:, :, None, :] - gg[:, None, :, :])[None], nd)
+                  - np.einsum("lkmps,kmp,kms->lks", a, em, hx))
+            c2 = (np.einsum("lkmnp,knp->lkm", b * (gg[:, :, :, None] - gg[:, :, None, :])[None], nd)
+                  - np.einsum("lkmnp,knp,kmn->lkm", b, em, hx)
+                  - np.einsum("lkmsp,kms,ksp->lks", b, gg, nd) + np.einsum("lkmsp,ksp,kms->lks", b, em, hx)
+                  + np.einsum("lkmns,kms,kns->lks", b, gg, nd))
+            c[:, i, j] = -0.5 * c1 + 0.5 * c2
+            d[:, i, j] = -0.5 * np.einsum("lkspn,ksp,ksn->lks", a, em, gg) \
+                - 0.5 * np.einsum("lkmsp,ksp,kms->lks", b, em, gg)
+    return c, d
+
+
+@pytest.mark.parametrize("name", ["kane_mele", "random_pt", "random6_3d"])
+def test_matrix_product_coefficients_equal_the_three_index_sums(name):
+    """The coefficients as diagonals of n × n matrix products equal the explicit three-index sums to 1e-12, both
+    vertices (torque, h = 1/Δ²; spin, h = 1/Δ), with Kramers-degenerate blocks (random_pt) and in 3D."""
+    model = {"kane_mele": kane_mele, "random_pt": lambda: random_lattice(4, 1, pt=True),
+             "random6_3d": lambda: random_lattice(6, 4, dim=3)}[name]()
+    k = np.random.default_rng(2).random((40, model.dim)) @ model.reciprocal
+    g = geo.band_geometry(model, k, 1e-6, with_torque=True)
+    for op, power in ((g.torque, 2), (g.spin, 1)):
+        got, ref = conserved_metal._coefficients(g, op, power), _three_index_coefficients(g, op, power)
+        for x, y in zip(got, ref, strict=True):
+            assert np.abs(y).max() > 1e-3 and np.abs(x - y).max() <= 1e-12 * np.abs(y).max()
+
+
 def _run(model, name, fermi, n, temperature=0.0):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ps.DegeneracyWarning)

@@ -154,11 +154,11 @@ def test_covariant_derivative_of_block_spin():
             out -= p[None] @ model.spin[:, None] @ p[None]
         return out
 
-    g = geo.band_geometry(model, k, TOL)
+    e, u = np.linalg.eigh(model.h(k))
+    g = geo.geometry_from_eigenvectors(model, k, model.h(k), e, u, TOL, True, True, True)  # the gauge of u
     same = geo.same_block(g)
     r = geo._interblock_connection(g, same)
     s_bd = np.where(same, g.spin, 0)
-    e, u = np.linalg.eigh(model.h(k))
     for a in range(3):
         dk = np.zeros(3)
         dk[a] = 1e-5

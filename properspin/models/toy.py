@@ -115,18 +115,32 @@ def bhz(u: float, rashba: float = 0.0) -> Model:
     eye = np.eye(2, dtype=complex)
     rx, ry = lam * np.kron(_SX, eye), lam * np.kron(_SY, eye)
 
-    def h(k):
-        hu, hd = up.hamiltonian(k), np.conj(up.hamiltonian(-k))
+    uu = up.parameters["u"]
+
+    def h(k):  # the entries of diag(h_QWZ(k), h_QWZ(−k)*) written in place (same numbers as the Pauli sums)
         out = np.zeros((len(k), 4, 4), dtype=complex)
-        out[:, :2, :2], out[:, 2:, 2:] = hu, hd
+        re, im = out.real, out.imag
+        for rows, q, sign in ((slice(0, 2), k, 1.0), (slice(2, 4), -k, -1.0)):  # sign: complex conjugation
+            r, i = re[:, rows, rows], im[:, rows, rows]
+            sx, sy, dz = np.sin(q[:, 0]), np.sin(q[:, 1]), uu + np.cos(q[:, 0]) + np.cos(q[:, 1])
+            r[:, 0, 0], r[:, 1, 1], r[:, 0, 1], r[:, 1, 0] = dz, -dz, sx, sx
+            i[:, 0, 1], i[:, 1, 0] = -sign * sy, sign * sy
         if lam:
             out += np.sin(k[:, 1])[:, None, None] * rx - np.sin(k[:, 0])[:, None, None] * ry
         return out
 
-    def dh(k):
-        gu, gd = up.gradient(k), -np.conj(up.gradient(-k))
+    def dh(k):  # ∂h_QWZ(k) = cos k_a σ_a − sin k_a σ_z and −(∂h_QWZ(−k))*, written in place
         out = np.zeros((2, len(k), 4, 4), dtype=complex)
-        out[:, :, :2, :2], out[:, :, 2:, 2:] = gu, gd
+        re, im = out.real, out.imag
+        for rows, q, sign in ((slice(0, 2), k, 1.0), (slice(2, 4), -k, -1.0)):
+            for a in range(2):
+                r, i = re[a, :, rows, rows], im[a, :, rows, rows]
+                s, c = sign * np.sin(q[:, a]), sign * np.cos(q[:, a])
+                r[:, 0, 0], r[:, 1, 1] = -s, s
+                if a == 0:
+                    r[:, 0, 1], r[:, 1, 0] = c, c
+                else:
+                    i[:, 0, 1], i[:, 1, 0] = -c * sign, c * sign
         if lam:
             out[0] -= np.cos(k[:, 0])[:, None, None] * ry
             out[1] += np.cos(k[:, 1])[:, None, None] * rx
