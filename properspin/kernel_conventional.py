@@ -240,10 +240,10 @@ if njit is not None:
         (:func:`_conventional_sum`) and ``Q[s]`` already in ``work.qc``: block trace (B = the degenerate blocks,
         ``work.sbd``): (C6) = Q[P_B s], (C7) = Q[s] − (C6), (C11) = −(C7) (in the band basis 2X = −s off the
         blocks, Eqs. C9–C10); "exclude" (B = the diagonal): (C6) = Q[s_nn], (C7) = Q[s] − (C6), (C11) =
-        Q[P_E s] − Q[s] with E the diagonal and the excluded pairs.  (C24) = ε_ijc Σ^{c,l} − (C6), in block-trace
-        form with each band's (C6) replaced by its block's mean (both sides of (C6) + (C24) = Eq. (1) are block
-        sums there, ``geometry.appendix_c_terms``)."""
-        qa, q6, qc, qs, vals = work.qa, work.q6, work.qc, work.qs, work.vals
+        Q[P_E s] − Q[s] with E the diagonal and the excluded pairs.  (C24) = ε_ijc Σ^{c,l} − (C6) where no block has
+        two bands (then (C6) = ½ ε_ijc (s_mm Ω^c + Σ^{c,l}) per band), else ½ ε_ijc (Σ^{c,l} − the share of
+        Tr(s_β F^c_β)) (:func:`_block_spin_omega`, ``geometry.appendix_c_terms``)."""
+        qa, q6, qc, vals = work.qa, work.q6, work.qc, work.vals
         dim = work.v.shape[0]
         nq = qc.shape[1]
         block = setup.block_trace
@@ -258,25 +258,76 @@ if njit is not None:
         if not block and _excluded_pair(energies, k, setup.tol, n):
             _restricted_spin_velocity(energies, k, u, spin, setup, work, 2, n)
             _conventional_sum(work, dim, n)  # qc = Q[P_E s]; else it is (C6) already
-        bstart, bend, cyclic = work.bstart, work.bend, setup.cyclic
         for m in range(n):
-            s0 = bstart[m] if block else m
-            s1 = bend[m] if block else m + 1
             for c in range(nq):
-                mean = 0.0
-                for j in range(s0, s1):
-                    mean += q6[j, c]
                 vals[m, c] = q6[m, c]
                 vals[m, nq + c] = qa[m, c] - q6[m, c]
                 vals[m, 2 * nq + c] = qc[m, c] - qa[m, c]
-                vals[m, 3 * nq + c] = -mean / (s1 - s0)
+        if block and _block_spin_omega(work, setup.cyclic, n):  # qa[:, 3c + l]: the share of Tr(s_β F^c_β)
+            _c24(work, setup.cyclic, 3 * nq, 0.5, qa, n)  # ½ ε_ijc (Σ − s Ω)
+        else:  # no block: (C6) = ½ ε_ijc (s_mm Ω^c + Σ^{c,l}) per band, so (C24) = ε_ijc Σ^{c,l} − (C6)
+            for m in range(n):
+                for c in range(nq):
+                    vals[m, 3 * nq + c] = -q6[m, c]
+            _c24(work, setup.cyclic, 3 * nq, 1.0, qa[:, :0], n)
+
+    @_jit_inline
+    def _c24(work, cyclic, off, f, so, n):
+        """Adds ``f ε_ijc (Σ^{c,l} − so[:, 3c + l])`` to ``work.vals[:, off + (l·dim + i)·dim + j]`` (``so`` with no
+        columns: Σ alone)."""
+        vals, qs = work.vals, work.qs
+        dim = work.v.shape[0]
+        for m in range(n):
+            if so.shape[1] > 0:
+                for c in range(work.qc.shape[1]):
+                    vals[m, off + c] = 0.0
             for c in range(cyclic.shape[0]):
                 a = cyclic[c, 0]
                 b = cyclic[c, 1]
                 for l in range(3):
                     sig = qs[m, 3 * c + l]
-                    vals[m, 3 * nq + (l * dim + a) * dim + b] += sig
-                    vals[m, 3 * nq + (l * dim + b) * dim + a] -= sig
+                    if so.shape[1] > 0:
+                        sig -= so[m, 3 * c + l]
+                    vals[m, off + (l * dim + a) * dim + b] += f * sig
+                    vals[m, off + (l * dim + b) * dim + a] -= f * sig
+
+    @_jit_inline
+    def _block_spin_omega(work, cyclic, n):
+        """At a k-point with degenerate blocks (``work.bstart``/``bend``, ``work.r``, ``work.sbd`` of
+        :func:`~properspin.kernel_curvature._block_pairs`): ``work.qa[m, 3c + l]`` = the block mean of
+        ``Re Σ_p F^c_mp s^l_pm`` (p in m's block), ``F^c = i(R^a R^b − R^b R^a)`` with R between different blocks
+        (``geometry.appendix_c_terms``); False (nothing written) when every block is a single band."""
+        bstart, bend, r, sbd, so = work.bstart, work.bend, work.r, work.sbd, work.qa
+        found = False
+        for m in range(n):
+            found |= bend[m] - bstart[m] > 1
+        if not found:
+            return False
+        for m in range(n):
+            for c in range(cyclic.shape[0]):
+                a = cyclic[c, 0]
+                b = cyclic[c, 1]
+                for l in range(3):
+                    so[m, 3 * c + l] = 0.0
+                for p in range(bstart[m], bend[m]):
+                    z = 0j
+                    for q in range(n):
+                        z += r[a, m, q] * r[b, q, p] - r[b, m, q] * r[a, q, p]
+                    for l in range(3):  # Re(i z s_pm)
+                        so[m, 3 * c + l] -= (z * sbd[l, p, m]).imag
+        for m in range(n):
+            s0 = bstart[m]
+            s1 = bend[m]
+            if m != s0 or s1 - s0 < 2:
+                continue
+            for c in range(3 * cyclic.shape[0]):
+                x = 0.0
+                for j in range(s0, s1):
+                    x += so[j, c]
+                x /= s1 - s0
+                for j in range(s0, s1):
+                    so[j, c] = x
+        return True
 
     @_jit_inline
     def _excluded_pair(energies, k, tol, n):

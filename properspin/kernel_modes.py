@@ -39,9 +39,9 @@ class KernelNeeds(NamedTuple):
     the Qiao spin current).  ``compact``: what is accumulated
     per state: ``"omega"`` (Ω^c, one column per cyclic pair), ``"sigma"`` (Σ^{c,l}, three per cyclic pair and
     occupation part), ``"tensor"`` (the full (l, i, j), 3·dim²), ``"torque"`` ((l, j), 3·dim) or ``"terms"`` (the
-    four App. C terms, 4·3·dim²).  ``values``:
-    how ``_state_values`` forms a state's values from the curvature columns ``qs`` and the columns ``qc`` of
-    the conventional or torque stage (``"appendix_c"``: the values the App. C stage wrote, times w_k).  ``expand``: the contraction to the response's layout (``"-epsilon"``:
+    four App. C terms, 4·3·dim²).  ``values``: how ``_state_values`` forms a state's values from the curvature
+    columns ``qs`` and the columns ``qc`` of the conventional or torque stage (``"appendix_c"``: the values the
+    App. C stage wrote, times w_k).  ``expand``: the contraction to the response's layout (``"-epsilon"``:
     −ε_ijc Ω^c, ``"epsilon"``: ε_ijc Σ^{c,l}, ``"none"``).  ``dims``: the response dimensions of the expanded
     layout (a leading ``part`` from ``occupation_split`` aside).  ``operators``: the model operators read besides
     H and ∂H (``"spin"``: s or S(k)).
