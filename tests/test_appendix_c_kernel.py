@@ -90,7 +90,7 @@ def test_identities_from_the_kernel(mode):
     """From the kernel's sums alone, at every Fermi energy and temperature, on a model with exact Kramers doublets:
     (C6) + (C24) = the proper spin current (kernel, same degenerate mode), (C6) + (C7) = the conventional one and,
     in block-trace form, (C7) + (C11) = 0; (C7) is not small, so the identities are not 0 = 0.  With the excluded
-    pairs dropped ("exclude") (C7) + (C11) = −Q[½{s_E, v}] ≠ 0 (s_E: the spin on the excluded pairs inside a
+    pairs dropped ("exclude") (C7) + (C11) = Q[½{s_E, v}] ≠ 0 (s_E: the spin on the excluded pairs inside a
     doublet), as on the numpy path: only the block trace keeps that identity at a degeneracy."""
     model = _pt(3, position=True)
     m = mesh.resolve(mesh.grid(3), model)
