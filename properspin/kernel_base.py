@@ -68,7 +68,7 @@ class _Setup(NamedTuple):
     sigma: bool  # Σ^{c,l} into qs (stage "sigma")
     conv: bool  # Q^{l,i,j} into qc (stage "conventional")
     torque: bool  # Q^{l,j} of the torque density into qc (stage "torque")
-    values: int  # kernel_modes.VALUE_CODES: vals from qs (0), qc (1) or ε_ijc Σ^{c,l} − Q (2)
+    values: int  # kernel_modes.VALUE_CODES: vals from qs (0), qc (1), ε_ijc Σ^{c,l} − Q (2) or App. C (3)
     has_pos: bool  # Wannier position term present
     check_degeneracy: bool  # count gauge-dependent degenerate pairs (responses using s_nn)
     tol: float  # degeneracy_tol: pairs with |Δ| < tol are excluded (conventions.excluded)
@@ -138,6 +138,8 @@ class _Work(NamedTuple):
     qb: np.ndarray  # (n, 3·dim·n) B_{l,a} side by side
     qz: np.ndarray  # (3n, dim·n) [S^l U | SH^l U] [D_a E + diag(∂_a ε) ; −D_a]
     sb: np.ndarray  # (3n, n) U† s^l U stacked by rows: the torque stage
+    qa: np.ndarray  # (n, 3·dim²) App. C stage: the conventional term with the whole spin (0 columns otherwise)
+    q6: np.ndarray  # (n, 3·dim²) App. C stage: (C6), the term with the band- or block-diagonal spin
 
 
 def _workspace(n: int, dim: int, nh: int, widths: dict[str, int], qiao: bool = False) -> _Work:
@@ -163,7 +165,8 @@ def _workspace(n: int, dim: int, nh: int, widths: dict[str, int], qiao: bool = F
         np.zeros((3, n, n), c), np.zeros((dim, n, n), c), np.zeros((dim, 3, n, n), c), np.zeros((n, n, 3 * nc)),
         np.zeros((qo * qn, qn), c), np.zeros((qo * qn, qn), c), np.zeros((3 * qn, 2 * qn), c),
         np.zeros((2 * qn, qd * qn), c), np.zeros((qn, 3 * qd * qn), c), np.zeros((qn, 3 * qd * qn), c),
-        np.zeros((3 * qn, qd * qn), c), np.zeros((3 * n, n), c),
+        np.zeros((3 * qn, qd * qn), c), np.zeros((3 * n, n), c), np.zeros((n, widths.get("qa", 0))),
+        np.zeros((n, widths.get("qa", 0))),
     )
 
 

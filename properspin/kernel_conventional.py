@@ -5,7 +5,10 @@
 * :func:`_qiao_current`: the Qiao et al. spin current of a Wannier90 run (``QiaoSpinCurrent``);
 * :func:`_conventional_sum`: ``Q^{l,i,j}_m = Σ_r 2 Im(A^{li}_rm V^j_mr) g_mr``, one visit per pair;
 * :func:`_torque_sum`: ``Q^{l,j}_m`` of ``Tr(t^l ρ_E)``, ``t = i[H, s]`` (``geometry.torque_response``), from
-  ``U† s U`` and the upper triangle of V.
+  ``U† s U`` and the upper triangle of V;
+* :func:`_appendix_c`: the four terms of App. C (``geometry.appendix_c_terms``) from the conventional sum with the
+  spin restricted to the band-diagonal, the degenerate blocks or the excluded pairs (:func:`_restricted_spin_velocity`)
+  and Σ of Eq. (2).
 
 Formulas and conventions: :mod:`properspin.kernel_stages`.
 """
@@ -14,9 +17,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from .kernel_base import _gemm, _jit_inline, njit
+from .kernel_base import _excluded, _gemm, _jit_inline, njit
 
 if njit is not None:
+    from .kernel_curvature import _spin_element
+
     # ---- conventional term Q^{l,i,j}_m = Σ_r 2 Im(A^{li}_rm V^j_mr) g_mr, A = ½{S^l, V^i}
     @_jit_inline
     def _conventional(k, blk, spin, work, pairs, blas, n):
@@ -224,3 +229,139 @@ if njit is not None:
                         t = f * (s.real * z.real - s.imag * z.imag)
                         qc[m, l * dim + j] += t
                         qc[r, l * dim + j] -= t
+
+
+    # ---- the four terms of App. C (geometry.appendix_c_terms), from the conventional term and Σ of Eq. (2)
+    @_jit_inline
+    def _appendix_c(energies, k, u, spin, setup, work, n):
+        """``work.vals[m, t·3dim² + (l·dim + i)·dim + j]`` = term t of (C6), (C7), (C11), (C24) (not yet × w_k).
+
+        With ``P_B s`` the spin kept on a set B of pairs, ``Q[s']`` the conventional sum with ½{s', V}
+        (:func:`_conventional_sum`) and ``Q[s]`` already in ``work.qc``: block trace (B = the degenerate blocks,
+        ``work.sbd``): (C6) = Q[P_B s], (C7) = Q[s] − (C6), (C11) = −(C7) (in the band basis 2X = −s off the
+        blocks, Eqs. C9–C10); "exclude" (B = the diagonal): (C6) = Q[s_nn], (C7) = Q[s] − (C6), (C11) =
+        Q[P_E s] − Q[s] with E the diagonal and the excluded pairs.  (C24) = ε_ijc Σ^{c,l} − (C6) where no block has
+        two bands (then (C6) = ½ ε_ijc (s_mm Ω^c + Σ^{c,l}) per band), else ½ ε_ijc (Σ^{c,l} − the share of
+        Tr(s_β F^c_β)) (:func:`_block_spin_omega`, ``geometry.appendix_c_terms``)."""
+        qa, q6, qc, vals = work.qa, work.q6, work.qc, work.vals
+        dim = work.v.shape[0]
+        nq = qc.shape[1]
+        block = setup.block_trace
+        for m in range(n):
+            for c in range(nq):
+                qa[m, c] = qc[m, c]
+        _restricted_spin_velocity(energies, k, u, spin, setup, work, 1 if block else 0, n)
+        _conventional_sum(work, dim, n)
+        for m in range(n):
+            for c in range(nq):
+                q6[m, c] = qc[m, c]
+        if not block and _excluded_pair(energies, k, setup.tol, n):
+            _restricted_spin_velocity(energies, k, u, spin, setup, work, 2, n)
+            _conventional_sum(work, dim, n)  # qc = Q[P_E s]; else it is (C6) already
+        for m in range(n):
+            for c in range(nq):
+                vals[m, c] = q6[m, c]
+                vals[m, nq + c] = qa[m, c] - q6[m, c]
+                vals[m, 2 * nq + c] = qc[m, c] - qa[m, c]
+        if block and _block_spin_omega(work, setup.cyclic, n):  # qa[:, 3c + l]: the share of Tr(s_β F^c_β)
+            _c24(work, setup.cyclic, 3 * nq, 0.5, qa, n)  # ½ ε_ijc (Σ − s Ω)
+        else:  # no block: (C6) = ½ ε_ijc (s_mm Ω^c + Σ^{c,l}) per band, so (C24) = ε_ijc Σ^{c,l} − (C6)
+            for m in range(n):
+                for c in range(nq):
+                    vals[m, 3 * nq + c] = -q6[m, c]
+            _c24(work, setup.cyclic, 3 * nq, 1.0, qa[:, :0], n)
+
+    @_jit_inline
+    def _c24(work, cyclic, off, f, so, n):
+        """Adds ``f ε_ijc (Σ^{c,l} − so[:, 3c + l])`` to ``work.vals[:, off + (l·dim + i)·dim + j]`` (``so`` with no
+        columns: Σ alone)."""
+        vals, qs = work.vals, work.qs
+        dim = work.v.shape[0]
+        for m in range(n):
+            if so.shape[1] > 0:
+                for c in range(work.qc.shape[1]):
+                    vals[m, off + c] = 0.0
+            for c in range(cyclic.shape[0]):
+                a = cyclic[c, 0]
+                b = cyclic[c, 1]
+                for l in range(3):
+                    sig = qs[m, 3 * c + l]
+                    if so.shape[1] > 0:
+                        sig -= so[m, 3 * c + l]
+                    vals[m, off + (l * dim + a) * dim + b] += f * sig
+                    vals[m, off + (l * dim + b) * dim + a] -= f * sig
+
+    @_jit_inline
+    def _block_spin_omega(work, cyclic, n):
+        """At a k-point with degenerate blocks (``work.bstart``/``bend``, ``work.r``, ``work.sbd`` of
+        :func:`~properspin.kernel_curvature._block_pairs`): ``work.qa[m, 3c + l]`` = the block mean of
+        ``Re Σ_p F^c_mp s^l_pm`` (p in m's block), ``F^c = i(R^a R^b − R^b R^a)`` with R between different blocks
+        (``geometry.appendix_c_terms``); False (nothing written) when every block is a single band."""
+        bstart, bend, r, sbd, so = work.bstart, work.bend, work.r, work.sbd, work.qa
+        found = False
+        for m in range(n):
+            found |= bend[m] - bstart[m] > 1
+        if not found:
+            return False
+        for m in range(n):
+            for c in range(cyclic.shape[0]):
+                a = cyclic[c, 0]
+                b = cyclic[c, 1]
+                for l in range(3):
+                    so[m, 3 * c + l] = 0.0
+                for p in range(bstart[m], bend[m]):
+                    z = 0j
+                    for q in range(n):
+                        z += r[a, m, q] * r[b, q, p] - r[b, m, q] * r[a, q, p]
+                    for l in range(3):  # Re(i z s_pm)
+                        so[m, 3 * c + l] -= (z * sbd[l, p, m]).imag
+        for m in range(n):
+            s0 = bstart[m]
+            s1 = bend[m]
+            if m != s0 or s1 - s0 < 2:
+                continue
+            for c in range(3 * cyclic.shape[0]):
+                x = 0.0
+                for j in range(s0, s1):
+                    x += so[j, c]
+                x /= s1 - s0
+                for j in range(s0, s1):
+                    so[j, c] = x
+        return True
+
+    @_jit_inline
+    def _excluded_pair(energies, k, tol, n):
+        """Whether two different bands at k-point k are closer than the degeneracy tolerance (excluded pair)."""
+        for m in range(n - 1):
+            if _excluded(energies[k, m] - energies[k, m + 1], tol):
+                return True
+        return False
+
+    @_jit_inline
+    def _restricted_spin_velocity(energies, k, u, spin, setup, work, which, n):
+        """``work.svs[i, l·n + r, m] = Σ_p s^l_rp V^i_pm`` (r ≠ m) over p = r (``which`` 0), p in r's degenerate
+        block (1: ``work.sbd``, ``work.bstart``/``bend``) or p = r and every p excluded with r (2)."""
+        v, svs, sd = work.v, work.svs, work.sd
+        dim = v.shape[0]
+        for l in range(3):
+            for r in range(n):
+                s = sd[l, r]
+                for i in range(dim):
+                    for m in range(n):
+                        svs[i, l * n + r, m] = s * v[i, r, m]
+        if which == 0:
+            return
+        sbd, bstart, bend = work.sbd, work.bstart, work.bend
+        for r in range(n):
+            for p in range(n):
+                if p == r:
+                    continue
+                if which == 1 and not bstart[r] <= p < bend[r]:
+                    continue
+                if which == 2 and not _excluded(energies[k, r] - energies[k, p], setup.tol):
+                    continue
+                for l in range(3):
+                    z = sbd[l, r, p] if which == 1 else _spin_element(u, k, spin, work, setup.dense_spin, l, r, p, n)
+                    for i in range(dim):
+                        for m in range(n):
+                            svs[i, l * n + r, m] += z * v[i, p, m]

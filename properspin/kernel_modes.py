@@ -24,6 +24,7 @@ class KernelMode(enum.IntEnum):
     CONVENTIONAL_SPIN = 2  # Q^{l,i,j}
     TORQUE_DIPOLE = 3  # ε_ijc Σ^{c,l} − Q^{l,i,j}
     TORQUE = 4  # Q^{l,j} of the torque density Tr(t^l ρ_E), t = i[H, s]
+    APPENDIX_C = 5  # (C6), (C7), (C11), (C24) of App. C, each Q^{l,i,j}
 
 
 class KernelNeedsError(ValueError):
@@ -37,9 +38,10 @@ class KernelNeeds(NamedTuple):
     which of them run at a k-point depends on the model: BLAS or loops, a position term, S(k), degenerate blocks,
     the Qiao spin current).  ``compact``: what is accumulated
     per state: ``"omega"`` (Ω^c, one column per cyclic pair), ``"sigma"`` (Σ^{c,l}, three per cyclic pair and
-    occupation part), ``"tensor"`` (the full (l, i, j), 3·dim²) or ``"torque"`` ((l, j), 3·dim).  ``values``:
-    how ``_state_values`` forms a state's values from the curvature columns ``qs`` and the columns ``qc`` of
-    the conventional or torque stage.  ``expand``: the contraction to the response's layout (``"-epsilon"``:
+    occupation part), ``"tensor"`` (the full (l, i, j), 3·dim²), ``"torque"`` ((l, j), 3·dim) or ``"terms"`` (the
+    four App. C terms, 4·3·dim²).  ``values``: how ``_state_values`` forms a state's values from the curvature
+    columns ``qs`` and the columns ``qc`` of the conventional or torque stage (``"appendix_c"``: the values the
+    App. C stage wrote, times w_k).  ``expand``: the contraction to the response's layout (``"-epsilon"``:
     −ε_ijc Ω^c, ``"epsilon"``: ε_ijc Σ^{c,l}, ``"none"``).  ``dims``: the response dimensions of the expanded
     layout (a leading ``part`` from ``occupation_split`` aside).  ``operators``: the model operators read besides
     H and ∂H (``"spin"``: s or S(k)).
@@ -63,17 +65,25 @@ class KernelNeeds(NamedTuple):
         return "conventional_sum" in self.stages
 
     @property
+    def appendix_c(self) -> bool:
+        """Whether the App. C terms are formed (``qa``, ``q6`` columns; ``_Setup.values`` = "appendix_c")."""
+        return "appendix_c" in self.stages
+
+    @property
     def torque(self) -> bool:
         """Whether the torque density is formed (``qc`` columns; ``_Setup.torque``)."""
         return "torque_sum" in self.stages
 
     def widths(self, dim: int, parts: int = 1) -> dict[str, int]:
         """Column widths of the work arrays: ``qs`` (Ω or Σ), ``qc`` (conventional), ``vals`` = the compact width
-        accumulated per state (= the kernel's partial sums), and ``expanded`` (the response's components)."""
+        accumulated per state (= the kernel's partial sums), ``expanded`` (the response's components) and ``qa``
+        (the two extra conventional-width arrays of the App. C stage, 0 columns otherwise)."""
         nc = 3 if dim == 3 else 1
-        per_state = {"omega": nc, "sigma": 3 * nc * parts, "tensor": 3 * dim * dim, "torque": 3 * dim}[self.compact]
+        per_state = {"omega": nc, "sigma": 3 * nc * parts, "tensor": 3 * dim * dim, "torque": 3 * dim,
+                     "terms": 12 * dim * dim}[self.compact]
         expanded = {"-epsilon": dim * dim, "epsilon": 3 * dim * dim * parts, "none": per_state}[self.expand]
-        return {"qs": 3 * nc * parts, "qc": 3 * dim * dim, "vals": per_state, "expanded": expanded}
+        return {"qs": 3 * nc * parts, "qc": 3 * dim * dim, "vals": per_state, "expanded": expanded,
+                "qa": 3 * dim * dim if self.appendix_c else 0}
 
 
 _SPIN_DIMS = ("spin", "current", "field")
@@ -99,11 +109,14 @@ KERNEL_NEEDS: dict[KernelMode, KernelNeeds] = {
     KernelMode.TORQUE: KernelNeeds(
         _COMMON + _ROWS + ("torque_sum",) + _DEPOSIT, "torque", "conventional", "none", ("spin", "field"),
         ("spin",)),
+    KernelMode.APPENDIX_C: KernelNeeds(
+        _COMMON + _SPIN_NN + ("spin_rows",) + _EQ2 + ("conventional", "conventional_sum", "appendix_c") + _DEPOSIT,
+        "terms", "appendix_c", "none", ("term",) + _SPIN_DIMS, ("spin",)),
 }
 
 #: ``_state_values`` codes compiled into the kernel (``KernelNeeds.values``; "conventional": the columns of
 #: ``qc``, which the torque stage fills too)
-VALUE_CODES = {"curvature": 0, "conventional": 1, "sigma_minus_conventional": 2}
+VALUE_CODES = {"curvature": 0, "conventional": 1, "sigma_minus_conventional": 2, "appendix_c": 3}
 
 
 def needs(mode: int) -> KernelNeeds:

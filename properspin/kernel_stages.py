@@ -15,6 +15,8 @@ Each stage is the compiled counterpart of a numpy function:
 * :func:`_conventional`: ``Q^{l,i,j}_m`` with ``A^{li} = ½{S^l, V^i}`` (``conventional_spin_curvature``), or
   :func:`_qiao_current` with the Qiao et al. spin current of a Wannier90 run (``QiaoSpinCurrent``);
 * :func:`_torque_sum`: ``Q^{l,j}_m`` of the torque density ``Tr(t^l ρ_E)``, ``t = i[H, s]`` (``torque_response``);
+* :func:`_appendix_c`: (C6), (C7), (C11), (C24) (``appendix_c_terms``) from the conventional sum with the spin
+  restricted to the diagonal, the degenerate blocks or the excluded pairs, and Σ of Eq. (2);
 * :func:`_degenerate`: gauge-dependent near-degenerate pairs (``degenerate_contributions``);
 * :func:`_state_values`: per-state values × w_k, torque dipole and charge (the response formulas);
 * :func:`_deposit`: into every sweep's partial sums (``Sweep.accumulate``).
@@ -105,7 +107,7 @@ _FINGERPRINT = _fingerprint()
 
 if njit is not None:
     from .kernel_base import _excluded, _gauge_dependent, _spin_split
-    from .kernel_conventional import _conventional, _conventional_sum, _qiao_current, _torque_sum
+    from .kernel_conventional import _appendix_c, _conventional, _conventional_sum, _qiao_current, _torque_sum
     from .kernel_curvature import (
         _block_pairs,
         _blocks,
@@ -157,6 +159,7 @@ if njit is not None:
         blas = n >= _BLAS_MIN or qiao
         pairs = need_conv and not qiao and 2 * spin.pairs.shape[1] == n  # s^l = 1 ⊗ σ^l/2: half-size products
         has_curl = setup.omega and setup.has_pos
+        appendix = setup.values == 3  # kernel_modes.VALUE_CODES["appendix_c"]: the four App. C terms
         energies, u, w = blk.energies, blk.u, blk.w
         ndeg = 0
         for k in range(energies.shape[0]):
@@ -191,6 +194,8 @@ if njit is not None:
                 _conventional_sum(work, blk.dh.shape[0], n)
             elif need_conv:
                 _conventional(k, blk, spin, work, pairs, blas, n)
+                if appendix:
+                    _appendix_c(energies, k, u, spin, setup, work, n)
             if setup.torque:
                 _torque_sum(k, blk, work, blas, n)
             if setup.check_degeneracy and _degenerate(energies, u, k, spin, setup, work, degflags, n):
@@ -224,8 +229,9 @@ if njit is not None:
     # ---- per-state values × w_k into every sweep (Sweep.accumulate)
     @_jit_inline
     def _state_values(wk, values, work, cyclic, n):
-        """``work.vals[m]`` = w_k × state m's compact response: Ω or Σ (``values`` 0), Q (1) or the torque
-        dipole ε_ijc Σ^{c,l} − Q (2) (``kernel_modes.VALUE_CODES``); False if one is not finite."""
+        """``work.vals[m]`` = w_k × state m's compact response: Ω or Σ (``values`` 0), Q (1), the torque
+        dipole ε_ijc Σ^{c,l} − Q (2) or the App. C terms of :func:`_appendix_c` (3) (``kernel_modes.VALUE_CODES``);
+        False if one is not finite."""
         vals, qs, qc = work.vals, work.qs, work.qc
         nq = vals.shape[1]
         dim = 3 if cyclic.shape[0] == 3 else 2
@@ -237,6 +243,9 @@ if njit is not None:
             elif values == 1:
                 for c in range(nq):
                     vals[m, c] = qc[m, c] * wk
+            elif values == 3:  # the App. C terms, written by _appendix_c
+                for c in range(nq):
+                    vals[m, c] *= wk
             else:  # torque dipole: ε_ijc Σ^{c,l} − conventional
                 for c in range(nq):
                     vals[m, c] = -qc[m, c]

@@ -248,11 +248,10 @@ def test_bins_are_searchsorted_left():
 def test_unsupported_responses_return_none():
     model = random_model(3, 2, True, seed=1)
     k, w = mesh.resolve(mesh.grid(3), model).all_points(model)
-    for name in ("appendix_c",):
-        assert kernel_chunk(name, model, k, w, _sweeps(), 1e-6, 0.0) is None
     nospin = models.qwz(1.0)
     assert kernel_chunk("proper_spin", nospin, k, w, _sweeps(), 1e-6, 0.0) is None
-    assert not kernels.supports(responses.get("appendix_c"), model)
+    assert not kernels.supports(responses.get("conventional_spin_ac"), model)  # no kernel mode: numpy path
+    assert kernels.kernel_chunk(responses.get("conventional_spin_ac"), model, k, w, _sweeps(), 1e-6) is None
     assert not kernels.supports(responses.get("torque"), nospin)  # the torque kernel reads the spin
     assert kernels.supports(responses.get("charge"), nospin)
 

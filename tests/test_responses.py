@@ -71,7 +71,8 @@ def test_kernel_path_and_degeneracy_check_belong_to_the_response():
     get = responses.get
     assert get("proper_spin").fused_mode == 1 and get("charge").fused_mode == 0
     assert get("conventional_spin", broadening=0.01).fused_mode == 2  # a parameter the kernel takes
-    assert EXAMPLE.fused_mode is None and get("appendix_c").fused_mode is None  # numpy path
+    assert EXAMPLE.fused_mode is None and get("conventional_spin_ac").fused_mode is None  # numpy path
+    assert get("appendix_c").fused_mode == get("appendix_c", degenerate="exclude").fused_mode == 5  # APPENDIX_C
     assert get("proper_spin").uses_diagonal_spin and get("torque_dipole").uses_diagonal_spin
     assert get("appendix_c").uses_diagonal_spin and EXAMPLE.uses_diagonal_spin  # unset: every spin response
     assert not get("conventional_spin").uses_diagonal_spin and not get("charge").uses_diagonal_spin
