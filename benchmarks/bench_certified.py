@@ -19,7 +19,9 @@ spin current, postw90's η = 0.1 eV, E_F = 18.3823 eV, T = 0) of the *symmetrise
   certified value must lie within its error bar of it (plus the finer run's own distance, printed).
 
 Every measurement is a fresh process (WannierBerri: one process for its ladder; the model read and injected
-first, not timed); one BLAS/numba thread; peak RSS per process printed.
+first, not timed); one BLAS/numba thread; peak RSS per process printed.  A first process of its own compiles the
+kernels (or loads them from the cache) so that no measured process pays numba's cold compile (≈ 2.5 GB peak RSS for
+Pt, 1.5 GB of it kept: RESULTS.md §17d); its CPU time and peak are printed apart.
 
 ``--case pt_proper``: Pt's *proper* σ^z_xy at η = 0 (Eq. 2; RESULTS.md §13, §17d), ``converge`` on
 ``adaptive.singular_point_grid(n0, points, 0.12 Å⁻¹, 16, 16, symmetry=Pt.win)`` (the wedge refined, the balls around
@@ -166,9 +168,13 @@ def ps_worker(spec: dict) -> dict:
     model, resp, ef, sym, comp, scale, tol = _ps_case(spec["case"], spec["seedname"])
     t_build = time.perf_counter() - t0
     engine = ps.Engine(workers=1)
+    c0 = time.process_time()
     ps.conductivity(model, resp, fermi=ef, mesh=ps.mesh.grid(2), degeneracy_tol=tol, engine=engine)  # warm-up
+    if spec.get("warm"):  # the compile (or cache load) alone: its peak RSS is not a worker's (RESULTS.md §17d)
+        return {"cpu": time.process_time() - c0, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+                / 1024}
     t0 = time.perf_counter()
-    mesh = _ps_mesh(spec["case"], model, ef, sym)
+    mesh = _ps_mesh(spec["case"], model, ef, sym, spec.get("radius", RADIUS), spec.get("order", ORDER))
     t_locate = time.perf_counter() - t0
     t0, c0 = time.perf_counter(), time.process_time()
     if "n" in spec:
@@ -196,8 +202,9 @@ def ps_worker(spec: dict) -> dict:
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
-def _ps_mesh(case: str, model, fermi: float, sym):  # noqa: ANN001, ANN202 - Model, symmetry; n → mesh
-    """n → the case's mesh: the wedge of grid(n), or for ``pt_proper`` grid(n) + balls around the fourfold points."""
+def _ps_mesh(case: str, model, fermi: float, sym, radius: float, order: int):  # noqa: ANN001, ANN202
+    """n → the case's mesh: the wedge of grid(n), or for ``pt_proper`` grid(n) + balls (``radius``, ``order``
+    Gauss–Legendre points) around the fourfold points."""
     import properspin as ps
 
     if case != "pt_proper":
@@ -207,7 +214,7 @@ def _ps_mesh(case: str, model, fermi: float, sym):  # noqa: ANN001, ANN202 - Mod
     from properspin.adaptive import singular_point_grid
 
     points = [row["k"] for row in locate(model, fermi)]
-    return lambda n: singular_point_grid(n, points, RADIUS, radial=ORDER, angular=ORDER, symmetry=sym)
+    return lambda n: singular_point_grid(n, points, radius, radial=order, angular=order, symmetry=sym)
 
 
 def run_ps(spec: dict) -> dict:
@@ -269,6 +276,8 @@ def main() -> None:
     p.add_argument("--rule", default="richardson", choices=["richardson", "difference", "auto"])
     p.add_argument("--confirm-n", type=int, default=306, help="the much finer independent wedge (0: skip)")
     p.add_argument("--skip-wb", action="store_true")
+    p.add_argument("--confirm-balls", type=float, nargs=2, default=None, metavar=("RADIUS", "ORDER"),
+                   help="pt_proper: other balls for the confirmation (Å⁻¹, Gauss–Legendre points), e.g. 0.10 20")
     p.add_argument("--rounds", type=int, default=1, help="interleaved rounds of both codes")
     p.add_argument("--case", default="pt", choices=["pt", "pt_proper", "fe"],
                    help="pt: Pt σ^z_xy (Qiao); pt_proper: Pt proper σ^z_xy at η = 0; fe: Fe_tb.dat σ_xy")
@@ -293,6 +302,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         seed = bw.native_copy("Pt", Path(tmp) / "Pt") if a.case != "fe" else str(a.data / "Fe_tb.dat")
         print(HEADERS[a.case] + f"; rule {a.rule}; serial, 1 thread; load {os.getloadavg()[0]:.1f}", flush=True)
+        warm = run_ps({"case": a.case, "seedname": seed, "warm": True})  # compiles the kernels into the cache
+        print(f"kernel compile or cache load, a process of its own: {warm['cpu']:.1f} s CPU, peak RSS "
+              f"{warm['peak_rss_mb']:.0f} MB (a cold numba cache: ≈ 2.5 GB, RESULTS.md §17d)", flush=True)
         rounds, mats = [], None
         for i in range(a.rounds):  # interleaved: properspin's converge calls, then WannierBerri's ladder
             ours = {}
@@ -300,7 +312,7 @@ def main() -> None:
                 ours[rtol] = run_ps({"case": a.case, "seedname": seed, "n0": a.n0, "rtol": rtol, "rule": a.rule,
                                      "budget": a.budget})
                 print(f"round {i + 1}: properspin converge rtol {rtol:g}: " + json.dumps(ours[rtol]), flush=True)
-            ladder = max(ours.values(), key=lambda r: len(r["ladder"]))["ladder"]
+            ladder = max(ours.values(), key=lambda r: len(r["ladder"]))["ladder"] if ours else []
             ladder = [n for n in ladder if not a.wb_max_n or n <= a.wb_max_n]
             theirs = None
             if a.case == "pt_proper":
@@ -315,8 +327,9 @@ def main() -> None:
                 print(f"round {i + 1}: WannierBerri ladder: " + json.dumps(theirs), flush=True)
             rounds.append((ours, theirs, os.getloadavg()[0]))
         ours, theirs, _ = rounds[0]
-        confirm = run_ps({"case": a.case, "seedname": seed, "n": a.confirm_n}) if a.confirm_n else None
-        if a.case == "pt_proper":
+        balls = {"radius": a.confirm_balls[0], "order": int(a.confirm_balls[1])} if a.confirm_balls else {}
+        confirm = run_ps({"case": a.case, "seedname": seed, "n": a.confirm_n, **balls}) if a.confirm_n else None
+        if a.case == "pt_proper" and ours:
             print(f"  locating the fourfold points (not in the times): {min(r['t_locate'] for r in ours.values()):.1f} "
                   "s", flush=True)
         if confirm:
@@ -362,8 +375,9 @@ def report(ours: dict, theirs: dict | None, confirm: dict | None, a: argparse.Na
         dev = max(abs(x - r["sigma"]) / abs(r["sigma"]) for x, r in zip(seq["sequence"], theirs["rungs"], strict=False))
         print(f"  same rungs, properspin vs WannierBerri: max relative difference {dev:.1e}; "
               f"WannierBerri peak RSS {theirs['peak_rss_mb']:.0f} MB")
-    print(f"  properspin peak RSS per process: {max(r['peak_rss_mb'] for r in ours.values()):.0f} MB; "
-          f"model build (symmetrise) {min(r['t_build'] for r in ours.values()):.1f} s, not in the times")
+    runs = list(ours.values()) + ([confirm] if confirm else [])
+    print(f"  properspin peak RSS per process: {', '.join(str(round(r['peak_rss_mb'])) for r in runs)} MB; "
+          f"model build (symmetrise) {min(r['t_build'] for r in runs):.1f} s, not in the times")
     print(peak_rss_line())
 
 
