@@ -19,7 +19,15 @@ spin current, postw90's η = 0.1 eV, E_F = 18.3823 eV, T = 0) of the *symmetrise
   certified value must lie within its error bar of it (plus the finer run's own distance, printed).
 
 Every measurement is a fresh process (WannierBerri: one process for its ladder; the model read and injected
-first, not timed); one BLAS/numba thread; peak RSS per process printed.
+first, not timed); one BLAS/numba thread; peak RSS per process printed.  A first process of its own compiles the
+kernels (or loads them from the cache) so that no measured process pays numba's cold compile (≈ 2.5 GB peak RSS for
+Pt, 1.5 GB of it kept: RESULTS.md §17d); its CPU time and peak are printed apart.
+
+``--case pt_proper``: Pt's *proper* σ^z_xy at η = 0 (Eq. 2; RESULTS.md §13, §17d), ``converge`` on
+``adaptive.singular_point_grid(n0, points, 0.12 Å⁻¹, 16, 16, symmetry=Pt.win)`` (the wedge refined, the balls around
+the 27 fourfold points kept; the points located by bench_pt_singular.locate, timed apart), ``degeneracy_tol`` 1e-8
+eV; the confirmation is the same construction on ``--confirm-n``.  WannierBerri has no proper (conserved) spin
+current: no WannierBerri row.
 
 ``--case fe``: Fe_tb.dat σ_xy (with positions, E_F for 8 electrons) on the wedge of 4/mm'm', WannierBerri with the
 point group of its structure (as bench_convergence.py); ``--budget`` bounds ``converge``, ``--wb-max-n`` the
@@ -47,10 +55,15 @@ from peer import peak_rss_line, run_worker, wb_python
 
 HERE = Path(__file__).resolve().parent
 PT_EF, ETA, TOL = 18.3823, 0.1, 1e-7
+HEADERS = {"pt": f"Pt σ^z_xy, Qiao, η = {ETA} eV, symmetrised model",
+           "pt_proper": "Pt proper σ^z_xy (Eq. 2), η = 0, symmetrised model, singular-point balls (radius 0.12 Å⁻¹, "
+                        "16 × 16 × 32 points)",
+           "fe": "Fe_tb.dat σ_xy (positions), E_F 17.694853 eV, 4/mm'm'"}
 KEYS = {"H": "Ham", "A": "AA", "S": "SS", "SH": "SH", "SR": "SR", "SHR": "SHR"}
 COMP = {"spin": "z", "current": "x", "field": "y"}
 FE_COMP, FE_EF = {"current": "x", "field": "y"}, 17.694853  # Fe_tb.dat: E_F for 8 electrons (RESULTS.md §7)
-SCALE = 0.5e-2  # (ħ/2e) S/m (properspin's conventional_spin) → (ħ/e) S/cm
+SCALE = 0.5e-2  # (ħ/2e) S/m (properspin's spin responses) → (ħ/e) S/cm
+PROPER_TOL, RADIUS, ORDER = 1e-8, 0.12, 16  # Pt proper: block trace tolerance (eV), ball radius (Å⁻¹), GL points
 
 
 # ----------------------------------------------------------------------------------- WannierBerri side
@@ -128,6 +141,11 @@ def _ps_case(case: str, seed: str) -> tuple:
     """(model, response, E_F, symmetry, component, scale to the printed unit, degeneracy_tol) of a case."""
     import properspin as ps
 
+    if case == "pt_proper":
+        from properspin.models import wannier90_run
+
+        return (wannier90_run(seed, symmetrize=True), ps.responses.get("proper_spin"), PT_EF, seed + ".win", COMP,
+                SCALE, PROPER_TOL)
     if case == "pt":
         from properspin.models import wannier90_run
 
@@ -150,16 +168,23 @@ def ps_worker(spec: dict) -> dict:
     model, resp, ef, sym, comp, scale, tol = _ps_case(spec["case"], spec["seedname"])
     t_build = time.perf_counter() - t0
     engine = ps.Engine(workers=1)
+    c0 = time.process_time()
     ps.conductivity(model, resp, fermi=ef, mesh=ps.mesh.grid(2), degeneracy_tol=tol, engine=engine)  # warm-up
+    if spec.get("warm"):  # the compile (or cache load) alone: its peak RSS is not a worker's (RESULTS.md §17d)
+        return {"cpu": time.process_time() - c0, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+                / 1024}
+    t0 = time.perf_counter()
+    mesh = _ps_mesh(spec["case"], model, ef, sym, spec.get("radius", RADIUS), spec.get("order", ORDER))
+    t_locate = time.perf_counter() - t0
     t0, c0 = time.perf_counter(), time.process_time()
     if "n" in spec:
-        r = ps.conductivity(model, resp, fermi=ef, mesh=ps.mesh.grid(spec["n"], symmetry=sym), degeneracy_tol=tol,
-                            engine=engine)
+        r = ps.conductivity(model, resp, fermi=ef, mesh=mesh(spec["n"]), degeneracy_tol=tol, engine=engine)
+        assert r.attrs["units"] == "(hbar/2e) S/m", r.attrs["units"]
         out = {"sigma": float(r.sel(**comp).item()) * scale, "kpoints": int(r.attrs["mesh_size"])}
     else:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            r = ps.converge(model, resp, fermi=ef, mesh=ps.mesh.grid(spec["n0"], symmetry=sym), rtol=spec["rtol"],
+            r = ps.converge(model, resp, fermi=ef, mesh=mesh(spec["n0"]), rtol=spec["rtol"],
                             rule=spec["rule"], select=comp, degeneracy_tol=tol, engine=engine, avoid_touchings=False,
                             max_steps=10, budget=spec["budget"], progress=False)
         seq = r["sequence"].sel(**comp).values.reshape(-1) * scale
@@ -167,11 +192,29 @@ def ps_worker(spec: dict) -> dict:
         out = {"sigma": float(r["value"].sel(**comp).item()) * scale,
                "error": float(r["error"].sel(**comp).item()) * scale,
                "converged": bool(r["converged"].sel(**comp).item()), "kpoints": int(r.attrs["converge_kpoints_spent"]),
+               "error_rule": str(r["error_rule"].sel(**comp).item()),
+               "rung_seconds": [m["seconds"] for m in meshes if "seconds" in m],
                "ladder": [m["mesh_n"][0] for m in meshes if m.get("role") != "shift check"], "sequence": seq.tolist(),
                "stopped": [m["stopped"] for m in json.loads(r.attrs["converge_meshes"]) if "stopped" in m],
                "warnings": sorted({str(w.message)[:160] for w in caught})}
     return {**out, "t": time.perf_counter() - t0, "cpu": time.process_time() - c0, "t_build": t_build,
+            "t_locate": t_locate,
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def _ps_mesh(case: str, model, fermi: float, sym, radius: float, order: int):  # noqa: ANN001, ANN202
+    """n → the case's mesh: the wedge of grid(n), or for ``pt_proper`` grid(n) + balls (``radius``, ``order``
+    Gauss–Legendre points) around the fourfold points."""
+    import properspin as ps
+
+    if case != "pt_proper":
+        return lambda n: ps.mesh.grid(n, symmetry=sym)
+    from bench_pt_singular import locate
+
+    from properspin.adaptive import singular_point_grid
+
+    points = [row["k"] for row in locate(model, fermi)]
+    return lambda n: singular_point_grid(n, points, radius, radial=order, angular=order, symmetry=sym)
 
 
 def run_ps(spec: dict) -> dict:
@@ -233,8 +276,11 @@ def main() -> None:
     p.add_argument("--rule", default="richardson", choices=["richardson", "difference", "auto"])
     p.add_argument("--confirm-n", type=int, default=306, help="the much finer independent wedge (0: skip)")
     p.add_argument("--skip-wb", action="store_true")
+    p.add_argument("--confirm-balls", type=float, nargs=2, default=None, metavar=("RADIUS", "ORDER"),
+                   help="pt_proper: other balls for the confirmation (Å⁻¹, Gauss–Legendre points), e.g. 0.10 20")
     p.add_argument("--rounds", type=int, default=1, help="interleaved rounds of both codes")
-    p.add_argument("--case", default="pt", choices=["pt", "fe"], help="pt: Pt σ^z_xy (Qiao); fe: Fe_tb.dat σ_xy")
+    p.add_argument("--case", default="pt", choices=["pt", "pt_proper", "fe"],
+                   help="pt: Pt σ^z_xy (Qiao); pt_proper: Pt proper σ^z_xy at η = 0; fe: Fe_tb.dat σ_xy")
     p.add_argument("--budget", type=int, default=4_000_000, help="converge's k-point budget (all meshes)")
     p.add_argument("--wb-max-n", type=int, default=0, help="WannierBerri's ladder up to this n only (0: all)")
     p.add_argument("--data", type=Path, default=HERE.parent / ".." / "shared" / "data")
@@ -252,12 +298,13 @@ def main() -> None:
     import bench_wannierberri as bw
 
     bw.NATIVE = a.data / "wannier90"
-    python = a.python or wb_python()
+    python = a.python or (sys.executable if a.skip_wb or a.case == "pt_proper" else wb_python())
     with tempfile.TemporaryDirectory() as tmp:
-        seed = bw.native_copy("Pt", Path(tmp) / "Pt") if a.case == "pt" else str(a.data / "Fe_tb.dat")
-        print((f"Pt σ^z_xy, Qiao, η = {ETA} eV, symmetrised model" if a.case == "pt" else
-               f"Fe_tb.dat σ_xy (positions), E_F {FE_EF} eV, 4/mm'm'") + f"; rule {a.rule}; serial, 1 thread; "
-              f"load {os.getloadavg()[0]:.1f}", flush=True)
+        seed = bw.native_copy("Pt", Path(tmp) / "Pt") if a.case != "fe" else str(a.data / "Fe_tb.dat")
+        print(HEADERS[a.case] + f"; rule {a.rule}; serial, 1 thread; load {os.getloadavg()[0]:.1f}", flush=True)
+        warm = run_ps({"case": a.case, "seedname": seed, "warm": True})  # compiles the kernels into the cache
+        print(f"kernel compile or cache load, a process of its own: {warm['cpu']:.1f} s CPU, peak RSS "
+              f"{warm['peak_rss_mb']:.0f} MB (a cold numba cache: ≈ 2.5 GB, RESULTS.md §17d)", flush=True)
         rounds, mats = [], None
         for i in range(a.rounds):  # interleaved: properspin's converge calls, then WannierBerri's ladder
             ours = {}
@@ -265,10 +312,12 @@ def main() -> None:
                 ours[rtol] = run_ps({"case": a.case, "seedname": seed, "n0": a.n0, "rtol": rtol, "rule": a.rule,
                                      "budget": a.budget})
                 print(f"round {i + 1}: properspin converge rtol {rtol:g}: " + json.dumps(ours[rtol]), flush=True)
-            ladder = max(ours.values(), key=lambda r: len(r["ladder"]))["ladder"]
+            ladder = max(ours.values(), key=lambda r: len(r["ladder"]))["ladder"] if ours else []
             ladder = [n for n in ladder if not a.wb_max_n or n <= a.wb_max_n]
             theirs = None
-            if not a.skip_wb and a.case == "pt":
+            if a.case == "pt_proper":
+                print("WannierBerri: not run — it has no proper (conserved) spin current (Eq. 2)", flush=True)
+            elif not a.skip_wb and a.case == "pt":
                 mats = mats or wb_matrices(seed, python, Path(tmp))
                 theirs = run_worker(python, __file__, {"mode": "ladder", "seedname": seed, "matrices": str(mats),
                                                        "ladder": ladder, "tol": TOL})
@@ -278,7 +327,11 @@ def main() -> None:
                 print(f"round {i + 1}: WannierBerri ladder: " + json.dumps(theirs), flush=True)
             rounds.append((ours, theirs, os.getloadavg()[0]))
         ours, theirs, _ = rounds[0]
-        confirm = run_ps({"case": a.case, "seedname": seed, "n": a.confirm_n}) if a.confirm_n else None
+        balls = {"radius": a.confirm_balls[0], "order": int(a.confirm_balls[1])} if a.confirm_balls else {}
+        confirm = run_ps({"case": a.case, "seedname": seed, "n": a.confirm_n, **balls}) if a.confirm_n else None
+        if a.case == "pt_proper" and ours:
+            print(f"  locating the fourfold points (not in the times): {min(r['t_locate'] for r in ours.values()):.1f} "
+                  "s", flush=True)
         if confirm:
             print(f"confirmation wedge {a.confirm_n}³: " + json.dumps(confirm), flush=True)
         print(f"load average at the end {os.getloadavg()[0]:.1f}")
@@ -292,17 +345,19 @@ def main() -> None:
 
 
 def report(ours: dict, theirs: dict | None, confirm: dict | None, a: argparse.Namespace) -> None:
-    unit = "σ^z_xy ((ħ/e) S/cm)" if a.case == "pt" else "σ_xy (S/cm)"
+    unit = "σ_xy (S/cm)" if a.case == "fe" else "σ^z_xy ((ħ/e) S/cm)"
     print(f"\n| target | code | {unit} | last grid | k-points (sum) | wall (s) | CPU (s) | confirmed |")
     print("|---|---|---|---|---|---|---|---|")
     for rtol, r in sorted(ours.items(), reverse=True):
         rows = [("properspin", r if r["converged"] else None, r["ladder"][-1])]
-        if theirs:
+        if a.case == "pt_proper":
+            rows.append(("WannierBerri", None, "cannot compute: no proper (conserved) spin current"))
+        elif theirs:
             s = score(theirs["rungs"], rtol, a.rule)
             rows.append((f"WannierBerri {theirs['version']}", s, s["n"] if s else "—"))
         for code, x, n in rows:
             if x is None:
-                print(f"| {100 * rtol:g} % | {code} | not reached | | | | | |")
+                print(f"| {100 * rtol:g} % | {code} | {n if isinstance(n, str) else 'not reached'} | | | | | |")
                 continue
             ok = ""
             if confirm:  # the finer run must lie within the target and within the error bar
@@ -320,8 +375,9 @@ def report(ours: dict, theirs: dict | None, confirm: dict | None, a: argparse.Na
         dev = max(abs(x - r["sigma"]) / abs(r["sigma"]) for x, r in zip(seq["sequence"], theirs["rungs"], strict=False))
         print(f"  same rungs, properspin vs WannierBerri: max relative difference {dev:.1e}; "
               f"WannierBerri peak RSS {theirs['peak_rss_mb']:.0f} MB")
-    print(f"  properspin peak RSS per process: {max(r['peak_rss_mb'] for r in ours.values()):.0f} MB; "
-          f"model build (symmetrise) {min(r['t_build'] for r in ours.values()):.1f} s, not in the times")
+    runs = list(ours.values()) + ([confirm] if confirm else [])
+    print(f"  properspin peak RSS per process: {', '.join(str(round(r['peak_rss_mb'])) for r in runs)} MB; "
+          f"model build (symmetrise) {min(r['t_build'] for r in runs):.1f} s, not in the times")
     print(peak_rss_line())
 
 

@@ -447,6 +447,11 @@ def _check_singular(model: Model, points: Any, radius: float, radial: int, angul
     """Validated (P, 3) points of :func:`singular_point_mesh` (errors name the parameter to set)."""
     if not isinstance(model, Model) or not model.periodic or model.dim != 3:
         raise ValueError("singular_point_mesh needs a periodic 3D properspin.Model (the balls are spheres)")
+    return _check_singular_args(points, radius, radial, angular)
+
+
+def _check_singular_args(points: Any, radius: float, radial: int, angular: int) -> np.ndarray:
+    """The model-independent checks of :func:`_check_singular`."""
     pts = np.atleast_2d(np.asarray(points, dtype=float))
     if pts.ndim != 2 or pts.shape[1] != 3 or not np.all(np.isfinite(pts)) or len(pts) == 0:
         raise ValueError(f"points must be finite Cartesian k-points of shape (P, 3) (Å⁻¹), got shape {pts.shape}")
@@ -518,6 +523,48 @@ def singular_point_mesh(model: Model, n: int | tuple[int, ...], points: Any, rad
         **{f"mesh_{a}" if not a.startswith("mesh") else a: v for a, v in base.describe().items()
            if a.startswith(("symmetry", "mesh_full"))}}
     return mesh
+
+
+class SingularPointGrid(meshes.Mesh):
+    """``grid(n)`` plus the balls of :func:`singular_point_mesh`, before the model is known: a mesh for
+    :func:`~properspin.conductivity` and a mesh family for :func:`~properspin.converge`, which refines n (n → n·ratio,
+    rounded to even) while the points, radius and ball orders stay.  Made by :func:`singular_point_grid`."""
+
+    periodic, dim, kind = True, 3, "singular_point_grid"
+
+    def __init__(self, n: int, points: Any, radius: float, radial: int, angular: int, symmetry: Any) -> None:
+        if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 2:
+            raise ValueError(f"n must be an integer ≥ 2 (grid points per direction), got {n!r}")
+        self.n, self.points_k, self.radius = int(n), np.atleast_2d(np.asarray(points, dtype=float)), radius
+        self.radial, self.angular, self.symmetry = radial, angular, symmetry
+
+    @property
+    def size(self) -> int:
+        raise ValueError("a singular-point grid depends on the model: call mesh.resolve(mesh, model) first")
+
+    def with_n(self, n: int) -> SingularPointGrid:
+        """The same points, radius and ball orders on ``grid(n)``."""
+        return SingularPointGrid(n, self.points_k, self.radius, self.radial, self.angular, self.symmetry)
+
+    def describe(self) -> dict[str, Any]:
+        return {"mesh": self.kind, "mesh_n": self.n, "singular_radius_invA": float(self.radius),
+                "singular_radial": int(self.radial), "singular_angular": int(self.angular),
+                "singular_representatives": len(self.points_k), "symmetry": str(self.symmetry)}
+
+    def resolve_for(self, model: Model, response: Any = None) -> meshes.Mesh:
+        """:func:`singular_point_mesh` of this grid for ``model`` (its wedge for ``response``)."""
+        return singular_point_mesh(model, self.n, self.points_k, self.radius, radial=self.radial,
+                                   angular=self.angular, symmetry=self.symmetry, response=response)
+
+
+def singular_point_grid(n: int, points: Any, radius: float, *, radial: int = 16, angular: int = 16,
+                        symmetry: Any = None) -> SingularPointGrid:
+    """``grid(n)`` with a ball around each integrable point singularity (:func:`singular_point_mesh`), resolved when
+    the model is known.  Pass it as ``mesh`` to :func:`~properspin.converge` for a certified η = 0 proper spin current
+    (Eq. 2) of a metal with fourfold points in its Fermi sea: the grid is refined, the balls stay (their quadrature
+    error is not in the bar: check it with a second ``radial``/``angular`` or ``radius``)."""
+    _check_singular_args(points, radius, radial, angular)
+    return SingularPointGrid(n, points, radius, radial, angular, symmetry)
 
 
 def singular_point_conductivity(model: Model, response: str | responses.Response, *, fermi: Any,

@@ -16,6 +16,8 @@ estimates the error of every component at every Fermi energy from the sequence a
   shifted grid breaks the group: the full grid is then computed, with a warning); ``rule="auto"``'s shift check is
   such a grid, ``"richardson"`` needs none.
 * ``adaptive={...}``: lattice steps use :func:`~properspin.adaptive.adaptive_conductivity` with these options.
+* :func:`~properspin.adaptive.singular_point_grid` (fourfold points in a metal's Fermi sea, η = 0 proper current):
+  grid n → n·ratio (even), Γ-centred; the balls (points, radius, orders) stay, so the bar is the grid's error only.
 
 Error rules (``rule``): ``"difference"`` |v_N − v_{N−1}| (value v_N); ``"richardson"`` — the observed order p
 from the last three meshes, v_R = v_N + (v_N − v_{N−1}) h_N^p/(h_{N−1}^p − h_N^p), error |v_R − v_N| (value
@@ -41,6 +43,7 @@ import xarray as xr
 
 from . import mesh as meshes
 from . import responses
+from .adaptive import SingularPointGrid
 from .calculation import conductivity
 from .conventions import DEGENERACY_TOL
 from .model import Model
@@ -66,6 +69,9 @@ class _Family:
 
     def make(self, i: int, model: Model, fermi: np.ndarray, shift: float | None = None) -> tuple[Any, float]:
         s = self.ratio**i
+        if self.kind == "singular_point_grid":  # the grid refined, the balls kept
+            n = _even(self.start.n * s)
+            return self.start.with_n(n), 1.0 / n
         if self.kind == "grid":
             n = _even(self.start * s)
             sh = self.shift if shift is None else shift
@@ -108,6 +114,9 @@ def _family(mesh: Any, model: Model, fermi: np.ndarray, ratio: float, tol: float
         return fam
     if isinstance(mesh, RadialPanels):
         return _Family("panels", mesh, ratio)
+    if isinstance(mesh, SingularPointGrid):
+        return _Family(mesh.kind, mesh, ratio, info={**mesh.describe(), "mesh_n": "refined", "grid_choice":
+                       "Γ-centred: every singular point lies in a ball (weight 0 on the grid)"})
     if isinstance(mesh, (meshes.Disk, meshes.Sphere, meshes.Cylinder)):
         counts = [k for k in dict(mesh.params) if k not in ("radius", "half_height")]
         fixed = tuple(k for k in counts if refine is not None and k not in refine)
@@ -122,8 +131,8 @@ def _family(mesh: Any, model: Model, fermi: np.ndarray, ratio: float, tol: float
                 "grid_choice": ("shifted by ½ (even n): a Γ-centred grid samples the touching(s) at "
                                 f"{[t['k'] for t in touching]}" if touching else "Γ-centred, shifted grid as check")}
         return _Family("grid", n, ratio, shift, info)
-    raise TypeError(f"converge needs a mesh family: mesh.grid(n), mesh.disk/sphere/cylinder or quadrature.panels, "
-                    f"got {type(mesh).__name__}")
+    raise TypeError(f"converge needs a mesh family: mesh.grid(n), mesh.disk/sphere/cylinder, quadrature.panels or "
+                    f"adaptive.singular_point_grid, got {type(mesh).__name__}")
 
 
 def touchings(model: Model, fermi_max: float, tol: float) -> list[dict[str, Any]]:
@@ -352,7 +361,7 @@ def converge(model: Model, response: str | responses.Response, *, fermi: Any, me
         spent += int(last.attrs.get("mesh_size", size))
         vals.append(last.values)
         hs.append(h)
-        trace.append({**m.describe(), "kpoints": int(last.attrs.get("mesh_size", size)),
+        trace.append({**m.describe(), **_singular(m), "kpoints": int(last.attrs.get("mesh_size", size)),
                       "seconds": round(time.perf_counter() - t, 3)})
         value, err, order, why = estimate(np.array(vals), np.array(hs), _FIRST.get(rule, rule), explain=True)
         tol = _atol(atol, rtol, vals) if atol is None else atol
@@ -383,6 +392,12 @@ def converge(model: Model, response: str | responses.Response, *, fermi: Any, me
     return _result(last, resp, np.array(vals), (value, err, order, why), done, _mask(last, select), trace, fam,
                    {"rule": rule, "rtol": rtol, "atol": _atol(atol, rtol, vals) if atol is None else atol,
                     "budget_kpoints": budget, "kpoints_spent": spent, "ratio": ratio})
+
+
+def _singular(mesh: Any) -> dict[str, Any]:
+    """The base grid of a singular-point mesh (:func:`~properspin.adaptive.singular_point_mesh`) for the trace."""
+    info = getattr(mesh, "singular_info", None)
+    return {"mesh_n": json.loads(info["singular_base_grid"])} if info else {}
 
 
 def _mask(last: xr.DataArray, select: dict[str, Any] | None) -> np.ndarray:
