@@ -40,7 +40,8 @@ def test_every_kernel_response_agrees_with_its_row():
     charge Ω^c (1 or 3 columns → dim²), proper Σ^{c,l} (3 per cyclic pair and part → 3·dim² per part),
     conventional and torque dipole the full (l, i, j), the torque density (l, j)."""
     compact = {KernelMode.CHARGE: (1, 3), KernelMode.PROPER_SPIN: (3, 9), KernelMode.CONVENTIONAL_SPIN: (12, 27),
-               KernelMode.TORQUE_DIPOLE: (12, 27), KernelMode.TORQUE: (6, 9)}
+               KernelMode.TORQUE_DIPOLE: (12, 27), KernelMode.TORQUE: (6, 9),
+               KernelMode.APPENDIX_C: (48, 108)}
     modes = set()
     for response in responses.RESPONSES.values():
         if response.kernel_mode is None:
@@ -74,7 +75,8 @@ def test_every_stage_named_in_the_table_is_a_compiled_stage():
     stage_defs = {name[1:] for m in modules[:3] for name, f in vars(m).items()
                   if hasattr(f, "py_func") and f.__module__ == m.__name__}
     helpers = {"rotate_full", "rotate_upper", "position_hermitian", "spin_element", "spin_velocity_pairs",
-               "spin_velocity", "qiao_stack"}  # called by the named stages
+               "spin_velocity", "qiao_stack", "restricted_spin_velocity", "block_spin_omega", "c24",
+               "excluded_pair"}  # called by the named stages
     assert stage_defs - helpers <= named
 
 

@@ -154,7 +154,10 @@ def test_every_response_keeps_its_whole_contract(name, tmp_path):
     if not (resp.grand or resp.surface):  # at T = 0 (T > 0 folds a histogram of the states: 1e-6 relative)
         zero = values if temperature == 0 else ps.conductivity(model, name, fermi=fermi, mesh=grid).values
         direct = _direct_sum(model, resp, grid, fermi)
-        np.testing.assert_allclose(zero.reshape(len(fermi), -1), direct, rtol=0, atol=1e-10 * scale)
+        # appendix_c: the kernel's (C11) is −(C7) by the band-basis identity, the formula divides the torque by the
+        # gap (C9–C10), which loses digits on this metal's small gaps (5e-10 of the largest entry; RESULTS §17a)
+        tol = 2e-9 if name == "appendix_c" else 1e-10
+        np.testing.assert_allclose(zero.reshape(len(fermi), -1), direct, rtol=0, atol=tol * scale)
     k, w = grid.points(model, 0, grid.size)
     sweeps = (ps.sweep.Sweep(np.asarray(fermi, float), temperature),)
     if resp.fused_mode is not None:
