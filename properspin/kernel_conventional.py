@@ -20,7 +20,7 @@ import numpy as np
 from .kernel_base import _excluded, _gemm, _jit_inline, njit
 
 if njit is not None:
-    from .kernel_curvature import _spin_element
+    from .kernel_curvature import _block_mean, _spin_element
 
     # ---- conventional term Q^{l,i,j}_m = Σ_r 2 Im(A^{li}_rm V^j_mr) g_mr, A = ½{S^l, V^i}
     @_jit_inline
@@ -315,18 +315,7 @@ if njit is not None:
                         z += r[a, m, q] * r[b, q, p] - r[b, m, q] * r[a, q, p]
                     for l in range(3):  # Re(i z s_pm)
                         so[m, 3 * c + l] -= (z * sbd[l, p, m]).imag
-        for m in range(n):
-            s0 = bstart[m]
-            s1 = bend[m]
-            if m != s0 or s1 - s0 < 2:
-                continue
-            for c in range(3 * cyclic.shape[0]):
-                x = 0.0
-                for j in range(s0, s1):
-                    x += so[j, c]
-                x /= s1 - s0
-                for j in range(s0, s1):
-                    so[j, c] = x
+        _block_mean(so, bstart, bend, 3 * cyclic.shape[0], n)
         return True
 
     @_jit_inline

@@ -259,20 +259,24 @@ if njit is not None:
                     qs[j, c] -= x
                     qs[j, off + c] += wgt * (x + gp[j, m, c])
         if share:
-            bstart, bend = work.bstart, work.bend
-            ncol = off + nq
-            for m in range(n):
-                s0 = bstart[m]
-                s1 = bend[m]
-                if m != s0 or s1 - s0 < 2:
-                    continue
-                for c in range(ncol):
-                    x = 0.0
-                    for j in range(s0, s1):
-                        x += qs[j, c]
-                    x /= s1 - s0
-                    for j in range(s0, s1):
-                        qs[j, c] = x
+            _block_mean(qs, work.bstart, work.bend, off + nq, n)
+
+    @_jit_inline
+    def _block_mean(q, bstart, bend, ncol, n):
+        """Each band's columns [0, ncol) of ``q`` replaced by the mean over its degenerate block [bstart, bend)
+        (``geometry.block_share``)."""
+        for m in range(n):
+            s0 = bstart[m]
+            s1 = bend[m]
+            if m != s0 or s1 - s0 < 2:
+                continue
+            for c in range(ncol):
+                x = 0.0
+                for j in range(s0, s1):
+                    x += q[j, c]
+                x /= s1 - s0
+                for j in range(s0, s1):
+                    q[j, c] = x
 
     # ---- Wannier curvature (U† F^W_c U)_mm, F^W_c = ∂_a A_b − ∂_b A_a − i[A_a, A_b] (charge only)
     @_jit_inline
