@@ -142,7 +142,7 @@ def announce_compile(dispatcher: Any, what: str) -> None:
 
     where = f"cached in {cache_dir()}" if cache_dir() is not None else "not cached: no writable cache directory"
     logging.getLogger("properspin").info(
-        "properspin: compiling %s (once per installation and numba version; 1–2 min on 2 cores, %s)",
+        "properspin: compiling %s (once per installation and numba version; 2–3 min on 2 cores, %s)",
         what, where)
 
 
