@@ -12,6 +12,7 @@ import os
 import time
 
 import numpy as np
+from peer import peak_rss_line
 
 import properspin as ps
 
@@ -70,3 +71,4 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+    print(peak_rss_line())

@@ -13,6 +13,7 @@ import os
 import time
 
 import numpy as np
+from peer import peak_rss_line
 from threadpoolctl import threadpool_limits
 
 import properspin as ps
@@ -92,3 +93,4 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+    print(peak_rss_line())
